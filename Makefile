@@ -1,0 +1,37 @@
+# Tell-It-Once Hub. `make demo` runs the scenario on the embedded stack; `make test` runs every test.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test up lint bench install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/hub demo
+
+up: $(STAMP)
+	$(BIN)/hub up
+
+test: $(STAMP)
+	bash scripts/ensure-postgres.sh
+	$(BIN)/pytest -q -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check hub agents connectors runtime tests
+	$(BIN)/ruff format --check hub agents connectors runtime tests
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: $(STAMP)
+	$(BIN)/hub bench
+
+clean:
+	rm -rf $(VENV) .hub-data

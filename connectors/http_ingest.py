@@ -1,0 +1,55 @@
+"""Source connector: `POST /v1/events`. A system publishes as itself; 202 only after the broker acked."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
+
+from hub.api.auth import current_system, require_role
+from hub.api.context import ApiContext, api_context
+from hub.api.errors import BadRequest
+from hub.config.model import Role, System
+from hub.events.validation import EventSubmission, build_event
+from hub.timeutil import utcnow
+
+log = structlog.get_logger("connectors.http_ingest")
+router = APIRouter(tags=["ingest"])
+
+
+class Accepted(BaseModel):
+    id: str
+    type: str
+    status: str = "accepted"
+
+
+@router.post(
+    "/v1/events",
+    status_code=202,
+    response_model=Accepted,
+    openapi_extra={"requestBody": {"content": {"application/json": {"schema": EventSubmission.model_json_schema()}}}},
+)
+async def publish_event(
+    request: Request,
+    ctx: Annotated[ApiContext, Depends(api_context)],
+    system: Annotated[System, Depends(current_system)],
+) -> Accepted:
+    """Publish one change event as the authenticated source system."""
+    require_role(system, Role.SOURCE)
+    raw = await request.body()
+    try:
+        body: Any = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    event = build_event(body, system.id, ctx.registry, utcnow())
+    receipt = await ctx.publisher.publish(event)
+    log.info(
+        "event_accepted", event_id=event.envelope.id, source=system.id, type=event.envelope.type,
+        topic=receipt.topic, partition=receipt.partition, offset=receipt.offset,
+    )
+    return Accepted(id=event.envelope.id, type=event.envelope.type)

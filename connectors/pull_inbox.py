@@ -1,0 +1,90 @@
+"""Sink connector: the pull inbox over HTTP. A recipient reads and acknowledges only its own deliveries."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+
+from hub.api.auth import current_system, require_role
+from hub.api.context import ApiContext, api_context
+from hub.config.model import Role, System
+from hub.timeutil import utcnow
+
+router = APIRouter(tags=["inbox"])
+
+
+class InboxMessage(BaseModel):
+    cursor: int = Field(description="Position in your inbox; acknowledge up to it")
+    delivery_id: str = Field(description="Stable id: the same on every redelivery, de-duplicate on it")
+    event_id: str
+    type: str
+    source: str
+    subject: str = Field(description="The hub person id")
+    local_id: str | None = Field(description="Your own record id for the person, when linked")
+    time: datetime
+    agreement_id: str
+    agreement_version: str
+    lawful_basis: str
+    fields: list[str]
+    data: dict[str, Any]
+
+
+class InboxPage(BaseModel):
+    recipient: str
+    items: list[InboxMessage]
+    next_cursor: int = Field(description="Pass as `after` to read on; acknowledge with it when done")
+
+
+class AckRequest(BaseModel):
+    up_to: int = Field(ge=1, description="Acknowledge every delivery with cursor <= up_to")
+
+
+class AckResult(BaseModel):
+    acknowledged: int
+
+
+@router.get("/v1/inbox", response_model=InboxPage)
+async def read_inbox(
+    ctx: Annotated[ApiContext, Depends(api_context)],
+    system: Annotated[System, Depends(current_system)],
+    after: Annotated[int, Query(ge=0, description="Return deliveries after this cursor")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> InboxPage:
+    """Your unacknowledged deliveries after `after`, oldest first."""
+    require_role(system, Role.RECIPIENT)
+    entries = await asyncio.to_thread(ctx.inbox.fetch, system.id, after, limit)
+    items = [
+        InboxMessage(
+            cursor=e.cursor,
+            delivery_id=e.delivery.delivery_id,
+            event_id=e.delivery.event_id,
+            type=e.delivery.event_type,
+            source=e.delivery.source,
+            subject=e.delivery.subject,
+            local_id=e.delivery.local_id,
+            time=e.delivery.event_time,
+            agreement_id=e.delivery.agreement_id,
+            agreement_version=e.delivery.agreement_version,
+            lawful_basis=e.delivery.lawful_basis,
+            fields=list(e.delivery.fields),
+            data=e.delivery.data,
+        )
+        for e in entries
+    ]
+    return InboxPage(recipient=system.id, items=items, next_cursor=items[-1].cursor if items else after)
+
+
+@router.post("/v1/inbox/ack", response_model=AckResult)
+async def ack_inbox(
+    body: AckRequest,
+    ctx: Annotated[ApiContext, Depends(api_context)],
+    system: Annotated[System, Depends(current_system)],
+) -> AckResult:
+    """Acknowledge your deliveries up to a cursor; they are not returned again."""
+    require_role(system, Role.RECIPIENT)
+    count = await asyncio.to_thread(ctx.inbox.ack, system.id, body.up_to, utcnow())
+    return AckResult(acknowledged=count)

@@ -1,0 +1,33 @@
+"""What request handlers need, put on `app.state.hub` by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from hub.audit.store import AuditStore
+from hub.config.model import HubConfig
+from hub.events.publisher import EventPublisher
+from hub.events.schemas import SchemaRegistry
+from hub.heartbeat import HeartbeatStore
+from hub.inbox.store import InboxStore
+from hub.settings import HubSettings
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    settings: HubSettings
+    bootstrap: str
+    config: HubConfig
+    registry: SchemaRegistry
+    publisher: EventPublisher
+    inbox: InboxStore
+    audit: AuditStore
+    heartbeat: HeartbeatStore
+
+
+def api_context(request: Request) -> ApiContext:
+    ctx = request.app.state.hub
+    assert isinstance(ctx, ApiContext)
+    return ctx

@@ -1,0 +1,19 @@
+"""One way to build a Kafka producer, tuned by settings (batched, acks=all, not idempotent)."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaProducer
+
+from hub.settings import HubSettings
+
+
+def make_producer(settings: HubSettings, bootstrap: str) -> AIOKafkaProducer:
+    # Idempotent/transactional producers are not used: at-least-once with stable ids and
+    # idempotent consumers (unique keys) instead, which works on every Kafka-protocol broker.
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        linger_ms=settings.producer_linger_ms,
+        max_batch_size=settings.producer_batch_bytes,
+        enable_idempotence=False,
+    )

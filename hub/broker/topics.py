@@ -1,0 +1,44 @@
+"""The topics the hub uses, their partition counts, and creating them explicitly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hub.config.model import HubConfig
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication: int
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    prefix: str = ""
+
+    def events(self, event_type: str) -> str:
+        return f"{self.prefix}events.{event_type}"
+
+    def deliveries(self, recipient: str) -> str:
+        return f"{self.prefix}deliveries.{recipient}"
+
+    @property
+    def rejected(self) -> str:
+        return f"{self.prefix}events.rejected"
+
+    @property
+    def audit(self) -> str:
+        return f"{self.prefix}audit"
+
+
+def topic_plan(
+    names: TopicNames, config: HubConfig, event_types: frozenset[str], partitions: int, replication: int
+) -> tuple[TopicSpec, ...]:
+    """Every topic the hub reads or writes. The audit topic has one partition: one ordered trail."""
+    specs = [TopicSpec(names.events(t), partitions, replication) for t in sorted(event_types)]
+    specs += [TopicSpec(names.deliveries(s.id), partitions, replication) for s in config.recipients]
+    specs.append(TopicSpec(names.rejected, partitions, replication))
+    specs.append(TopicSpec(names.audit, 1, replication))
+    return tuple(specs)

@@ -1,0 +1,113 @@
+"""Systems, subscriptions and data sharing agreements, as IG writes them in YAML."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+SystemId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+EventType = Annotated[str, StringConstraints(pattern=r"^[a-z]+(\.[a-z]+)+$")]
+FieldPath = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")]
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Role(StrEnum):
+    SOURCE = "source"
+    RECIPIENT = "recipient"
+
+
+class System(_Config):
+    """A council service system that publishes events, receives updates, or both."""
+
+    id: SystemId
+    name: str = Field(min_length=1)
+    roles: frozenset[Role] = Field(min_length=1)
+    api_key_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 (hex) of its API key")
+    subscriptions: tuple[EventType, ...] = Field(
+        default=(), description="Event types this recipient wants to hear about"
+    )
+
+    @model_validator(mode="after")
+    def _subscriptions_need_recipient(self) -> System:
+        if self.subscriptions and Role.RECIPIENT not in self.roles:
+            raise ValueError("only a system with the recipient role can have subscriptions")
+        return self
+
+
+class SystemsFile(_Config):
+    systems: tuple[System, ...] = Field(min_length=1)
+
+
+class AgreementStatus(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    ENDED = "ended"
+
+
+class ConsentMode(StrEnum):
+    NONE = "none"  # statutory duty: no consent needed
+    REQUIRED = "required"  # never deliver without consent on record
+    OPT_OUT = "opt_out"  # deliver unless the resident objected
+
+
+class Agreement(_Config):
+    """A data sharing agreement: who may send what to whom, why, and under which lawful basis."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    title: str = Field(min_length=1)
+    providers: tuple[SystemId, ...] = Field(min_length=1)
+    recipients: tuple[SystemId, ...] = Field(min_length=1)
+    shares: dict[EventType, tuple[FieldPath, ...]] = Field(
+        min_length=1, description="For each event type, the exact fields that may be shared"
+    )
+    purpose: str = Field(min_length=1)
+    lawful_basis: str = Field(min_length=1, description="UK GDPR Art. 6 basis")
+    consent: ConsentMode = ConsentMode.NONE
+    valid_from: date
+    valid_until: date | None = None
+    status: AgreementStatus = AgreementStatus.DRAFT
+    data_owner: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Agreement:
+        if self.valid_until is not None and self.valid_until < self.valid_from:
+            raise ValueError("valid_until is before valid_from")
+        for event_type, fields in self.shares.items():
+            if not fields:
+                raise ValueError(f"shares.{event_type} lists no fields")
+        return self
+
+    @property
+    def version(self) -> str:
+        """Content hash: any edit to the agreement gives a new version."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+class HubConfig(_Config):
+    """Everything the router needs to decide: systems (with subscriptions) and agreements."""
+
+    systems: tuple[System, ...]
+    agreements: tuple[Agreement, ...]
+
+    def system(self, system_id: str) -> System | None:
+        return next((s for s in self.systems if s.id == system_id), None)
+
+    @property
+    def recipients(self) -> tuple[System, ...]:
+        return tuple(s for s in self.systems if Role.RECIPIENT in s.roles)
+
+    def subscribers(self, event_type: str) -> tuple[System, ...]:
+        return tuple(s for s in self.recipients if event_type in s.subscriptions)
+
+    def system_by_key_hash(self, key_hash: str) -> System | None:
+        return next((s for s in self.systems if s.api_key_sha256 == key_hash), None)

@@ -1,0 +1,86 @@
+"""YAML loading that remembers where each value came from, so errors name file, line and field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from hub.errors import ConfigError, Problem
+
+PathKey = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class YamlDocument:
+    """Plain data from one YAML file plus the line (1-based) of every value in it."""
+
+    file: Path
+    data: Any
+    lines: dict[PathKey, int] = field(default_factory=dict)
+
+    def line_of(self, path: PathKey) -> int:
+        """Line of the deepest known value on `path` (a missing field points at its parent)."""
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(tuple(path[:end]))
+            if line is not None:
+                return line
+        return 1
+
+    def where(self, path: PathKey) -> str:
+        dotted = ".".join(str(p) for p in path)
+        return f"{self.file}:{self.line_of(path)}" + (f" ({dotted})" if dotted else "")
+
+    def problem(self, path: PathKey, rule: str, message: str) -> Problem:
+        return Problem(self.where(path), rule, message)
+
+
+def _to_python(node: yaml.Node, path: PathKey, lines: dict[PathKey, int]) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = str(yaml.safe_load(yaml.serialize(key_node)))
+            out[key] = _to_python(value_node, (*path, key), lines)
+            lines.setdefault((*path, key), key_node.start_mark.line + 1)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(item, (*path, i), lines) for i, item in enumerate(node.value)]
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def load_yaml(file: Path) -> YamlDocument:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("cannot read configuration", [Problem(str(file), "readable", str(exc))]) from exc
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise ConfigError(
+            "configuration is not valid YAML", [Problem(f"{file}:{line}", "yaml_syntax", str(exc))]
+        ) from exc
+    lines: dict[PathKey, int] = {}
+    data = _to_python(node, (), lines) if node is not None else None
+    return YamlDocument(file=file, data=data, lines=lines)
+
+
+def validation_problems(doc: YamlDocument, exc: ValidationError, base: PathKey = ()) -> list[Problem]:
+    return [
+        doc.problem((*base, *err["loc"]), err["type"], err["msg"]) for err in exc.errors()
+    ]
+
+
+def parse_model(doc: YamlDocument, model: type[M], data: Any, base: PathKey = ()
+) -> M:
+    """Validate `data` (found at `base` in `doc`) as `model`; errors carry file:line (field)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid configuration in {doc.file}", validation_problems(doc, exc, base)) from exc

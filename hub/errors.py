@@ -1,0 +1,81 @@
+"""The hub's one error root and its specific subclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class HubError(Exception):
+    """Root of every error the hub raises on purpose."""
+
+    code: str = "hub_error"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input: where (a dotted path or file:line), which rule, and why."""
+
+    location: str
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message} [{self.rule}]"
+
+
+class ProblemsError(HubError):
+    """An input with one or more problems, every one of them listed."""
+
+    code = "invalid"
+
+    def __init__(self, summary: str, problems: list[Problem]) -> None:
+        self.summary = summary
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{summary}\n{lines}" if problems else summary)
+
+
+class ConfigError(ProblemsError):
+    """The YAML configuration (systems, agreements) is invalid; problems name file, line and field."""
+
+    code = "config_invalid"
+
+
+class EventValidationError(ProblemsError):
+    """An event failed validation; problems name the field path and the rule."""
+
+    code = "event_invalid"
+
+
+class CodecError(HubError):
+    """Bytes that are not a valid wire-format record for a known schema."""
+
+    code = "codec_error"
+
+
+class UnknownEventType(HubError):
+    code = "unknown_event_type"
+
+
+class AuthenticationError(HubError):
+    """No credentials, or credentials that match no system (HTTP 401)."""
+
+    code = "unauthenticated"
+
+
+class PermissionDenied(HubError):
+    """A known system asked for something its role does not allow (HTTP 403)."""
+
+    code = "forbidden"
+
+
+class BrokerError(HubError):
+    """The Kafka broker could not be reached, started, or did not acknowledge a write."""
+
+    code = "broker_unavailable"
+
+
+class StackError(HubError):
+    """A part of the running stack (broker, worker, API) failed to start or stopped unexpectedly."""
+
+    code = "stack_error"

@@ -1,0 +1,94 @@
+"""The hub's own schema registry, built from schemas/avro/ (ids never change once issued)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import fastavro
+
+from hub.errors import ConfigError, Problem, UnknownEventType
+
+
+@dataclass(frozen=True)
+class RegisteredSchema:
+    schema_id: int
+    event_type: str
+    version: int
+    parsed: Any  # fastavro parsed schema
+    file: Path
+
+    @property
+    def dataschema(self) -> str:
+        """The CloudEvents `dataschema` URI for this version."""
+        return f"urn:tellitonce:schema:{self.event_type}:v{self.version}"
+
+    def field_paths(self) -> frozenset[str]:
+        """Every dotted field path of the record (records nest; arrays and scalars are leaves)."""
+        return frozenset(_paths(self.parsed))
+
+
+def _paths(schema: Any, prefix: str = "", named: dict[str, Any] | None = None) -> list[str]:
+    named = {} if named is None else named
+    out: list[str] = []
+    for field in schema.get("fields", []):
+        path = f"{prefix}{field['name']}"
+        out.append(path)
+        ftype = field["type"]
+        if isinstance(ftype, dict) and ftype.get("type") == "record":
+            named[ftype["name"]] = ftype
+            out.extend(_paths(ftype, path + ".", named))
+        elif isinstance(ftype, str) and ftype in named:
+            out.extend(_paths(named[ftype], path + ".", named))
+    return out
+
+
+class SchemaRegistry:
+    """Current (newest) schema per event type, and every schema by id for decoding."""
+
+    def __init__(self, schemas: list[RegisteredSchema]) -> None:
+        self._by_id = {s.schema_id: s for s in schemas}
+        self._latest: dict[str, RegisteredSchema] = {}
+        for s in sorted(schemas, key=lambda s: s.version):
+            self._latest[s.event_type] = s
+
+    @classmethod
+    def from_dir(cls, schema_dir: Path) -> SchemaRegistry:
+        index_file = schema_dir / "registry.json"
+        try:
+            index = json.loads(index_file.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(
+                "cannot read schema registry", [Problem(str(index_file), "readable", str(exc))]
+            ) from exc
+        schemas: list[RegisteredSchema] = []
+        for entry in index["schemas"]:
+            path = schema_dir / entry["file"]
+            try:
+                raw = json.loads(path.read_text())
+                parsed = fastavro.parse_schema(raw)
+            except Exception as exc:
+                raise ConfigError(
+                    "invalid Avro schema", [Problem(str(path), "avro_schema", str(exc))]
+                ) from exc
+            schemas.append(
+                RegisteredSchema(int(entry["id"]), entry["type"], int(entry["version"]), parsed, path)
+            )
+        return cls(schemas)
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        return frozenset(self._latest)
+
+    def latest(self, event_type: str) -> RegisteredSchema:
+        try:
+            return self._latest[event_type]
+        except KeyError:
+            raise UnknownEventType(
+                f"unknown event type {event_type!r}; known: {', '.join(sorted(self._latest))}"
+            ) from None
+
+    def by_id(self, schema_id: int) -> RegisteredSchema | None:
+        return self._by_id.get(schema_id)

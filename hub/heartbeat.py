@@ -1,0 +1,41 @@
+"""Worker liveness in the database, so the API and health checks can tell a worker is running."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, delete, select
+
+from hub.db.tables import WorkerHeartbeat
+
+_TABLE = WorkerHeartbeat.__table__  # type: ignore[attr-defined]
+
+
+class HeartbeatStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def beat(self, worker_id: str, pid: int, started_at: datetime, now: datetime, assigned: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(_TABLE).where(_TABLE.c.worker_id == worker_id))
+            conn.execute(
+                _TABLE.insert().values(
+                    worker_id=worker_id,
+                    pid=pid,
+                    started_at=started_at,
+                    last_seen=now,
+                    assigned_partitions=assigned,
+                )
+            )
+
+    def remove(self, worker_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(_TABLE).where(_TABLE.c.worker_id == worker_id))
+
+    def ready_workers(self, now: datetime, within: timedelta) -> int:
+        """Workers seen recently that hold at least one partition."""
+        stmt = select(_TABLE.c.worker_id).where(
+            _TABLE.c.last_seen >= now - within, _TABLE.c.assigned_partitions > 0
+        )
+        with self.engine.connect() as conn:
+            return len(conn.execute(stmt).all())

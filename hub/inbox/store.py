@@ -1,0 +1,71 @@
+"""The pull inbox: deliveries held for a recipient until it acknowledges them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Engine, func, select, update
+
+from hub.db.engine import insert_ignoring_duplicates
+from hub.db.tables import InboxItem
+from hub.routing.messages import Delivery
+
+_TABLE = InboxItem.__table__  # type: ignore[attr-defined]
+
+
+class InboxEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    cursor: int
+    delivery: Delivery
+
+
+class InboxStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(self, deliveries: Sequence[Delivery], at: datetime) -> int:
+        """Store a batch; a delivery already in the inbox (same delivery id) is not stored twice."""
+        rows = [
+            {
+                "delivery_id": d.delivery_id,
+                "recipient": d.recipient,
+                "event_id": d.event_id,
+                "payload": d.model_dump_json(),
+                "created_at": at,
+            }
+            for d in deliveries
+        ]
+        with self.engine.begin() as conn:
+            return insert_ignoring_duplicates(conn, _TABLE, rows, "delivery_id")
+
+    def fetch(self, recipient: str, after: int, limit: int) -> list[InboxEntry]:
+        """Unacknowledged deliveries for `recipient` with cursor > `after`, oldest first."""
+        stmt = (
+            select(_TABLE.c.seq, _TABLE.c.payload)
+            .where(_TABLE.c.recipient == recipient, _TABLE.c.seq > after, _TABLE.c.acked_at.is_(None))
+            .order_by(_TABLE.c.seq)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [
+                InboxEntry(cursor=seq, delivery=Delivery.model_validate_json(payload))
+                for seq, payload in conn.execute(stmt)
+            ]
+
+    def ack(self, recipient: str, up_to: int, at: datetime) -> int:
+        """Acknowledge every delivery of `recipient` with cursor <= `up_to`. Returns how many."""
+        stmt = (
+            update(_TABLE)
+            .where(_TABLE.c.recipient == recipient, _TABLE.c.seq <= up_to, _TABLE.c.acked_at.is_(None))
+            .values(acked_at=at)
+        )
+        with self.engine.begin() as conn:
+            return int(conn.execute(stmt).rowcount or 0)
+
+    def pending(self, recipient: str) -> int:
+        stmt = select(func.count()).where(_TABLE.c.recipient == recipient, _TABLE.c.acked_at.is_(None))
+        with self.engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())

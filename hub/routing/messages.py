@@ -1,0 +1,98 @@
+"""Records the agents pass to each other on internal topics, as JSON."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+_DELIVERY_NS = uuid.UUID("6f1f6c1e-9d43-4c0b-8a57-1f0f3b7c2a11")
+
+
+def delivery_id(event_id: str, recipient: str) -> str:
+    """Stable id of the delivery of one event to one recipient: the same on every retry/replay."""
+    return "dlv_" + uuid.uuid5(_DELIVERY_NS, f"{event_id}\x1f{recipient}").hex
+
+
+class Outcome(StrEnum):
+    DELIVERED = "delivered"
+    WITHHELD = "withheld"
+
+
+class AuditReason(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    message: str
+    agreement_id: str | None = None
+
+
+class Delivery(BaseModel):
+    """A minimised update for one recipient (on `deliveries.<recipient>`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    delivery_id: str
+    event_id: str
+    event_type: str
+    source: str
+    subject: str
+    subject_key: str
+    recipient: str
+    local_id: str | None
+    event_time: datetime
+    agreement_id: str
+    agreement_version: str
+    lawful_basis: str
+    purpose: str
+    fields: tuple[str, ...]
+    data: dict[str, Any]
+    decided_at: datetime
+
+
+class AuditEntry(BaseModel):
+    """One decision or outcome for the audit trail (on the `audit` topic). Never holds values."""
+
+    model_config = ConfigDict(frozen=True)
+
+    entry_id: str
+    delivery_id: str
+    event_id: str
+    event_type: str
+    source: str
+    recipient: str
+    subject_key: str
+    outcome: Outcome
+    reasons: tuple[AuditReason, ...] = ()
+    agreement_id: str | None = None
+    agreement_version: str | None = None
+    lawful_basis: str | None = None
+    fields: tuple[str, ...] = ()
+    event_time: datetime
+    decided_at: datetime
+
+    @staticmethod
+    def make_id(delivery_id: str, outcome: Outcome) -> str:
+        return f"{delivery_id}:{outcome.value}"
+
+
+def delivered_entry(delivery: Delivery, at: datetime) -> AuditEntry:
+    return AuditEntry(
+        entry_id=AuditEntry.make_id(delivery.delivery_id, Outcome.DELIVERED),
+        delivery_id=delivery.delivery_id,
+        event_id=delivery.event_id,
+        event_type=delivery.event_type,
+        source=delivery.source,
+        recipient=delivery.recipient,
+        subject_key=delivery.subject_key,
+        outcome=Outcome.DELIVERED,
+        agreement_id=delivery.agreement_id,
+        agreement_version=delivery.agreement_version,
+        lawful_basis=delivery.lawful_basis,
+        fields=delivery.fields,
+        event_time=delivery.event_time,
+        decided_at=at,
+    )

@@ -1,0 +1,84 @@
+"""The one settings object. Every setting comes from an environment variable prefixed HUB_."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.errors import ConfigError, Problem
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class HubSettings(BaseSettings):
+    """Settings for every hub process. Documented one by one in the README's settings table."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", frozen=True, extra="ignore")
+
+    kafka_bootstrap: str = Field(
+        default="",
+        description="Kafka bootstrap servers (host:port,...). Empty: `hub up` starts the embedded broker.",
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of the audit/inbox database. Empty: SQLite file in the data dir.",
+    )
+    data_dir: Path = Field(default=Path(".hub-data"), description="Where SQLite and worker state live.")
+    config_dir: Path = Field(
+        default=REPO_ROOT / "config",
+        description="Directory holding systems.yaml and agreements/*.yaml.",
+    )
+    schema_dir: Path = Field(default=REPO_ROOT / "schemas" / "avro", description="Avro contracts.")
+    topic_partitions: int = Field(default=4, ge=1, description="Partitions of events/deliveries topics.")
+    topic_replication: int = Field(default=1, ge=1, description="Replication factor of created topics.")
+    topic_prefix: str = Field(default="", description="Prefix for every topic name (multi-tenant clusters).")
+    api_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds to.")
+    api_port: int = Field(default=8080, ge=0, le=65535, description="Port of the HTTP API (0: any free port).")
+    consumer_fetch_wait_ms: int = Field(
+        default=10,
+        ge=0,
+        le=5000,
+        description="Max time a worker's fetch waits for data; latency per hop vs idle CPU.",
+    )
+    broker_session_timeout_s: float = Field(
+        default=6.0, ge=6.0, description="Consumer group session timeout (6 s is Kafka's minimum)."
+    )
+    producer_linger_ms: int = Field(default=5, ge=0, description="Producer batching delay.")
+    producer_batch_bytes: int = Field(default=262_144, ge=16_384, description="Producer batch size.")
+    agent_batch_size: int = Field(default=500, ge=1, description="Max records an agent handles at once.")
+    agent_batch_window_ms: int = Field(default=10, ge=1, description="Max wait to fill an agent batch.")
+    pseudonym_key: SecretStr = Field(
+        default=SecretStr("change-me-tell-it-once-demo-key"),
+        description="Secret for the pseudonymous subject keys in the audit store (HMAC-SHA256).",
+    )
+    log_level: str = Field(default="INFO", description="Log level of the hub's JSON logs.")
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'hub.db').resolve()}"
+
+    @property
+    def embedded_broker(self) -> bool:
+        return not self.kafka_bootstrap
+
+
+def load_settings(**overrides: object) -> HubSettings:
+    """Read the environment (and overrides); a bad value is a ConfigError naming the variable."""
+    from pydantic import ValidationError
+
+    try:
+        return HubSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = [
+            Problem(
+                location="HUB_" + "_".join(str(p) for p in err["loc"]).upper(),
+                rule=err["type"],
+                message=err["msg"],
+            )
+            for err in exc.errors()
+        ]
+        raise ConfigError("invalid settings", problems) from exc

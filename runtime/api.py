@@ -1,0 +1,112 @@
+"""`hub api`: the FastAPI application (ingest, inbox, health), wired to the broker and database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from connectors import http_ingest, pull_inbox
+from hub import __version__
+from hub.api.context import ApiContext
+from hub.api.errors import install_error_handlers
+from hub.broker.admin import broker_reachable
+from hub.broker.producer import make_producer
+from hub.errors import BrokerError, ConfigError, Problem
+from hub.events.publisher import EventPublisher
+from hub.settings import HubSettings
+from hub.timeutil import utcnow
+from runtime.wiring import open_stores, wire
+
+WORKER_FRESH = timedelta(seconds=10)
+
+
+class _ProducerSender:
+    """Adapts aiokafka's producer to the publisher's narrow RecordSender interface."""
+
+    def __init__(self, producer: object) -> None:
+        self._producer = producer
+
+    async def send(self, topic: str, value: bytes, key: bytes, headers: object) -> object:
+        return await self._producer.send(topic, value=value, key=key, headers=headers)  # type: ignore[attr-defined]
+
+
+def create_app(settings: HubSettings) -> FastAPI:
+    if not settings.kafka_bootstrap:
+        raise ConfigError(
+            "the API needs a broker",
+            [Problem("HUB_KAFKA_BOOTSTRAP", "required", "set it to host:port (`hub up` does this for you)")],
+        )
+    w = wire(settings)
+    stores = open_stores(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        producer = make_producer(settings, settings.kafka_bootstrap)
+        try:
+            await producer.start()
+        except Exception as exc:
+            raise BrokerError(f"Kafka at {settings.kafka_bootstrap} is not reachable: {exc!r}") from exc
+        app.state.hub = ApiContext(
+            settings=settings,
+            bootstrap=settings.kafka_bootstrap,
+            config=w.config,
+            registry=w.registry,
+            publisher=EventPublisher(_ProducerSender(producer), w.codec, w.names),
+            inbox=stores.inbox,
+            audit=stores.audit,
+            heartbeat=stores.heartbeat,
+        )
+        try:
+            yield
+        finally:
+            await producer.stop()
+            stores.engine.dispose()
+
+    app = FastAPI(
+        title="Tell-It-Once Hub",
+        version=__version__,
+        description="Publish change events once; receive the updates your agreements allow.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(http_ingest.router)
+    app.include_router(pull_inbox.router)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """The API process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        """Ready when the broker answers, the database is writable and a worker holds partitions."""
+        ctx: ApiContext = app.state.hub
+        broker = await broker_reachable(ctx.bootstrap)
+        try:
+            workers = await asyncio.to_thread(ctx.heartbeat.ready_workers, utcnow(), WORKER_FRESH)
+            database = True
+        except Exception:
+            workers, database = 0, False
+        checks = {"broker": broker, "database": database, "workers": workers > 0}
+        ok = all(checks.values())
+        return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, 200 if ok else 503)
+
+    return app
+
+
+def run_api(settings: HubSettings) -> None:
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )

@@ -1,0 +1,223 @@
+"""`hub`: the command line. The composition root: the only place that wires hub, agents and connectors."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hub.errors import HubError
+from hub.logs import configure_logging
+from hub.settings import HubSettings, load_settings
+
+app = typer.Typer(
+    name="hub",
+    help="Tell-It-Once Hub: tell the council once; every entitled service is told, and IG can prove it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+audit_app = typer.Typer(help="Read the audit trail.", no_args_is_help=True)
+config_app = typer.Typer(help="Check the systems and agreements configuration.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys for systems.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+app.add_typer(config_app, name="config")
+app.add_typer(keys_app, name="keys")
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> HubSettings:
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return settings
+
+
+@app.command()
+def up() -> None:
+    """Run the whole stack (embedded broker unless HUB_KAFKA_BOOTSTRAP is set) until Ctrl-C."""
+    from runtime.stack import Stack
+
+    settings = _settings()
+    stopping = False
+
+    def _stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    stack = Stack(settings)
+    try:
+        stack.start()
+        broker = "embedded" if stack.broker else "external"
+        console.print(
+            f"Tell-It-Once Hub is up: API {stack.api_url} (docs at {stack.api_url}/docs), "
+            f"{broker} Kafka at {stack.settings.kafka_bootstrap}, database "
+            f"{stack.settings.effective_database_url}\nLogs in {stack.log_dir}. Press Ctrl-C to stop."
+        )
+        while not stopping:
+            stack.check_alive()
+            time.sleep(0.3)
+        console.print("Stopping...")
+    finally:
+        stack.stop()
+    console.print("Stopped.")
+
+
+@app.command()
+def demo() -> None:
+    """Start the embedded stack, play the scripted scenario, print the audit table, stop."""
+    from runtime.demo import run_demo
+
+    settings = load_settings()
+    configure_logging("WARNING")  # the demo's story is the printed tables, not the logs
+    wide = console if console.is_terminal else Console(width=150)
+    run_demo(settings, wide)
+
+
+@app.command()
+def worker() -> None:
+    """Run the faust worker (router, delivery and audit-writer agents) against HUB_KAFKA_BOOTSTRAP."""
+    from runtime.worker import run_worker
+
+    run_worker(_settings())
+
+
+@app.command()
+def api() -> None:
+    """Run the HTTP API (ingest, inbox, health) against HUB_KAFKA_BOOTSTRAP."""
+    from runtime.api import run_api
+
+    run_api(_settings())
+
+
+@app.command()
+def init() -> None:
+    """Create every topic (with the configured partitions) and migrate the database, then exit."""
+    import asyncio
+
+    from hub.broker.admin import ensure_topics
+    from hub.errors import ConfigError, Problem
+    from runtime.wiring import open_stores, wire
+
+    settings = _settings()
+    if not settings.kafka_bootstrap:
+        raise ConfigError("init needs a broker", [Problem("HUB_KAFKA_BOOTSTRAP", "required", "set host:port")])
+    w = wire(settings)
+    asyncio.run(ensure_topics(settings.kafka_bootstrap, w.topics()))
+    open_stores(settings).engine.dispose()
+    console.print(f"{len(w.topics())} topics ready; database migrated.")
+
+
+@app.command()
+def health(
+    url: Annotated[str, typer.Option(help="Base URL of the hub API")] = "http://127.0.0.1:8080",
+) -> None:
+    """Exit 0 if the API at URL reports ready (broker, database, a worker), else print why and exit 1."""
+    import httpx
+
+    try:
+        response = httpx.get(f"{url.rstrip('/')}/readyz", timeout=5)
+    except httpx.HTTPError as exc:
+        err.print(f"not ready: {url} did not answer ({exc})")
+        raise typer.Exit(1) from exc
+    if response.status_code != 200:
+        err.print(f"not ready: {response.text}")
+        raise typer.Exit(1)
+    console.print("ready")
+
+
+@config_app.command("check")
+def config_check() -> None:
+    """Validate systems.yaml and agreements/*.yaml; every problem is listed with file, line and field."""
+    from runtime.wiring import wire
+
+    w = wire(_settings())
+    console.print(
+        f"OK: {len(w.config.systems)} systems, {len(w.config.agreements)} agreements, "
+        f"{len(w.registry.event_types)} event types."
+    )
+
+
+@audit_app.command("list")
+def audit_list(
+    recipient: Annotated[str | None, typer.Option(help="Only rows for this recipient system")] = None,
+    outcome: Annotated[str | None, typer.Option(help="delivered or withheld")] = None,
+    event_id: Annotated[str | None, typer.Option("--event-id", help="Only rows for this event")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many rows")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
+) -> None:
+    """Show audit rows (oldest first): who was sent what, under which agreement, or why not."""
+    from hub.audit.store import AuditFilter
+    from runtime.wiring import open_stores
+
+    if outcome is not None and outcome not in ("delivered", "withheld"):
+        raise typer.BadParameter("must be delivered or withheld", param_hint="--outcome")
+    stores = open_stores(_settings())
+    rows = stores.audit.query(
+        AuditFilter(
+            event_ids=(event_id,) if event_id else (),
+            recipient=recipient,
+            outcome=outcome,
+            limit=limit,
+        )
+    )
+    if as_json:
+        for row in rows:
+            console.print_json(row.model_dump_json()) if sys.stdout.isatty() else print(row.model_dump_json())
+        return
+    table = Table(title=f"Audit trail ({len(rows)} rows)")
+    for column in ("seq", "recorded", "event", "type", "source", "recipient", "outcome", "fields", "agreement", "reason"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        table.add_row(
+            str(r.seq), r.recorded_at.strftime("%Y-%m-%d %H:%M:%S"), r.event_id[:13], r.event_type,
+            r.source, r.recipient, r.outcome, ", ".join(r.fields) or "-", r.agreement_id or "-",
+            "; ".join(r.reason_codes) or "-",
+        )
+    console.print(table)
+
+
+@keys_app.command("new")
+def keys_new(system: Annotated[str, typer.Argument(help="System id the key is for")]) -> None:
+    """Print a new random API key and the api_key_sha256 line to put in systems.yaml."""
+    from hub.api.auth import hash_key, new_key
+
+    key = new_key()
+    console.print(f"API key for {system} (shown once; give it to the system's owner):\n  {key}")
+    console.print(f"In config/systems.yaml, under id: {system}:\n  api_key_sha256: {hash_key(key)}")
+
+
+@app.command()
+def bench(
+    events: Annotated[int, typer.Option(help="Events to push per run")] = 5000,
+    recipients: Annotated[str, typer.Option(help="Comma-separated fan-out widths K to measure")] = "1,5",
+    rate: Annotated[int, typer.Option(help="Paced rate (events/s) for the latency run; 0 skips it")] = 1000,
+) -> None:
+    """Benchmark the hub against a raw aiokafka fan-out baseline on the same broker; prints figures."""
+    from runtime.bench import run_bench
+
+    ks = [int(k) for k in recipients.split(",") if k.strip()]
+    run_bench(_settings(), events, ks, rate, console)
+
+
+def main() -> None:
+    try:
+        app()
+    except HubError as exc:
+        err.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

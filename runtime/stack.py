@@ -1,0 +1,148 @@
+"""The embedded stack: broker (unless HUB_KAFKA_BOOTSTRAP is set), worker and API as child processes.
+
+Children run in their own sessions so Ctrl-C reaches only this supervisor, which stops them in
+order (API, worker, broker). They also die with it if it is killed (PR_SET_PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+import structlog
+
+from hub.broker.admin import ensure_topics
+from hub.broker.embedded import EmbeddedBroker, die_with_parent, free_port
+from hub.errors import StackError
+from hub.settings import HubSettings
+from runtime.wiring import open_stores, wire
+
+log = structlog.get_logger("runtime.stack")
+
+
+def settings_env(settings: HubSettings) -> dict[str, str]:
+    """The environment that gives a child process exactly these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    for name, value in settings.model_dump().items():
+        raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+        env[f"HUB_{name.upper()}"] = str(raw)
+    return env
+
+
+@dataclass
+class _Child:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log_file: Path
+
+
+@dataclass
+class Stack:
+    settings: HubSettings
+    ready_timeout: float = 90.0
+    broker: EmbeddedBroker | None = None
+    children: list[_Child] = field(default_factory=list)
+    api_url: str = ""
+
+    @property
+    def log_dir(self) -> Path:
+        return self.settings.data_dir / "logs"
+
+    def start(self) -> Stack:
+        wire(self.settings)  # fail fast on bad configuration, before anything starts
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        settings = self.settings
+        bootstrap = settings.kafka_bootstrap
+        if not bootstrap:
+            self.broker = EmbeddedBroker(log_file=self.log_dir / "broker.log")
+            bootstrap = self.broker.start()
+        port = settings.api_port or free_port(settings.api_host)
+        settings = settings.model_copy(update={"kafka_bootstrap": bootstrap, "api_port": port})
+        self.settings = settings
+        asyncio.run(ensure_topics(bootstrap, wire(settings).topics()))
+        open_stores(settings).engine.dispose()  # migrate once, before the children start
+        env = settings_env(settings)
+        for name in ("worker", "api"):
+            log_file = self.log_dir / f"{name}.log"
+            out = open(log_file, "ab")  # noqa: SIM115
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "runtime.cli", name],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
+            out.close()
+            self.children.append(_Child(name, proc, log_file))
+        self.api_url = f"http://{settings.api_host}:{port}"
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.ready_timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                response = httpx.get(f"{self.api_url}/readyz", timeout=5)
+                if response.status_code == 200:
+                    log.info("stack_ready", api=self.api_url, bootstrap=self.settings.kafka_bootstrap)
+                    return
+                last = response.text
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            time.sleep(0.2)
+        raise StackError(f"the stack was not ready within {self.ready_timeout:.0f}s ({last})")
+
+    def check_alive(self) -> None:
+        for child in self.children:
+            code = child.proc.poll()
+            if code is not None:
+                tail = _tail(child.log_file)
+                raise StackError(f"the {child.name} process exited with code {code}; its log ends:\n{tail}")
+
+    def stop(self, timeout: float = 20.0) -> None:
+        for child in reversed(self.children):  # API first, then the worker
+            if child.proc.poll() is None:
+                child.proc.send_signal(signal.SIGTERM)
+                try:
+                    child.proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    child.proc.kill()
+                    child.proc.wait()
+        self.children.clear()
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

@@ -1,0 +1,58 @@
+"""The composition root's shared wiring: settings + config + codec + stores, built once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from hub.audit.store import AuditStore
+from hub.broker.topics import TopicNames, TopicSpec, topic_plan
+from hub.config.loader import load_config
+from hub.config.model import HubConfig
+from hub.db.engine import make_engine, migrate
+from hub.events.codec import AvroCodec
+from hub.events.schemas import SchemaRegistry
+from hub.heartbeat import HeartbeatStore
+from hub.inbox.store import InboxStore
+from hub.settings import HubSettings
+
+
+@dataclass(frozen=True)
+class Wiring:
+    settings: HubSettings
+    registry: SchemaRegistry
+    config: HubConfig
+    codec: AvroCodec
+    names: TopicNames
+
+    def topics(self) -> tuple[TopicSpec, ...]:
+        return topic_plan(
+            self.names,
+            self.config,
+            self.registry.event_types,
+            self.settings.topic_partitions,
+            self.settings.topic_replication,
+        )
+
+
+def wire(settings: HubSettings) -> Wiring:
+    """Load schemas and configuration; raises ConfigError with every problem found."""
+    registry = SchemaRegistry.from_dir(settings.schema_dir)
+    config = load_config(settings.config_dir, registry)
+    return Wiring(settings, registry, config, AvroCodec(registry), TopicNames(settings.topic_prefix))
+
+
+@dataclass(frozen=True)
+class Stores:
+    engine: Engine
+    audit: AuditStore
+    inbox: InboxStore
+    heartbeat: HeartbeatStore
+
+
+def open_stores(settings: HubSettings, run_migrations: bool = True) -> Stores:
+    engine = make_engine(settings.effective_database_url)
+    if run_migrations:
+        migrate(engine)
+    return Stores(engine, AuditStore(engine), InboxStore(engine), HeartbeatStore(engine))

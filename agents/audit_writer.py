@@ -30,7 +30,9 @@ def register_audit_writer(app: Any, deps: WorkerDeps, store: AuditStore) -> Any:
                     entries.append(AuditEntry.model_validate_json(ev.message.value))
                 except ValidationError:
                     log.error(
-                        "audit_entry_undecodable", partition=ev.message.partition, offset=ev.message.offset
+                        "audit_entry_undecodable",
+                        partition=ev.message.partition,
+                        offset=ev.message.offset,
                     )
             inserted = await asyncio.to_thread(store.write, entries, utcnow())
             last = events[-1].message

@@ -32,19 +32,30 @@ def register_delivery(app: Any, deps: WorkerDeps, inbox: InboxStore) -> Any:
                     deliveries.append(Delivery.model_validate_json(ev.message.value))
                 except ValidationError:
                     log.error(
-                        "delivery_undecodable", topic=ev.message.topic,
-                        partition=ev.message.partition, offset=ev.message.offset,
+                        "delivery_undecodable",
+                        topic=ev.message.topic,
+                        partition=ev.message.partition,
+                        offset=ev.message.offset,
                     )
             now = utcnow()
             await asyncio.to_thread(inbox.add, deliveries, now)
             await send_all(
                 app,
                 (
-                    OutRecord(names.audit, d.subject_key.encode(), delivered_entry(d, now).model_dump_json().encode())
+                    OutRecord(
+                        names.audit,
+                        d.subject_key.encode(),
+                        delivered_entry(d, now).model_dump_json().encode(),
+                    )
                     for d in deliveries
                 ),
             )
             for d in deliveries:
-                log.debug("delivered", event_id=d.event_id, recipient=d.recipient, delivery_id=d.delivery_id)
+                log.debug(
+                    "delivered",
+                    event_id=d.event_id,
+                    recipient=d.recipient,
+                    delivery_id=d.delivery_id,
+                )
 
     return delivery

@@ -37,18 +37,29 @@ def register_router(app: Any, deps: WorkerDeps) -> Any:
                 except CodecError as exc:
                     out.append(_rejected(names.rejected, msg, str(exc)))
                     log.warning(
-                        "event_rejected", topic=msg.topic, partition=msg.partition, offset=msg.offset,
+                        "event_rejected",
+                        topic=msg.topic,
+                        partition=msg.partition,
+                        offset=msg.offset,
                         reason=str(exc),
                     )
                     continue
                 result = route_event(event, deps.config, consent, links, now, secret)
                 for d in result.deliveries:
-                    out.append(OutRecord(names.deliveries(d.recipient), msg.key, d.model_dump_json().encode()))
+                    out.append(
+                        OutRecord(
+                            names.deliveries(d.recipient), msg.key, d.model_dump_json().encode()
+                        )
+                    )
                 for w in result.withheld:
                     out.append(OutRecord(names.audit, msg.key, w.model_dump_json().encode()))
                 log.debug(
-                    "event_routed", event_id=event.envelope.id, partition=msg.partition,
-                    offset=msg.offset, delivered=len(result.deliveries), withheld=len(result.withheld),
+                    "event_routed",
+                    event_id=event.envelope.id,
+                    partition=msg.partition,
+                    offset=msg.offset,
+                    delivered=len(result.deliveries),
+                    withheld=len(result.withheld),
                 )
             await send_all(app, out)
 

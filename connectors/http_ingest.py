@@ -30,7 +30,11 @@ class Accepted(BaseModel):
     "/v1/events",
     status_code=202,
     response_model=Accepted,
-    openapi_extra={"requestBody": {"content": {"application/json": {"schema": EventSubmission.model_json_schema()}}}},
+    openapi_extra={
+        "requestBody": {
+            "content": {"application/json": {"schema": EventSubmission.model_json_schema()}}
+        }
+    },
 )
 async def publish_event(
     request: Request,
@@ -49,7 +53,12 @@ async def publish_event(
     event = build_event(body, system.id, ctx.registry, utcnow())
     receipt = await ctx.publisher.publish(event)
     log.info(
-        "event_accepted", event_id=event.envelope.id, source=system.id, type=event.envelope.type,
-        topic=receipt.topic, partition=receipt.partition, offset=receipt.offset,
+        "event_accepted",
+        event_id=event.envelope.id,
+        source=system.id,
+        type=event.envelope.type,
+        topic=receipt.topic,
+        partition=receipt.partition,
+        offset=receipt.offset,
     )
     return Accepted(id=event.envelope.id, type=event.envelope.type)

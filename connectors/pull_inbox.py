@@ -19,7 +19,9 @@ router = APIRouter(tags=["inbox"])
 
 class InboxMessage(BaseModel):
     cursor: int = Field(description="Position in your inbox; acknowledge up to it")
-    delivery_id: str = Field(description="Stable id: the same on every redelivery, de-duplicate on it")
+    delivery_id: str = Field(
+        description="Stable id: the same on every redelivery, de-duplicate on it"
+    )
     event_id: str
     type: str
     source: str
@@ -36,7 +38,9 @@ class InboxMessage(BaseModel):
 class InboxPage(BaseModel):
     recipient: str
     items: list[InboxMessage]
-    next_cursor: int = Field(description="Pass as `after` to read on; acknowledge with it when done")
+    next_cursor: int = Field(
+        description="Pass as `after` to read on; acknowledge with it when done"
+    )
 
 
 class AckRequest(BaseModel):
@@ -75,7 +79,9 @@ async def read_inbox(
         )
         for e in entries
     ]
-    return InboxPage(recipient=system.id, items=items, next_cursor=items[-1].cursor if items else after)
+    return InboxPage(
+        recipient=system.id, items=items, next_cursor=items[-1].cursor if items else after
+    )
 
 
 @router.post("/v1/inbox/ack", response_model=AckResult)

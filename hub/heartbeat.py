@@ -15,7 +15,9 @@ class HeartbeatStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def beat(self, worker_id: str, pid: int, started_at: datetime, now: datetime, assigned: int) -> None:
+    def beat(
+        self, worker_id: str, pid: int, started_at: datetime, now: datetime, assigned: int
+    ) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(_TABLE).where(_TABLE.c.worker_id == worker_id))
             conn.execute(
@@ -39,3 +41,11 @@ class HeartbeatStore:
         )
         with self.engine.connect() as conn:
             return len(conn.execute(stmt).all())
+
+    def fresh_on_host(self, host: str, now: datetime, within: timedelta) -> bool:
+        """A worker on `host` (worker ids are "<host>:<pid>") beat within `within`."""
+        stmt = select(_TABLE.c.worker_id).where(
+            _TABLE.c.worker_id.like(f"{host}:%"), _TABLE.c.last_seen >= now - within
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(stmt).first() is not None

@@ -25,17 +25,27 @@ class HubSettings(BaseSettings):
         default="",
         description="SQLAlchemy URL of the audit/inbox database. Empty: SQLite file in the data dir.",
     )
-    data_dir: Path = Field(default=Path(".hub-data"), description="Where SQLite and worker state live.")
+    data_dir: Path = Field(
+        default=Path(".hub-data"), description="Where SQLite and worker state live."
+    )
     config_dir: Path = Field(
         default=REPO_ROOT / "config",
         description="Directory holding systems.yaml and agreements/*.yaml.",
     )
     schema_dir: Path = Field(default=REPO_ROOT / "schemas" / "avro", description="Avro contracts.")
-    topic_partitions: int = Field(default=4, ge=1, description="Partitions of events/deliveries topics.")
-    topic_replication: int = Field(default=1, ge=1, description="Replication factor of created topics.")
-    topic_prefix: str = Field(default="", description="Prefix for every topic name (multi-tenant clusters).")
+    topic_partitions: int = Field(
+        default=4, ge=1, description="Partitions of events/deliveries topics."
+    )
+    topic_replication: int = Field(
+        default=1, ge=1, description="Replication factor of created topics."
+    )
+    topic_prefix: str = Field(
+        default="", description="Prefix for every topic name (multi-tenant clusters)."
+    )
     api_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds to.")
-    api_port: int = Field(default=8080, ge=0, le=65535, description="Port of the HTTP API (0: any free port).")
+    api_port: int = Field(
+        default=8080, ge=0, le=65535, description="Port of the HTTP API (0: any free port)."
+    )
     consumer_fetch_wait_ms: int = Field(
         default=10,
         ge=0,
@@ -46,9 +56,15 @@ class HubSettings(BaseSettings):
         default=6.0, ge=6.0, description="Consumer group session timeout (6 s is Kafka's minimum)."
     )
     producer_linger_ms: int = Field(default=5, ge=0, description="Producer batching delay.")
-    producer_batch_bytes: int = Field(default=262_144, ge=16_384, description="Producer batch size.")
-    agent_batch_size: int = Field(default=500, ge=1, description="Max records an agent handles at once.")
-    agent_batch_window_ms: int = Field(default=10, ge=1, description="Max wait to fill an agent batch.")
+    producer_batch_bytes: int = Field(
+        default=262_144, ge=16_384, description="Producer batch size."
+    )
+    agent_batch_size: int = Field(
+        default=500, ge=1, description="Max records an agent handles at once."
+    )
+    agent_batch_window_ms: int = Field(
+        default=10, ge=1, description="Max wait to fill an agent batch."
+    )
     pseudonym_key: SecretStr = Field(
         default=SecretStr("change-me-tell-it-once-demo-key"),
         description="Secret for the pseudonymous subject keys in the audit store (HMAC-SHA256).",

@@ -16,7 +16,7 @@ from hub import __version__
 from hub.api.context import ApiContext
 from hub.api.errors import install_error_handlers
 from hub.broker.admin import broker_reachable
-from hub.broker.producer import make_producer
+from hub.broker.producer import AiokafkaSender, make_producer
 from hub.errors import BrokerError, ConfigError, Problem
 from hub.events.publisher import EventPublisher
 from hub.settings import HubSettings
@@ -26,21 +26,17 @@ from runtime.wiring import open_stores, wire
 WORKER_FRESH = timedelta(seconds=10)
 
 
-class _ProducerSender:
-    """Adapts aiokafka's producer to the publisher's narrow RecordSender interface."""
-
-    def __init__(self, producer: object) -> None:
-        self._producer = producer
-
-    async def send(self, topic: str, value: bytes, key: bytes, headers: object) -> object:
-        return await self._producer.send(topic, value=value, key=key, headers=headers)  # type: ignore[attr-defined]
-
-
 def create_app(settings: HubSettings) -> FastAPI:
     if not settings.kafka_bootstrap:
         raise ConfigError(
             "the API needs a broker",
-            [Problem("HUB_KAFKA_BOOTSTRAP", "required", "set it to host:port (`hub up` does this for you)")],
+            [
+                Problem(
+                    "HUB_KAFKA_BOOTSTRAP",
+                    "required",
+                    "set it to host:port (`hub up` does this for you)",
+                )
+            ],
         )
     w = wire(settings)
     stores = open_stores(settings)
@@ -51,13 +47,15 @@ def create_app(settings: HubSettings) -> FastAPI:
         try:
             await producer.start()
         except Exception as exc:
-            raise BrokerError(f"Kafka at {settings.kafka_bootstrap} is not reachable: {exc!r}") from exc
+            raise BrokerError(
+                f"Kafka at {settings.kafka_bootstrap} is not reachable: {exc!r}"
+            ) from exc
         app.state.hub = ApiContext(
             settings=settings,
             bootstrap=settings.kafka_bootstrap,
             config=w.config,
             registry=w.registry,
-            publisher=EventPublisher(_ProducerSender(producer), w.codec, w.names),
+            publisher=EventPublisher(AiokafkaSender(producer), w.codec, w.names),
             inbox=stores.inbox,
             audit=stores.audit,
             heartbeat=stores.heartbeat,
@@ -95,7 +93,9 @@ def create_app(settings: HubSettings) -> FastAPI:
             workers, database = 0, False
         checks = {"broker": broker, "database": database, "workers": workers > 0}
         ok = all(checks.values())
-        return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, 200 if ok else 503)
+        return JSONResponse(
+            {"status": "ready" if ok else "not_ready", "checks": checks}, 200 if ok else 503
+        )
 
     return app
 

@@ -23,21 +23,19 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
-from hub.audit.store import AuditStore
-from hub.broker.producer import make_producer
+from hub.broker.producer import AiokafkaSender, make_producer
 from hub.db.engine import make_engine
 from hub.db.tables import AuditRecord
 from hub.events.envelope import Envelope, Event
 from hub.events.publisher import EventPublisher
 from hub.settings import HubSettings
 from hub.timeutil import utcnow
-from runtime.api import _ProducerSender
 from runtime.stack import Stack
 from runtime.wiring import wire
 
@@ -67,7 +65,12 @@ def write_bench_config(directory: Path, k: int) -> None:
         (f"bench-r{i}", "recipient", "address.changed") for i in range(1, k + 1)
     ]:
         key_hash = hashlib.sha256(f"bench-{sid}".encode()).hexdigest()
-        lines += [f"  - id: {sid}", f"    name: {sid}", f"    roles: [{roles}]", f"    api_key_sha256: {key_hash}"]
+        lines += [
+            f"  - id: {sid}",
+            f"    name: {sid}",
+            f"    roles: [{roles}]",
+            f"    api_key_sha256: {key_hash}",
+        ]
         if subs:
             lines.append(f"    subscriptions: [{subs}]")
     (directory / "systems.yaml").write_text("\n".join(lines) + "\n")
@@ -81,7 +84,11 @@ def write_bench_config(directory: Path, k: int) -> None:
 
 
 def bench_event(i: int, run: str) -> Event:
-    address = {"uprn": f"{100000 + i}", "lines": ["1 Bench Street", "Exampleton"], "postcode": "EX1 1AA"}
+    address = {
+        "uprn": f"{100000 + i}",
+        "lines": ["1 Bench Street", "Exampleton"],
+        "postcode": "EX1 1AA",
+    }
     return Event(
         envelope=Envelope(
             id=f"bench-{run}-{i}",
@@ -91,13 +98,19 @@ def bench_event(i: int, run: str) -> Event:
             time=utcnow(),
             dataschema="urn:tellitonce:schema:address.changed:v1",
         ),
-        data={"previous_address": address, "new_address": address, "effective_date": date(2026, 11, 1)},
+        data={
+            "previous_address": address,
+            "new_address": address,
+            "effective_date": date(2026, 11, 1),
+        },
     )
 
 
 def _audit_count(engine: object, run: str) -> int:
     with engine.connect() as conn:  # type: ignore[attr-defined]
-        stmt = select(func.count()).select_from(_AUDIT).where(_AUDIT.c.event_id.like(f"bench-{run}-%"))
+        stmt = (
+            select(func.count()).select_from(_AUDIT).where(_AUDIT.c.event_id.like(f"bench-{run}-%"))
+        )
         return int(conn.execute(stmt).scalar_one())
 
 
@@ -120,7 +133,9 @@ async def hub_throughput(stack: Stack, publisher: EventPublisher, n: int, k: int
     return n / elapsed
 
 
-async def hub_latency(stack: Stack, publisher: EventPublisher, rate: int, k: int, seconds: float = 4.0) -> list[float]:
+async def hub_latency(
+    stack: Stack, publisher: EventPublisher, rate: int, k: int, seconds: float = 4.0
+) -> list[float]:
     engine = make_engine(stack.settings.effective_database_url)
     run = f"l{k}"
     total = int(rate * seconds)
@@ -142,16 +157,20 @@ async def hub_latency(stack: Stack, publisher: EventPublisher, rate: int, k: int
         await asyncio.sleep(0.05)
     last_row: dict[str, float] = {}
     with engine.connect() as conn:
-        stmt = select(_AUDIT.c.event_id, func.max(_AUDIT.c.recorded_at)).where(
-            _AUDIT.c.event_id.like(f"bench-{run}-%")
-        ).group_by(_AUDIT.c.event_id)
+        stmt = (
+            select(_AUDIT.c.event_id, func.max(_AUDIT.c.recorded_at))
+            .where(_AUDIT.c.event_id.like(f"bench-{run}-%"))
+            .group_by(_AUDIT.c.event_id)
+        )
         for event_id, recorded in conn.execute(stmt):
             last_row[event_id] = recorded.timestamp()
     engine.dispose()
     return sorted((last_row[e] - accepted[e]) * 1000 for e in accepted if e in last_row)
 
 
-async def raw_fanout(bootstrap: str, settings: HubSettings, payload: bytes, n: int, k: int) -> float:
+async def raw_fanout(
+    bootstrap: str, settings: HubSettings, payload: bytes, n: int, k: int
+) -> float:
     """A plain aiokafka consume -> produce-to-K loop: the ceiling the hub is compared with."""
     tag = f"raw{k}-{time.time_ns()}"
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -164,16 +183,24 @@ async def raw_fanout(bootstrap: str, settings: HubSettings, payload: bytes, n: i
     producer = make_producer(settings, bootstrap)
     await producer.start()
     consumer = AIOKafkaConsumer(
-        f"{tag}.in", bootstrap_servers=bootstrap, group_id=tag, auto_offset_reset="earliest",
-        enable_auto_commit=False, fetch_max_wait_ms=settings.consumer_fetch_wait_ms,
-        session_timeout_ms=int(settings.broker_session_timeout_s * 1000), heartbeat_interval_ms=2000,
+        f"{tag}.in",
+        bootstrap_servers=bootstrap,
+        group_id=tag,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=settings.consumer_fetch_wait_ms,
+        session_timeout_ms=int(settings.broker_session_timeout_s * 1000),
+        heartbeat_interval_ms=2000,
     )
     await consumer.start()
     while not consumer.assignment():
         await asyncio.sleep(0.05)
 
     async def feed() -> None:
-        futures = [await producer.send(f"{tag}.in", payload, key=str(i % 50_000).encode()) for i in range(n)]
+        futures = [
+            await producer.send(f"{tag}.in", payload, key=str(i % 50_000).encode())
+            for i in range(n)
+        ]
         await asyncio.gather(*futures)
 
     started = time.perf_counter()
@@ -185,7 +212,9 @@ async def raw_fanout(bootstrap: str, settings: HubSettings, payload: bytes, n: i
         for records in batches.values():
             for record in records:
                 for i in range(k):
-                    futures.append(await producer.send(f"{tag}.out{i}", record.value, key=record.key))
+                    futures.append(
+                        await producer.send(f"{tag}.out{i}", record.value, key=record.key)
+                    )
                 done += 1
         if futures:
             await asyncio.gather(*futures)
@@ -213,7 +242,12 @@ def measure(settings: HubSettings, n: int, k: int, rate: int) -> BenchResult:
         config_dir = Path(tmp) / "config"
         write_bench_config(config_dir, k)
         s = settings.model_copy(
-            update={"config_dir": config_dir, "data_dir": Path(tmp) / "data", "api_port": 0, "log_level": "WARNING"}
+            update={
+                "config_dir": config_dir,
+                "data_dir": Path(tmp) / "data",
+                "api_port": 0,
+                "log_level": "WARNING",
+            }
         )
         with Stack(s) as stack:
             w = wire(stack.settings)
@@ -222,9 +256,11 @@ def measure(settings: HubSettings, n: int, k: int, rate: int) -> BenchResult:
             async def run() -> tuple[float, float, list[float]]:
                 producer = make_producer(stack.settings, bootstrap)
                 await producer.start()
-                publisher = EventPublisher(_ProducerSender(producer), w.codec, w.names)
+                publisher = EventPublisher(AiokafkaSender(producer), w.codec, w.names)
                 try:
-                    await _publish(publisher, [bench_event(i, f"w{k}") for i in range(200)])  # warm-up
+                    await _publish(
+                        publisher, [bench_event(i, f"w{k}") for i in range(200)]
+                    )  # warm-up
                     hub = await hub_throughput(stack, publisher, n, k)
                     latencies = await hub_latency(stack, publisher, rate, k) if rate else []
                 finally:
@@ -236,25 +272,43 @@ def measure(settings: HubSettings, n: int, k: int, rate: int) -> BenchResult:
             hub, raw, latencies = asyncio.run(run())
             peak = worker_peak_mib(stack)
     p50 = statistics.median(latencies) if latencies else float("nan")
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else float("nan")
+    p99 = (
+        latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+        if latencies
+        else float("nan")
+    )
     return BenchResult(k, n, hub, raw, p50, p99, rate, peak)
 
 
-def run_bench(settings: HubSettings, n: int, ks: list[int], rate: int, console: Console) -> list[BenchResult]:
+def run_bench(
+    settings: HubSettings, n: int, ks: list[int], rate: int, console: Console
+) -> list[BenchResult]:
     results = []
     for k in ks:
         console.print(f"K={k}: starting a fresh embedded stack and pushing {n} events...")
         results.append(measure(settings, n, k, rate))
     table = Table(title=f"Hub vs raw aiokafka fan-out ({n} events, embedded broker)")
     for column in (
-        "K", "hub events/s in", "hub deliveries/s out", "raw events/s in", "hub/raw",
-        f"p50 ms @{rate}/s", f"p99 ms @{rate}/s", "worker peak MiB",
+        "K",
+        "hub events/s in",
+        "hub deliveries/s out",
+        "raw events/s in",
+        "hub/raw",
+        f"p50 ms @{rate}/s",
+        f"p99 ms @{rate}/s",
+        "worker peak MiB",
     ):
         table.add_column(column, justify="right")
     for r in results:
         table.add_row(
-            str(r.k), f"{r.hub_events_s:,.0f}", f"{r.hub_events_s * r.k:,.0f}", f"{r.raw_events_s:,.0f}",
-            f"{r.ratio:.2f}", f"{r.p50_ms:.0f}", f"{r.p99_ms:.0f}", f"{r.worker_peak_mib:.0f}",
+            str(r.k),
+            f"{r.hub_events_s:,.0f}",
+            f"{r.hub_events_s * r.k:,.0f}",
+            f"{r.raw_events_s:,.0f}",
+            f"{r.ratio:.2f}",
+            f"{r.p50_ms:.0f}",
+            f"{r.p99_ms:.0f}",
+            f"{r.worker_peak_mib:.0f}",
         )
     console.print(table)
     return results

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import time
@@ -15,6 +14,7 @@ from rich.table import Table
 from hub.errors import HubError
 from hub.logs import configure_logging
 from hub.settings import HubSettings, load_settings
+from hub.timeutil import utcnow
 
 app = typer.Typer(
     name="hub",
@@ -24,14 +24,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 audit_app = typer.Typer(help="Read the audit trail.", no_args_is_help=True)
-config_app = typer.Typer(help="Check the systems and agreements configuration.", no_args_is_help=True)
+config_app = typer.Typer(
+    help="Check the systems and agreements configuration.", no_args_is_help=True
+)
 keys_app = typer.Typer(help="API keys for systems.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
 
-console = Console()
-err = Console(stderr=True)
+# Piped output (CI logs, files) gets a wide console so tables and paths are not folded.
+console = Console() if sys.stdout.isatty() else Console(width=200)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _settings() -> HubSettings:
@@ -79,8 +82,7 @@ def demo() -> None:
 
     settings = load_settings()
     configure_logging("WARNING")  # the demo's story is the printed tables, not the logs
-    wide = console if console.is_terminal else Console(width=150)
-    run_demo(settings, wide)
+    run_demo(settings, console if console.is_terminal else Console(width=150))
 
 
 @app.command()
@@ -110,7 +112,9 @@ def init() -> None:
 
     settings = _settings()
     if not settings.kafka_bootstrap:
-        raise ConfigError("init needs a broker", [Problem("HUB_KAFKA_BOOTSTRAP", "required", "set host:port")])
+        raise ConfigError(
+            "init needs a broker", [Problem("HUB_KAFKA_BOOTSTRAP", "required", "set host:port")]
+        )
     w = wire(settings)
     asyncio.run(ensure_topics(settings.kafka_bootstrap, w.topics()))
     open_stores(settings).engine.dispose()
@@ -120,8 +124,26 @@ def init() -> None:
 @app.command()
 def health(
     url: Annotated[str, typer.Option(help="Base URL of the hub API")] = "http://127.0.0.1:8080",
+    worker: Annotated[
+        bool,
+        typer.Option("--worker", help="Check this host's worker heartbeat in the database instead"),
+    ] = False,
 ) -> None:
     """Exit 0 if the API at URL reports ready (broker, database, a worker), else print why and exit 1."""
+    if worker:
+        import socket
+        from datetime import timedelta
+
+        from runtime.wiring import open_stores
+
+        stores = open_stores(_settings(), run_migrations=False)
+        if not stores.heartbeat.fresh_on_host(
+            socket.gethostname(), utcnow(), timedelta(seconds=15)
+        ):
+            err.print(f"not ready: no fresh worker heartbeat from {socket.gethostname()}")
+            raise typer.Exit(1)
+        console.print("worker alive")
+        return
     import httpx
 
     try:
@@ -149,9 +171,13 @@ def config_check() -> None:
 
 @audit_app.command("list")
 def audit_list(
-    recipient: Annotated[str | None, typer.Option(help="Only rows for this recipient system")] = None,
+    recipient: Annotated[
+        str | None, typer.Option(help="Only rows for this recipient system")
+    ] = None,
     outcome: Annotated[str | None, typer.Option(help="delivered or withheld")] = None,
-    event_id: Annotated[str | None, typer.Option("--event-id", help="Only rows for this event")] = None,
+    event_id: Annotated[
+        str | None, typer.Option("--event-id", help="Only rows for this event")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many rows")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
 ) -> None:
@@ -172,15 +198,35 @@ def audit_list(
     )
     if as_json:
         for row in rows:
-            console.print_json(row.model_dump_json()) if sys.stdout.isatty() else print(row.model_dump_json())
+            console.print_json(row.model_dump_json()) if sys.stdout.isatty() else print(
+                row.model_dump_json()
+            )
         return
     table = Table(title=f"Audit trail ({len(rows)} rows)")
-    for column in ("seq", "recorded", "event", "type", "source", "recipient", "outcome", "fields", "agreement", "reason"):
+    for column in (
+        "seq",
+        "recorded",
+        "event",
+        "type",
+        "source",
+        "recipient",
+        "outcome",
+        "fields",
+        "agreement",
+        "reason",
+    ):
         table.add_column(column, overflow="fold")
     for r in rows:
         table.add_row(
-            str(r.seq), r.recorded_at.strftime("%Y-%m-%d %H:%M:%S"), r.event_id[:13], r.event_type,
-            r.source, r.recipient, r.outcome, ", ".join(r.fields) or "-", r.agreement_id or "-",
+            str(r.seq),
+            r.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
+            r.event_id[:13],
+            r.event_type,
+            r.source,
+            r.recipient,
+            r.outcome,
+            ", ".join(r.fields) or "-",
+            r.agreement_id or "-",
             "; ".join(r.reason_codes) or "-",
         )
     console.print(table)
@@ -199,8 +245,12 @@ def keys_new(system: Annotated[str, typer.Argument(help="System id the key is fo
 @app.command()
 def bench(
     events: Annotated[int, typer.Option(help="Events to push per run")] = 5000,
-    recipients: Annotated[str, typer.Option(help="Comma-separated fan-out widths K to measure")] = "1,5",
-    rate: Annotated[int, typer.Option(help="Paced rate (events/s) for the latency run; 0 skips it")] = 1000,
+    recipients: Annotated[
+        str, typer.Option(help="Comma-separated fan-out widths K to measure")
+    ] = "1,5",
+    rate: Annotated[
+        int, typer.Option(help="Paced rate (events/s) for the latency run; 0 skips it")
+    ] = 1000,
 ) -> None:
     """Benchmark the hub against a raw aiokafka fan-out baseline on the same broker; prints figures."""
     from runtime.bench import run_bench

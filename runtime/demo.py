@@ -67,10 +67,14 @@ SCENARIO = (
 
 
 def post_event(client: httpx.Client, source: str, body: dict[str, Any]) -> httpx.Response:
-    return client.post("/v1/events", json=body, headers={"Authorization": f"Bearer {demo_key(source)}"})
+    return client.post(
+        "/v1/events", json=body, headers={"Authorization": f"Bearer {demo_key(source)}"}
+    )
 
 
-def wait_for_audit(store: AuditStore, event_ids: list[str], expected: int, timeout: float) -> list[AuditRow]:
+def wait_for_audit(
+    store: AuditStore, event_ids: list[str], expected: int, timeout: float
+) -> list[AuditRow]:
     deadline = time.monotonic() + timeout
     rows: list[AuditRow] = []
     while time.monotonic() < deadline:
@@ -87,13 +91,17 @@ def audit_table(rows: list[AuditRow], names: dict[str, str], types: dict[str, st
     for column in ("service", "event", "outcome", "fields shared", "agreement", "reason"):
         table.add_column(column, overflow="fold")
     for row in sorted(rows, key=lambda r: (order.get(r.event_id, len(order)), r.recipient)):
-        outcome = "[green]delivered[/green]" if row.outcome == "delivered" else "[red]withheld[/red]"
+        outcome = (
+            "[green]delivered[/green]" if row.outcome == "delivered" else "[red]withheld[/red]"
+        )
         table.add_row(
             names.get(row.recipient, row.recipient),
             types.get(row.event_id, row.event_type),
             outcome,
             ", ".join(row.fields) or "-",
-            f"{row.agreement_id} ({row.agreement_version})" if row.agreement_version else (row.agreement_id or "-"),
+            f"{row.agreement_id} ({row.agreement_version})"
+            if row.agreement_version
+            else (row.agreement_id or "-"),
             "; ".join(row.reasons) or "-",
         )
     return table
@@ -104,7 +112,9 @@ def run_demo(settings: HubSettings, console: Console) -> None:
     names = {s.id: s.name for s in w.config.systems}
     with tempfile.TemporaryDirectory(prefix="hub-demo-") as tmp:
         settings = settings.model_copy(update={"data_dir": Path(tmp), "api_port": 0})
-        console.print("[bold]Starting the embedded stack[/bold] (broker, faust worker, HTTP API, SQLite)...")
+        console.print(
+            "[bold]Starting the embedded stack[/bold] (broker, faust worker, HTTP API, SQLite)..."
+        )
         started = time.monotonic()
         with Stack(settings) as stack:
             console.print(f"  ready in {time.monotonic() - started:.1f}s, API at {stack.api_url}\n")
@@ -115,7 +125,9 @@ def run_demo(settings: HubSettings, console: Console) -> None:
                 for step in SCENARIO:
                     response = post_event(client, step.source, step.body)
                     if response.status_code != 202:
-                        raise StackError(f"{step.title}: HTTP {response.status_code} {response.text}")
+                        raise StackError(
+                            f"{step.title}: HTTP {response.status_code} {response.text}"
+                        )
                     event_id = response.json()["id"]
                     event_ids.append(event_id)
                     types[event_id] = step.body["type"]
@@ -124,7 +136,11 @@ def run_demo(settings: HubSettings, console: Console) -> None:
                 bad = post_event(
                     client,
                     "council-tax",
-                    {"type": "address.changed", "subject": "P-1", "data": {"effective_date": "soon"}},
+                    {
+                        "type": "address.changed",
+                        "subject": "P-1",
+                        "data": {"effective_date": "soon"},
+                    },
                 )
                 problems = [p["field"] for p in bad.json()["error"]["problems"]]
                 console.print(
@@ -139,8 +155,12 @@ def run_demo(settings: HubSettings, console: Console) -> None:
                     f"\n{len(rows) - len(withheld)} delivered, {len(withheld)} withheld: "
                     "every subscribed service has exactly one audited decision per event."
                 )
-                inbox = client.get("/v1/inbox", headers={"Authorization": f"Bearer {demo_key('parking')}"})
-                console.print("\n[bold]Parking Permits reads its inbox[/bold] (GET /v1/inbox): it sees only")
+                inbox = client.get(
+                    "/v1/inbox", headers={"Authorization": f"Bearer {demo_key('parking')}"}
+                )
+                console.print(
+                    "\n[bold]Parking Permits reads its inbox[/bold] (GET /v1/inbox): it sees only"
+                )
                 for item in inbox.json()["items"]:
                     console.print(f"  {item['type']}: {item['data']}")
                 engine.dispose()

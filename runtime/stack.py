@@ -103,7 +103,9 @@ class Stack:
             try:
                 response = httpx.get(f"{self.api_url}/readyz", timeout=5)
                 if response.status_code == 200:
-                    log.info("stack_ready", api=self.api_url, bootstrap=self.settings.kafka_bootstrap)
+                    log.info(
+                        "stack_ready", api=self.api_url, bootstrap=self.settings.kafka_bootstrap
+                    )
                     return
                 last = response.text
             except httpx.HTTPError as exc:
@@ -116,7 +118,9 @@ class Stack:
             code = child.proc.poll()
             if code is not None:
                 tail = _tail(child.log_file)
-                raise StackError(f"the {child.name} process exited with code {code}; its log ends:\n{tail}")
+                raise StackError(
+                    f"the {child.name} process exited with code {code}; its log ends:\n{tail}"
+                )
 
     def stop(self, timeout: float = 20.0) -> None:
         for child in reversed(self.children):  # API first, then the worker
@@ -136,7 +140,10 @@ class Stack:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 

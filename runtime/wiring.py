@@ -40,7 +40,9 @@ def wire(settings: HubSettings) -> Wiring:
     """Load schemas and configuration; raises ConfigError with every problem found."""
     registry = SchemaRegistry.from_dir(settings.schema_dir)
     config = load_config(settings.config_dir, registry)
-    return Wiring(settings, registry, config, AvroCodec(registry), TopicNames(settings.topic_prefix))
+    return Wiring(
+        settings, registry, config, AvroCodec(registry), TopicNames(settings.topic_prefix)
+    )
 
 
 @dataclass(frozen=True)

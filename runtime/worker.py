@@ -14,17 +14,23 @@ from agents.heartbeat import register_heartbeat
 from agents.router import register_router
 from hub.broker.admin import ensure_topics
 from hub.errors import ConfigError, Problem
-from runtime.wiring import open_stores, wire
-
 from hub.settings import HubSettings
+from runtime.wiring import open_stores, wire
 
 
 def build_worker_app(settings: HubSettings) -> faust.App:
     if not settings.kafka_bootstrap:
         raise ConfigError(
             "the worker needs a broker",
-            [Problem("HUB_KAFKA_BOOTSTRAP", "required", "set it to host:port (`hub up` does this for you)")],
+            [
+                Problem(
+                    "HUB_KAFKA_BOOTSTRAP",
+                    "required",
+                    "set it to host:port (`hub up` does this for you)",
+                )
+            ],
         )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     w = wire(settings)
     stores = open_stores(settings)
     asyncio.run(ensure_topics(settings.kafka_bootstrap, w.topics()))

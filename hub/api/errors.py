@@ -55,7 +55,9 @@ def install_error_handlers(app: FastAPI) -> None:
         problems = exc.problems if isinstance(exc, ProblemsError) else None
         message = exc.summary if isinstance(exc, ProblemsError) else str(exc)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
-        return JSONResponse(error_body(exc.code, message, problems), status_for(exc), headers=headers)
+        return JSONResponse(
+            error_body(exc.code, message, problems), status_for(exc), headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -46,7 +46,9 @@ def wait_for_port(host: str, port: int, timeout: float) -> None:
                 return
         except OSError as exc:
             if time.monotonic() > deadline:
-                raise BrokerError(f"nothing answered on {host}:{port} within {timeout:.0f}s") from exc
+                raise BrokerError(
+                    f"nothing answered on {host}:{port} within {timeout:.0f}s"
+                ) from exc
             time.sleep(0.02)
 
 
@@ -130,7 +132,10 @@ class EmbeddedBroker:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 

@@ -34,7 +34,11 @@ class TopicNames:
 
 
 def topic_plan(
-    names: TopicNames, config: HubConfig, event_types: frozenset[str], partitions: int, replication: int
+    names: TopicNames,
+    config: HubConfig,
+    event_types: frozenset[str],
+    partitions: int,
+    replication: int,
 ) -> tuple[TopicSpec, ...]:
     """Every topic the hub reads or writes. The audit topic has one partition: one ordered trail."""
     specs = [TopicSpec(names.events(t), partitions, replication) for t in sorted(event_types)]

@@ -31,25 +31,41 @@ def load_config(config_dir: Path, registry: SchemaRegistry) -> HubConfig:
     seen: dict[str, Path] = {}
     for doc, agreement in zip(docs, agreements, strict=True):
         if agreement.id in seen:
-            problems.append(doc.problem(("id",), "unique_id", f"agreement id also used in {seen[agreement.id]}"))
+            problems.append(
+                doc.problem(("id",), "unique_id", f"agreement id also used in {seen[agreement.id]}")
+            )
         seen[agreement.id] = doc.file
         for i, provider in enumerate(agreement.providers):
             system = by_id.get(provider)
             if system is None:
-                problems.append(doc.problem(("providers", i), "known_system", f"unknown system {provider!r}"))
+                problems.append(
+                    doc.problem(("providers", i), "known_system", f"unknown system {provider!r}")
+                )
             elif Role.SOURCE not in system.roles:
-                problems.append(doc.problem(("providers", i), "source_role", f"{provider!r} is not a source"))
+                problems.append(
+                    doc.problem(("providers", i), "source_role", f"{provider!r} is not a source")
+                )
         for i, recipient in enumerate(agreement.recipients):
             system = by_id.get(recipient)
             if system is None:
-                problems.append(doc.problem(("recipients", i), "known_system", f"unknown system {recipient!r}"))
+                problems.append(
+                    doc.problem(("recipients", i), "known_system", f"unknown system {recipient!r}")
+                )
             elif Role.RECIPIENT not in system.roles:
                 problems.append(
-                    doc.problem(("recipients", i), "recipient_role", f"{recipient!r} is not a recipient")
+                    doc.problem(
+                        ("recipients", i), "recipient_role", f"{recipient!r} is not a recipient"
+                    )
                 )
         for event_type, fields in agreement.shares.items():
             if event_type not in registry.event_types:
-                problems.append(doc.problem(("shares", event_type), "known_event_type", f"unknown event type {event_type!r}"))
+                problems.append(
+                    doc.problem(
+                        ("shares", event_type),
+                        "known_event_type",
+                        f"unknown event type {event_type!r}",
+                    )
+                )
                 continue
             known = registry.latest(event_type).field_paths()
             for i, field in enumerate(fields):
@@ -67,17 +83,24 @@ def load_config(config_dir: Path, registry: SchemaRegistry) -> HubConfig:
 
 
 def _check_systems(
-    doc: YamlDocument, systems: tuple[System, ...], registry: SchemaRegistry, problems: list[Problem]
+    doc: YamlDocument,
+    systems: tuple[System, ...],
+    registry: SchemaRegistry,
+    problems: list[Problem],
 ) -> None:
     seen_ids: set[str] = set()
     seen_keys: set[str] = set()
     for i, system in enumerate(systems):
         if system.id in seen_ids:
-            problems.append(doc.problem(("systems", i, "id"), "unique_id", f"duplicate system id {system.id!r}"))
+            problems.append(
+                doc.problem(("systems", i, "id"), "unique_id", f"duplicate system id {system.id!r}")
+            )
         seen_ids.add(system.id)
         if system.api_key_sha256 in seen_keys:
             problems.append(
-                doc.problem(("systems", i, "api_key_sha256"), "unique_key", "two systems share one API key")
+                doc.problem(
+                    ("systems", i, "api_key_sha256"), "unique_key", "two systems share one API key"
+                )
             )
         seen_keys.add(system.api_key_sha256)
         for j, event_type in enumerate(system.subscriptions):

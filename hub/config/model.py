@@ -30,7 +30,9 @@ class System(_Config):
     id: SystemId
     name: str = Field(min_length=1)
     roles: frozenset[Role] = Field(min_length=1)
-    api_key_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 (hex) of its API key")
+    api_key_sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="SHA-256 (hex) of its API key"
+    )
     subscriptions: tuple[EventType, ...] = Field(
         default=(), description="Event types this recipient wants to hear about"
     )

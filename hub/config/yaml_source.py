@@ -57,7 +57,9 @@ def load_yaml(file: Path) -> YamlDocument:
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError("cannot read configuration", [Problem(str(file), "readable", str(exc))]) from exc
+        raise ConfigError(
+            "cannot read configuration", [Problem(str(file), "readable", str(exc))]
+        ) from exc
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -71,16 +73,17 @@ def load_yaml(file: Path) -> YamlDocument:
     return YamlDocument(file=file, data=data, lines=lines)
 
 
-def validation_problems(doc: YamlDocument, exc: ValidationError, base: PathKey = ()) -> list[Problem]:
-    return [
-        doc.problem((*base, *err["loc"]), err["type"], err["msg"]) for err in exc.errors()
-    ]
+def validation_problems(
+    doc: YamlDocument, exc: ValidationError, base: PathKey = ()
+) -> list[Problem]:
+    return [doc.problem((*base, *err["loc"]), err["type"], err["msg"]) for err in exc.errors()]
 
 
-def parse_model(doc: YamlDocument, model: type[M], data: Any, base: PathKey = ()
-) -> M:
+def parse_model(doc: YamlDocument, model: type[M], data: Any, base: PathKey = ()) -> M:
     """Validate `data` (found at `base` in `doc`) as `model`; errors carry file:line (field)."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"invalid configuration in {doc.file}", validation_problems(doc, exc, base)) from exc
+        raise ConfigError(
+            f"invalid configuration in {doc.file}", validation_problems(doc, exc, base)
+        ) from exc

@@ -66,5 +66,6 @@ def insert_ignoring_duplicates(
         stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=[unique])
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise ValueError(f"unsupported database dialect {dialect}")
-    result = conn.execute(stmt, list(rows))
-    return int(result.rowcount or 0)
+    # RETURNING counts what was really inserted (executemany rowcount is -1 on some drivers).
+    result = conn.execute(stmt.returning(table.c[unique]), list(rows))
+    return len(result.all())

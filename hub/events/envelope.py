@@ -24,7 +24,9 @@ class Envelope(BaseModel):
     id: EventId = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
     source: str = Field(min_length=1, max_length=64)
     type: str
-    subject: str = Field(min_length=1, max_length=128, description="The hub person the event is about")
+    subject: str = Field(
+        min_length=1, max_length=128, description="The hub person the event is about"
+    )
     time: AwareDatetime
     dataschema: str = ""
     specversion: str = CE_SPECVERSION

@@ -47,7 +47,9 @@ class EventPublisher:
             topic = self._names.events(event.envelope.type)
             try:
                 pending.append(
-                    await self._sender.send(topic, value=record.value, key=record.key, headers=record.headers)
+                    await self._sender.send(
+                        topic, value=record.value, key=record.key, headers=record.headers
+                    )
                 )
             except Exception as exc:
                 raise BrokerError(f"could not send event {event.envelope.id}: {exc!r}") from exc
@@ -56,6 +58,8 @@ class EventPublisher:
             try:
                 meta = await fut
             except Exception as exc:
-                raise BrokerError(f"broker did not acknowledge event {event.envelope.id}: {exc!r}") from exc
+                raise BrokerError(
+                    f"broker did not acknowledge event {event.envelope.id}: {exc!r}"
+                ) from exc
             receipts.append(Receipt(event.envelope.id, meta.topic, meta.partition, meta.offset))
         return receipts

@@ -74,7 +74,9 @@ class SchemaRegistry:
                     "invalid Avro schema", [Problem(str(path), "avro_schema", str(exc))]
                 ) from exc
             schemas.append(
-                RegisteredSchema(int(entry["id"]), entry["type"], int(entry["version"]), parsed, path)
+                RegisteredSchema(
+                    int(entry["id"]), entry["type"], int(entry["version"]), parsed, path
+                )
             )
         return cls(schemas)
 

@@ -23,14 +23,18 @@ class EventSubmission(BaseModel):
     subject: str = Field(description="The hub person id the event is about")
     data: dict[str, Any] = Field(description="The event's fields, as its schema describes")
     id: str | None = Field(default=None, description="Your own unique event id (retries reuse it)")
-    time: datetime | None = Field(default=None, description="When the change happened (default now)")
+    time: datetime | None = Field(
+        default=None, description="When the change happened (default now)"
+    )
     source: str | None = Field(default=None, description="Must be your own system id if given")
 
 
 def problems_from_validation(exc: ValidationError, prefix: str = "") -> list[Problem]:
     return [
         Problem(
-            location=prefix + ".".join(str(p) for p in err["loc"]) if err["loc"] else prefix.rstrip("."),
+            location=prefix + ".".join(str(p) for p in err["loc"])
+            if err["loc"]
+            else prefix.rstrip("."),
             rule=err["type"],
             message=err["msg"],
         )
@@ -42,9 +46,7 @@ def new_event_id() -> str:
     return str(uuid.uuid4())
 
 
-def build_event(
-    raw: dict[str, Any], source: str, registry: SchemaRegistry, now: datetime
-) -> Event:
+def build_event(raw: dict[str, Any], source: str, registry: SchemaRegistry, now: datetime) -> Event:
     """Validate a submission from `source`. Raises EventValidationError listing every problem."""
     try:
         submission = EventSubmission.model_validate(raw)

@@ -45,7 +45,9 @@ class InboxStore:
         """Unacknowledged deliveries for `recipient` with cursor > `after`, oldest first."""
         stmt = (
             select(_TABLE.c.seq, _TABLE.c.payload)
-            .where(_TABLE.c.recipient == recipient, _TABLE.c.seq > after, _TABLE.c.acked_at.is_(None))
+            .where(
+                _TABLE.c.recipient == recipient, _TABLE.c.seq > after, _TABLE.c.acked_at.is_(None)
+            )
             .order_by(_TABLE.c.seq)
             .limit(limit)
         )
@@ -59,13 +61,17 @@ class InboxStore:
         """Acknowledge every delivery of `recipient` with cursor <= `up_to`. Returns how many."""
         stmt = (
             update(_TABLE)
-            .where(_TABLE.c.recipient == recipient, _TABLE.c.seq <= up_to, _TABLE.c.acked_at.is_(None))
+            .where(
+                _TABLE.c.recipient == recipient, _TABLE.c.seq <= up_to, _TABLE.c.acked_at.is_(None)
+            )
             .values(acked_at=at)
         )
         with self.engine.begin() as conn:
             return int(conn.execute(stmt).rowcount or 0)
 
     def pending(self, recipient: str) -> int:
-        stmt = select(func.count()).where(_TABLE.c.recipient == recipient, _TABLE.c.acked_at.is_(None))
+        stmt = select(func.count()).where(
+            _TABLE.c.recipient == recipient, _TABLE.c.acked_at.is_(None)
+        )
         with self.engine.connect() as conn:
             return int(conn.execute(stmt).scalar_one())

@@ -67,7 +67,9 @@ def route_event(
                     subject_key=key,
                     outcome=Outcome.WITHHELD,
                     reasons=tuple(
-                        AuditReason(code=r.code.value, message=r.message, agreement_id=r.agreement_id)
+                        AuditReason(
+                            code=r.code.value, message=r.message, agreement_id=r.agreement_id
+                        )
                         for r in decision.reasons
                     ),
                     agreement_id=first.agreement_id,

@@ -1,0 +1,95 @@
+"""Drive the hub as a user does: the `hub` CLI as a subprocess, the API over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hub.broker.embedded import free_port
+
+
+def hub_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "runtime.cli", *args]
+
+
+def run_hub(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        hub_cmd(*args), env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@dataclass
+class RunningHub:
+    proc: subprocess.Popen[str]
+    url: str
+    env: dict[str, str]
+    children: list[int]
+
+    def key(self, system: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer demo-{system}-key"}
+
+
+@pytest.fixture
+def hub_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update({"HUB_DATA_DIR": str(tmp_path / "data"), "HUB_API_PORT": str(free_port())})
+    return env
+
+
+@pytest.fixture
+def running_hub(hub_env: dict[str, str]) -> Iterator[RunningHub]:
+    proc = subprocess.Popen(
+        hub_cmd("up"), env=hub_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    url = f"http://127.0.0.1:{hub_env['HUB_API_PORT']}"
+    deadline = time.monotonic() + 90
+    while True:
+        assert proc.poll() is None, f"hub up exited: {proc.communicate()}"
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "hub up not ready in 90s"
+        time.sleep(0.2)
+    hub = RunningHub(proc, url, hub_env, children_of(proc.pid))
+    yield hub
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -1,0 +1,159 @@
+"""`hub up` as a subprocess, driven over HTTP as a source system and recipient systems would."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import httpx
+
+from tests.e2e.conftest import RunningHub, alive, run_hub
+
+MOVE = {
+    "type": "address.changed",
+    "subject": "P-100234",
+    "data": {
+        "previous_address": {
+            "uprn": "100023336956",
+            "lines": ["2 Mill Lane"],
+            "postcode": "ex1 2ab",
+        },
+        "new_address": {
+            "uprn": "100023412345",
+            "lines": ["7 Orchard Close"],
+            "postcode": "EX4 7QT",
+        },
+        "effective_date": "2026-11-20",
+    },
+}
+
+
+def wait_inbox(hub: RunningHub, recipient: str, count: int, timeout: float = 30) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        page = httpx.get(f"{hub.url}/v1/inbox", headers=hub.key(recipient)).json()
+        if len(page["items"]) >= count:
+            return list(page["items"])
+        assert time.monotonic() < deadline, f"{recipient} inbox has {len(page['items'])} of {count}"
+        time.sleep(0.1)
+
+
+def test_source_publishes_recipients_read_their_own_inbox_and_ig_lists_the_audit(
+    running_hub: RunningHub,
+) -> None:
+    hub = running_hub
+    accepted = httpx.post(f"{hub.url}/v1/events", json=MOVE, headers=hub.key("council-tax"))
+    assert accepted.status_code == 202, accepted.text
+    event_id = accepted.json()["id"]
+
+    waste = wait_inbox(hub, "waste", 1)
+    assert waste[0]["event_id"] == event_id
+    assert waste[0]["data"] == {
+        "effective_date": "2026-11-20",
+        "new_address": {
+            "lines": ["7 Orchard Close"],
+            "postcode": "EX4 7QT",
+            "uprn": "100023412345",
+        },
+    }
+    assert "previous_address" not in waste[0]["data"]
+    assert waste[0]["agreement_id"] == "DSA-001"
+    parking = wait_inbox(hub, "parking", 1)
+    assert parking[0]["data"] == {
+        "effective_date": "2026-11-20",
+        "new_address": {"postcode": "EX4 7QT", "uprn": "100023412345"},
+    }
+    # libraries has no agreement for address changes: its inbox stays empty
+    assert httpx.get(f"{hub.url}/v1/inbox", headers=hub.key("libraries")).json()["items"] == []
+
+    # acknowledging removes from the recipient's own inbox only
+    ack = httpx.post(
+        f"{hub.url}/v1/inbox/ack", json={"up_to": waste[0]["cursor"]}, headers=hub.key("waste")
+    )
+    assert ack.json() == {"acknowledged": 1}
+    assert httpx.get(f"{hub.url}/v1/inbox", headers=hub.key("waste")).json()["items"] == []
+    assert len(httpx.get(f"{hub.url}/v1/inbox", headers=hub.key("parking")).json()["items"]) == 1
+
+    # IG reads the audit trail with the CLI, from the same database
+    listed = run_hub("audit", "list", "--event-id", event_id, "--json", env=hub.env)
+    assert listed.returncode == 0, listed.stderr
+    rows = [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
+    outcomes = {r["recipient"]: (r["outcome"], r["reason_codes"]) for r in rows}
+    assert outcomes == {
+        "waste": ("delivered", []),
+        "parking": ("delivered", []),
+        "electoral": ("delivered", []),
+        "libraries": ("withheld", ["no_agreement"]),
+        "adult-social-care": ("withheld", ["no_consent"]),
+    }
+    assert "EX4 7QT" not in listed.stdout and "P-100234" not in listed.stdout
+
+    table = run_hub("audit", "list", "--recipient", "libraries", env=hub.env)
+    assert table.returncode == 0 and "no_agreement" in table.stdout
+
+
+def test_ingest_refuses_bad_keys_wrong_roles_impersonation_and_bad_bodies(
+    running_hub: RunningHub,
+) -> None:
+    hub = running_hub
+    post = f"{hub.url}/v1/events"
+    missing = httpx.post(post, json=MOVE)
+    assert missing.status_code == 401 and missing.json()["error"]["code"] == "unauthenticated"
+    wrong = httpx.post(post, json=MOVE, headers={"Authorization": "Bearer not-a-key"})
+    assert wrong.status_code == 401
+    recipient = httpx.post(post, json=MOVE, headers=hub.key("waste"))
+    assert recipient.status_code == 403 and recipient.json()["error"]["code"] == "forbidden"
+    impersonate = httpx.post(
+        post, json={**MOVE, "source": "registrar"}, headers=hub.key("council-tax")
+    )
+    assert impersonate.status_code == 403
+    assert "only as itself" in impersonate.json()["error"]["message"]
+
+    bad = dict(
+        MOVE,
+        data={**MOVE["data"], "new_address": {"uprn": "12AB", "lines": [], "postcode": "nope"}},
+    )
+    invalid = httpx.post(post, json=bad, headers=hub.key("council-tax"))
+    assert invalid.status_code == 422
+    fields = {p["field"] for p in invalid.json()["error"]["problems"]}
+    assert {
+        "data.new_address.uprn",
+        "data.new_address.lines",
+        "data.new_address.postcode",
+    } <= fields
+    not_json = httpx.post(post, content=b"{oops", headers=hub.key("council-tax"))
+    assert not_json.status_code == 400 and not_json.json()["error"]["code"] == "bad_request"
+    unknown = httpx.post(post, json={**MOVE, "type": "pet.adopted"}, headers=hub.key("council-tax"))
+    assert unknown.status_code == 422
+    assert unknown.json()["error"]["problems"][0]["field"] == "type"
+
+    # nothing was published on any error: the only audit rows come from the one good event below
+    good = httpx.post(post, json=MOVE, headers=hub.key("council-tax"))
+    assert good.status_code == 202
+    wait_inbox(hub, "waste", 1)
+    time.sleep(1.0)
+    listed = run_hub("audit", "list", "--json", env=hub.env)
+    event_ids = {
+        json.loads(line)["event_id"] for line in listed.stdout.splitlines() if line.strip()
+    }
+    assert event_ids == {good.json()["id"]}
+
+    # a recipient cannot read another's inbox: its key only ever shows its own
+    other = httpx.get(f"{hub.url}/v1/inbox", headers=hub.key("parking")).json()
+    assert other["recipient"] == "parking"
+    assert {i["agreement_id"] for i in other["items"]} == {"DSA-003"}
+    assert httpx.get(f"{hub.url}/v1/inbox", headers=hub.key("council-tax")).status_code == 403
+
+
+def test_ctrl_c_stops_everything_cleanly_with_exit_0(running_hub: RunningHub) -> None:
+    hub = running_hub
+    assert len(hub.children) >= 3  # broker, worker, API
+    hub.proc.send_signal(signal.SIGINT)
+    out, err = hub.proc.communicate(timeout=60)
+    assert hub.proc.returncode == 0, err
+    assert "Stopped." in out
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in hub.children):
+        assert time.monotonic() < deadline, "child processes left behind"
+        time.sleep(0.1)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Sequence
 
 import structlog
+from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
 from agents.app import WorkerDeps
+from agents.batching import OutRecord
 from hub.audit.store import AuditStore
 from hub.routing.messages import AuditEntry
 from hub.timeutil import utcnow
@@ -16,26 +18,21 @@ from hub.timeutil import utcnow
 log = structlog.get_logger("agents.audit_writer")
 
 
-def register_audit_writer(app: Any, deps: WorkerDeps, store: AuditStore) -> Any:
-    topic = app.topic(deps.names.audit)
-    batch = deps.settings.agent_batch_size
-    within = deps.settings.agent_batch_window_ms / 1000.0
+class AuditWriterHandler:
+    def __init__(self, deps: WorkerDeps, store: AuditStore) -> None:
+        self.deps = deps
+        self.store = store
 
-    @app.agent(topic, name="audit-writer")
-    async def audit_writer(stream: Any) -> None:
-        async for events in stream.take_events(batch, within=within):
-            entries: list[AuditEntry] = []
-            for ev in events:
-                try:
-                    entries.append(AuditEntry.model_validate_json(ev.message.value))
-                except ValidationError:
-                    log.error(
-                        "audit_entry_undecodable",
-                        partition=ev.message.partition,
-                        offset=ev.message.offset,
-                    )
-            inserted = await asyncio.to_thread(store.write, entries, utcnow())
-            last = events[-1].message
-            log.debug("audit_written", rows=inserted, received=len(entries), offset=last.offset)
+    @property
+    def topics(self) -> list[str]:
+        return [self.deps.names.audit]
 
-    return audit_writer
+    async def __call__(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[OutRecord]:
+        entries: list[AuditEntry] = []
+        for msg in records:
+            try:
+                entries.append(AuditEntry.model_validate_json(msg.value or b""))
+            except ValidationError:
+                log.error("audit_entry_undecodable", partition=msg.partition, offset=msg.offset)
+        await asyncio.to_thread(self.store.write, entries, utcnow())
+        return []

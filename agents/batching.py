@@ -1,11 +1,28 @@
-"""Send a batch of records through the faust producer, then wait for every broker ack."""
+"""Batch agents: consume with `getmany`, hand a whole batch to a handler, produce, then commit.
+
+faust's per-message stream dispatch costs ~200 us a message; with 11 message hops per event at
+K=5 it capped the hub at ~270 events/s (3% of raw aiokafka). Each agent here is a task of the
+faust app (faust still owns the worker's lifecycle, signals and timers) running one aiokafka
+consumer in its own consumer group. At-least-once: offsets are committed only after the
+handler's output has been acknowledged by the broker; consumers are idempotent (unique keys).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+
+from hub.settings import HubSettings
+
+log = structlog.get_logger("agents.batching")
+
+APP_ID = "tell-it-once-hub"
 
 
 @dataclass(frozen=True)
@@ -13,15 +30,95 @@ class OutRecord:
     topic: str
     key: bytes | None
     value: bytes
-    headers: Sequence[tuple[str, bytes]] | None = None
+    headers: Sequence[tuple[str, bytes]] = ()
 
 
-async def send_all(app: Any, records: Iterable[OutRecord]) -> int:
-    """At-least-once: the consumed batch is acknowledged only after this returns."""
+Handler = Callable[[Sequence[ConsumerRecord[bytes, bytes]]], Awaitable[Iterable[OutRecord]]]
+
+
+async def send_all(producer: AIOKafkaProducer, records: Iterable[OutRecord]) -> int:
+    """Send without waiting in between, then wait for every acknowledgement."""
     futures = [
-        await app.producer.send(r.topic, r.key, r.value, None, None, list(r.headers or ()))
-        for r in records
+        await producer.send(r.topic, r.value, key=r.key, headers=list(r.headers)) for r in records
     ]
     if futures:
         await asyncio.gather(*futures)
     return len(futures)
+
+
+def make_consumer(settings: HubSettings, name: str, topics: Sequence[str]) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=f"{APP_ID}.{name}",
+        client_id=f"{APP_ID}.{name}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=settings.consumer_fetch_wait_ms,
+        session_timeout_ms=int(settings.broker_session_timeout_s * 1000),
+        heartbeat_interval_ms=int(min(2.0, settings.broker_session_timeout_s / 3) * 1000),
+        max_poll_records=settings.agent_batch_size,
+    )
+
+
+class BatchAgent:
+    """One consume -> handle -> produce -> commit loop."""
+
+    def __init__(
+        self, name: str, topics: Sequence[str], handler: Handler, settings: HubSettings
+    ) -> None:
+        self.name = name
+        self.topics = tuple(topics)
+        self.handler = handler
+        self.settings = settings
+        self.consumer: AIOKafkaConsumer | None = None
+
+    def assigned(self) -> int:
+        return len(self.consumer.assignment()) if self.consumer else 0
+
+    async def run(self, producer: AIOKafkaProducer) -> None:
+        consumer = make_consumer(self.settings, self.name, self.topics)
+        await consumer.start()
+        self.consumer = consumer
+        log.info("agent_started", agent=self.name, topics=list(self.topics))
+        try:
+            while True:
+                batches = await consumer.getmany(
+                    timeout_ms=1000, max_records=self.settings.agent_batch_size
+                )
+                records = [r for batch in batches.values() for r in batch]
+                if not records:
+                    continue
+                out = await self.handler(records)
+                sent = await send_all(producer, out)
+                await consumer.commit()
+                log.debug(
+                    "batch_done",
+                    agent=self.name,
+                    records=len(records),
+                    sent=sent,
+                    offsets={
+                        f"{tp.topic}/{tp.partition}": b[-1].offset for tp, b in batches.items()
+                    },
+                )
+        finally:
+            self.consumer = None
+            await consumer.stop()
+            log.info("agent_stopped", agent=self.name)
+
+
+def attach(
+    app: Any, agents: Sequence[BatchAgent], producer_factory: Callable[[], AIOKafkaProducer]
+) -> None:
+    """Run the agents as tasks of the faust app; they share one producer."""
+
+    @app.task
+    async def run_agents() -> None:
+        # The worker's logging setup leaves the root at DEBUG; aiokafka logs every send there.
+        logging.getLogger("aiokafka").setLevel(logging.WARNING)
+        producer = producer_factory()
+        await producer.start()
+        try:
+            await asyncio.gather(*(agent.run(producer) for agent in agents))
+        finally:
+            await producer.stop()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Sequence
 
 import structlog
+from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
 from agents.app import WorkerDeps
-from agents.batching import OutRecord, send_all
+from agents.batching import OutRecord
 from hub.inbox.store import InboxStore
 from hub.routing.messages import Delivery, delivered_entry
 from hub.timeutil import utcnow
@@ -17,45 +18,33 @@ from hub.timeutil import utcnow
 log = structlog.get_logger("agents.delivery")
 
 
-def register_delivery(app: Any, deps: WorkerDeps, inbox: InboxStore) -> Any:
-    names = deps.names
-    topic = app.topic(*[names.deliveries(s.id) for s in deps.config.recipients])
-    batch = deps.settings.agent_batch_size
-    within = deps.settings.agent_batch_window_ms / 1000.0
+class DeliveryHandler:
+    def __init__(self, deps: WorkerDeps, inbox: InboxStore) -> None:
+        self.deps = deps
+        self.inbox = inbox
 
-    @app.agent(topic, name="delivery")
-    async def delivery(stream: Any) -> None:
-        async for events in stream.take_events(batch, within=within):
-            deliveries: list[Delivery] = []
-            for ev in events:
-                try:
-                    deliveries.append(Delivery.model_validate_json(ev.message.value))
-                except ValidationError:
-                    log.error(
-                        "delivery_undecodable",
-                        topic=ev.message.topic,
-                        partition=ev.message.partition,
-                        offset=ev.message.offset,
-                    )
-            now = utcnow()
-            await asyncio.to_thread(inbox.add, deliveries, now)
-            await send_all(
-                app,
-                (
-                    OutRecord(
-                        names.audit,
-                        d.subject_key.encode(),
-                        delivered_entry(d, now).model_dump_json().encode(),
-                    )
-                    for d in deliveries
-                ),
-            )
-            for d in deliveries:
-                log.debug(
-                    "delivered",
-                    event_id=d.event_id,
-                    recipient=d.recipient,
-                    delivery_id=d.delivery_id,
+    @property
+    def topics(self) -> list[str]:
+        return [self.deps.names.deliveries(s.id) for s in self.deps.config.recipients]
+
+    async def __call__(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[OutRecord]:
+        deliveries: list[Delivery] = []
+        for msg in records:
+            try:
+                deliveries.append(Delivery.model_validate_json(msg.value or b""))
+            except ValidationError:
+                log.error(
+                    "delivery_undecodable",
+                    topic=msg.topic,
+                    partition=msg.partition,
+                    offset=msg.offset,
                 )
-
-    return delivery
+        now = utcnow()
+        await asyncio.to_thread(self.inbox.add, deliveries, now)
+        audit = self.deps.names.audit
+        return [
+            OutRecord(
+                audit, d.subject_key.encode(), delivered_entry(d, now).model_dump_json().encode()
+            )
+            for d in deliveries
+        ]

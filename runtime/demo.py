@@ -73,11 +73,12 @@ def post_event(client: httpx.Client, source: str, body: dict[str, Any]) -> httpx
 
 
 def wait_for_audit(
-    store: AuditStore, event_ids: list[str], expected: int, timeout: float
+    stack: Stack, store: AuditStore, event_ids: list[str], expected: int, timeout: float
 ) -> list[AuditRow]:
     deadline = time.monotonic() + timeout
     rows: list[AuditRow] = []
     while time.monotonic() < deadline:
+        stack.check_alive()
         rows = store.query(AuditFilter(event_ids=tuple(event_ids), limit=10_000))
         if len(rows) >= expected:
             return rows
@@ -148,7 +149,7 @@ def run_demo(settings: HubSettings, console: Console) -> None:
                     f"problems in: {', '.join(problems)}\n"
                 )
                 engine = make_engine(stack.settings.effective_database_url)
-                rows = wait_for_audit(AuditStore(engine), event_ids, expected, timeout=60)
+                rows = wait_for_audit(stack, AuditStore(engine), event_ids, expected, timeout=60)
                 console.print(audit_table(rows, names, types))
                 withheld = [r for r in rows if r.outcome == "withheld"]
                 console.print(

@@ -1,4 +1,4 @@
-"""`hub worker`: the faust worker running the router, delivery and audit-writer agents."""
+"""`hub worker`: the faust worker hosting the router, delivery and audit-writer agents."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import logging
 import faust
 
 from agents.app import WorkerDeps, make_faust_app
-from agents.audit_writer import register_audit_writer
-from agents.delivery import register_delivery
+from agents.audit_writer import AuditWriterHandler
+from agents.batching import BatchAgent, attach
+from agents.delivery import DeliveryHandler
 from agents.heartbeat import register_heartbeat
-from agents.router import register_router
+from agents.router import RouterHandler
 from hub.broker.admin import ensure_topics
+from hub.broker.producer import make_producer
 from hub.errors import ConfigError, Problem
 from hub.settings import HubSettings
 from runtime.wiring import open_stores, wire
@@ -34,18 +36,28 @@ def build_worker_app(settings: HubSettings) -> faust.App:
     w = wire(settings)
     stores = open_stores(settings)
     asyncio.run(ensure_topics(settings.kafka_bootstrap, w.topics()))
-    app = make_faust_app(settings, settings.kafka_bootstrap)
     deps = WorkerDeps(settings, w.config, w.codec, w.names, w.registry.event_types)
-    register_router(app, deps)
-    register_delivery(app, deps, stores.inbox)
-    register_audit_writer(app, deps, stores.audit)
-    register_heartbeat(app, stores.heartbeat)
+    router = RouterHandler(deps)
+    delivery = DeliveryHandler(deps, stores.inbox)
+    audit = AuditWriterHandler(deps, stores.audit)
+    agents = [
+        BatchAgent("router", router.topics, router, settings),
+        BatchAgent("delivery", delivery.topics, delivery, settings),
+        BatchAgent("audit-writer", audit.topics, audit, settings),
+    ]
+    app = make_faust_app(settings)
+    attach(app, agents, lambda: make_producer(settings, settings.kafka_bootstrap))
+    # Ready only when every agent holds partitions.
+    register_heartbeat(
+        app,
+        stores.heartbeat,
+        lambda: sum(a.assigned() for a in agents) if all(a.assigned() for a in agents) else 0,
+    )
     return app
 
 
 def run_worker(settings: HubSettings) -> None:
     app = build_worker_app(settings)
-    loglevel = "warning" if settings.log_level.upper() != "DEBUG" else "info"
     logging.getLogger("faust").setLevel(logging.WARNING)
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
-    worker.execute_from_commandline()
+    loglevel = "info" if settings.log_level.upper() == "DEBUG" else "warning"
+    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

@@ -31,5 +31,7 @@ class AiokafkaSender:
     async def send(
         self, topic: str, value: bytes, key: bytes, headers: Sequence[tuple[str, bytes]]
     ) -> Awaitable[Any]:
-        fut: Awaitable[Any] = await self._producer.send(topic, value=value, key=key, headers=list(headers))
+        fut: Awaitable[Any] = await self._producer.send(
+            topic, value=value, key=key, headers=list(headers)
+        )
         return fut

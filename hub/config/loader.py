@@ -21,8 +21,8 @@ def load_config(config_dir: Path, registry: SchemaRegistry) -> HubConfig:
     agreements: list[Agreement] = []
     docs: list[YamlDocument] = []
     for file in sorted(agreement_dir.glob("*.y*ml")) if agreement_dir.is_dir() else []:
-        doc = load_yaml(file)
         try:
+            doc = load_yaml(file)
             agreements.append(parse_model(doc, Agreement, doc.data))
             docs.append(doc)
         except ConfigError as exc:

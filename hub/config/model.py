@@ -8,7 +8,15 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 SystemId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 EventType = Annotated[str, StringConstraints(pattern=r"^[a-z]+(\.[a-z]+)+$")]
@@ -79,14 +87,23 @@ class Agreement(_Config):
     status: AgreementStatus = AgreementStatus.DRAFT
     data_owner: str = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _dates_in_order(self) -> Agreement:
-        if self.valid_until is not None and self.valid_until < self.valid_from:
-            raise ValueError("valid_until is before valid_from")
-        for event_type, fields in self.shares.items():
-            if not fields:
-                raise ValueError(f"shares.{event_type} lists no fields")
-        return self
+    @field_validator("shares")
+    @classmethod
+    def _every_flow_lists_fields(
+        cls, shares: dict[str, tuple[str, ...]]
+    ) -> dict[str, tuple[str, ...]]:
+        empty = [event_type for event_type, fields in shares.items() if not fields]
+        if empty:
+            raise ValueError(f"no fields listed for {', '.join(empty)}")
+        return shares
+
+    @field_validator("valid_until")
+    @classmethod
+    def _until_after_from(cls, value: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("valid_from")
+        if value is not None and start is not None and value < start:
+            raise ValueError(f"valid_until is before valid_from ({start.isoformat()})")
+        return value
 
     @property
     def version(self) -> str:

@@ -39,17 +39,30 @@ class YamlDocument:
         return Problem(self.where(path), rule, message)
 
 
-def _to_python(node: yaml.Node, path: PathKey, lines: dict[PathKey, int]) -> Any:
+def _to_python(
+    node: yaml.Node, path: PathKey, lines: dict[PathKey, int], problems: list[Problem], file: Path
+) -> Any:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key = str(yaml.safe_load(yaml.serialize(key_node)))
-            out[key] = _to_python(value_node, (*path, key), lines)
+            if key in out:
+                where = ".".join(str(p) for p in (*path, key))
+                problems.append(
+                    Problem(
+                        f"{file}:{key_node.start_mark.line + 1} ({where})",
+                        "duplicate_key",
+                        f"{key!r} appears twice in the same mapping (first on line {lines[(*path, key)]})",
+                    )
+                )
+            out[key] = _to_python(value_node, (*path, key), lines, problems, file)
             lines.setdefault((*path, key), key_node.start_mark.line + 1)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(item, (*path, i), lines) for i, item in enumerate(node.value)]
+        return [
+            _to_python(item, (*path, i), lines, problems, file) for i, item in enumerate(node.value)
+        ]
     return yaml.safe_load(yaml.serialize(node))
 
 
@@ -69,7 +82,10 @@ def load_yaml(file: Path) -> YamlDocument:
             "configuration is not valid YAML", [Problem(f"{file}:{line}", "yaml_syntax", str(exc))]
         ) from exc
     lines: dict[PathKey, int] = {}
-    data = _to_python(node, (), lines) if node is not None else None
+    problems: list[Problem] = []
+    data = _to_python(node, (), lines, problems, file) if node is not None else None
+    if problems:
+        raise ConfigError(f"invalid configuration in {file}", problems)
     return YamlDocument(file=file, data=data, lines=lines)
 
 

@@ -50,6 +50,8 @@ class AvroCodec:
         writer = self.registry.by_id(schema_id)
         if writer is None:
             raise CodecError(f"unknown schema id {schema_id}")
+        if event_type not in self.registry.event_types:
+            raise CodecError(f"unknown event type {event_type!r}")
         reader = self.registry.latest(event_type)
         if writer.event_type != event_type:
             raise CodecError(f"schema id {schema_id} is for {writer.event_type}, not {event_type}")

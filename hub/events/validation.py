@@ -48,26 +48,35 @@ def new_event_id() -> str:
 
 def build_event(raw: dict[str, Any], source: str, registry: SchemaRegistry, now: datetime) -> Event:
     """Validate a submission from `source`. Raises EventValidationError listing every problem."""
+    problems: list[Problem] = []
+    submission: EventSubmission | None = None
     try:
         submission = EventSubmission.model_validate(raw)
     except ValidationError as exc:
-        raise EventValidationError("the event is not valid", problems_from_validation(exc)) from exc
-    if submission.source is not None and submission.source != source:
+        problems.extend(problems_from_validation(exc))
+    if submission is not None and submission.source is not None and submission.source != source:
         raise PermissionDenied(
             f"source {submission.source!r} does not match the authenticated system {source!r}:"
             " a system may publish only as itself"
         )
-    problems: list[Problem] = []
-    model = PAYLOAD_MODELS.get(submission.type)
-    if model is None or submission.type not in registry.event_types:
-        known = ", ".join(sorted(registry.event_types))
-        problems.append(Problem("type", "known_event_type", f"unknown event type; known: {known}"))
+    event_type = raw.get("type") if submission is None else submission.type
+    payload = raw.get("data") if submission is None else submission.data
+    model = PAYLOAD_MODELS.get(event_type) if isinstance(event_type, str) else None
+    if model is None or event_type not in registry.event_types:
+        if not any(p.location == "type" for p in problems):
+            known = ", ".join(sorted(registry.event_types))
+            problems.append(
+                Problem("type", "known_event_type", f"unknown event type; known: {known}")
+            )
         raise EventValidationError("the event is not valid", problems)
     data: dict[str, Any] = {}
-    try:
-        data = model.model_validate(submission.data).model_dump(mode="python")
-    except ValidationError as exc:
-        problems.extend(problems_from_validation(exc, prefix="data."))
+    if isinstance(payload, dict):
+        try:
+            data = model.model_validate(payload).model_dump(mode="python")
+        except ValidationError as exc:
+            problems.extend(problems_from_validation(exc, prefix="data."))
+    if submission is None:
+        raise EventValidationError("the event is not valid", problems)
     time = submission.time or now
     if time.tzinfo is None:
         problems.append(Problem("time", "timezone", "time must include a timezone, e.g. Z"))

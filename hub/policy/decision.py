@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hub.config.model import Agreement, AgreementStatus, ConsentMode
 from hub.events.envelope import Envelope
@@ -55,8 +56,12 @@ class Withhold:
 Decision = Allow | Withhold
 
 
-def _agreement_problem(agreement: Agreement, today: datetime) -> Reason | None:
-    day = today.date()
+# Agreements are signed with UK dates: "valid until 31 March" ends at midnight in London.
+AGREEMENT_TIMEZONE = ZoneInfo("Europe/London")
+
+
+def _agreement_problem(agreement: Agreement, now: datetime) -> Reason | None:
+    day = now.astimezone(AGREEMENT_TIMEZONE).date()
     if agreement.status is not AgreementStatus.ACTIVE:
         return Reason(
             ReasonCode.AGREEMENT_NOT_ACTIVE,

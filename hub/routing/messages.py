@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
+import hashlib
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-_DELIVERY_NS = uuid.UUID("6f1f6c1e-9d43-4c0b-8a57-1f0f3b7c2a11")
-
 
 def delivery_id(event_id: str, recipient: str) -> str:
     """Stable id of the delivery of one event to one recipient: the same on every retry/replay."""
-    return "dlv_" + uuid.uuid5(_DELIVERY_NS, f"{event_id}\x1f{recipient}").hex
+    digest = hashlib.sha256(f"tell-it-once/delivery\x1f{event_id}\x1f{recipient}".encode())
+    return "dlv_" + digest.hexdigest()[:32]
 
 
 class Outcome(StrEnum):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from hub.config.model import HubConfig
 from hub.events.envelope import Event
 from hub.policy.decision import Allow, ConsentState, IdentityLinks, decide
 from hub.pseudonym import subject_key
 from hub.routing.messages import AuditEntry, AuditReason, Delivery, Outcome, delivery_id
+from hub.routing.table import RoutingTable
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class RoutingResult:
 
 def route_event(
     event: Event,
-    config: HubConfig,
+    table: RoutingTable,
     consent: ConsentState,
     links: IdentityLinks,
     now: datetime,
@@ -30,9 +30,10 @@ def route_event(
     key = subject_key(pseudonym_secret, env.subject)
     deliveries: list[Delivery] = []
     withheld: list[AuditEntry] = []
-    for recipient in config.subscribers(env.type):
+    for recipient in table.subscribers_of(env.type):
         did = delivery_id(env.id, recipient.id)
-        decision = decide(env, event.data, recipient.id, config.agreements, consent, links, now)
+        candidates = table.agreements_for(env.source, recipient.id, env.type)
+        decision = decide(env, event.data, recipient.id, candidates, consent, links, now)
         if isinstance(decision, Allow):
             deliveries.append(
                 Delivery(
@@ -46,7 +47,7 @@ def route_event(
                     local_id=decision.local_id,
                     event_time=env.time,
                     agreement_id=decision.agreement.id,
-                    agreement_version=decision.agreement.version,
+                    agreement_version=table.versions[decision.agreement.id],
                     lawful_basis=decision.agreement.lawful_basis,
                     purpose=decision.agreement.purpose,
                     fields=decision.fields,

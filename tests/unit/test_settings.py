@@ -1,0 +1,73 @@
+"""load_settings: environment variables prefixed HUB_; a bad value names the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.errors import ConfigError
+from hub.settings import REPO_ROOT, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_hub_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("HUB_"):
+            monkeypatch.delenv(name)
+
+
+def test_defaults() -> None:
+    settings = load_settings()
+    assert settings.topic_partitions == 4
+    assert settings.embedded_broker is True
+    assert settings.config_dir == REPO_ROOT / "config"
+    assert settings.schema_dir == REPO_ROOT / "schemas" / "avro"
+
+
+def test_environment_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HUB_TOPIC_PARTITIONS", "12")
+    monkeypatch.setenv("HUB_KAFKA_BOOTSTRAP", "kafka-1:9092,kafka-2:9092")
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path))
+    settings = load_settings()
+    assert settings.topic_partitions == 12
+    assert settings.embedded_broker is False
+    assert settings.effective_database_url == f"sqlite:///{(tmp_path / 'hub.db').resolve()}"
+
+
+def test_database_url_wins_over_the_sqlite_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_DATABASE_URL", "postgresql+psycopg://hub@127.0.0.1/hub")
+    assert load_settings().effective_database_url == "postgresql+psycopg://hub@127.0.0.1/hub"
+
+
+def test_bad_env_value_is_a_config_error_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HUB_TOPIC_PARTITIONS", "zero")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert [p.location for p in info.value.problems] == ["HUB_TOPIC_PARTITIONS"]
+    assert "HUB_TOPIC_PARTITIONS" in str(info.value)
+
+
+def test_out_of_range_values_are_each_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_TOPIC_PARTITIONS", "0")
+    monkeypatch.setenv("HUB_API_PORT", "70000")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert {p.location for p in info.value.problems} == {"HUB_TOPIC_PARTITIONS", "HUB_API_PORT"}
+
+
+def test_bad_override_is_named_like_its_variable() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(broker_session_timeout_s=1.0)
+    assert [p.location for p in info.value.problems] == ["HUB_BROKER_SESSION_TIMEOUT_S"]
+
+
+def test_pseudonym_key_is_not_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_PSEUDONYM_KEY", "super-secret-pepper")
+    settings = load_settings()
+    assert settings.pseudonym_key.get_secret_value() == "super-secret-pepper"
+    assert "super-secret-pepper" not in repr(settings)

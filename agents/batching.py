@@ -23,6 +23,7 @@ from hub.settings import HubSettings
 log = structlog.get_logger("agents.batching")
 
 APP_ID = "tell-it-once-hub"
+RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,7 @@ class BatchAgent:
                 records = [r for batch in batches.values() for r in batch]
                 if not records:
                     continue
-                out = await self.handler(records)
-                sent = await send_all(producer, out)
+                sent = await self._handle(producer, records)
                 await consumer.commit()
                 log.debug(
                     "batch_done",
@@ -105,6 +105,34 @@ class BatchAgent:
             self.consumer = None
             await consumer.stop()
             log.info("agent_stopped", agent=self.name)
+
+    async def _handle(
+        self, producer: AIOKafkaProducer, records: Sequence[ConsumerRecord[bytes, bytes]]
+    ) -> int:
+        """Handle and send one batch; retry it on failure (the database or broker restarting).
+
+        Handlers are idempotent (unique keys), so a retried batch never doubles anything. After
+        the last attempt the error propagates and the worker stops, its offsets uncommitted.
+        """
+        for attempt, delay in enumerate((*RETRY_DELAYS_S, None), start=1):
+            try:
+                return await send_all(producer, await self.handler(records))
+            except Exception as exc:
+                if delay is None:
+                    raise
+                first = records[0]
+                log.error(
+                    "batch_failed_retrying",
+                    agent=self.name,
+                    attempt=attempt,
+                    retry_in_s=delay,
+                    topic=first.topic,
+                    partition=first.partition,
+                    offset=first.offset,
+                    error=repr(exc),
+                )
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
 
 
 def attach(

@@ -29,9 +29,11 @@ class DeliveryHandler:
 
     async def __call__(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[OutRecord]:
         deliveries: list[Delivery] = []
+        payloads: list[str] = []
         for msg in records:
             try:
                 deliveries.append(Delivery.model_validate_json(msg.value or b""))
+                payloads.append((msg.value or b"").decode())
             except ValidationError:
                 log.error(
                     "delivery_undecodable",
@@ -40,7 +42,7 @@ class DeliveryHandler:
                     offset=msg.offset,
                 )
         now = utcnow()
-        await asyncio.to_thread(self.inbox.add, deliveries, now)
+        await asyncio.to_thread(self.inbox.add, deliveries, now, payloads)
         audit = self.deps.names.audit
         return [
             OutRecord(

@@ -50,7 +50,7 @@ class HubSettings(BaseSettings):
         default=10,
         ge=0,
         le=5000,
-        description="Max time a worker's fetch waits for data; latency per hop vs idle CPU.",
+        description="Max time an agent's fetch waits for more data: latency per hop vs idle CPU.",
     )
     broker_session_timeout_s: float = Field(
         default=6.0, ge=6.0, description="Consumer group session timeout (6 s is Kafka's minimum)."
@@ -60,10 +60,9 @@ class HubSettings(BaseSettings):
         default=262_144, ge=16_384, description="Producer batch size."
     )
     agent_batch_size: int = Field(
-        default=500, ge=1, description="Max records an agent handles at once."
-    )
-    agent_batch_window_ms: int = Field(
-        default=10, ge=1, description="Max wait to fill an agent batch."
+        default=500,
+        ge=1,
+        description="Max records an agent takes from the broker and handles as one batch.",
     )
     pseudonym_key: SecretStr = Field(
         default=SecretStr("change-me-tell-it-once-demo-key"),

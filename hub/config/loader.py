@@ -35,28 +35,8 @@ def load_config(config_dir: Path, registry: SchemaRegistry) -> HubConfig:
                 doc.problem(("id",), "unique_id", f"agreement id also used in {seen[agreement.id]}")
             )
         seen[agreement.id] = doc.file
-        for i, provider in enumerate(agreement.providers):
-            system = by_id.get(provider)
-            if system is None:
-                problems.append(
-                    doc.problem(("providers", i), "known_system", f"unknown system {provider!r}")
-                )
-            elif Role.SOURCE not in system.roles:
-                problems.append(
-                    doc.problem(("providers", i), "source_role", f"{provider!r} is not a source")
-                )
-        for i, recipient in enumerate(agreement.recipients):
-            system = by_id.get(recipient)
-            if system is None:
-                problems.append(
-                    doc.problem(("recipients", i), "known_system", f"unknown system {recipient!r}")
-                )
-            elif Role.RECIPIENT not in system.roles:
-                problems.append(
-                    doc.problem(
-                        ("recipients", i), "recipient_role", f"{recipient!r} is not a recipient"
-                    )
-                )
+        _check_parties(doc, "providers", agreement.providers, Role.SOURCE, by_id, problems)
+        _check_parties(doc, "recipients", agreement.recipients, Role.RECIPIENT, by_id, problems)
         for event_type, fields in agreement.shares.items():
             if event_type not in registry.event_types:
                 problems.append(
@@ -112,3 +92,26 @@ def _check_systems(
                         f"unknown event type {event_type!r}",
                     )
                 )
+
+
+def _check_parties(
+    doc: YamlDocument,
+    field: str,
+    system_ids: tuple[str, ...],
+    role: Role,
+    by_id: dict[str, System],
+    problems: list[Problem],
+) -> None:
+    """Every system an agreement names must exist and have the role the agreement needs of it."""
+    for i, system_id in enumerate(system_ids):
+        system = by_id.get(system_id)
+        if system is None:
+            problems.append(
+                doc.problem((field, i), "known_system", f"unknown system {system_id!r}")
+            )
+        elif role not in system.roles:
+            problems.append(
+                doc.problem(
+                    (field, i), f"{role.value}_role", f"{system_id!r} is not a {role.value}"
+                )
+            )

@@ -26,17 +26,23 @@ class InboxStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def add(self, deliveries: Sequence[Delivery], at: datetime) -> int:
-        """Store a batch; a delivery already in the inbox (same delivery id) is not stored twice."""
+    def add(
+        self, deliveries: Sequence[Delivery], at: datetime, payloads: Sequence[str] | None = None
+    ) -> int:
+        """Store a batch; a delivery already in the inbox (same delivery id) is not stored twice.
+
+        `payloads`, when given, are the deliveries' JSON exactly as received (saves re-encoding).
+        """
+        texts = payloads if payloads is not None else [d.model_dump_json() for d in deliveries]
         rows = [
             {
                 "delivery_id": d.delivery_id,
                 "recipient": d.recipient,
                 "event_id": d.event_id,
-                "payload": d.model_dump_json(),
+                "payload": text,
                 "created_at": at,
             }
-            for d in deliveries
+            for d, text in zip(deliveries, texts, strict=True)
         ]
         with self.engine.begin() as conn:
             return insert_ignoring_duplicates(conn, _TABLE, rows, "delivery_id")

@@ -37,6 +37,13 @@ console = Console() if sys.stdout.isatty() else Console(width=200)
 err = Console(stderr=True, soft_wrap=True)
 
 
+def safe_url(url: str) -> str:
+    """A database URL fit to print: the password masked."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def _settings() -> HubSettings:
     settings = load_settings()
     configure_logging(settings.log_level)
@@ -64,7 +71,7 @@ def up() -> None:
         console.print(
             f"Tell-It-Once Hub is up: API {stack.api_url} (docs at {stack.api_url}/docs), "
             f"{broker} Kafka at {stack.settings.kafka_bootstrap}, database "
-            f"{stack.settings.effective_database_url}\nLogs in {stack.log_dir}. Press Ctrl-C to stop."
+            f"{safe_url(stack.settings.effective_database_url)}\nLogs in {stack.log_dir}. Press Ctrl-C to stop."
         )
         while not stopping:
             stack.check_alive()

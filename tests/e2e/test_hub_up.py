@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
+from pathlib import Path
 
 import httpx
 
-from tests.e2e.conftest import RunningHub, alive, run_hub
+from tests.e2e.conftest import RunningHub, alive, hub_cmd, run_hub
 
 MOVE = {
     "type": "address.changed",
@@ -157,3 +159,49 @@ def test_ctrl_c_stops_everything_cleanly_with_exit_0(running_hub: RunningHub) ->
     while any(alive(pid) for pid in hub.children):
         assert time.monotonic() < deadline, "child processes left behind"
         time.sleep(0.1)
+
+
+def test_hub_up_against_an_existing_kafka_and_postgresql(
+    hub_env: dict[str, str], postgres_url: str, tmp_path: Path
+) -> None:
+    """HUB_KAFKA_BOOTSTRAP and HUB_DATABASE_URL switch the same code to external services."""
+    from hub.broker.embedded import EmbeddedBroker
+    from tests.integration.conftest import reset_schema
+
+    reset_schema(postgres_url)
+    with EmbeddedBroker(log_file=tmp_path / "external-kafka.log") as kafka:
+        env = {**hub_env, "HUB_KAFKA_BOOTSTRAP": kafka.bootstrap, "HUB_DATABASE_URL": postgres_url}
+        proc = subprocess.Popen(
+            hub_cmd("up"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        hub = RunningHub(proc, f"http://127.0.0.1:{env['HUB_API_PORT']}", env, [])
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                assert proc.poll() is None, proc.communicate()
+                try:
+                    if httpx.get(f"{hub.url}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            accepted = httpx.post(f"{hub.url}/v1/events", json=MOVE, headers=hub.key("council-tax"))
+            assert accepted.status_code == 202
+            assert wait_inbox(hub, "electoral", 1)[0]["event_id"] == accepted.json()["id"]
+        finally:
+            proc.send_signal(signal.SIGINT)
+            out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0
+        assert f"external Kafka at {kafka.bootstrap}" in " ".join(out.split())
+        assert "postgresql" in out
+        listed = run_hub("audit", "list", "--json", env=env)
+        assert {
+            json.loads(line)["recipient"] for line in listed.stdout.splitlines() if line.strip()
+        } == {
+            "waste",
+            "parking",
+            "electoral",
+            "libraries",
+            "adult-social-care",
+        }

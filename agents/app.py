@@ -10,6 +10,7 @@ from agents.batching import APP_ID
 from hub.broker.topics import TopicNames
 from hub.config.model import HubConfig
 from hub.events.codec import AvroCodec
+from hub.events.rules import RuleConfig
 from hub.settings import HubSettings
 
 
@@ -22,6 +23,7 @@ class WorkerDeps:
     codec: AvroCodec
     names: TopicNames
     event_types: frozenset[str]
+    rules: RuleConfig
 
 
 def make_faust_app(settings: HubSettings) -> faust.App:

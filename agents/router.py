@@ -1,7 +1,12 @@
-"""Router agent: decode each event, decide per subscribed recipient, emit deliveries and withheld audits."""
+"""Router agent: decode and validate each event, decide per subscribed recipient, emit the results.
+
+Allowed transfers go to `deliveries.<recipient>`, withheld ones to the audit topic, and records
+that cannot be decoded or fail validation to `events.rejected` with the reason (never dropped).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 
@@ -10,45 +15,86 @@ from aiokafka import ConsumerRecord
 
 from agents.app import WorkerDeps
 from agents.batching import OutRecord
-from hub.errors import CodecError
+from hub.config.model import Role
+from hub.errors import CodecError, EventValidationError
+from hub.events.envelope import Event
+from hub.events.validation import validate_event
 from hub.policy.decision import ConsentState, IdentityLinks
+from hub.quality.counters import Tally, TallySink
 from hub.routing.route import route_event
 from hub.routing.table import RoutingTable
-from hub.timeutil import utcnow
+from hub.timeutil import uk_date, utcnow
 
 log = structlog.get_logger("agents.router")
 
+REJECTED_REASON = "hub_rejected_reason"
+REJECTED_RULES = "hub_rejected_rules"
+ORIGINAL_TOPIC = "hub_original_topic"
+ORIGINAL_OFFSET = "hub_original_offset"
+
+
+class Rejected(Exception):
+    def __init__(self, reason: str, rules: Sequence[str]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.rules = tuple(rules)
+
 
 class RouterHandler:
-    def __init__(self, deps: WorkerDeps) -> None:
+    def __init__(self, deps: WorkerDeps, quality: TallySink) -> None:
         self.deps = deps
+        self.quality = quality
         self.secret = deps.settings.pseudonym_key.get_secret_value()
         self.consent, self.links = ConsentState(), IdentityLinks()
         self.table = RoutingTable.build(deps.config)
+        self.sources = frozenset(s.id for s in deps.config.systems if Role.SOURCE in s.roles)
 
     @property
     def topics(self) -> list[str]:
         return [self.deps.names.events(t) for t in sorted(self.deps.event_types)]
 
+    def _accept(self, msg: ConsumerRecord[bytes, bytes]) -> Event:
+        if msg.value is None:
+            raise Rejected("record has no value (tombstone)", ["decode"])
+        try:
+            event = self.deps.codec.decode_event(msg.value, msg.headers or ())
+        except CodecError as exc:
+            raise Rejected(str(exc), ["decode"]) from exc
+        if event.envelope.source not in self.sources:
+            raise Rejected(
+                f"source {event.envelope.source!r} is not a known source system", ["known_source"]
+            )
+        try:
+            return validate_event(event, self.deps.rules.at(utcnow()))
+        except EventValidationError as exc:
+            raise Rejected(
+                "; ".join(str(p) for p in exc.problems), [p.rule for p in exc.problems]
+            ) from exc
+
     async def __call__(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[OutRecord]:
         names = self.deps.names
         out: list[OutRecord] = []
+        tallies: list[Tally] = []
         now = utcnow()
+        day = uk_date(now)
         for msg in records:
             try:
-                if msg.value is None:
-                    raise CodecError("record has no value (tombstone)")
-                event = self.deps.codec.decode_event(msg.value, msg.headers or ())
-            except CodecError as exc:
-                out.append(rejected(names.rejected, msg, str(exc)))
+                event = self._accept(msg)
+            except Rejected as rej:
+                out.append(rejected(names.rejected, msg, rej.reason, rej.rules))
+                source, event_type = _header(msg, "ce_source"), _header(msg, "ce_type")
+                tallies += [
+                    Tally(day, source, event_type, "rejected", r) for r in sorted(set(rej.rules))
+                ]
                 log.warning(
                     "event_rejected",
                     topic=msg.topic,
                     partition=msg.partition,
                     offset=msg.offset,
-                    reason=str(exc),
+                    rules=list(rej.rules),
                 )
                 continue
+            tallies.append(Tally(day, event.envelope.source, event.envelope.type, "accepted"))
             result = route_event(event, self.table, self.consent, self.links, now, self.secret)
             out.extend(
                 OutRecord(names.deliveries(d.recipient), msg.key, d.model_dump_json().encode())
@@ -58,14 +104,25 @@ class RouterHandler:
                 OutRecord(names.audit, msg.key, w.model_dump_json().encode())
                 for w in result.withheld
             )
+        await asyncio.to_thread(self.quality.add, tallies)
         return out
 
 
-def rejected(topic: str, msg: ConsumerRecord[bytes, bytes], reason: str) -> OutRecord:
+def _header(msg: ConsumerRecord[bytes, bytes], name: str) -> str:
+    for key, value in msg.headers or ():
+        if key == name and value is not None:
+            return str(value.decode(errors="replace"))[:64]
+    return ""
+
+
+def rejected(
+    topic: str, msg: ConsumerRecord[bytes, bytes], reason: str, rules: Sequence[str] = ("decode",)
+) -> OutRecord:
     headers = [*(msg.headers or ())]
     headers += [
-        ("hub_rejected_reason", reason.encode()),
-        ("hub_original_topic", msg.topic.encode()),
-        ("hub_original_offset", json.dumps([msg.partition, msg.offset]).encode()),
+        (REJECTED_REASON, reason.encode()),
+        (REJECTED_RULES, ",".join(rules).encode()),
+        (ORIGINAL_TOPIC, msg.topic.encode()),
+        (ORIGINAL_OFFSET, json.dumps([msg.partition, msg.offset]).encode()),
     ]
     return OutRecord(topic, msg.key, msg.value or b"", headers)

@@ -50,7 +50,7 @@ async def publish_event(
         raise BadRequest(f"the body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
-    event = build_event(body, system.id, ctx.registry, utcnow())
+    event = build_event(body, system.id, ctx.registry, ctx.rules.at(utcnow()))
     receipt = await ctx.publisher.publish(event)
     log.info(
         "event_accepted",

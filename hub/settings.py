@@ -68,6 +68,25 @@ class HubSettings(BaseSettings):
         default=SecretStr("change-me-tell-it-once-demo-key"),
         description="Secret for the pseudonymous subject keys in the audit store (HMAC-SHA256).",
     )
+    gazetteer_csv: Path | None = Field(
+        default=None,
+        description="LLPG gazetteer CSV (uprn, line1..line5, postcode). Set: in-area UPRNs must exist in it.",
+    )
+    effective_date_past_days: int = Field(
+        default=400, ge=0, description="How far back an effective date may lie (days)."
+    )
+    effective_date_future_days: int = Field(
+        default=90, ge=0, description="How far ahead an effective date may lie (days)."
+    )
+    schema_compatibility: str = Field(
+        default="BACKWARD",
+        pattern=r"^(BACKWARD|FORWARD|FULL)(_TRANSITIVE)?$|^NONE$",
+        description="Compatibility `hub schemas check` enforces between schema versions.",
+    )
+    schema_registry_url: str = Field(
+        default="",
+        description="Confluent-compatible Schema Registry. Empty: the hub's own ids from schemas/avro.",
+    )
     log_level: str = Field(default="INFO", description="Log level of the hub's JSON logs.")
 
     @property

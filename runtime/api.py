@@ -55,6 +55,7 @@ def create_app(settings: HubSettings) -> FastAPI:
             bootstrap=settings.kafka_bootstrap,
             config=w.config,
             registry=w.registry,
+            rules=w.rules,
             publisher=EventPublisher(AiokafkaSender(producer), w.codec, w.names),
             inbox=stores.inbox,
             audit=stores.audit,

@@ -12,9 +12,13 @@ from hub.config.loader import load_config
 from hub.config.model import HubConfig
 from hub.db.engine import make_engine, migrate
 from hub.events.codec import AvroCodec
+from hub.events.gazetteer import Gazetteer
+from hub.events.rules import RuleConfig
 from hub.events.schemas import SchemaRegistry
 from hub.heartbeat import HeartbeatStore
 from hub.inbox.store import InboxStore
+from hub.quality.counters import QualityCounters
+from hub.rejected.store import RejectedStore
 from hub.settings import HubSettings
 
 
@@ -25,6 +29,7 @@ class Wiring:
     config: HubConfig
     codec: AvroCodec
     names: TopicNames
+    rules: RuleConfig
 
     def topics(self) -> tuple[TopicSpec, ...]:
         return topic_plan(
@@ -40,8 +45,12 @@ def wire(settings: HubSettings) -> Wiring:
     """Load schemas and configuration; raises ConfigError with every problem found."""
     registry = SchemaRegistry.from_dir(settings.schema_dir)
     config = load_config(settings.config_dir, registry)
+    gazetteer = Gazetteer.from_csv(settings.gazetteer_csv) if settings.gazetteer_csv else None
+    rules = RuleConfig(
+        settings.effective_date_past_days, settings.effective_date_future_days, gazetteer
+    )
     return Wiring(
-        settings, registry, config, AvroCodec(registry), TopicNames(settings.topic_prefix)
+        settings, registry, config, AvroCodec(registry), TopicNames(settings.topic_prefix), rules
     )
 
 
@@ -51,10 +60,19 @@ class Stores:
     audit: AuditStore
     inbox: InboxStore
     heartbeat: HeartbeatStore
+    rejected: RejectedStore
+    quality: QualityCounters
 
 
 def open_stores(settings: HubSettings, run_migrations: bool = True) -> Stores:
     engine = make_engine(settings.effective_database_url)
     if run_migrations:
         migrate(engine)
-    return Stores(engine, AuditStore(engine), InboxStore(engine), HeartbeatStore(engine))
+    return Stores(
+        engine,
+        AuditStore(engine),
+        InboxStore(engine),
+        HeartbeatStore(engine),
+        RejectedStore(engine),
+        QualityCounters(engine),
+    )

@@ -12,6 +12,7 @@ from agents.audit_writer import AuditWriterHandler
 from agents.batching import BatchAgent, attach
 from agents.delivery import DeliveryHandler
 from agents.heartbeat import register_heartbeat
+from agents.rejected_recorder import RejectedRecorderHandler
 from agents.router import RouterHandler
 from hub.broker.admin import ensure_topics
 from hub.broker.producer import make_producer
@@ -36,14 +37,16 @@ def build_worker_app(settings: HubSettings) -> faust.App:
     w = wire(settings)
     stores = open_stores(settings)
     asyncio.run(ensure_topics(settings.kafka_bootstrap, w.topics()))
-    deps = WorkerDeps(settings, w.config, w.codec, w.names, w.registry.event_types)
-    router = RouterHandler(deps)
+    deps = WorkerDeps(settings, w.config, w.codec, w.names, w.registry.event_types, w.rules)
+    router = RouterHandler(deps, stores.quality)
     delivery = DeliveryHandler(deps, stores.inbox)
     audit = AuditWriterHandler(deps, stores.audit)
+    recorder = RejectedRecorderHandler(deps, stores.rejected)
     agents = [
         BatchAgent("router", router.topics, router, settings),
         BatchAgent("delivery", delivery.topics, delivery, settings),
         BatchAgent("audit-writer", audit.topics, audit, settings),
+        BatchAgent("rejected-recorder", recorder.topics, recorder, settings),
     ]
     app = make_faust_app(settings)
     attach(app, agents, lambda: make_producer(settings, settings.kafka_bootstrap))

@@ -9,6 +9,7 @@ from fastapi import Request
 from hub.audit.store import AuditStore
 from hub.config.model import HubConfig
 from hub.events.publisher import EventPublisher
+from hub.events.rules import RuleConfig
 from hub.events.schemas import SchemaRegistry
 from hub.heartbeat import HeartbeatStore
 from hub.inbox.store import InboxStore
@@ -21,6 +22,7 @@ class ApiContext:
     bootstrap: str
     config: HubConfig
     registry: SchemaRegistry
+    rules: RuleConfig
     publisher: EventPublisher
     inbox: InboxStore
     audit: AuditStore

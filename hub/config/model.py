@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 SystemId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
-EventType = Annotated[str, StringConstraints(pattern=r"^[a-z]+(\.[a-z]+)+$")]
+EventType = Annotated[str, StringConstraints(pattern=r"^[a-z]+(\.[a-z]+)*$")]
 FieldPath = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")]
 
 

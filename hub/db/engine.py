@@ -54,18 +54,19 @@ def migrate(engine: Engine) -> None:
 
 
 def insert_ignoring_duplicates(
-    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], unique: str
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], unique: str | tuple[str, ...]
 ) -> int:
-    """One batched INSERT; rows whose `unique` column already exists are skipped. Returns inserted."""
+    """One batched INSERT; rows whose `unique` key already exists are skipped. Returns inserted."""
     if not rows:
         return 0
+    key = [unique] if isinstance(unique, str) else list(unique)
     dialect = conn.dialect.name
     if dialect == "sqlite":
-        stmt: Any = sqlite.insert(table).on_conflict_do_nothing(index_elements=[unique])
+        stmt: Any = sqlite.insert(table).on_conflict_do_nothing(index_elements=key)
     elif dialect == "postgresql":
-        stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=[unique])
+        stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=key)
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise ValueError(f"unsupported database dialect {dialect}")
     # RETURNING counts what was really inserted (executemany rowcount is -1 on some drivers).
-    result = conn.execute(stmt.returning(table.c[unique]), list(rows))
+    result = conn.execute(stmt.returning(table.c[key[0]]), list(rows))
     return len(result.all())

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
+from sqlalchemy import LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -56,3 +57,42 @@ class WorkerHeartbeat(SQLModel, table=True):
     started_at: datetime
     last_seen: datetime
     assigned_partitions: int = 0
+
+
+class RejectedEvent(SQLModel, table=True):
+    """A record that reached the hub but failed decoding or validation: kept whole, to fix and replay."""
+
+    __tablename__ = "rejected_event"
+    __table_args__ = (UniqueConstraint("original_topic", "original_partition", "original_offset"),)
+
+    seq: int | None = Field(default=None, primary_key=True)
+    rejected_at: datetime
+    source: str = Field(default="", index=True, max_length=64)
+    event_id: str = Field(default="", max_length=128)
+    event_type: str = Field(default="", max_length=64)
+    original_topic: str = Field(max_length=255)
+    original_partition: int
+    original_offset: int
+    key: bytes | None = Field(default=None, sa_type=LargeBinary)
+    value: bytes = Field(sa_type=LargeBinary)
+    headers: str = Field(description="JSON list of [name, base64 value]")
+    reason: str
+    rules: str = Field(default="", max_length=500)
+    status: str = Field(default="rejected", max_length=16)
+    replayed_at: datetime | None = Field(default=None)
+    replayed_as: str | None = Field(default=None, max_length=128)
+
+
+class QualityCounter(SQLModel, table=True):
+    """Data quality counts per day, source system, event type, outcome and rule."""
+
+    __tablename__ = "quality_counter"
+    __table_args__ = (UniqueConstraint("day", "source", "event_type", "outcome", "rule"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date
+    source: str = Field(max_length=64)
+    event_type: str = Field(max_length=64)
+    outcome: str = Field(max_length=16)
+    rule: str = Field(default="", max_length=64)
+    count: int = 0

@@ -30,6 +30,11 @@ class Envelope(BaseModel):
     time: AwareDatetime
     dataschema: str = ""
     specversion: str = CE_SPECVERSION
+    correlationid: str = Field(
+        default="",
+        max_length=128,
+        description="CloudEvents extension: ties related events together",
+    )
 
 
 class Event(BaseModel):
@@ -43,7 +48,7 @@ class Event(BaseModel):
 
 Headers = Sequence[tuple[str, bytes]]
 
-_ATTRS = ("id", "source", "type", "subject", "time", "dataschema", "specversion")
+_ATTRS = ("id", "source", "type", "subject", "time", "dataschema", "specversion", "correlationid")
 
 
 def envelope_to_headers(envelope: Envelope) -> list[tuple[str, bytes]]:
@@ -56,6 +61,7 @@ def envelope_to_headers(envelope: Envelope) -> list[tuple[str, bytes]]:
         "time": envelope.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "dataschema": envelope.dataschema,
         "specversion": envelope.specversion,
+        "correlationid": envelope.correlationid,
     }
     headers = [(f"ce_{name}", values[name].encode()) for name in _ATTRS if values[name]]
     headers.append(("content-type", CONTENT_TYPE.encode()))
@@ -84,6 +90,7 @@ def envelope_from_headers(headers: Headers) -> Envelope:
             time=time,
             dataschema=found.get("dataschema", ""),
             specversion=found.get("specversion", CE_SPECVERSION),
+            correlationid=found.get("correlationid", ""),
         )
     except ValueError as exc:
         raise CodecError(f"malformed CloudEvents headers: {exc}") from exc

@@ -37,6 +37,8 @@ def _paths(schema: Any, prefix: str = "", named: dict[str, Any] | None = None) -
         path = f"{prefix}{field['name']}"
         out.append(path)
         ftype = field["type"]
+        if isinstance(ftype, list):  # a union: an optional record is still a record
+            ftype = next((t for t in ftype if t != "null"), ftype)
         if isinstance(ftype, dict) and ftype.get("type") == "record":
             named[ftype["name"]] = ftype
             out.extend(_paths(ftype, path + ".", named))

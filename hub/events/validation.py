@@ -1,4 +1,4 @@
-"""Turn an untrusted submission into a valid Event, or list every problem with it."""
+"""Turn an untrusted submission (HTTP) or record (Kafka) into a valid Event, or list every problem."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hub.errors import EventValidationError, PermissionDenied, Problem
 from hub.events.envelope import Envelope, Event
 from hub.events.payloads import PAYLOAD_MODELS
+from hub.events.rules import RuleContext, apply_rules
 from hub.events.schemas import SchemaRegistry
 
 
@@ -27,6 +28,9 @@ class EventSubmission(BaseModel):
         default=None, description="When the change happened (default now)"
     )
     source: str | None = Field(default=None, description="Must be your own system id if given")
+    correlation_id: str | None = Field(
+        default=None, description="Ties related events together (e.g. one contact-centre call)"
+    )
 
 
 def problems_from_validation(exc: ValidationError, prefix: str = "") -> list[Problem]:
@@ -46,7 +50,24 @@ def new_event_id() -> str:
     return str(uuid.uuid4())
 
 
-def build_event(raw: dict[str, Any], source: str, registry: SchemaRegistry, now: datetime) -> Event:
+def validate_data(
+    event_type: str, payload: Any, ctx: RuleContext, problems: list[Problem]
+) -> dict[str, Any]:
+    """Structural (pydantic) then contextual rules; appends problems, returns the clean data."""
+    model = PAYLOAD_MODELS[event_type]
+    try:
+        data = model.model_validate(payload).model_dump(mode="python")
+    except ValidationError as exc:
+        problems.extend(problems_from_validation(exc, prefix="data."))
+        return {}
+    data, rule_problems = apply_rules(event_type, data, ctx)
+    problems.extend(rule_problems)
+    return data
+
+
+def build_event(
+    raw: dict[str, Any], source: str, registry: SchemaRegistry, ctx: RuleContext
+) -> Event:
     """Validate a submission from `source`. Raises EventValidationError listing every problem."""
     problems: list[Problem] = []
     submission: EventSubmission | None = None
@@ -60,37 +81,50 @@ def build_event(raw: dict[str, Any], source: str, registry: SchemaRegistry, now:
             " a system may publish only as itself"
         )
     event_type = raw.get("type") if submission is None else submission.type
-    payload = raw.get("data") if submission is None else submission.data
-    model = PAYLOAD_MODELS.get(event_type) if isinstance(event_type, str) else None
-    if model is None or event_type not in registry.event_types:
+    if (
+        not isinstance(event_type, str)
+        or event_type not in PAYLOAD_MODELS
+        or event_type not in registry.event_types
+    ):
         if not any(p.location == "type" for p in problems):
             known = ", ".join(sorted(registry.event_types))
             problems.append(
                 Problem("type", "known_event_type", f"unknown event type; known: {known}")
             )
         raise EventValidationError("the event is not valid", problems)
-    data: dict[str, Any] = {}
-    if isinstance(payload, dict):
-        try:
-            data = model.model_validate(payload).model_dump(mode="python")
-        except ValidationError as exc:
-            problems.extend(problems_from_validation(exc, prefix="data."))
+    payload = raw.get("data") if submission is None else submission.data
+    data = validate_data(event_type, payload, ctx, problems) if isinstance(payload, dict) else {}
     if submission is None:
         raise EventValidationError("the event is not valid", problems)
-    time = submission.time or now
+    time = submission.time or ctx.now
     if time.tzinfo is None:
         problems.append(Problem("time", "timezone", "time must include a timezone, e.g. Z"))
     try:
         envelope = Envelope(
             id=submission.id or new_event_id(),
             source=source,
-            type=submission.type,
+            type=event_type,
             subject=submission.subject,
             time=time if time.tzinfo else time.replace(tzinfo=UTC),
-            dataschema=registry.latest(submission.type).dataschema,
+            dataschema=registry.latest(event_type).dataschema,
+            correlationid=submission.correlation_id or "",
         )
     except ValidationError as exc:
         problems.extend(problems_from_validation(exc))
     if problems:
         raise EventValidationError("the event is not valid", problems)
     return Event(envelope=envelope, data=data)
+
+
+def validate_event(event: Event, ctx: RuleContext) -> Event:
+    """Re-check a decoded event (e.g. produced straight onto Kafka) with the same rules as ingest."""
+    problems: list[Problem] = []
+    if event.envelope.type not in PAYLOAD_MODELS:
+        raise EventValidationError(
+            "the event is not valid",
+            [Problem("type", "known_event_type", f"unknown event type {event.envelope.type!r}")],
+        )
+    data = validate_data(event.envelope.type, event.data, ctx, problems)
+    if problems:
+        raise EventValidationError("the event is not valid", problems)
+    return Event(envelope=event.envelope, data=data)

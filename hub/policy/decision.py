@@ -6,12 +6,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from hub.config.model import Agreement, AgreementStatus, ConsentMode
 from hub.events.envelope import Envelope
 from hub.policy.minimise import minimise, shared_field_names
 from hub.policy.reasons import ReasonCode
+from hub.timeutil import uk_date
 
 
 @dataclass(frozen=True)
@@ -56,12 +56,8 @@ class Withhold:
 Decision = Allow | Withhold
 
 
-# Agreements are signed with UK dates: "valid until 31 March" ends at midnight in London.
-AGREEMENT_TIMEZONE = ZoneInfo("Europe/London")
-
-
 def _agreement_problem(agreement: Agreement, now: datetime) -> Reason | None:
-    day = now.astimezone(AGREEMENT_TIMEZONE).date()
+    day = uk_date(now)  # "valid until 31 March" ends at midnight in London
     if agreement.status is not AgreementStatus.ACTIVE:
         return Reason(
             ReasonCode.AGREEMENT_NOT_ACTIVE,

@@ -29,8 +29,9 @@ def address_data() -> dict[str, Any]:
         "previous_address": {"uprn": OLD_UPRN, "lines": list(OLD_LINES), "postcode": OLD_POSTCODE},
         "new_address": {"uprn": NEW_UPRN, "lines": list(NEW_LINES), "postcode": NEW_POSTCODE},
         "effective_date": EFFECTIVE,
+        "move_type": "within_area",
     }
 
 
 def death_data() -> dict[str, Any]:
-    return {"date_of_death": date(2026, 2, 27), "verified_by": "registrar"}
+    return {"date_of_death": date(2026, 2, 27), "verified_by": "registrar", "informant": None}

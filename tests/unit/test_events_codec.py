@@ -40,7 +40,7 @@ def make_event(type_: str = "address.changed", time: datetime | None = None) -> 
 # --- wire format ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("type_", "schema_id"), [("address.changed", 1), ("death.notified", 2)])
+@pytest.mark.parametrize(("type_", "schema_id"), [("address.changed", 3), ("death.notified", 4)])
 def test_value_starts_with_magic_byte_and_big_endian_schema_id(
     codec: AvroCodec, type_: str, schema_id: int
 ) -> None:
@@ -236,10 +236,19 @@ def test_malformed_header_is_a_codec_error(name: str, bad: bytes) -> None:
 
 
 def test_registry_knows_the_shipped_types(registry: SchemaRegistry) -> None:
-    assert registry.event_types == {"address.changed", "death.notified"}
+    assert registry.event_types == {
+        "address.changed",
+        "death.notified",
+        "name.changed",
+        "contact.changed",
+        "consent.changed",
+        "person.linked",
+        "correction",
+        "retraction",
+    }
     assert registry.by_id(1) is not None and registry.by_id(1).event_type == "address.changed"
     assert registry.by_id(42) is None
-    assert registry.latest("death.notified").dataschema == "urn:tellitonce:schema:death.notified:v1"
+    assert registry.latest("death.notified").dataschema == "urn:tellitonce:schema:death.notified:v2"
     with pytest.raises(UnknownEventType):
         registry.latest("pet.adopted")
 
@@ -253,7 +262,13 @@ def test_field_paths_follow_named_record_types(registry: SchemaRegistry) -> None
         "effective_date",
     } <= paths
     assert "new_address.colour" not in paths
-    assert registry.latest("death.notified").field_paths() == {"date_of_death", "verified_by"}
+    assert registry.latest("death.notified").field_paths() == {
+        "date_of_death",
+        "verified_by",
+        "informant",
+        "informant.name",
+        "informant.relationship",
+    }
 
 
 def _write_registry(schema_dir: Path, entries: list[dict[str, object]]) -> None:
@@ -290,22 +305,25 @@ def test_missing_registry_index_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_newer_reader_schema_decodes_values_written_with_the_old_one(tmp_path: Path) -> None:
-    v1 = json.loads((SCHEMA_DIR / "death.notified.v1.avsc").read_text())
-    v2 = json.loads(json.dumps(v1))
-    v2["fields"].append({"name": "notes", "type": "string", "default": "none given"})
-    (tmp_path / "v1.avsc").write_text(json.dumps(v1))
-    (tmp_path / "v2.avsc").write_text(json.dumps(v2))
+    """A v1 producer's address.changed and death.notified decode with the shipped v2 readers."""
+    for name in ("address.changed.v1.avsc", "death.notified.v1.avsc"):
+        (tmp_path / name).write_text((SCHEMA_DIR / name).read_text())
     _write_registry(
         tmp_path,
         [
-            {"id": 2, "type": "death.notified", "version": 1, "file": "v1.avsc"},
-            {"id": 7, "type": "death.notified", "version": 2, "file": "v2.avsc"},
+            {"id": 1, "type": "address.changed", "version": 1, "file": "address.changed.v1.avsc"},
+            {"id": 2, "type": "death.notified", "version": 1, "file": "death.notified.v1.avsc"},
         ],
     )
-    evolved = SchemaRegistry.from_dir(tmp_path)
-    assert evolved.latest("death.notified").schema_id == 7
-    old_value = AvroCodec(SchemaRegistry.from_dir(SCHEMA_DIR)).encode_value(
-        "death.notified", death_data()
-    )
-    decoded = AvroCodec(evolved).decode_value("death.notified", old_value)
-    assert decoded == {**death_data(), "notes": "none given"}
+    old = AvroCodec(SchemaRegistry.from_dir(tmp_path))
+    current = AvroCodec(SchemaRegistry.from_dir(SCHEMA_DIR))
+    v1_address = {k: v for k, v in address_data().items() if k != "move_type"}
+    v1_death = {k: v for k, v in death_data().items() if k != "informant"}
+    address_value = old.encode_value("address.changed", v1_address)
+    death_value = old.encode_value("death.notified", v1_death)
+    assert address_value[1:5] == struct.pack(">I", 1)
+    assert current.decode_value("address.changed", address_value) == {
+        **v1_address,
+        "move_type": "within_area",
+    }
+    assert current.decode_value("death.notified", death_value) == {**v1_death, "informant": None}

@@ -11,6 +11,7 @@ import pytest
 from hub.errors import EventValidationError, PermissionDenied
 from hub.events.codec import AvroCodec
 from hub.events.payloads import normalise_postcode
+from hub.events.rules import RuleConfig
 from hub.events.schemas import SchemaRegistry
 from hub.events.validation import build_event
 
@@ -44,26 +45,26 @@ def submission(**overrides: Any) -> dict[str, Any]:
 def problems_of(raw: dict[str, Any], registry: SchemaRegistry) -> dict[str, str]:
     """location -> rule of every problem (asserting locations are unique)."""
     with pytest.raises(EventValidationError) as info:
-        build_event(raw, "council-tax", registry, NOW)
+        build_event(raw, "council-tax", registry, RuleConfig().at(NOW))
     found = {p.location: p.rule for p in info.value.problems}
     assert len(found) == len(info.value.problems), info.value.problems
     return found
 
 
 def test_valid_submission_becomes_an_event(registry: SchemaRegistry) -> None:
-    event = build_event(submission(), "council-tax", registry, NOW)
+    event = build_event(submission(), "council-tax", registry, RuleConfig().at(NOW))
     env = event.envelope
     assert env.id == "ctax-2026-000123"
     assert env.source == "council-tax"
     assert env.type == "address.changed"
     assert env.subject == SUBJECT
     assert env.time == datetime(2026, 3, 16, 9, 30, tzinfo=UTC)
-    assert env.dataschema == "urn:tellitonce:schema:address.changed:v1"
+    assert env.dataschema == "urn:tellitonce:schema:address.changed:v2"
     assert event.data["effective_date"] == date(2026, 3, 14)
 
 
 def test_postcodes_are_normalised_and_lines_stripped(registry: SchemaRegistry) -> None:
-    event = build_event(submission(), "council-tax", registry, NOW)
+    event = build_event(submission(), "council-tax", registry, RuleConfig().at(NOW))
     assert event.data["new_address"]["postcode"] == "EX1 2AB"
     assert event.data["previous_address"]["postcode"] == "EX4 6NN"
     assert event.data["new_address"]["lines"][0] == "Rosemary Cottage, 3 Mill Lane"
@@ -91,10 +92,10 @@ def test_normalise_postcode_rejects_non_postcodes(bad: str) -> None:
 def test_id_and_time_default_when_not_given(registry: SchemaRegistry) -> None:
     raw = submission()
     del raw["id"], raw["time"]
-    event = build_event(raw, "council-tax", registry, NOW)
+    event = build_event(raw, "council-tax", registry, RuleConfig().at(NOW))
     assert event.envelope.time == NOW
     assert uuid.UUID(event.envelope.id)
-    other = build_event(raw, "council-tax", registry, NOW)
+    other = build_event(raw, "council-tax", registry, RuleConfig().at(NOW))
     assert other.envelope.id != event.envelope.id
 
 
@@ -104,13 +105,17 @@ def test_death_notification_is_valid(registry: SchemaRegistry) -> None:
         "subject": SUBJECT,
         "data": {"date_of_death": "2026-02-27", "verified_by": "registrar"},
     }
-    event = build_event(raw, "registrar", registry, NOW)
-    assert event.data == {"date_of_death": date(2026, 2, 27), "verified_by": "registrar"}
+    event = build_event(raw, "registrar", registry, RuleConfig().at(NOW))
+    assert event.data == {
+        "date_of_death": date(2026, 2, 27),
+        "verified_by": "registrar",
+        "informant": None,
+    }
 
 
 def test_built_event_encodes_and_decodes(registry: SchemaRegistry) -> None:
     codec = AvroCodec(registry)
-    event = build_event(submission(), "council-tax", registry, NOW)
+    event = build_event(submission(), "council-tax", registry, RuleConfig().at(NOW))
     record = codec.encode_event(event)
     assert codec.decode_event(record.value, record.headers) == event
 
@@ -137,7 +142,7 @@ def test_every_data_problem_is_listed_with_its_dotted_location(registry: SchemaR
 def test_uprn_of_one_to_twelve_digits_is_accepted(registry: SchemaRegistry, uprn: str) -> None:
     raw = submission()
     raw["data"]["new_address"]["uprn"] = uprn
-    event = build_event(raw, "council-tax", registry, NOW)
+    event = build_event(raw, "council-tax", registry, RuleConfig().at(NOW))
     assert event.data["new_address"]["uprn"] == uprn
 
 
@@ -195,11 +200,13 @@ def test_bad_envelope_values_are_problems_at_their_attribute(registry: SchemaReg
 
 def test_source_mismatch_is_permission_denied(registry: SchemaRegistry) -> None:
     with pytest.raises(PermissionDenied, match="registrar"):
-        build_event(submission(source="registrar"), "council-tax", registry, NOW)
+        build_event(submission(source="registrar"), "council-tax", registry, RuleConfig().at(NOW))
 
 
 def test_own_source_may_be_given(registry: SchemaRegistry) -> None:
-    event = build_event(submission(source="council-tax"), "council-tax", registry, NOW)
+    event = build_event(
+        submission(source="council-tax"), "council-tax", registry, RuleConfig().at(NOW)
+    )
     assert event.envelope.source == "council-tax"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
 from aiokafka import ConsumerRecord
@@ -13,7 +14,9 @@ from hub.broker.topics import TopicNames
 from hub.config.model import HubConfig
 from hub.events.codec import AvroCodec
 from hub.events.envelope import Envelope, Event
+from hub.events.rules import RuleConfig
 from hub.events.schemas import SchemaRegistry
+from hub.quality.counters import Tally
 from hub.routing.messages import AuditEntry, Delivery
 from hub.settings import HubSettings
 
@@ -36,11 +39,18 @@ def record(
     )
 
 
-def handler(config: HubConfig, registry: SchemaRegistry) -> RouterHandler:
+class Tallies(list[Tally]):
+    def add(self, tallies: Iterable[Tally]) -> None:
+        self.extend(tallies)
+
+
+def handler(
+    config: HubConfig, registry: SchemaRegistry, tallies: Tallies | None = None
+) -> RouterHandler:
     deps = WorkerDeps(
-        HubSettings(), config, AvroCodec(registry), TopicNames(), registry.event_types
+        HubSettings(), config, AvroCodec(registry), TopicNames(), registry.event_types, RuleConfig()
     )
-    return RouterHandler(deps)
+    return RouterHandler(deps, tallies if tallies is not None else Tallies())
 
 
 async def test_a_batch_fans_out_to_every_entitled_recipient(

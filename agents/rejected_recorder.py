@@ -1,0 +1,60 @@
+"""Rejected-event recorder: keeps every record from `events.rejected` in the database, whole.
+
+The embedded broker keeps messages in memory only; the database is where a rejected record
+survives, to be listed (`hub rejected list`) and replayed once fixed (`hub rejected replay`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+
+from aiokafka import ConsumerRecord
+
+from agents.app import WorkerDeps
+from agents.batching import OutRecord
+from agents.router import ORIGINAL_OFFSET, ORIGINAL_TOPIC, REJECTED_REASON, REJECTED_RULES
+from hub.rejected.store import RejectedStore, Rejection
+from hub.timeutil import utcnow
+
+_HUB_HEADERS = {REJECTED_REASON, REJECTED_RULES, ORIGINAL_TOPIC, ORIGINAL_OFFSET}
+
+
+def to_rejection(msg: ConsumerRecord[bytes, bytes]) -> Rejection:
+    headers = [(k, v or b"") for k, v in msg.headers or ()]
+    hub = {k: v.decode(errors="replace") for k, v in headers if k in _HUB_HEADERS}
+    original = [(k, v) for k, v in headers if k not in _HUB_HEADERS]
+    ce = {k[3:]: v.decode(errors="replace")[:128] for k, v in original if k.startswith("ce_")}
+    try:
+        partition, offset = json.loads(hub.get(ORIGINAL_OFFSET, "[]"))
+    except (ValueError, TypeError):  # not written by the router: keep it under its own position
+        partition, offset = msg.partition, msg.offset
+    return Rejection(
+        rejected_at=utcnow(),
+        source=ce.get("source", "")[:64],
+        event_id=ce.get("id", ""),
+        event_type=ce.get("type", "")[:64],
+        original_topic=hub.get(ORIGINAL_TOPIC, msg.topic),
+        original_partition=int(partition),
+        original_offset=int(offset),
+        key=msg.key,
+        value=msg.value or b"",
+        headers=original,
+        reason=hub.get(REJECTED_REASON, "rejected before reaching the hub's router"),
+        rules=tuple(r for r in hub.get(REJECTED_RULES, "").split(",") if r),
+    )
+
+
+class RejectedRecorderHandler:
+    def __init__(self, deps: WorkerDeps, store: RejectedStore) -> None:
+        self.deps = deps
+        self.store = store
+
+    @property
+    def topics(self) -> list[str]:
+        return [self.deps.names.rejected]
+
+    async def __call__(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[OutRecord]:
+        await asyncio.to_thread(self.store.add, [to_rejection(m) for m in records])
+        return []

@@ -1,0 +1,124 @@
+"""Data quality rules that need context: the clock, the configured date window, the gazetteer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from hub.errors import Problem
+from hub.events.gazetteer import Gazetteer
+from hub.timeutil import uk_date
+
+# Which addresses of a move lie in the council's area (and so must be in its gazetteer).
+_IN_AREA = {
+    "within_area": ("previous_address", "new_address"),
+    "into_area": ("new_address",),
+    "out_of_area": ("previous_address",),
+}
+EARLIEST_PLAUSIBLE = date(1900, 1, 1)
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    now: datetime
+    effective_past_days: int = 400
+    effective_future_days: int = 90
+    gazetteer: Gazetteer | None = None
+
+    @property
+    def today(self) -> date:
+        return uk_date(self.now)
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    """The rules' settings, loaded once; `at(now)` gives the context for one validation."""
+
+    effective_past_days: int = 400
+    effective_future_days: int = 90
+    gazetteer: Gazetteer | None = None
+
+    def at(self, now: datetime) -> RuleContext:
+        return RuleContext(
+            now, self.effective_past_days, self.effective_future_days, self.gazetteer
+        )
+
+
+def _effective_date(data: dict[str, Any], ctx: RuleContext, problems: list[Problem]) -> None:
+    value = data.get("effective_date")
+    if not isinstance(value, date):
+        return
+    earliest = ctx.today - timedelta(days=ctx.effective_past_days)
+    latest = ctx.today + timedelta(days=ctx.effective_future_days)
+    if not earliest <= value <= latest:
+        problems.append(
+            Problem(
+                "data.effective_date",
+                "effective_date_window",
+                f"{value.isoformat()} is outside the accepted window {earliest.isoformat()} to"
+                f" {latest.isoformat()} (HUB_EFFECTIVE_DATE_PAST_DAYS / _FUTURE_DAYS)",
+            )
+        )
+
+
+def _addresses(data: dict[str, Any], ctx: RuleContext, problems: list[Problem]) -> dict[str, Any]:
+    """UPRNs in the area must be in the gazetteer; their canonical address replaces what was sent."""
+    if ctx.gazetteer is None:
+        return data
+    out = dict(data)
+    for field in _IN_AREA.get(str(data.get("move_type", "within_area")), ()):
+        address = data.get(field)
+        if not isinstance(address, dict):
+            continue
+        found = ctx.gazetteer.lookup(str(address.get("uprn")))
+        if found is None:
+            problems.append(
+                Problem(
+                    f"data.{field}.uprn",
+                    "uprn_in_gazetteer",
+                    f"UPRN {address.get('uprn')} is not in the gazetteer ({ctx.gazetteer.source.name})",
+                )
+            )
+            continue
+        out[field] = {
+            "uprn": found.uprn,
+            "lines": list(found.lines) or address["lines"],
+            "postcode": found.postcode,
+        }
+    return out
+
+
+def apply_rules(
+    event_type: str, data: dict[str, Any], ctx: RuleContext
+) -> tuple[dict[str, Any], list[Problem]]:
+    """Check the contextual rules; returns the (possibly canonicalised) data and every problem."""
+    problems: list[Problem] = []
+    if event_type in ("address.changed", "name.changed"):
+        _effective_date(data, ctx, problems)
+    if event_type == "address.changed":
+        data = _addresses(data, ctx, problems)
+    if event_type == "death.notified":
+        died = data.get("date_of_death")
+        if isinstance(died, date) and died > ctx.today:
+            problems.append(
+                Problem("data.date_of_death", "not_in_future", "date of death is in the future")
+            )
+        elif isinstance(died, date) and died < EARLIEST_PLAUSIBLE:
+            problems.append(
+                Problem(
+                    "data.date_of_death",
+                    "plausible_date",
+                    f"date of death before {EARLIEST_PLAUSIBLE}",
+                )
+            )
+    if event_type == "consent.changed":
+        at = data.get("effective_at")
+        if isinstance(at, datetime) and at > ctx.now + CLOCK_SKEW:
+            problems.append(
+                Problem(
+                    "data.effective_at", "not_in_future", "consent cannot take effect in the future"
+                )
+            )
+    return data, problems

@@ -1,0 +1,78 @@
+"""Data quality counters: accepted and rejected events per day, source, event type and rule."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Engine, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from hub.db.tables import QualityCounter
+
+_TABLE = QualityCounter.__table__  # type: ignore[attr-defined]
+_KEY = ("day", "source", "event_type", "outcome", "rule")
+
+
+@dataclass(frozen=True)
+class Tally:
+    """One observation: an event accepted, or rejected under a rule."""
+
+    day: date
+    source: str
+    event_type: str
+    outcome: str  # accepted | rejected
+    rule: str = ""
+
+
+class TallySink(Protocol):
+    """Where the router reports what it accepted and rejected."""
+
+    def add(self, tallies: Iterable[Tally]) -> None: ...
+
+
+class QualityRow(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    event_type: str
+    outcome: str
+    rule: str
+    count: int
+
+
+class QualityCounters:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(self, tallies: Iterable[Tally]) -> None:
+        """Add a batch of observations with one upsert per distinct key."""
+        counts = Counter(tallies)
+        if not counts:
+            return
+        rows = [{**t.__dict__, "count": n} for t, n in counts.items()]
+        with self.engine.begin() as conn:
+            dialect = conn.dialect.name
+            ins: Any = (sqlite if dialect == "sqlite" else postgresql).insert(_TABLE)
+            stmt = ins.on_conflict_do_update(
+                index_elements=list(_KEY), set_={"count": _TABLE.c.count + ins.excluded.count}
+            )
+            conn.execute(stmt, rows)
+
+    def summary(self, since: date | None = None, source: str | None = None) -> list[QualityRow]:
+        """Totals since a day (inclusive), grouped by source, event type, outcome and rule."""
+        cols = (_TABLE.c.source, _TABLE.c.event_type, _TABLE.c.outcome, _TABLE.c.rule)
+        stmt = select(*cols, func.sum(_TABLE.c.count)).group_by(*cols).order_by(*cols)
+        if since is not None:
+            stmt = stmt.where(_TABLE.c.day >= since)
+        if source is not None:
+            stmt = stmt.where(_TABLE.c.source == source)
+        with self.engine.connect() as conn:
+            return [
+                QualityRow(source=s, event_type=t, outcome=o, rule=r, count=int(n))
+                for s, t, o, r, n in conn.execute(stmt)
+            ]

@@ -1,0 +1,129 @@
+"""Rejected events, kept whole (bytes, headers, reason) so IG can see them and operators can replay."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Engine, select, update
+
+from hub.db.engine import insert_ignoring_duplicates
+from hub.db.tables import RejectedEvent
+
+_TABLE = RejectedEvent.__table__  # type: ignore[attr-defined]
+
+Headers = list[tuple[str, bytes]]
+
+
+def headers_to_json(headers: Sequence[tuple[str, bytes]]) -> str:
+    return json.dumps([[k, base64.b64encode(v or b"").decode()] for k, v in headers])
+
+
+def headers_from_json(text: str) -> Headers:
+    return [(k, base64.b64decode(v)) for k, v in json.loads(text)]
+
+
+class Rejection(BaseModel):
+    """A rejected record as stored (and as the recorder agent builds it)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int = 0
+    rejected_at: datetime
+    source: str
+    event_id: str
+    event_type: str
+    original_topic: str
+    original_partition: int
+    original_offset: int
+    key: bytes | None
+    value: bytes
+    headers: Headers
+    reason: str
+    rules: tuple[str, ...]
+    status: str = "rejected"
+    replayed_at: datetime | None = None
+    replayed_as: str | None = None
+
+
+class RejectedStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(self, rejections: Sequence[Rejection]) -> int:
+        """Store a batch; a record already stored (same original topic/partition/offset) is skipped."""
+        rows = [
+            {
+                "rejected_at": r.rejected_at,
+                "source": r.source,
+                "event_id": r.event_id,
+                "event_type": r.event_type,
+                "original_topic": r.original_topic,
+                "original_partition": r.original_partition,
+                "original_offset": r.original_offset,
+                "key": r.key,
+                "value": r.value,
+                "headers": headers_to_json(r.headers),
+                "reason": r.reason,
+                "rules": ",".join(r.rules),
+                "status": "rejected",
+            }
+            for r in rejections
+        ]
+        if not rows:
+            return 0
+        with self.engine.begin() as conn:
+            return insert_ignoring_duplicates(
+                conn, _TABLE, rows, ("original_topic", "original_partition", "original_offset")
+            )
+
+    def list(
+        self, source: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[Rejection]:
+        stmt = select(_TABLE).order_by(_TABLE.c.seq.desc()).limit(limit)
+        if source:
+            stmt = stmt.where(_TABLE.c.source == source)
+        if status:
+            stmt = stmt.where(_TABLE.c.status == status)
+        with self.engine.connect() as conn:
+            return [_rejection(r._mapping) for r in conn.execute(stmt)]
+
+    def get(self, seq: int) -> Rejection | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(_TABLE).where(_TABLE.c.seq == seq)).first()
+        return _rejection(row._mapping) if row is not None else None
+
+    def mark_replayed(self, seq: int, at: datetime, as_event_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(_TABLE)
+                .where(_TABLE.c.seq == seq)
+                .values(status="replayed", replayed_at=at, replayed_as=as_event_id)
+            )
+
+
+def _rejection(m: object) -> Rejection:
+    from collections.abc import Mapping
+
+    assert isinstance(m, Mapping)
+    return Rejection(
+        seq=m["seq"],
+        rejected_at=m["rejected_at"],
+        source=m["source"],
+        event_id=m["event_id"],
+        event_type=m["event_type"],
+        original_topic=m["original_topic"],
+        original_partition=m["original_partition"],
+        original_offset=m["original_offset"],
+        key=m["key"],
+        value=m["value"],
+        headers=headers_from_json(m["headers"]),
+        reason=m["reason"],
+        rules=tuple(r for r in m["rules"].split(",") if r),
+        status=m["status"],
+        replayed_at=m["replayed_at"],
+        replayed_as=m["replayed_as"],
+    )

@@ -22,6 +22,7 @@ up: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/ensure-postgres.sh
+	$(BIN)/hub schemas check
 	$(BIN)/pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
@@ -31,6 +32,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 bench: $(STAMP)
+	$(BIN)/hub bench-codec
 	$(BIN)/hub bench
 
 clean:

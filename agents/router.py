@@ -16,9 +16,8 @@ from aiokafka import ConsumerRecord
 from agents.app import WorkerDeps
 from agents.batching import OutRecord
 from hub.config.model import Role
-from hub.errors import CodecError, EventValidationError
-from hub.events.envelope import Event
-from hub.events.validation import validate_event
+from hub.errors import RecordRejected
+from hub.events.validation import accept_record
 from hub.policy.decision import ConsentState, IdentityLinks
 from hub.quality.counters import Tally, TallySink
 from hub.routing.route import route_event
@@ -31,13 +30,6 @@ REJECTED_REASON = "hub_rejected_reason"
 REJECTED_RULES = "hub_rejected_rules"
 ORIGINAL_TOPIC = "hub_original_topic"
 ORIGINAL_OFFSET = "hub_original_offset"
-
-
-class Rejected(Exception):
-    def __init__(self, reason: str, rules: Sequence[str]) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.rules = tuple(rules)
 
 
 class RouterHandler:
@@ -53,24 +45,6 @@ class RouterHandler:
     def topics(self) -> list[str]:
         return [self.deps.names.events(t) for t in sorted(self.deps.event_types)]
 
-    def _accept(self, msg: ConsumerRecord[bytes, bytes]) -> Event:
-        if msg.value is None:
-            raise Rejected("record has no value (tombstone)", ["decode"])
-        try:
-            event = self.deps.codec.decode_event(msg.value, msg.headers or ())
-        except CodecError as exc:
-            raise Rejected(str(exc), ["decode"]) from exc
-        if event.envelope.source not in self.sources:
-            raise Rejected(
-                f"source {event.envelope.source!r} is not a known source system", ["known_source"]
-            )
-        try:
-            return validate_event(event, self.deps.rules.at(utcnow()))
-        except EventValidationError as exc:
-            raise Rejected(
-                "; ".join(str(p) for p in exc.problems), [p.rule for p in exc.problems]
-            ) from exc
-
     async def __call__(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[OutRecord]:
         names = self.deps.names
         out: list[OutRecord] = []
@@ -79,8 +53,14 @@ class RouterHandler:
         day = uk_date(now)
         for msg in records:
             try:
-                event = self._accept(msg)
-            except Rejected as rej:
+                event = accept_record(
+                    msg.value,
+                    msg.headers or (),
+                    self.deps.codec,
+                    self.sources,
+                    self.deps.rules.at(now),
+                )
+            except RecordRejected as rej:
                 out.append(rejected(names.rejected, msg, rej.reason, rej.rules))
                 source, event_type = _header(msg, "ce_source"), _header(msg, "ce_type")
                 tallies += [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated, Any
 
@@ -13,7 +14,9 @@ from hub.api.auth import current_system, require_role
 from hub.api.context import ApiContext, api_context
 from hub.api.errors import BadRequest
 from hub.config.model import Role, System
+from hub.errors import EventValidationError
 from hub.events.validation import EventSubmission, build_event
+from hub.quality.counters import rejection_tallies
 from hub.timeutil import utcnow
 
 log = structlog.get_logger("connectors.http_ingest")
@@ -50,7 +53,14 @@ async def publish_event(
         raise BadRequest(f"the body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
-    event = build_event(body, system.id, ctx.registry, ctx.rules.at(utcnow()))
+    now = utcnow()
+    try:
+        event = build_event(body, system.id, ctx.registry, ctx.rules.at(now))
+    except EventValidationError as exc:
+        raw_type = body.get("type")
+        event_type = raw_type[:64] if isinstance(raw_type, str) else ""
+        await asyncio.to_thread(ctx.quality.add, rejection_tallies(exc, system.id, event_type, now))
+        raise
     receipt = await ctx.publisher.publish(event)
     log.info(
         "event_accepted",

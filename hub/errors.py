@@ -53,6 +53,17 @@ class CodecError(HubError):
     code = "codec_error"
 
 
+class RecordRejected(HubError):
+    """A Kafka record the hub will not route: undecodable, unknown source, or invalid."""
+
+    code = "record_rejected"
+
+    def __init__(self, reason: str, rules: tuple[str, ...]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.rules = rules
+
+
 class UnknownEventType(HubError):
     code = "unknown_event_type"
 

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from connectors import http_ingest, pull_inbox
 from hub import __version__
+from hub.api import quality as quality_api
 from hub.api.context import ApiContext
 from hub.api.errors import install_error_handlers
 from hub.broker.admin import broker_reachable
@@ -60,6 +61,8 @@ def create_app(settings: HubSettings) -> FastAPI:
             inbox=stores.inbox,
             audit=stores.audit,
             heartbeat=stores.heartbeat,
+            quality=stores.quality,
+            rejected=stores.rejected,
         )
         try:
             yield
@@ -76,6 +79,7 @@ def create_app(settings: HubSettings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(http_ingest.router)
     app.include_router(pull_inbox.router)
+    app.include_router(quality_api.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

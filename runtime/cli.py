@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -31,6 +33,12 @@ keys_app = typer.Typer(help="API keys for systems.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
+rejected_app = typer.Typer(
+    help="Events the hub rejected: list them, replay them once fixed.", no_args_is_help=True
+)
+schemas_app = typer.Typer(help="The Avro event contracts in schemas/avro.", no_args_is_help=True)
+app.add_typer(rejected_app, name="rejected")
+app.add_typer(schemas_app, name="schemas")
 
 # Piped output (CI logs, files) gets a wide console so tables and paths are not folded.
 console = Console() if sys.stdout.isatty() else Console(width=200)
@@ -237,6 +245,173 @@ def audit_list(
             "; ".join(r.reason_codes) or "-",
         )
     console.print(table)
+
+
+@rejected_app.command("list")
+def rejected_list(
+    source: Annotated[str | None, typer.Option(help="Only events from this source system")] = None,
+    status: Annotated[str | None, typer.Option(help="rejected or replayed")] = None,
+    limit: Annotated[
+        int, typer.Option(min=1, max=10_000, help="At most this many, newest first")
+    ] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
+) -> None:
+    """Records that reached the hub but were rejected (undecodable, unknown source, invalid)."""
+    from runtime.wiring import open_stores
+
+    if status is not None and status not in ("rejected", "replayed"):
+        raise typer.BadParameter("must be rejected or replayed", param_hint="--status")
+    rows = open_stores(_settings()).rejected.list(source, status, limit)
+    if as_json:
+        for r in rows:
+            print(r.model_dump_json(exclude={"key", "value", "headers"}))
+        return
+    table = Table(title=f"Rejected events ({len(rows)})")
+    for column in (
+        "id",
+        "rejected",
+        "source",
+        "type",
+        "event id",
+        "from",
+        "rules",
+        "reason",
+        "status",
+    ):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        table.add_row(
+            str(r.seq),
+            r.rejected_at.strftime("%Y-%m-%d %H:%M:%S"),
+            r.source or "-",
+            r.event_type or "-",
+            r.event_id or "-",
+            f"{r.original_topic}/{r.original_partition}@{r.original_offset}",
+            ", ".join(r.rules),
+            r.reason,
+            r.status if r.status != "replayed" else f"replayed as {r.replayed_as}",
+        )
+    console.print(table)
+
+
+@rejected_app.command("replay")
+def rejected_replay(
+    rejected_id: Annotated[
+        int, typer.Argument(metavar="ID", help="The id shown by `hub rejected list`")
+    ],
+    fixed: Annotated[
+        Path | None,
+        typer.Option(
+            "--fixed",
+            help="A JSON file with the corrected event, as POST /v1/events takes it. "
+            "Without it the record is re-published as it was (after a configuration fix).",
+        ),
+    ] = None,
+) -> None:
+    """Re-publish a rejected event once fixed; it must now pass the router's checks."""
+    import asyncio
+
+    from runtime.rejected import replay
+    from runtime.stack import running_bootstrap
+    from runtime.wiring import open_stores, wire
+
+    settings = _settings()
+    body = None
+    if fixed is not None:
+        try:
+            body = json.loads(fixed.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise typer.BadParameter(f"cannot read {fixed}: {exc}", param_hint="--fixed") from exc
+        if not isinstance(body, dict):
+            raise typer.BadParameter(f"{fixed} must hold a JSON object", param_hint="--fixed")
+    event_id = asyncio.run(
+        replay(
+            settings,
+            running_bootstrap(settings),
+            wire(settings),
+            open_stores(settings).rejected,
+            rejected_id,
+            body,
+            utcnow(),
+        )
+    )
+    console.print(f"Rejected event {rejected_id} re-published as event {event_id}.")
+
+
+@app.command()
+def quality(
+    since: Annotated[
+        str | None, typer.Option(help="First day counted, YYYY-MM-DD (UK date)")
+    ] = None,
+    source: Annotated[str | None, typer.Option(help="Only this source system")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
+) -> None:
+    """Data quality: events accepted and rejected per source system, event type and rule."""
+    from datetime import date
+
+    from runtime.wiring import open_stores
+
+    try:
+        day = date.fromisoformat(since) if since else None
+    except ValueError as exc:
+        raise typer.BadParameter("expected YYYY-MM-DD", param_hint="--since") from exc
+    rows = open_stores(_settings()).quality.summary(day, source)
+    if as_json:
+        for row in rows:
+            print(row.model_dump_json())
+        return
+    table = Table(title="Data quality" + (f" since {day}" if day else ""))
+    for column in ("source", "event type", "outcome", "rule", "count"):
+        table.add_column(column, justify="right" if column == "count" else "left")
+    for row in rows:
+        table.add_row(
+            row.source or "-", row.event_type or "-", row.outcome, row.rule or "-", str(row.count)
+        )
+    console.print(table)
+
+
+@schemas_app.command("check")
+def schemas_check(
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            help="BACKWARD, FORWARD, FULL, their _TRANSITIVE forms, or NONE (default: HUB_SCHEMA_COMPATIBILITY)"
+        ),
+    ] = None,
+) -> None:
+    """Check every schema version against the earlier ones under the compatibility mode."""
+    from hub.events.compatibility import CompatibilityMode, check_versions
+    from hub.events.schemas import SchemaRegistry
+
+    settings = _settings()
+    try:
+        chosen = CompatibilityMode((mode or settings.schema_compatibility).upper())
+    except ValueError as exc:
+        raise typer.BadParameter(
+            ", ".join(m.value for m in CompatibilityMode), param_hint="--mode"
+        ) from exc
+    registry = SchemaRegistry.from_dir(settings.schema_dir)
+    problems = []
+    for event_type in sorted(registry.event_types):
+        versions = [(s.version, s.raw) for s in registry.versions(event_type)]
+        problems += check_versions(event_type, versions, chosen)
+    if problems:
+        for problem in problems:
+            err.print(f"[red]incompatible:[/red] {problem}", highlight=False)
+        raise typer.Exit(1)
+    total = sum(len(registry.versions(t)) for t in registry.event_types)
+    console.print(
+        f"OK: {total} schema versions of {len(registry.event_types)} event types are {chosen.value} compatible."
+    )
+
+
+@app.command("bench-codec")
+def bench_codec(events: Annotated[int, typer.Option(help="Records per run")] = 50_000) -> None:
+    """Avro encode+decode of an event (envelope + address.changed) on one core, beside pydantic validation."""
+    from hub.events.schemas import SchemaRegistry
+    from runtime.codec_bench import run_codec_bench
+
+    run_codec_bench(SchemaRegistry.from_dir(_settings().schema_dir), events, console)
 
 
 @keys_app.command("new")

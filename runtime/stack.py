@@ -7,6 +7,7 @@ order (API, worker, broker). They also die with it if it is killed (PR_SET_PDEAT
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -21,7 +22,7 @@ import structlog
 
 from hub.broker.admin import ensure_topics
 from hub.broker.embedded import EmbeddedBroker, die_with_parent, free_port
-from hub.errors import StackError
+from hub.errors import ConfigError, Problem, StackError
 from hub.settings import HubSettings
 from runtime.wiring import open_stores, wire
 
@@ -32,6 +33,8 @@ def settings_env(settings: HubSettings) -> dict[str, str]:
     """The environment that gives a child process exactly these settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     for name, value in settings.model_dump().items():
+        if value is None:
+            continue
         raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
         env[f"HUB_{name.upper()}"] = str(raw)
     return env
@@ -94,6 +97,9 @@ class Stack:
             self.children.append(_Child(name, proc, log_file))
         self.api_url = f"http://{settings.api_host}:{port}"
         self._wait_ready()
+        running_file(settings).write_text(
+            json.dumps({"pid": os.getpid(), "bootstrap": bootstrap, "api_url": self.api_url})
+        )
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.ready_timeout
@@ -123,6 +129,7 @@ class Stack:
                 )
 
     def stop(self, timeout: float = 20.0) -> None:
+        running_file(self.settings).unlink(missing_ok=True)
         for child in reversed(self.children):  # API first, then the worker
             if child.proc.poll() is None:
                 child.proc.send_signal(signal.SIGTERM)
@@ -146,6 +153,32 @@ class Stack:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def running_file(settings: HubSettings) -> Path:
+    """Where a running `hub up` says which broker and API it started, for other `hub` commands."""
+    return settings.data_dir / "running.json"
+
+
+def running_bootstrap(settings: HubSettings) -> str:
+    """HUB_KAFKA_BOOTSTRAP, or the broker of the `hub up` running on this data dir."""
+    if settings.kafka_bootstrap:
+        return settings.kafka_bootstrap
+    try:
+        running = json.loads(running_file(settings).read_text())
+        os.kill(int(running["pid"]), 0)
+        return str(running["bootstrap"])
+    except (OSError, ValueError, KeyError):
+        raise ConfigError(
+            "no broker to publish to",
+            [
+                Problem(
+                    "HUB_KAFKA_BOOTSTRAP",
+                    "required",
+                    f"start the hub (`hub up`, data dir {settings.data_dir}) or set HUB_KAFKA_BOOTSTRAP",
+                )
+            ],
+        ) from None
 
 
 def _tail(path: Path, lines: int = 20) -> str:

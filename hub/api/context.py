@@ -13,6 +13,8 @@ from hub.events.rules import RuleConfig
 from hub.events.schemas import SchemaRegistry
 from hub.heartbeat import HeartbeatStore
 from hub.inbox.store import InboxStore
+from hub.quality.counters import QualityCounters
+from hub.rejected.store import RejectedStore
 from hub.settings import HubSettings
 
 
@@ -27,6 +29,8 @@ class ApiContext:
     inbox: InboxStore
     audit: AuditStore
     heartbeat: HeartbeatStore
+    quality: QualityCounters
+    rejected: RejectedStore
 
 
 def api_context(request: Request) -> ApiContext:

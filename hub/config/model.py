@@ -28,8 +28,9 @@ class _Config(BaseModel):
 
 
 class Role(StrEnum):
-    SOURCE = "source"
-    RECIPIENT = "recipient"
+    SOURCE = "source"  # publishes events as itself
+    RECIPIENT = "recipient"  # reads its own inbox
+    IG = "ig"  # reads data quality figures and rejected events
 
 
 class System(_Config):

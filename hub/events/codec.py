@@ -47,11 +47,11 @@ class AvroCodec:
         magic, schema_id = _HEADER.unpack_from(value)
         if magic != MAGIC:
             raise CodecError(f"unknown magic byte {magic} (expected 0)")
-        writer = self.registry.by_id(schema_id)
-        if writer is None:
-            raise CodecError(f"unknown schema id {schema_id}")
         if event_type not in self.registry.event_types:
             raise CodecError(f"unknown event type {event_type!r}")
+        writer = self.registry.writer(schema_id, event_type)
+        if writer is None:
+            raise CodecError(f"unknown schema id {schema_id}")
         reader = self.registry.latest(event_type)
         if writer.event_type != event_type:
             raise CodecError(f"schema id {schema_id} is for {writer.event_type}, not {event_type}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ class RegisteredSchema:
     version: int
     parsed: Any  # fastavro parsed schema
     file: Path
+    raw: Any = None  # the schema as written (JSON), for static compatibility checks
 
     @property
     def dataschema(self) -> str:
@@ -50,7 +52,13 @@ def _paths(schema: Any, prefix: str = "", named: dict[str, Any] | None = None) -
 class SchemaRegistry:
     """Current (newest) schema per event type, and every schema by id for decoding."""
 
-    def __init__(self, schemas: list[RegisteredSchema]) -> None:
+    def __init__(
+        self,
+        schemas: list[RegisteredSchema],
+        fetch: Callable[[int, str], RegisteredSchema] | None = None,
+    ) -> None:
+        """`fetch(schema_id, event_type)` finds writer schemas this registry does not hold."""
+        self._fetch = fetch
         self._by_id = {s.schema_id: s for s in schemas}
         self._latest: dict[str, RegisteredSchema] = {}
         for s in sorted(schemas, key=lambda s: s.version):
@@ -77,9 +85,31 @@ class SchemaRegistry:
                 ) from exc
             schemas.append(
                 RegisteredSchema(
-                    int(entry["id"]), entry["type"], int(entry["version"]), parsed, path
+                    int(entry["id"]), entry["type"], int(entry["version"]), parsed, path, raw
                 )
             )
+        problems = []
+        seen_ids: set[int] = set()
+        seen_versions: set[tuple[str, int]] = set()
+        for schema in schemas:
+            if schema.schema_id in seen_ids:
+                problems.append(
+                    Problem(
+                        str(index_file), "unique_id", f"schema id {schema.schema_id} used twice"
+                    )
+                )
+            if (schema.event_type, schema.version) in seen_versions:
+                problems.append(
+                    Problem(
+                        str(index_file),
+                        "unique_version",
+                        f"{schema.event_type} v{schema.version} listed twice",
+                    )
+                )
+            seen_ids.add(schema.schema_id)
+            seen_versions.add((schema.event_type, schema.version))
+        if problems:
+            raise ConfigError("invalid schema registry", problems)
         return cls(schemas)
 
     @property
@@ -94,5 +124,19 @@ class SchemaRegistry:
                 f"unknown event type {event_type!r}; known: {', '.join(sorted(self._latest))}"
             ) from None
 
+    def versions(self, event_type: str) -> list[RegisteredSchema]:
+        """Every version of an event type, oldest first."""
+        return sorted(
+            (s for s in self._by_id.values() if s.event_type == event_type), key=lambda s: s.version
+        )
+
     def by_id(self, schema_id: int) -> RegisteredSchema | None:
         return self._by_id.get(schema_id)
+
+    def writer(self, schema_id: int, event_type: str) -> RegisteredSchema | None:
+        """The schema a value was written with: held here, or fetched (and kept) when possible."""
+        found = self._by_id.get(schema_id)
+        if found is None and self._fetch is not None:
+            found = self._fetch(schema_id, event_type)
+            self._by_id[schema_id] = found
+        return found

@@ -8,8 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hub.errors import EventValidationError, PermissionDenied, Problem
-from hub.events.envelope import Envelope, Event
+from hub.errors import CodecError, EventValidationError, PermissionDenied, Problem, RecordRejected
+from hub.events.codec import AvroCodec
+from hub.events.envelope import Envelope, Event, Headers
 from hub.events.payloads import PAYLOAD_MODELS
 from hub.events.rules import RuleContext, apply_rules
 from hub.events.schemas import SchemaRegistry
@@ -128,3 +129,32 @@ def validate_event(event: Event, ctx: RuleContext) -> Event:
     if problems:
         raise EventValidationError("the event is not valid", problems)
     return Event(envelope=event.envelope, data=data)
+
+
+def accept_record(
+    value: bytes | None,
+    headers: Headers,
+    codec: AvroCodec,
+    sources: frozenset[str],
+    ctx: RuleContext,
+) -> Event:
+    """What the router does with every record on an events topic, whoever produced it.
+
+    Raises RecordRejected with the reason and the rules broken: undecodable bytes or headers,
+    a source that is not a known source system, or data that fails the same rules as ingest.
+    """
+    if value is None:
+        raise RecordRejected("record has no value (tombstone)", ("decode",))
+    try:
+        event = codec.decode_event(value, headers)
+    except CodecError as exc:
+        raise RecordRejected(str(exc), ("decode",)) from exc
+    if event.envelope.source not in sources:
+        raise RecordRejected(
+            f"source {event.envelope.source!r} is not a known source system", ("known_source",)
+        )
+    try:
+        return validate_event(event, ctx)
+    except EventValidationError as exc:
+        rules = tuple(dict.fromkeys(p.rule for p in exc.problems))
+        raise RecordRejected("; ".join(str(p) for p in exc.problems), rules) from exc

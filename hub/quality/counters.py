@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -13,6 +13,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.db.tables import QualityCounter
+from hub.errors import ProblemsError
+from hub.timeutil import uk_date
 
 _TABLE = QualityCounter.__table__  # type: ignore[attr-defined]
 _KEY = ("day", "source", "event_type", "outcome", "rule")
@@ -27,6 +29,17 @@ class Tally:
     event_type: str
     outcome: str  # accepted | rejected
     rule: str = ""
+
+
+def rejection_tallies(
+    exc: ProblemsError, source: str, event_type: str, at: datetime
+) -> list[Tally]:
+    """One rejected count per distinct rule an event broke."""
+    day = uk_date(at)
+    return [
+        Tally(day, source, event_type, "rejected", rule)
+        for rule in sorted({p.rule for p in exc.problems})
+    ]
 
 
 class TallySink(Protocol):

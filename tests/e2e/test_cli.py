@@ -19,6 +19,13 @@ COMMANDS = [
     ["init"],
     ["health"],
     ["bench"],
+    ["bench-codec"],
+    ["rejected"],
+    ["rejected", "list"],
+    ["rejected", "replay"],
+    ["quality"],
+    ["schemas"],
+    ["schemas", "check"],
     ["audit"],
     ["audit", "list"],
     ["config"],
@@ -44,7 +51,7 @@ def test_config_check_names_file_line_and_field(tmp_path: Path, hub_env: dict[st
         agreement.read_text().replace("new_address.postcode", "new_address.colour")
     )
     ok = run_hub("config", "check", env=hub_env)
-    assert ok.returncode == 0 and "7 systems, 6 agreements" in ok.stdout
+    assert ok.returncode == 0 and "8 systems, 6 agreements" in ok.stdout
     bad = run_hub("config", "check", env={**hub_env, "HUB_CONFIG_DIR": str(config)})
     assert bad.returncode != 0
     message = " ".join(bad.stderr.split())
@@ -84,3 +91,40 @@ def test_demo_plays_the_scenario_and_prints_the_audit_table(hub_env: dict[str, s
     waste = next(r for r in rows if "Waste and Recycling" in r and "address.changed" in r)
     assert "delivered" in waste and "effective_date, new_address" in waste and "DSA-001" in waste
     assert "Stack stopped; nothing left running." in out
+
+
+def test_schemas_check_fails_on_a_breaking_change(tmp_path: Path, hub_env: dict[str, str]) -> None:
+    import json
+
+    schemas = tmp_path / "avro"
+    shutil.copytree(REPO_ROOT / "schemas" / "avro", schemas)
+    v3 = json.loads((schemas / "death.notified.v2.avsc").read_text())
+    verified = next(f for f in v3["fields"] if f["name"] == "verified_by")
+    verified["type"]["symbols"].remove(
+        "coroner"
+    )  # readers of v3 cannot read v2 data saying coroner
+    v3["fields"].append({"name": "certificate_number", "type": "string"})  # no default
+    (schemas / "death.notified.v3.avsc").write_text(json.dumps(v3))
+    index = json.loads((schemas / "registry.json").read_text())
+    index["schemas"].append(
+        {"id": 11, "type": "death.notified", "version": 3, "file": "death.notified.v3.avsc"}
+    )
+    (schemas / "registry.json").write_text(json.dumps(index))
+
+    env = {**hub_env, "HUB_SCHEMA_DIR": str(schemas)}
+    ok = run_hub("schemas", "check", env=hub_env)
+    assert ok.returncode == 0 and "BACKWARD compatible" in ok.stdout
+    bad = run_hub("schemas", "check", env=env)
+    assert bad.returncode == 1
+    message = " ".join(bad.stderr.split())
+    assert (
+        "death.notified v3 cannot read v2 data (backward): verified_by: enum_symbol_missing"
+        in message
+    )
+    assert "certificate_number: field_missing_no_default" in message
+    forward_only = run_hub("schemas", "check", "--mode", "FORWARD", env=env)
+    assert (
+        forward_only.returncode == 0
+    )  # old readers ignore the new field; v3's symbols all exist in v2
+    unknown = run_hub("schemas", "check", "--mode", "SIDEWAYS", env=env)
+    assert unknown.returncode != 0 and "BACKWARD" in unknown.stderr

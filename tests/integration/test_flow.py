@@ -177,3 +177,50 @@ async def test_undecodable_record_goes_to_rejected_and_the_router_keeps_going(
 
 def audit_rows_for(wait_audit: Callable[..., list[AuditRow]], event_id: str) -> list[AuditRow]:
     return wait_audit([event_id], expected=0)
+
+
+async def test_kafka_direct_events_are_validated_like_ingest_and_kept_when_rejected(
+    worker: WorkerProcess,
+    publisher: EventPublisher,
+    hub_settings: HubSettings,
+    wiring: Wiring,
+    wait_audit: Callable[..., list[AuditRow]],
+) -> None:
+    """A source with its own producer: valid Avro but bad data, or an unknown source, is rejected."""
+    import time
+
+    from hub.quality.counters import QualityCounters
+    from hub.rejected.store import RejectedStore
+
+    future = death("evt-future")
+    future = future.model_copy(update={"data": {**future.data, "date_of_death": date(2099, 1, 1)}})
+    stranger = move("evt-stranger")
+    stranger = stranger.model_copy(
+        update={"envelope": stranger.envelope.model_copy(update={"source": "unknown-system"})}
+    )
+    await publisher.publish_many([future, stranger, move("evt-fine")])
+    assert len(wait_audit(["evt-fine"], expected=5)) == 5
+
+    engine = make_engine(hub_settings.effective_database_url)
+    store = RejectedStore(engine)
+    deadline = time.monotonic() + 30
+    while len(store.list()) < 2:
+        assert time.monotonic() < deadline, "rejections not recorded"
+        time.sleep(0.1)
+    by_id = {r.event_id: r for r in store.list()}
+    assert by_id["evt-future"].rules == ("not_in_future",)
+    assert "date of death is in the future" in by_id["evt-future"].reason
+    assert by_id["evt-future"].original_topic == "events.death.notified"
+    assert by_id["evt-stranger"].rules == ("known_source",)
+    # the original record is kept whole: it decodes again to what was sent
+    again = wiring.codec.decode_event(by_id["evt-future"].value, by_id["evt-future"].headers)
+    assert again.envelope.id == "evt-future" and again.data["date_of_death"] == date(2099, 1, 1)
+    assert wait_audit(["evt-future", "evt-stranger"], expected=0) == []  # never routed
+
+    counts = {
+        (r.source, r.event_type, r.outcome, r.rule): r.count
+        for r in QualityCounters(engine).summary()
+    }
+    assert counts[("registrar", "death.notified", "rejected", "not_in_future")] == 1
+    assert counts[("unknown-system", "address.changed", "rejected", "known_source")] == 1
+    assert counts[("council-tax", "address.changed", "accepted", "")] == 1

@@ -1,0 +1,88 @@
+"""A Confluent-compatible Schema Registry as the source of schema ids (when one is configured).
+
+The hub registers each of its schema versions under the subject `<topic>-value` (the
+TopicNameStrategy every Confluent client uses), encodes with the ids the registry gives, and
+fetches unknown writer schemas by id, so events from producers that registered their own
+(compatible) versions decode too.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import fastavro
+import httpx
+
+from hub.errors import BrokerError, CodecError
+from hub.events.schemas import RegisteredSchema, SchemaRegistry
+
+CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
+
+
+class ConfluentRegistryClient:
+    def __init__(self, url: str, client: httpx.Client | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.client = client or httpx.Client(timeout=10)
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        try:
+            response = self.client.request(
+                method, f"{self.url}{path}", json=body, headers={"Content-Type": CONTENT_TYPE}
+            )
+        except httpx.HTTPError as exc:
+            raise BrokerError(f"schema registry at {self.url} is not reachable: {exc}") from exc
+        if response.status_code >= 400:
+            raise BrokerError(
+                f"schema registry refused {method} {path}: HTTP {response.status_code} {response.text[:300]}"
+            )
+        result: dict[str, Any] = response.json()
+        return result
+
+    def register(self, subject: str, schema: Any) -> int:
+        """Register (or find) a schema under a subject; returns its global id."""
+        return int(
+            self._call("POST", f"/subjects/{subject}/versions", {"schema": json.dumps(schema)})[
+                "id"
+            ]
+        )
+
+    def schema(self, schema_id: int) -> Any:
+        return json.loads(self._call("GET", f"/schemas/ids/{schema_id}")["schema"])
+
+
+def with_registry_ids(
+    registry: SchemaRegistry, client: ConfluentRegistryClient, subject_of: dict[str, str]
+) -> SchemaRegistry:
+    """The same schemas, identified by the ids the Schema Registry issues (oldest version first)."""
+    remapped: list[RegisteredSchema] = []
+    for event_type in sorted(registry.event_types):
+        for schema in registry.versions(event_type):
+            remote_id = client.register(subject_of[event_type], schema.raw)
+            remapped.append(
+                RegisteredSchema(
+                    remote_id,
+                    schema.event_type,
+                    schema.version,
+                    schema.parsed,
+                    schema.file,
+                    schema.raw,
+                )
+            )
+    return SchemaRegistry(
+        remapped, fetch=lambda schema_id, event_type: _fetch(client, schema_id, event_type)
+    )
+
+
+def _fetch(client: ConfluentRegistryClient, schema_id: int, event_type: str) -> RegisteredSchema:
+    try:
+        raw = client.schema(schema_id)
+        parsed = fastavro.parse_schema(raw)
+    except BrokerError:
+        raise
+    except Exception as exc:
+        raise CodecError(
+            f"schema id {schema_id} from the registry is not a valid Avro schema: {exc}"
+        ) from exc
+    return RegisteredSchema(schema_id, event_type, 0, parsed, Path(client.url), raw)

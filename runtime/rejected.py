@@ -1,0 +1,86 @@
+"""Replaying a rejected event: re-published once fixed, checked by the same rules as the router."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from hub.broker.producer import AiokafkaSender, make_producer
+from hub.config.model import Role
+from hub.errors import ConfigError, HubError, Problem
+from hub.events.publisher import EventPublisher
+from hub.events.validation import accept_record, build_event
+from hub.rejected.store import RejectedStore, Rejection
+from hub.settings import HubSettings
+from runtime.wiring import Wiring
+
+
+class ReplayError(HubError):
+    code = "replay_refused"
+
+
+async def replay(
+    settings: HubSettings,
+    bootstrap: str,
+    w: Wiring,
+    store: RejectedStore,
+    seq: int,
+    fixed: dict[str, Any] | None,
+    now: datetime,
+) -> str:
+    """Re-publish rejected event `seq` (as stored, or as `fixed`); returns the event id published.
+
+    The record must now pass the router's checks, so a replay never puts a bad record back on
+    the topic. A fixed submission is published as the original source, with the original event
+    id unless it gives its own.
+    """
+    rejection = store.get(seq)
+    if rejection is None:
+        raise ReplayError(f"there is no rejected event {seq} (see `hub rejected list`)")
+    if rejection.status == "replayed":
+        raise ReplayError(f"rejected event {seq} was already replayed as {rejection.replayed_as}")
+    sources = frozenset(s.id for s in w.config.systems if Role.SOURCE in s.roles)
+    producer = make_producer(settings, bootstrap)
+    await producer.start()
+    try:
+        if fixed is None:
+            event = accept_record(
+                rejection.value, rejection.headers, w.codec, sources, w.rules.at(now)
+            )
+            future = await producer.send(
+                rejection.original_topic,
+                rejection.value,
+                key=rejection.key,
+                headers=list(rejection.headers),
+            )
+            await future
+        else:
+            event = build_event(
+                _with_id(fixed, rejection), _source(rejection, sources), w.registry, w.rules.at(now)
+            )
+            await EventPublisher(AiokafkaSender(producer), w.codec, w.names).publish(event)
+    finally:
+        await producer.stop()
+    store.mark_replayed(seq, now, event.envelope.id)
+    return event.envelope.id
+
+
+def _source(rejection: Rejection, sources: frozenset[str]) -> str:
+    if rejection.source not in sources:
+        raise ConfigError(
+            "cannot replay as this source",
+            [
+                Problem(
+                    "ce_source",
+                    "known_source",
+                    f"{rejection.source!r} is not a known source system",
+                )
+            ],
+        )
+    return rejection.source
+
+
+def _with_id(fixed: dict[str, Any], rejection: Rejection) -> dict[str, Any]:
+    if "id" not in fixed and rejection.event_id:
+        return {**fixed, "id": rejection.event_id}
+    return fixed

@@ -1,0 +1,148 @@
+"""Data quality as IG and operators see it: rejected events listed and replayed, counters by rule."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import httpx
+
+from hub.broker.producer import AiokafkaSender, make_producer
+from hub.events.envelope import Envelope, Event
+from hub.events.publisher import EventPublisher
+from hub.settings import HubSettings
+from runtime.wiring import wire
+from tests.e2e.conftest import RunningHub, run_hub
+
+
+def publish_straight_to_kafka(hub: RunningHub, event: Event) -> None:
+    """A source system with its own Kafka producer (not the HTTP API)."""
+    running = json.loads((Path(hub.env["HUB_DATA_DIR"]) / "running.json").read_text())
+    settings = HubSettings()
+    w = wire(settings)
+
+    async def go() -> None:
+        producer = make_producer(settings, running["bootstrap"])
+        await producer.start()
+        try:
+            await EventPublisher(AiokafkaSender(producer), w.codec, w.names).publish(event)
+        finally:
+            await producer.stop()
+
+    asyncio.run(go())
+
+
+def rejected(hub: RunningHub, count: int, timeout: float = 30) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = run_hub("rejected", "list", "--json", env=hub.env)
+        assert listed.returncode == 0, listed.stderr
+        rows = [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
+        if len(rows) >= count:
+            return rows
+        assert time.monotonic() < deadline, f"{len(rows)} of {count} rejected events"
+        time.sleep(0.3)
+
+
+def test_a_rejected_kafka_event_is_listed_then_replayed_once_fixed(
+    running_hub: RunningHub, tmp_path: Path
+) -> None:
+    hub = running_hub
+    bad = Event(
+        envelope=Envelope(
+            id="reg-2026-0042",
+            source="registrar",
+            type="death.notified",
+            subject="P-100871",
+            time=datetime(2026, 11, 20, tzinfo=UTC),
+        ),
+        data={"date_of_death": date(2062, 11, 18), "verified_by": "registrar", "informant": None},
+    )
+    publish_straight_to_kafka(hub, bad)
+    (row,) = rejected(hub, 1)
+    assert row["event_id"] == "reg-2026-0042" and row["rules"] == ["not_in_future"]
+    assert row["status"] == "rejected"
+
+    # replaying it unchanged is refused: it would be rejected again
+    again = run_hub("rejected", "replay", str(row["seq"]), env=hub.env)
+    assert again.returncode != 0
+    assert "date of death is in the future" in again.stderr
+
+    fixed = tmp_path / "fixed.json"
+    fixed.write_text(
+        json.dumps(
+            {
+                "type": "death.notified",
+                "subject": "P-100871",
+                "data": {"date_of_death": "2026-11-18", "verified_by": "registrar"},
+            }
+        )
+    )
+    replayed = run_hub("rejected", "replay", str(row["seq"]), "--fixed", str(fixed), env=hub.env)
+    assert replayed.returncode == 0, replayed.stderr
+    assert "re-published as event reg-2026-0042" in replayed.stdout
+
+    deadline = time.monotonic() + 30
+    while True:
+        items = httpx.get(f"{hub.url}/v1/inbox", headers=hub.key("electoral")).json()["items"]
+        if items:
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert items[0]["event_id"] == "reg-2026-0042"
+    assert items[0]["data"]["date_of_death"] == "2026-11-18"
+    (after,) = rejected(hub, 1)
+    assert after["status"] == "replayed" and after["replayed_as"] == "reg-2026-0042"
+    twice = run_hub("rejected", "replay", str(row["seq"]), "--fixed", str(fixed), env=hub.env)
+    assert twice.returncode != 0 and "already replayed" in twice.stderr
+
+
+def test_quality_counters_by_source_and_rule_for_ig(running_hub: RunningHub) -> None:
+    hub = running_hub
+    post = f"{hub.url}/v1/events"
+    good = {
+        "type": "death.notified",
+        "subject": "P-2",
+        "data": {"date_of_death": "2026-11-01", "verified_by": "hospital"},
+    }
+    assert httpx.post(post, json=good, headers=hub.key("registrar")).status_code == 202
+    future = {**good, "data": {"date_of_death": "2099-01-01", "verified_by": "hospital"}}
+    assert httpx.post(post, json=future, headers=hub.key("registrar")).status_code == 422
+    bad_postcode = {
+        "type": "address.changed",
+        "subject": "P-3",
+        "data": {
+            "previous_address": {"uprn": "1", "lines": ["a"], "postcode": "nope"},
+            "new_address": {"uprn": "x", "lines": ["b"], "postcode": "EX1 1AA"},
+            "effective_date": "2026-11-20",
+        },
+    }
+    assert httpx.post(post, json=bad_postcode, headers=hub.key("council-tax")).status_code == 422
+
+    assert httpx.get(f"{hub.url}/v1/quality", headers=hub.key("waste")).status_code == 403
+    deadline = time.monotonic() + 30
+    while True:
+        report = httpx.get(f"{hub.url}/v1/quality", headers=hub.key("information-governance"))
+        assert report.status_code == 200
+        counts = {
+            (r["source"], r["event_type"], r["outcome"], r["rule"]): r["count"]
+            for r in report.json()["rows"]
+        }
+        if ("registrar", "death.notified", "accepted", "") in counts:
+            break
+        assert time.monotonic() < deadline, counts
+        time.sleep(0.2)
+    assert counts[("registrar", "death.notified", "rejected", "not_in_future")] == 1
+    assert counts[("council-tax", "address.changed", "rejected", "value_error")] == 1
+    assert counts[("council-tax", "address.changed", "rejected", "string_pattern_mismatch")] == 1
+    assert counts[("registrar", "death.notified", "accepted", "")] == 1
+
+    cli = run_hub("quality", "--source", "council-tax", "--json", env=hub.env)
+    assert cli.returncode == 0
+    assert {json.loads(line)["rule"] for line in cli.stdout.splitlines()} == {
+        "value_error",
+        "string_pattern_mismatch",
+    }

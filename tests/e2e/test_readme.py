@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 import time
 
 from hub.settings import REPO_ROOT, HubSettings
@@ -54,3 +55,30 @@ def test_curl_examples_work_as_written(running_hub: RunningHub) -> None:
         "new_address": {"postcode": "EX4 7QT", "uprn": "100023412345"},
     }
     assert ack == {"acknowledged": 2}
+
+
+def test_hub_and_curl_blocks_run_as_written(running_hub: RunningHub) -> None:
+    """Every block made only of `.venv/bin/hub ...` and `curl ...` lines (but `hub up`) works."""
+    port = running_hub.url.rsplit(":", 1)[1]
+    blocks = [
+        b
+        for b in shell_blocks()
+        if "hub up" not in b
+        and all(
+            line.startswith((".venv/bin/hub ", "curl ", "  -")) for line in b.strip().splitlines()
+        )
+        and any(line.startswith(".venv/bin/hub ") for line in b.splitlines())
+    ]
+    assert len(blocks) >= 3  # audit list, quality, schemas check
+    for block in blocks:
+        command = block.replace("127.0.0.1:8080", f"127.0.0.1:{port}").replace(
+            ".venv/bin/hub", f"{sys.executable} -m runtime.cli"
+        )
+        result = subprocess.run(
+            ["bash", "-e", "-c", command],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=running_hub.env,
+        )
+        assert result.returncode == 0, f"{block}\n{result.stderr}"

@@ -78,10 +78,15 @@ def hub_settings(
 
 
 def reset_schema(url: str) -> None:
+    """Drop every table the migrations create, so each test starts from an empty database."""
+    from sqlmodel import SQLModel
+
+    import hub.db.tables  # noqa: F401  (registers the tables)
+
     engine = make_engine(url)
+    SQLModel.metadata.drop_all(engine)
     with engine.begin() as conn:
-        for table in ("audit_record", "inbox_item", "worker_heartbeat", "alembic_version"):
-            conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
 
 

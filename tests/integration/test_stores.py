@@ -147,3 +147,53 @@ def test_heartbeat_readiness(engine: Engine) -> None:
     beats.beat("w1", 1, NOW, NOW, assigned=3)
     assert beats.ready_workers(NOW, timedelta(seconds=10)) == 1
     assert beats.ready_workers(NOW + timedelta(seconds=30), timedelta(seconds=10)) == 0
+
+
+def test_rejected_store_keeps_records_whole_once(engine: Engine) -> None:
+    from hub.rejected.store import RejectedStore, Rejection
+
+    store = RejectedStore(engine)
+    rejection = Rejection(
+        rejected_at=NOW,
+        source="registrar",
+        event_id="e9",
+        event_type="death.notified",
+        original_topic="events.death.notified",
+        original_partition=2,
+        original_offset=41,
+        key=b"P-9",
+        value=b"\x00\x00\x00\x00\x04\xff\x00binary",
+        headers=[("ce_id", b"e9"), ("odd", b"\xff\xfe")],
+        reason="date of death is in the future",
+        rules=("not_in_future",),
+    )
+    assert store.add([rejection]) == 1
+    assert store.add([rejection]) == 0  # redelivered from events.rejected: stored once
+    (stored,) = store.list()
+    assert stored.value == rejection.value and stored.headers == rejection.headers
+    assert stored.key == b"P-9" and stored.rules == ("not_in_future",)
+    store.mark_replayed(stored.seq, NOW, "e9")
+    assert store.get(stored.seq).status == "replayed"  # type: ignore[union-attr]
+    assert store.list(status="rejected") == []
+
+
+def test_quality_counters_add_up_per_key(engine: Engine) -> None:
+    from hub.quality.counters import QualityCounters, Tally
+
+    counters = QualityCounters(engine)
+    day = NOW.date()
+    counters.add([Tally(day, "registrar", "death.notified", "accepted")] * 3)
+    counters.add(
+        [
+            Tally(day, "registrar", "death.notified", "accepted"),
+            Tally(day, "registrar", "death.notified", "rejected", "not_in_future"),
+            Tally(
+                day - timedelta(days=3), "registrar", "death.notified", "rejected", "not_in_future"
+            ),
+        ]
+    )
+    rows = {(r.outcome, r.rule): r.count for r in counters.summary()}
+    assert rows == {("accepted", ""): 4, ("rejected", "not_in_future"): 2}
+    recent = {(r.outcome, r.rule): r.count for r in counters.summary(since=day)}
+    assert recent == {("accepted", ""): 4, ("rejected", "not_in_future"): 1}
+    assert counters.summary(source="council-tax") == []

@@ -96,10 +96,10 @@ class Stack:
             out.close()
             self.children.append(_Child(name, proc, log_file))
         self.api_url = f"http://{settings.api_host}:{port}"
-        self._wait_ready()
         running_file(settings).write_text(
             json.dumps({"pid": os.getpid(), "bootstrap": bootstrap, "api_url": self.api_url})
         )
+        self._wait_ready()
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.ready_timeout

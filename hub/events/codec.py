@@ -32,8 +32,8 @@ class AvroCodec:
 
     def encode_value(self, event_type: str, data: dict[str, Any]) -> bytes:
         schema = self.registry.latest(event_type)
-        buf = io.BytesIO()
-        buf.write(_HEADER.pack(MAGIC, schema.schema_id))
+        buf = io.BytesIO(_HEADER.pack(MAGIC, schema.schema_id))
+        buf.seek(_HEADER.size)
         try:
             fastavro.schemaless_writer(buf, schema.parsed, data)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -55,9 +55,11 @@ class AvroCodec:
         reader = self.registry.latest(event_type)
         if writer.event_type != event_type:
             raise CodecError(f"schema id {schema_id} is for {writer.event_type}, not {event_type}")
+        # Same version on both sides: no schema resolution to do (the common, fast case).
+        resolve_to = None if writer is reader else reader.parsed
         try:
             record = fastavro.schemaless_reader(
-                io.BytesIO(value[_HEADER.size :]), writer.parsed, reader.parsed
+                io.BytesIO(value[_HEADER.size :]), writer.parsed, resolve_to
             )
         except Exception as exc:
             raise CodecError(f"undecodable Avro body for schema id {schema_id}: {exc}") from exc

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from hub.errors import CodecError
 
@@ -14,6 +14,20 @@ CE_SPECVERSION = "1.0"
 CONTENT_TYPE = "application/avro"
 
 EventId = str
+
+
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2999
+
+
+def _utc_time(value: datetime) -> datetime:
+    """Event times are kept in UTC, and must be a plausible moment (years 1900 to 2999)."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("time is out of range") from exc
+    if not EARLIEST_YEAR <= utc.year <= LATEST_YEAR:
+        raise ValueError(f"time must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return utc
 
 
 class Envelope(BaseModel):
@@ -27,7 +41,7 @@ class Envelope(BaseModel):
     subject: str = Field(
         min_length=1, max_length=128, description="The hub person the event is about"
     )
-    time: AwareDatetime
+    time: Annotated[AwareDatetime, AfterValidator(_utc_time)]
     dataschema: str = ""
     specversion: str = CE_SPECVERSION
     correlationid: str = Field(
@@ -48,40 +62,40 @@ class Event(BaseModel):
 
 Headers = Sequence[tuple[str, bytes]]
 
-_ATTRS = ("id", "source", "type", "subject", "time", "dataschema", "specversion", "correlationid")
+
+
+_CONTENT_TYPE_HEADER = ("content-type", CONTENT_TYPE.encode())
 
 
 def envelope_to_headers(envelope: Envelope) -> list[tuple[str, bytes]]:
     """CloudEvents Kafka binary binding: each attribute as a `ce_` header, plus content-type."""
-    values = {
-        "id": envelope.id,
-        "source": envelope.source,
-        "type": envelope.type,
-        "subject": envelope.subject,
-        "time": envelope.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        "dataschema": envelope.dataschema,
-        "specversion": envelope.specversion,
-        "correlationid": envelope.correlationid,
-    }
-    headers = [(f"ce_{name}", values[name].encode()) for name in _ATTRS if values[name]]
-    headers.append(("content-type", CONTENT_TYPE.encode()))
+    headers = [
+        ("ce_id", envelope.id.encode()),
+        ("ce_source", envelope.source.encode()),
+        ("ce_type", envelope.type.encode()),
+        ("ce_subject", envelope.subject.encode()),
+        ("ce_time", envelope.time.isoformat().replace("+00:00", "Z").encode()),
+        ("ce_specversion", envelope.specversion.encode()),
+    ]
+    if envelope.dataschema:
+        headers.append(("ce_dataschema", envelope.dataschema.encode()))
+    if envelope.correlationid:
+        headers.append(("ce_correlationid", envelope.correlationid.encode()))
+    headers.append(_CONTENT_TYPE_HEADER)
     return headers
 
 
 def envelope_from_headers(headers: Headers) -> Envelope:
     """Read the CloudEvents attributes back; missing or malformed ones raise CodecError."""
-    found: dict[str, str] = {}
-    for key, raw in headers:
-        if key.startswith("ce_") and raw is not None:
-            try:
-                found[key[3:]] = raw.decode()
-            except UnicodeDecodeError as exc:
-                raise CodecError(f"header {key} is not UTF-8") from exc
+    try:
+        found = {k[3:]: v.decode() for k, v in headers if v is not None and k.startswith("ce_")}
+    except UnicodeDecodeError as exc:
+        raise CodecError(f"a ce_ header is not UTF-8: {exc}") from exc
     missing = [a for a in ("id", "source", "type", "subject", "time") if a not in found]
     if missing:
         raise CodecError(f"missing CloudEvents headers: {', '.join('ce_' + m for m in missing)}")
     try:
-        time = datetime.fromisoformat(found["time"].replace("Z", "+00:00"))
+        time = datetime.fromisoformat(found["time"])  # RFC 3339, "Z" included
         return Envelope(
             id=found["id"],
             source=found["source"],

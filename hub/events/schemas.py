@@ -63,6 +63,7 @@ class SchemaRegistry:
         self._latest: dict[str, RegisteredSchema] = {}
         for s in sorted(schemas, key=lambda s: s.version):
             self._latest[s.event_type] = s
+        self._event_types = frozenset(self._latest)
 
     @classmethod
     def from_dir(cls, schema_dir: Path) -> SchemaRegistry:
@@ -114,7 +115,7 @@ class SchemaRegistry:
 
     @property
     def event_types(self) -> frozenset[str]:
-        return frozenset(self._latest)
+        return self._event_types
 
     def latest(self, event_type: str) -> RegisteredSchema:
         try:

@@ -466,15 +466,6 @@ def test_known_bad_header_sets_raise_codec_error(headers: Headers) -> None:
         envelope_from_headers(headers)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason=(
-        "BUG: envelope_from_headers (and Envelope) accept a ce_time whose UTC instant lies "
-        "outside datetime's range, and envelope_to_headers then raises OverflowError from "
-        "astimezone(UTC) instead of the envelope being refused with CodecError"
-    ),
-)
 @pytest.mark.parametrize(
     "ce_time", [b"0001-01-01T00:30:00+01:00", b"9999-12-31T23:30:00-01:00"], ids=["min", "max"]
 )

@@ -21,7 +21,7 @@ up: $(STAMP)
 	$(BIN)/hub up
 
 test: $(STAMP)
-	bash scripts/ensure-postgres.sh
+	bash scripts/ensure-test-packages.sh
 	$(BIN)/hub schemas check
 	$(BIN)/pytest -q -p no:cacheprovider
 

@@ -20,7 +20,7 @@ import statistics
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
@@ -101,7 +101,7 @@ def bench_event(i: int, run: str) -> Event:
         data={
             "previous_address": address,
             "new_address": address,
-            "effective_date": date(2026, 11, 1),
+            "effective_date": date.today() - timedelta(days=7),
         },
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,13 @@ from hub.audit.store import AuditFilter, AuditRow, AuditStore
 from hub.db.engine import make_engine
 from hub.errors import StackError
 from hub.settings import HubSettings
+from hub.timeutil import uk_date, utcnow
 from runtime.stack import Stack
 from runtime.wiring import wire
+
+
+def _days_ago(days: int) -> str:
+    return (uk_date(utcnow()) - timedelta(days=days)).isoformat()
 
 
 def demo_key(system_id: str) -> str:
@@ -50,7 +56,7 @@ SCENARIO = (
                     "lines": ["7 Orchard Close", "Exampleton"],
                     "postcode": "EX4 7QT",
                 },
-                "effective_date": "2026-11-20",
+                "effective_date": _days_ago(4),
             },
         },
     ),
@@ -60,7 +66,7 @@ SCENARIO = (
         {
             "type": "death.notified",
             "subject": "P-100871",
-            "data": {"date_of_death": "2026-11-18", "verified_by": "registrar"},
+            "data": {"date_of_death": _days_ago(6), "verified_by": "registrar"},
         },
     ),
 )

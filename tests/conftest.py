@@ -17,6 +17,7 @@ from hub.broker.embedded import EmbeddedBroker, free_port
 from hub.settings import REPO_ROOT, HubSettings
 
 SAMPLE_CONFIG = REPO_ROOT / "config"
+WIDE_WINDOW_DAYS = 36_500
 
 
 @pytest.fixture(autouse=True)
@@ -36,7 +37,13 @@ def broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> HubSettings:
-    return HubSettings(data_dir=tmp_path / "data", config_dir=SAMPLE_CONFIG, api_port=0)
+    # The examples carry fixed dates; the effective-date window is unit-tested with a fixed clock.
+    return HubSettings(
+        data_dir=tmp_path / "data",
+        config_dir=SAMPLE_CONFIG,
+        api_port=0,
+        effective_date_past_days=WIDE_WINDOW_DAYS,
+    )
 
 
 def _pg_bin() -> Path | None:

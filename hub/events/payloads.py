@@ -151,7 +151,7 @@ class Correction(_Payload):
     ]
     reason: LongText
     corrected_data: str = Field(
-        description="The corrected data, a JSON object of the original type"
+        max_length=10_000, description="The corrected data, a JSON object of the original type"
     )
 
     @field_validator("corrected_data", mode="before")

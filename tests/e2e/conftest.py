@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from hub.broker.embedded import free_port
+from tests.conftest import WIDE_WINDOW_DAYS
 
 
 def hub_cmd(*args: str) -> list[str]:
@@ -65,7 +66,14 @@ class RunningHub:
 @pytest.fixture
 def hub_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env.update({"HUB_DATA_DIR": str(tmp_path / "data"), "HUB_API_PORT": str(free_port())})
+    env.update(
+        {
+            "HUB_DATA_DIR": str(tmp_path / "data"),
+            "HUB_API_PORT": str(free_port()),
+            # the examples carry fixed dates; the window itself is unit-tested with a fixed clock
+            "HUB_EFFECTIVE_DATE_PAST_DAYS": str(WIDE_WINDOW_DAYS),
+        }
+    )
     return env
 
 

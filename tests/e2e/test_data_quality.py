@@ -21,7 +21,7 @@ from tests.e2e.conftest import RunningHub, run_hub
 def publish_straight_to_kafka(hub: RunningHub, event: Event) -> None:
     """A source system with its own Kafka producer (not the HTTP API)."""
     running = json.loads((Path(hub.env["HUB_DATA_DIR"]) / "running.json").read_text())
-    settings = HubSettings()
+    settings = HubSettings(effective_date_past_days=36_500)
     w = wire(settings)
 
     async def go() -> None:

@@ -48,7 +48,12 @@ def handler(
     config: HubConfig, registry: SchemaRegistry, tallies: Tallies | None = None
 ) -> RouterHandler:
     deps = WorkerDeps(
-        HubSettings(), config, AvroCodec(registry), TopicNames(), registry.event_types, RuleConfig()
+        HubSettings(),
+        config,
+        AvroCodec(registry),
+        TopicNames(),
+        registry.event_types,
+        RuleConfig(effective_past_days=36_500),
     )
     return RouterHandler(deps, tallies if tallies is not None else Tallies())
 

@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -43,6 +44,15 @@ app.add_typer(schemas_app, name="schemas")
 # Piped output (CI logs, files) gets a wide console so tables and paths are not folded.
 console = Console() if sys.stdout.isatty() else Console(width=200)
 err = Console(stderr=True, soft_wrap=True)
+
+
+def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
 
 
 def safe_url(url: str) -> str:
@@ -217,34 +227,36 @@ def audit_list(
                 row.model_dump_json()
             )
         return
-    table = Table(title=f"Audit trail ({len(rows)} rows)")
-    for column in (
-        "seq",
-        "recorded",
-        "event",
-        "type",
-        "source",
-        "recipient",
-        "outcome",
-        "fields",
-        "agreement",
-        "reason",
-    ):
-        table.add_column(column, overflow="fold")
-    for r in rows:
-        table.add_row(
-            str(r.seq),
-            r.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
-            r.event_id[:13],
-            r.event_type,
-            r.source,
-            r.recipient,
-            r.outcome,
-            ", ".join(r.fields) or "-",
-            r.agreement_id or "-",
-            "; ".join(r.reason_codes) or "-",
-        )
-    console.print(table)
+    print_table(
+        f"Audit trail ({len(rows)} rows)",
+        (
+            "seq",
+            "recorded",
+            "event",
+            "type",
+            "source",
+            "recipient",
+            "outcome",
+            "fields",
+            "agreement",
+            "reason",
+        ),
+        [
+            (
+                str(r.seq),
+                r.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
+                r.event_id[:13],
+                r.event_type,
+                r.source,
+                r.recipient,
+                r.outcome,
+                ", ".join(r.fields) or "-",
+                r.agreement_id or "-",
+                "; ".join(r.reason_codes) or "-",
+            )
+            for r in rows
+        ],
+    )
 
 
 @rejected_app.command("list")
@@ -266,32 +278,34 @@ def rejected_list(
         for r in rows:
             print(r.model_dump_json(exclude={"key", "value", "headers"}))
         return
-    table = Table(title=f"Rejected events ({len(rows)})")
-    for column in (
-        "id",
-        "rejected",
-        "source",
-        "type",
-        "event id",
-        "from",
-        "rules",
-        "reason",
-        "status",
-    ):
-        table.add_column(column, overflow="fold")
-    for r in rows:
-        table.add_row(
-            str(r.seq),
-            r.rejected_at.strftime("%Y-%m-%d %H:%M:%S"),
-            r.source or "-",
-            r.event_type or "-",
-            r.event_id or "-",
-            f"{r.original_topic}/{r.original_partition}@{r.original_offset}",
-            ", ".join(r.rules),
-            r.reason,
-            r.status if r.status != "replayed" else f"replayed as {r.replayed_as}",
-        )
-    console.print(table)
+    print_table(
+        f"Rejected events ({len(rows)})",
+        (
+            "id",
+            "rejected",
+            "source",
+            "type",
+            "event id",
+            "from",
+            "rules",
+            "reason",
+            "status",
+        ),
+        [
+            (
+                str(r.seq),
+                r.rejected_at.strftime("%Y-%m-%d %H:%M:%S"),
+                r.source or "-",
+                r.event_type or "-",
+                r.event_id or "-",
+                f"{r.original_topic}/{r.original_partition}@{r.original_offset}",
+                ", ".join(r.rules),
+                r.reason,
+                r.status if r.status != "replayed" else f"replayed as {r.replayed_as}",
+            )
+            for r in rows
+        ],
+    )
 
 
 @rejected_app.command("replay")
@@ -360,14 +374,14 @@ def quality(
         for row in rows:
             print(row.model_dump_json())
         return
-    table = Table(title="Data quality" + (f" since {day}" if day else ""))
-    for column in ("source", "event type", "outcome", "rule", "count"):
-        table.add_column(column, justify="right" if column == "count" else "left")
-    for row in rows:
-        table.add_row(
-            row.source or "-", row.event_type or "-", row.outcome, row.rule or "-", str(row.count)
-        )
-    console.print(table)
+    print_table(
+        "Data quality" + (f" since {day}" if day else ""),
+        ("source", "event type", "outcome", "rule", "count"),
+        [
+            (row.source or "-", row.event_type or "-", row.outcome, row.rule or "-", str(row.count))
+            for row in rows
+        ],
+    )
 
 
 @schemas_app.command("check")

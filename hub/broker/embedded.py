@@ -96,6 +96,9 @@ class EmbeddedBroker:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                # Its own session: a terminal's Ctrl-C reaches only the hub, which stops the
+                # broker last, after the worker has finished with it.
+                start_new_session=True,
                 preexec_fn=die_with_parent,
             )
         finally:

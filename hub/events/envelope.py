@@ -63,7 +63,6 @@ class Event(BaseModel):
 Headers = Sequence[tuple[str, bytes]]
 
 
-
 _CONTENT_TYPE_HEADER = ("content-type", CONTENT_TYPE.encode())
 
 

@@ -79,8 +79,14 @@ def hub_env(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def running_hub(hub_env: dict[str, str]) -> Iterator[RunningHub]:
+    # Its own process group, as a shell gives a foreground job: Ctrl-C signals the whole group.
     proc = subprocess.Popen(
-        hub_cmd("up"), env=hub_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        hub_cmd("up"),
+        env=hub_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{hub_env['HUB_API_PORT']}"
     deadline = time.monotonic() + 90

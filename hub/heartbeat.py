@@ -30,10 +30,6 @@ class HeartbeatStore:
                 )
             )
 
-    def remove(self, worker_id: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(delete(_TABLE).where(_TABLE.c.worker_id == worker_id))
-
     def ready_workers(self, now: datetime, within: timedelta) -> int:
         """Workers seen recently that hold at least one partition."""
         stmt = select(_TABLE.c.worker_id).where(

@@ -6,7 +6,6 @@ Only this module knows the broker is Tansu; everything else speaks the Kafka pro
 from __future__ import annotations
 
 import ctypes
-import os
 import signal
 import socket
 import subprocess
@@ -141,10 +140,3 @@ class EmbeddedBroker:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-def broker_env(bootstrap: str) -> dict[str, str]:
-    """Environment for child processes that must talk to the given broker."""
-    env = dict(os.environ)
-    env["HUB_KAFKA_BOOTSTRAP"] = bootstrap
-    return env

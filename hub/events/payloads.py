@@ -141,9 +141,6 @@ class PersonLinked(_Payload):
     nhs_number: NhsNumber | None = None
 
 
-CORRECTABLE = ("address.changed", "death.notified", "name.changed", "contact.changed")
-
-
 class Correction(_Payload):
     original_event_id: EventRef
     original_event_type: Literal[
@@ -196,5 +193,3 @@ PAYLOAD_MODELS: dict[str, type[_Payload]] = {
     "correction": Correction,
     "retraction": Retraction,
 }
-
-Payload = _Payload

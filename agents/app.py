@@ -31,7 +31,7 @@ def make_faust_app(settings: HubSettings) -> faust.App:
         APP_ID,
         broker=[f"kafka://{b}" for b in settings.kafka_bootstrap.split(",")],
         broker_session_timeout=settings.broker_session_timeout_s,
-        broker_heartbeat_interval=min(2.0, settings.broker_session_timeout_s / 3),
+        broker_heartbeat_interval=settings.heartbeat_interval_s,
         broker_request_timeout=max(90.0, settings.broker_session_timeout_s * 2),
         topic_allow_declare=False,
         topic_partitions=settings.topic_partitions,

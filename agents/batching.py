@@ -57,7 +57,7 @@ def make_consumer(settings: HubSettings, name: str, topics: Sequence[str]) -> AI
         auto_offset_reset="earliest",
         fetch_max_wait_ms=settings.consumer_fetch_wait_ms,
         session_timeout_ms=int(settings.broker_session_timeout_s * 1000),
-        heartbeat_interval_ms=int(min(2.0, settings.broker_session_timeout_s / 3) * 1000),
+        heartbeat_interval_ms=int(settings.heartbeat_interval_s * 1000),
         max_poll_records=settings.agent_batch_size,
     )
 

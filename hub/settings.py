@@ -99,6 +99,26 @@ class HubSettings(BaseSettings):
     def embedded_broker(self) -> bool:
         return not self.kafka_bootstrap
 
+    @property
+    def heartbeat_interval_s(self) -> float:
+        """Consumer heartbeats: a third of the session timeout, at most every 2 s."""
+        return min(2.0, self.broker_session_timeout_s / 3)
+
+    def require_bootstrap(self, needed_by: str) -> str:
+        """HUB_KAFKA_BOOTSTRAP, or a ConfigError saying what needs it and how to set it."""
+        if not self.kafka_bootstrap:
+            raise ConfigError(
+                f"{needed_by} needs a broker",
+                [
+                    Problem(
+                        "HUB_KAFKA_BOOTSTRAP",
+                        "required",
+                        "set it to host:port (`hub up` does this for you)",
+                    )
+                ],
+            )
+        return self.kafka_bootstrap
+
 
 def load_settings(**overrides: object) -> HubSettings:
     """Read the environment (and overrides); a bad value is a ConfigError naming the variable."""

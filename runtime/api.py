@@ -18,7 +18,7 @@ from hub.api.context import ApiContext
 from hub.api.errors import install_error_handlers
 from hub.broker.admin import broker_reachable
 from hub.broker.producer import AiokafkaSender, make_producer
-from hub.errors import BrokerError, ConfigError, Problem
+from hub.errors import BrokerError
 from hub.events.publisher import EventPublisher
 from hub.settings import HubSettings
 from hub.timeutil import utcnow
@@ -28,17 +28,7 @@ WORKER_FRESH = timedelta(seconds=10)
 
 
 def create_app(settings: HubSettings) -> FastAPI:
-    if not settings.kafka_bootstrap:
-        raise ConfigError(
-            "the API needs a broker",
-            [
-                Problem(
-                    "HUB_KAFKA_BOOTSTRAP",
-                    "required",
-                    "set it to host:port (`hub up` does this for you)",
-                )
-            ],
-        )
+    settings.require_bootstrap("the API")
     w = wire(settings)
     stores = open_stores(settings)
 

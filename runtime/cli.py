@@ -132,14 +132,10 @@ def init() -> None:
     import asyncio
 
     from hub.broker.admin import ensure_topics
-    from hub.errors import ConfigError, Problem
     from runtime.wiring import open_stores, wire
 
     settings = _settings()
-    if not settings.kafka_bootstrap:
-        raise ConfigError(
-            "init needs a broker", [Problem("HUB_KAFKA_BOOTSTRAP", "required", "set host:port")]
-        )
+    settings.require_bootstrap("hub init")
     w = wire(settings)
     asyncio.run(ensure_topics(settings.kafka_bootstrap, w.topics()))
     open_stores(settings).engine.dispose()

@@ -16,23 +16,12 @@ from agents.rejected_recorder import RejectedRecorderHandler
 from agents.router import RouterHandler
 from hub.broker.admin import ensure_topics
 from hub.broker.producer import make_producer
-from hub.errors import ConfigError, Problem
 from hub.settings import HubSettings
 from runtime.wiring import open_stores, wire
 
 
 def build_worker_app(settings: HubSettings) -> faust.App:
-    if not settings.kafka_bootstrap:
-        raise ConfigError(
-            "the worker needs a broker",
-            [
-                Problem(
-                    "HUB_KAFKA_BOOTSTRAP",
-                    "required",
-                    "set it to host:port (`hub up` does this for you)",
-                )
-            ],
-        )
+    settings.require_bootstrap("the worker")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     w = wire(settings)
     stores = open_stores(settings)

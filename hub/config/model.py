@@ -30,7 +30,8 @@ class _Config(BaseModel):
 class Role(StrEnum):
     SOURCE = "source"  # publishes events as itself
     RECIPIENT = "recipient"  # reads its own inbox
-    IG = "ig"  # reads data quality figures and rejected events
+    IG = "ig"  # reads the audit, reports, data quality figures and rejected events
+    ADMIN = "admin"  # manages systems and agreements
 
 
 class System(_Config):

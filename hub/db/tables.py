@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import LargeBinary, UniqueConstraint
+from sqlalchemy import Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -96,3 +96,70 @@ class QualityCounter(SQLModel, table=True):
     outcome: str = Field(max_length=16)
     rule: str = Field(default="", max_length=64)
     count: int = 0
+
+
+class ConsentRecord(SQLModel, table=True):
+    """A resident's consent, withdrawal or objection (from `consent.changed`): the durable record.
+
+    The router may cache consent state in memory, but this table is the truth: it is written
+    before the router acts on anything that follows, so a lost broker never loses a withdrawal.
+    """
+
+    __tablename__ = "consent_record"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True, max_length=128)
+    subject: str = Field(index=True, max_length=128)
+    action: str = Field(max_length=16)
+    purpose: str = Field(max_length=500)
+    recipient: str | None = Field(default=None, max_length=64)
+    effective_at: datetime
+    recorded_at: datetime
+
+
+class IdentityLink(SQLModel, table=True):
+    """A system's local record id for a hub person (from `person.linked`); one per person and system."""
+
+    __tablename__ = "identity_link"
+    __table_args__ = (
+        UniqueConstraint("subject", "system"),
+        Index("ix_identity_link_system_local_id", "system", "local_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject: str = Field(max_length=128)
+    system: str = Field(max_length=64)
+    local_id: str = Field(max_length=64)
+    event_id: str = Field(max_length=128)
+    linked_at: datetime
+
+
+class SubjectStatus(SQLModel, table=True):
+    """Facts about a hub person that change routing: deceased (from `death.notified`)."""
+
+    __tablename__ = "subject_status"
+
+    subject: str = Field(primary_key=True, max_length=128)
+    deceased_on: date | None = Field(default=None)
+    event_id: str = Field(max_length=128)
+    recorded_at: datetime
+
+
+class ReviewItem(SQLModel, table=True):
+    """An event whose subject could not be resolved to any system's record: kept for review."""
+
+    __tablename__ = "review_item"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True, max_length=128)
+    event_type: str = Field(max_length=64)
+    source: str = Field(max_length=64)
+    subject_key: str = Field(index=True, max_length=64)
+    reason: str
+    topic: str = Field(max_length=255)
+    key: bytes | None = Field(default=None, sa_type=LargeBinary)
+    value: bytes = Field(sa_type=LargeBinary)
+    headers: str = Field(description="JSON list of [name, base64 value]")
+    created_at: datetime
+    status: str = Field(default="open", max_length=16)
+    resolved_at: datetime | None = Field(default=None)

@@ -19,6 +19,16 @@ def delivery_id(event_id: str, recipient: str) -> str:
 class Outcome(StrEnum):
     DELIVERED = "delivered"
     WITHHELD = "withheld"
+    FAILED = "failed"  # gave up after the retry budget (dead letter)
+
+
+class Mode(StrEnum):
+    """Why a decision was made: the live flow, a replay/backfill, a correction, or a redrive."""
+
+    LIVE = "live"
+    REPLAY = "replay"
+    CORRECTION = "correction"
+    REDRIVE = "redrive"
 
 
 class AuditReason(BaseModel):
@@ -50,6 +60,8 @@ class Delivery(BaseModel):
     fields: tuple[str, ...]
     data: dict[str, Any]
     decided_at: datetime
+    mode: Mode = Mode.LIVE
+    subject_flags: tuple[str, ...] = ()
 
 
 class AuditEntry(BaseModel):
@@ -72,6 +84,13 @@ class AuditEntry(BaseModel):
     fields: tuple[str, ...] = ()
     event_time: datetime
     decided_at: datetime
+    mode: Mode = Mode.LIVE
+    local_id: str | None = None  # the recipient's own record id for the person (a reference)
+    purpose: str | None = None
+    subject_flags: tuple[str, ...] = ()  # e.g. ("deceased",)
+    attempt: int | None = None  # delivery attempt details (webhooks)
+    http_status: int | None = None
+    latency_ms: float | None = None
 
     @staticmethod
     def make_id(delivery_id: str, outcome: Outcome) -> str:
@@ -94,4 +113,8 @@ def delivered_entry(delivery: Delivery, at: datetime) -> AuditEntry:
         fields=delivery.fields,
         event_time=delivery.event_time,
         decided_at=at,
+        mode=delivery.mode,
+        local_id=delivery.local_id,
+        purpose=delivery.purpose,
+        subject_flags=delivery.subject_flags,
     )

@@ -71,6 +71,11 @@ class ConsentMode(StrEnum):
     OPT_OUT = "opt_out"  # deliver unless the resident objected
 
 
+class AfterDeath(StrEnum):
+    CONTINUE = "continue"  # flows go on (flagged deceased): e.g. the notification itself
+    STOP = "stop"  # no more transfers under this agreement once the person has died
+
+
 class Agreement(_Config):
     """A data sharing agreement: who may send what to whom, why, and under which lawful basis."""
 
@@ -88,6 +93,32 @@ class Agreement(_Config):
     valid_until: date | None = None
     status: AgreementStatus = AgreementStatus.DRAFT
     data_owner: str = Field(min_length=1)
+    review_by: date = Field(description="When IG must next review the agreement")
+    recipient_retention: str = Field(
+        min_length=1, description="How long the recipient has agreed to keep what it receives"
+    )
+    special_category: bool = Field(
+        default=False, description="Whether the flow carries special category data (Art. 9)"
+    )
+    article9_condition: str | None = Field(
+        default=None, min_length=1, description="UK GDPR Art. 9 condition, for special category data"
+    )
+    notify_to_match: dict[EventType, tuple[FieldPath, ...]] = Field(
+        default_factory=dict,
+        description=(
+            "Per event type, the matching fields a recipient with no record of the person may "
+            "receive (no local id) so it can find or create the record"
+        ),
+    )
+    after_death: AfterDeath = Field(
+        default=AfterDeath.CONTINUE, description="Whether flows stop once the person has died"
+    )
+
+    @model_validator(mode="after")
+    def _special_category_needs_condition(self) -> Agreement:
+        if self.special_category and self.article9_condition is None:
+            raise ValueError("special category data needs an article9_condition (UK GDPR Art. 9)")
+        return self
 
     @field_validator("shares")
     @classmethod

@@ -43,6 +43,8 @@ def agreement(**overrides: Any) -> Agreement:
         "valid_until": date(2028, 12, 31),
         "status": AgreementStatus.ACTIVE,
         "data_owner": "Head of Revenues",
+        "review_by": date(2027, 6, 30),
+        "recipient_retention": "6 years",
     }
     fields.update(overrides)
     return Agreement(**fields)
@@ -334,6 +336,8 @@ def test_agreement_dates_are_uk_dates_not_utc_dates() -> None:
         valid_from=_date(2026, 7, 1),
         status="active",
         data_owner="o",
+        review_by=date(2027, 6, 30),
+        recipient_retention="6 years",
     )
     now = datetime(2026, 6, 30, 23, 30, tzinfo=UTC)  # 00:30 on 1 July in London
     envelope = Envelope(

@@ -101,7 +101,9 @@ class Agreement(_Config):
         default=False, description="Whether the flow carries special category data (Art. 9)"
     )
     article9_condition: str | None = Field(
-        default=None, min_length=1, description="UK GDPR Art. 9 condition, for special category data"
+        default=None,
+        min_length=1,
+        description="UK GDPR Art. 9 condition, for special category data",
     )
     notify_to_match: dict[EventType, tuple[FieldPath, ...]] = Field(
         default_factory=dict,

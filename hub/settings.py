@@ -72,6 +72,11 @@ class HubSettings(BaseSettings):
         default=None,
         description="LLPG gazetteer CSV (uprn, line1..line5, postcode). Set: in-area UPRNs must exist in it.",
     )
+    config_reload_interval_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How often the router re-reads the config directory (0: never; agreements apply without a restart).",
+    )
     effective_date_past_days: int = Field(
         default=400, ge=0, description="How far back an effective date may lie (days)."
     )
@@ -88,6 +93,15 @@ class HubSettings(BaseSettings):
         description="Confluent-compatible Schema Registry. Empty: the hub's own ids from schemas/avro.",
     )
     log_level: str = Field(default="INFO", description="Log level of the hub's JSON logs.")
+    audit_checkpoint_key: SecretStr = Field(
+        default=SecretStr("change-me-tell-it-once-checkpoint-key"),
+        description="Secret signing audit checkpoints and purge anchors (HMAC-SHA256).",
+    )
+    audit_retention_days: int = Field(
+        default=2557,
+        ge=1,
+        description="`hub audit purge` without --before deletes audit rows older than this (days).",
+    )
 
     @property
     def effective_database_url(self) -> str:

@@ -3,17 +3,48 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, RowMapping, insert, select
 
-from hub.db.engine import insert_ignoring_duplicates
-from hub.db.tables import AuditRecord
-from hub.routing.messages import AuditEntry
+from hub.audit.chain import as_utc
+from hub.audit.ledger import AUDIT, chain, lock_head, move_head
+from hub.routing.messages import AuditEntry, AuditReason
 
-_TABLE = AuditRecord.__table__  # type: ignore[attr-defined]
+_TABLE = AUDIT
+
+
+def entry_row(e: AuditEntry, recorded_at: datetime) -> dict[str, Any]:
+    """The stored form of an entry: every field, names and references only."""
+    return {
+        "entry_id": e.entry_id,
+        "recorded_at": recorded_at,
+        "delivery_id": e.delivery_id,
+        "event_id": e.event_id,
+        "event_type": e.event_type,
+        "source": e.source,
+        "recipient": e.recipient,
+        "subject_key": e.subject_key,
+        "outcome": e.outcome.value,
+        "reason_codes": ",".join(r.code for r in e.reasons),
+        "reasons": json.dumps([r.model_dump() for r in e.reasons], separators=(",", ":")),
+        "agreement_id": e.agreement_id,
+        "agreement_version": e.agreement_version,
+        "lawful_basis": e.lawful_basis,
+        "fields": json.dumps(list(e.fields)),
+        "event_time": as_utc(e.event_time),
+        "decided_at": as_utc(e.decided_at),
+        "mode": e.mode.value,
+        "local_id": e.local_id,
+        "purpose": e.purpose,
+        "subject_flags": json.dumps(list(e.subject_flags)),
+        "attempt": e.attempt,
+        "http_status": e.http_status,
+        "latency_ms": e.latency_ms,
+    }
 
 
 class AuditRow(BaseModel):
@@ -38,6 +69,16 @@ class AuditRow(BaseModel):
     delivery_id: str
     event_time: datetime
     decided_at: datetime
+    entry_id: str = ""
+    reason_details: tuple[AuditReason, ...] = ()
+    mode: str = "live"
+    local_id: str | None = None
+    purpose: str | None = None
+    subject_flags: tuple[str, ...] = ()
+    attempt: int | None = None
+    http_status: int | None = None
+    latency_ms: float | None = None
+    row_hash: str = ""
 
 
 class AuditFilter(BaseModel):
@@ -55,31 +96,28 @@ class AuditStore:
         self.engine = engine
 
     def write(self, entries: Sequence[AuditEntry], recorded_at: datetime) -> int:
-        """Insert a batch in one statement; entries already recorded (redelivery) are skipped."""
-        rows = [
-            {
-                "entry_id": e.entry_id,
-                "recorded_at": recorded_at,
-                "delivery_id": e.delivery_id,
-                "event_id": e.event_id,
-                "event_type": e.event_type,
-                "source": e.source,
-                "recipient": e.recipient,
-                "subject_key": e.subject_key,
-                "outcome": e.outcome.value,
-                "reason_codes": ",".join(r.code for r in e.reasons),
-                "reasons": json.dumps([r.message for r in e.reasons]),
-                "agreement_id": e.agreement_id,
-                "agreement_version": e.agreement_version,
-                "lawful_basis": e.lawful_basis,
-                "fields": json.dumps(list(e.fields)),
-                "event_time": e.event_time,
-                "decided_at": e.decided_at,
-            }
-            for e in entries
-        ]
+        """Append a batch to the chain in one transaction; entries already recorded
+        (redelivery) are skipped. Returns how many rows were appended."""
+        unique = list({e.entry_id: e for e in entries}.values())
+        if not unique:
+            return 0
+        at = as_utc(recorded_at)
         with self.engine.begin() as conn:
-            return insert_ignoring_duplicates(conn, _TABLE, rows, "entry_id")
+            head_seq, head_hash = lock_head(conn)
+            seen: set[str] = set()
+            ids = [e.entry_id for e in unique]
+            for i in range(0, len(ids), 500):
+                seen.update(
+                    conn.execute(
+                        select(_TABLE.c.entry_id).where(_TABLE.c.entry_id.in_(ids[i : i + 500]))
+                    ).scalars()
+                )
+            rows = [entry_row(e, at) for e in unique if e.entry_id not in seen]
+            if rows:
+                seq, row_hash = chain(rows, head_seq, head_hash)
+                conn.execute(insert(_TABLE), rows)
+                move_head(conn, seq, row_hash)
+            return len(rows)
 
     def query(self, flt: AuditFilter) -> list[AuditRow]:
         stmt = select(_TABLE).where(_TABLE.c.seq > flt.after_seq)
@@ -91,7 +129,7 @@ class AuditStore:
             stmt = stmt.where(_TABLE.c.outcome == flt.outcome)
         stmt = stmt.order_by(_TABLE.c.seq).limit(flt.limit)
         with self.engine.connect() as conn:
-            return [_row(r._mapping) for r in conn.execute(stmt)]
+            return [audit_row(r._mapping) for r in conn.execute(stmt)]
 
     def count(self) -> int:
         from sqlalchemy import func
@@ -100,13 +138,20 @@ class AuditStore:
             return int(conn.execute(select(func.count()).select_from(_TABLE)).scalar_one())
 
 
-def _row(m: object) -> AuditRow:
-    from collections.abc import Mapping
+def _reasons(text: str) -> tuple[AuditReason, ...]:
+    """Stored reasons: objects (code, message, agreement_id); rows before 0005 kept messages."""
+    return tuple(
+        AuditReason.model_validate(r) if isinstance(r, dict) else AuditReason(code="", message=r)
+        for r in json.loads(text or "[]")
+    )
 
-    assert isinstance(m, Mapping)
+
+def audit_row(m: RowMapping | Mapping[str, Any]) -> AuditRow:
+    reasons = _reasons(m["reasons"])
     return AuditRow(
         seq=m["seq"],
-        recorded_at=m["recorded_at"],
+        recorded_at=as_utc(m["recorded_at"]),
+        entry_id=m["entry_id"],
         event_id=m["event_id"],
         event_type=m["event_type"],
         source=m["source"],
@@ -114,12 +159,21 @@ def _row(m: object) -> AuditRow:
         subject_key=m["subject_key"],
         outcome=m["outcome"],
         reason_codes=tuple(c for c in m["reason_codes"].split(",") if c),
-        reasons=tuple(json.loads(m["reasons"])),
+        reasons=tuple(r.message for r in reasons),
+        reason_details=reasons,
         agreement_id=m["agreement_id"],
         agreement_version=m["agreement_version"],
         lawful_basis=m["lawful_basis"],
         fields=tuple(json.loads(m["fields"])),
         delivery_id=m["delivery_id"],
-        event_time=m["event_time"],
-        decided_at=m["decided_at"],
+        event_time=as_utc(m["event_time"]),
+        decided_at=as_utc(m["decided_at"]),
+        mode=m["mode"],
+        local_id=m["local_id"],
+        purpose=m["purpose"],
+        subject_flags=tuple(json.loads(m["subject_flags"] or "[]")),
+        attempt=m["attempt"],
+        http_status=m["http_status"],
+        latency_ms=m["latency_ms"],
+        row_hash=m["row_hash"],
     )

@@ -25,12 +25,21 @@ class AuditRecord(SQLModel, table=True):
     outcome: str = Field(max_length=32)
     reason_codes: str = Field(default="", max_length=500)
     reasons: str = Field(default="")
-    agreement_id: str | None = Field(default=None, max_length=64)
+    agreement_id: str | None = Field(default=None, max_length=64, index=True)
     agreement_version: str | None = Field(default=None, max_length=64)
     lawful_basis: str | None = Field(default=None)
     fields: str = Field(default="")
     event_time: datetime
-    decided_at: datetime
+    decided_at: datetime = Field(index=True)
+    mode: str = Field(default="live", max_length=16)
+    local_id: str | None = Field(default=None, max_length=64)
+    purpose: str | None = Field(default=None)
+    subject_flags: str = Field(default="[]", max_length=200)
+    attempt: int | None = Field(default=None)
+    http_status: int | None = Field(default=None)
+    latency_ms: float | None = Field(default=None)
+    prev_hash: str = Field(default="", max_length=64, description="row_hash of the row before")
+    row_hash: str = Field(default="", max_length=64, description="sha256(prev_hash + canonical)")
 
 
 class InboxItem(SQLModel, table=True):
@@ -163,3 +172,96 @@ class ReviewItem(SQLModel, table=True):
     created_at: datetime
     status: str = Field(default="open", max_length=16)
     resolved_at: datetime | None = Field(default=None)
+
+
+class AuditChainHead(SQLModel, table=True):
+    """The last chained audit row (one row, id 1): writers lock it to append in order."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: int = Field(primary_key=True)
+    head_seq: int
+    head_hash: str = Field(max_length=64)
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """A signed statement of the chain's head: `published` (kept elsewhere) or `purge` (anchor)."""
+
+    __tablename__ = "audit_checkpoint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    head_seq: int
+    head_hash: str = Field(max_length=64)
+    row_count: int
+    created_at: datetime
+    signature: str = Field(max_length=64)
+
+
+class AuditAccessLog(SQLModel, table=True):
+    """Who read the audit about a person, when, why (the purpose they gave) and through what."""
+
+    __tablename__ = "audit_access_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    accessed_at: datetime
+    actor: str = Field(max_length=64)
+    purpose: str
+    subject_key: str = Field(index=True, max_length=64)
+    what: str = Field(max_length=64)
+    via: str = Field(max_length=16)
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key kept in the database (hashed): created by `hub systems add` / `hub keys rotate`."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    system_id: str = Field(index=True, max_length=64)
+    name: str = Field(max_length=200)
+    roles: str = Field(max_length=100, description="comma-separated roles")
+    key_sha256: str = Field(unique=True, max_length=64)
+    created_at: datetime
+    revoked_at: datetime | None = Field(default=None)
+
+
+class ConnectorState(SQLModel, table=True):
+    """A configured source connector: its position, counters, lag and whether it is paused."""
+
+    __tablename__ = "connector_state"
+
+    name: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=32)
+    position: str = Field(default="", max_length=500)
+    published: int = 0
+    rejected: int = 0
+    paused: bool = False
+    pending: int = 0
+    oldest_pending_at: datetime | None = Field(default=None)
+    last_run_at: datetime | None = Field(default=None)
+    last_error: str = Field(default="")
+    updated_at: datetime | None = Field(default=None)
+
+
+class ConnectorImport(SQLModel, table=True):
+    """One file imported for a source and event type: rows done (acked) so far, so it resumes."""
+
+    __tablename__ = "connector_import"
+    __table_args__ = (UniqueConstraint("file_sha256", "source", "event_type"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    file_sha256: str = Field(max_length=64)
+    source: str = Field(max_length=64)
+    event_type: str = Field(max_length=64)
+    connector: str = Field(default="", max_length=64)
+    file_name: str = Field(max_length=500)
+    rows_total: int = 0
+    rows_done: int = 0
+    published: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    status: str = Field(default="running", max_length=16)
+    started_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None = Field(default=None)

@@ -1,0 +1,183 @@
+"""`hub audit verify`: recompute the chain and name the first row that breaks it.
+
+- a row edited: its recomputed hash differs from the stored row_hash;
+- a row deleted: the next row's prev_hash does not match (and seq jumps);
+- a row inserted or rows reordered: prev_hash or the recomputed hash does not match;
+- the tail truncated: the chain head (and any published checkpoint) names a row that is gone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Engine, select
+
+from hub.audit.chain import GENESIS, encode_json
+from hub.audit.checkpoint import Checkpoint, CheckpointStore
+from hub.audit.ledger import HEAD, HEAD_ID, N_CHAINED, SEQ_INDEX, stream_rows
+
+
+class Break(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    seq: int | None
+    problem: str
+
+
+class VerifyResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    ok: bool
+    rows_checked: int
+    anchor_seq: int
+    head_seq: int
+    head_hash: str
+    seconds: float
+    first_break: Break | None = None
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows_checked / self.seconds if self.seconds > 0 else float("inf")
+
+
+def check_rows(
+    rows: Iterable[Sequence[Any]], anchor_seq: int, anchor_hash: str
+) -> tuple[int, int, str, Break | None]:
+    """Walk rows (CHAINED_COLUMNS..., prev_hash, row_hash) in seq order from an anchor.
+
+    Returns (rows checked, last seq, last hash, first break or None).
+    """
+    sha256 = hashlib.sha256
+
+    prev, last_seq, n = anchor_hash, anchor_seq, 0
+    for row in rows:
+        n += 1
+        seq = row[SEQ_INDEX]
+        stored_prev, stored_hash = row[N_CHAINED], row[N_CHAINED + 1]
+        if stored_prev != prev:
+            if seq != last_seq + 1:
+                return (
+                    n,
+                    last_seq,
+                    prev,
+                    Break(
+                        seq=seq,
+                        problem=f"rows {last_seq + 1}..{seq - 1} are missing (deleted): row {seq} "
+                        f"does not follow row {last_seq}",
+                    ),
+                )
+            return (
+                n,
+                last_seq,
+                prev,
+                Break(
+                    seq=seq,
+                    problem=f"row {seq} does not follow row {last_seq}: its prev_hash does not match "
+                    "(row inserted, reordered or chain edited)",
+                ),
+            )
+        computed = sha256((prev + encode_json(list(row[:N_CHAINED]))).encode()).hexdigest()
+        if computed != stored_hash:
+            return (
+                n,
+                last_seq,
+                prev,
+                Break(
+                    seq=seq, problem=f"row {seq} was altered: its content does not match its hash"
+                ),
+            )
+        prev, last_seq = stored_hash, seq
+    return n, last_seq, prev, None
+
+
+def verify_chain(
+    engine: Engine,
+    checkpoints: CheckpointStore,
+    published: Checkpoint | None = None,
+) -> VerifyResult:
+    """Verify from the signed purge anchor (or genesis) to the head; compare the head and an
+    optional published checkpoint (truncation)."""
+    started = time.perf_counter()
+    anchor = checkpoints.latest_purge()
+    anchor_seq, anchor_hash = (anchor.head_seq, anchor.head_hash) if anchor else (0, GENESIS)
+
+    def result(n: int, seq: int, h: str, brk: Break | None) -> VerifyResult:
+        return VerifyResult(
+            ok=brk is None,
+            rows_checked=n,
+            anchor_seq=anchor_seq,
+            head_seq=seq,
+            head_hash=h,
+            seconds=time.perf_counter() - started,
+            first_break=brk,
+        )
+
+    if anchor is not None and not checkpoints.signature_valid(anchor):
+        return result(
+            0,
+            anchor_seq,
+            anchor_hash,
+            Break(
+                seq=anchor.head_seq,
+                problem=f"the purge checkpoint at row {anchor.head_seq} is not signed by this hub's "
+                "checkpoint key (HUB_AUDIT_CHECKPOINT_KEY)",
+            ),
+        )
+    with engine.connect() as conn:
+        n, seq, h, brk = check_rows(stream_rows(conn, anchor_seq), anchor_seq, anchor_hash)
+        head = conn.execute(
+            select(HEAD.c.head_seq, HEAD.c.head_hash).where(HEAD.c.id == HEAD_ID)
+        ).first()
+    if brk is not None:
+        return result(n, seq, h, brk)
+    if head is not None and (int(head[0]), str(head[1])) != (seq, h):
+        if int(head[0]) > seq:
+            problem = (
+                f"the chain head is row {head[0]} but the last row is {seq}: rows "
+                f"{seq + 1}..{head[0]} were removed (truncated)"
+            )
+        else:
+            problem = (
+                f"row {seq} is beyond the chain head (row {head[0]}): rows appended "
+                "outside the audit writer"
+            )
+        return result(n, seq, h, Break(seq=seq + 1 if int(head[0]) > seq else seq, problem=problem))
+    if published is not None and published.head_seq > anchor_seq:
+        brk = _against_published(published, seq, h, engine)
+    return result(n, seq, h, brk)
+
+
+def _against_published(published: Checkpoint, seq: int, h: str, engine: Engine) -> Break | None:
+    if published.head_seq > seq:
+        return Break(
+            seq=seq + 1,
+            problem=f"the checkpoint of {published.created_at:%Y-%m-%d %H:%M} names row "
+            f"{published.head_seq} but the chain ends at row {seq}: the tail was truncated",
+        )
+    if published.head_seq == seq:
+        if published.head_hash != h:
+            return Break(
+                seq=seq, problem=f"row {seq} does not match the published checkpoint's hash"
+            )
+        return None
+    from hub.audit.ledger import AUDIT
+
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(AUDIT.c.row_hash).where(AUDIT.c.seq == published.head_seq)
+        ).scalar_one_or_none()
+    if stored is None:
+        return Break(
+            seq=published.head_seq,
+            problem=f"row {published.head_seq} named by the published checkpoint is missing",
+        )
+    if stored != published.head_hash:
+        return Break(
+            seq=published.head_seq,
+            problem=f"row {published.head_seq} does not match the published checkpoint's hash",
+        )
+    return None

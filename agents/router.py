@@ -1,7 +1,11 @@
-"""Router agent: decode and validate each event, decide per subscribed recipient, emit the results.
+"""Router agent: decode and validate each event, decide per recipient, emit the results.
 
-Allowed transfers go to `deliveries.<recipient>`, withheld ones to the audit topic, and records
-that cannot be decoded or fail validation to `events.rejected` with the reason (never dropped).
+Per batch: control events (`consent.changed`, `person.linked`) are written to the database
+first; the state of every person in the batch is then read back from it, so nothing routed
+after a withdrawal of consent can miss it, whichever worker handled the withdrawal. Allowed
+transfers go to `deliveries.<recipient>`, withheld ones to the audit topic, events about a
+person no system's record is linked to wait in the review queue, and records that cannot be
+decoded or fail validation go to `events.rejected` with the reason (never dropped).
 """
 
 from __future__ import annotations
@@ -9,19 +13,44 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
 
 import structlog
 from aiokafka import ConsumerRecord
 
 from agents.app import WorkerDeps
 from agents.batching import OutRecord
-from hub.config.model import Role
+from hub.config.model import HubConfig, Role
+from hub.config.watch import ConfigWatcher
 from hub.errors import RecordRejected
+from hub.events.envelope import Event
 from hub.events.validation import accept_record
-from hub.policy.decision import ConsentState, IdentityLinks
+from hub.policy.state import UNKNOWN, SubjectState
+from hub.pseudonym import subject_key
 from hub.quality.counters import Tally, TallySink
-from hub.routing.route import route_event
+from hub.review.store import Review
+from hub.routing.route import (
+    FOLLOW_UP_TYPES,
+    OriginalTransfer,
+    RoutingResult,
+    original_of,
+    route_event,
+    route_follow_up,
+)
 from hub.routing.table import RoutingTable
+from hub.subjects.changes import (
+    CONSENT,
+    DEATH,
+    LINK,
+    DeathChange,
+    consent_change,
+    death_change,
+    link_change,
+    link_refusal,
+)
+from hub.subjects.store import SubjectChanges
 from hub.timeutil import uk_date, utcnow
 
 log = structlog.get_logger("agents.router")
@@ -30,27 +59,65 @@ REJECTED_REASON = "hub_rejected_reason"
 REJECTED_RULES = "hub_rejected_rules"
 ORIGINAL_TOPIC = "hub_original_topic"
 ORIGINAL_OFFSET = "hub_original_offset"
+CONTROL_TYPES = frozenset({CONSENT, LINK})
+UNRESOLVED = "no system's record is linked to this person (publish person.linked, then retry)"
+
+
+class SubjectStates(Protocol):
+    def record(self, changes: SubjectChanges, recorded_at: datetime) -> None: ...
+    def load(self, subjects: Sequence[str]) -> dict[str, SubjectState]: ...
+
+
+class ReviewQueue(Protocol):
+    def add(self, items: Sequence[Review]) -> None: ...
+
+
+class OriginalsLookup(Protocol):
+    def delivered(self, event_ids: Sequence[str]) -> dict[str, list[OriginalTransfer]]: ...
+
+
+@dataclass(frozen=True)
+class RouterPorts:
+    """The router's narrow view of the database."""
+
+    quality: TallySink
+    subjects: SubjectStates
+    review: ReviewQueue
+    originals: OriginalsLookup
+
+
+@dataclass
+class _Accepted:
+    msg: ConsumerRecord[bytes, bytes]
+    event: Event
 
 
 class RouterHandler:
-    def __init__(self, deps: WorkerDeps, quality: TallySink) -> None:
+    def __init__(self, deps: WorkerDeps, ports: RouterPorts, watcher: ConfigWatcher) -> None:
         self.deps = deps
-        self.quality = quality
+        self.ports = ports
+        self.watcher = watcher
         self.secret = deps.settings.pseudonym_key.get_secret_value()
-        self.consent, self.links = ConsentState(), IdentityLinks()
-        self.table = RoutingTable.build(deps.config)
-        self.sources = frozenset(s.id for s in deps.config.systems if Role.SOURCE in s.roles)
+        self._use(watcher.current())
+
+    def _use(self, config: HubConfig) -> None:
+        self.config = config
+        self.table = RoutingTable.build(config)
+        self.sources = frozenset(s.id for s in config.systems if Role.SOURCE in s.roles)
 
     @property
     def topics(self) -> list[str]:
         return [self.deps.names.events(t) for t in sorted(self.deps.event_types)]
 
     async def __call__(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[OutRecord]:
-        names = self.deps.names
+        config = await asyncio.to_thread(self.watcher.current)
+        if config is not self.config:  # reloaded: the new agreements apply from this batch on
+            self._use(config)
         out: list[OutRecord] = []
         tallies: list[Tally] = []
         now = utcnow()
         day = uk_date(now)
+        accepted: list[_Accepted] = []
         for msg in records:
             try:
                 event = accept_record(
@@ -61,31 +128,141 @@ class RouterHandler:
                     self.deps.rules.at(now),
                 )
             except RecordRejected as rej:
-                out.append(rejected(names.rejected, msg, rej.reason, rej.rules))
-                source, event_type = _header(msg, "ce_source"), _header(msg, "ce_type")
-                tallies += [
-                    Tally(day, source, event_type, "rejected", r) for r in sorted(set(rej.rules))
-                ]
-                log.warning(
-                    "event_rejected",
-                    topic=msg.topic,
-                    partition=msg.partition,
-                    offset=msg.offset,
-                    rules=list(rej.rules),
-                )
+                out.append(self._reject(msg, rej, tallies, day))
                 continue
-            tallies.append(Tally(day, event.envelope.source, event.envelope.type, "accepted"))
-            result = route_event(event, self.table, self.consent, self.links, now, self.secret)
-            out.extend(
+            accepted.append(_Accepted(msg, event))
+
+        changes, accepted = self._control_changes(accepted, out, tallies, day)
+        subjects = sorted({a.event.envelope.subject for a in accepted})
+        states = await asyncio.to_thread(self._record_and_load, changes, subjects, now)
+        follow_ups = [
+            original_of(a.event)[0] for a in accepted if a.event.envelope.type in FOLLOW_UP_TYPES
+        ]
+        originals = (
+            await asyncio.to_thread(self.ports.originals.delivered, follow_ups)
+            if follow_ups
+            else {}
+        )
+
+        deaths: list[DeathChange] = []
+        reviews: list[Review] = []
+        for a in accepted:
+            env = a.event.envelope
+            tallies.append(Tally(day, env.source, env.type, "accepted"))
+            state = states.get(env.subject, UNKNOWN)
+            result: RoutingResult | None = None
+            if env.type in FOLLOW_UP_TYPES:
+                result = route_follow_up(
+                    a.event,
+                    originals.get(original_of(a.event)[0], []),
+                    self.table,
+                    state,
+                    now,
+                    self.secret,
+                )
+            elif env.type in CONTROL_TYPES or state.resolved:
+                result = route_event(a.event, self.table, state, now, self.secret)
+            else:
+                reviews.append(self._review(a, now))
+            if result is not None:
+                out.extend(self._emit(a.msg, result))
+            if env.type == DEATH and state.deceased_on is None:
+                death = death_change(a.event)
+                deaths.append(death)  # later events in this batch already see it
+                states[env.subject] = SubjectState(state.consent, state.links, death.deceased_on)
+        await asyncio.to_thread(self._after, deaths, reviews, tallies, now)
+        return out
+
+    def _control_changes(
+        self,
+        accepted: list[_Accepted],
+        out: list[OutRecord],
+        tallies: list[Tally],
+        day: date,
+    ) -> tuple[SubjectChanges, list[_Accepted]]:
+        consent, links, kept = [], [], []
+        for a in accepted:
+            env = a.event.envelope
+            if env.type == CONSENT:
+                consent.append(consent_change(a.event))
+            elif env.type == LINK:
+                link = link_change(a.event)
+                refusal = link_refusal(link, env.source, self.config)
+                if refusal is not None:
+                    out.append(
+                        self._reject(
+                            a.msg, RecordRejected(refusal, ("link_authority",)), tallies, day
+                        )
+                    )
+                    continue
+                links.append(link)
+            kept.append(a)
+        return SubjectChanges(consent=consent, links=links), kept
+
+    def _record_and_load(
+        self, changes: SubjectChanges, subjects: Sequence[str], now: datetime
+    ) -> dict[str, SubjectState]:
+        self.ports.subjects.record(changes, now)
+        return self.ports.subjects.load(subjects) if subjects else {}
+
+    def _after(
+        self, deaths: list[DeathChange], reviews: list[Review], tallies: list[Tally], now: datetime
+    ) -> None:
+        if deaths:
+            self.ports.subjects.record(SubjectChanges(deaths=deaths), now)
+        if reviews:
+            self.ports.review.add(reviews)
+            for r in reviews:
+                log.warning("event_held_for_review", event_id=r.event_id, event_type=r.event_type)
+        self.ports.quality.add(tallies)
+
+    def _emit(self, msg: ConsumerRecord[bytes, bytes], result: RoutingResult) -> list[OutRecord]:
+        names = self.deps.names
+        return [
+            *(
                 OutRecord(names.deliveries(d.recipient), msg.key, d.model_dump_json().encode())
                 for d in result.deliveries
-            )
-            out.extend(
+            ),
+            *(
                 OutRecord(names.audit, msg.key, w.model_dump_json().encode())
                 for w in result.withheld
-            )
-        await asyncio.to_thread(self.quality.add, tallies)
-        return out
+            ),
+        ]
+
+    def _review(self, a: _Accepted, now: datetime) -> Review:
+        env = a.event.envelope
+        return Review(
+            event_id=env.id,
+            event_type=env.type,
+            source=env.source,
+            subject_key=subject_key(self.secret, env.subject),
+            reason=UNRESOLVED,
+            topic=a.msg.topic,
+            key=a.msg.key,
+            value=a.msg.value or b"",
+            headers=[(k, v or b"") for k, v in a.msg.headers or ()],
+            created_at=now,
+        )
+
+    def _reject(
+        self,
+        msg: ConsumerRecord[bytes, bytes],
+        rej: RecordRejected,
+        tallies: list[Tally],
+        day: date,
+    ) -> OutRecord:
+        source, event_type = _header(msg, "ce_source"), _header(msg, "ce_type")
+        tallies.extend(
+            Tally(day, source, event_type, "rejected", r) for r in sorted(set(rej.rules))
+        )
+        log.warning(
+            "event_rejected",
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+            rules=list(rej.rules),
+        )
+        return rejected(self.deps.names.rejected, msg, rej.reason, rej.rules)
 
 
 def _header(msg: ConsumerRecord[bytes, bytes], name: str) -> str:

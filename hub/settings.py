@@ -93,6 +93,12 @@ class HubSettings(BaseSettings):
         description="Confluent-compatible Schema Registry. Empty: the hub's own ids from schemas/avro.",
     )
     log_level: str = Field(default="INFO", description="Log level of the hub's JSON logs.")
+    import_batch_size: int = Field(
+        default=1000,
+        ge=1,
+        le=50_000,
+        description="Rows a file import publishes per batch; its position is saved after each.",
+    )
     audit_checkpoint_key: SecretStr = Field(
         default=SecretStr("change-me-tell-it-once-checkpoint-key"),
         description="Secret signing audit checkpoints and purge anchors (HMAC-SHA256).",

@@ -20,7 +20,9 @@ from hub.heartbeat import HeartbeatStore
 from hub.inbox.store import InboxStore
 from hub.quality.counters import QualityCounters
 from hub.rejected.store import RejectedStore
+from hub.review.store import ReviewStore
 from hub.settings import HubSettings
+from hub.subjects.store import SubjectStore
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class Stores:
     heartbeat: HeartbeatStore
     rejected: RejectedStore
     quality: QualityCounters
+    subjects: SubjectStore
+    review: ReviewStore
 
 
 def open_stores(settings: HubSettings, run_migrations: bool = True) -> Stores:
@@ -79,4 +83,6 @@ def open_stores(settings: HubSettings, run_migrations: bool = True) -> Stores:
         HeartbeatStore(engine),
         RejectedStore(engine),
         QualityCounters(engine),
+        SubjectStore(engine),
+        ReviewStore(engine),
     )

@@ -13,9 +13,11 @@ from agents.batching import BatchAgent, attach
 from agents.delivery import DeliveryHandler
 from agents.heartbeat import register_heartbeat
 from agents.rejected_recorder import RejectedRecorderHandler
-from agents.router import RouterHandler
+from agents.router import RouterHandler, RouterPorts
 from hub.broker.admin import ensure_topics
 from hub.broker.producer import make_producer
+from hub.config.watch import ConfigWatcher
+from hub.routing.originals import AuditOriginals
 from hub.settings import HubSettings
 from runtime.wiring import open_stores, wire
 
@@ -27,7 +29,13 @@ def build_worker_app(settings: HubSettings) -> faust.App:
     stores = open_stores(settings)
     asyncio.run(ensure_topics(settings.kafka_bootstrap, w.topics()))
     deps = WorkerDeps(settings, w.config, w.codec, w.names, w.registry.event_types, w.rules)
-    router = RouterHandler(deps, stores.quality)
+    watcher = ConfigWatcher(
+        settings.config_dir, w.registry, w.config, settings.config_reload_interval_s
+    )
+    ports = RouterPorts(
+        stores.quality, stores.subjects, stores.review, AuditOriginals(stores.engine)
+    )
+    router = RouterHandler(deps, ports, watcher)
     delivery = DeliveryHandler(deps, stores.inbox)
     audit = AuditWriterHandler(deps, stores.audit)
     recorder = RejectedRecorderHandler(deps, stores.rejected)

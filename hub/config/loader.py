@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
-from hub.config.model import Agreement, HubConfig, Role, System, SystemsFile
+from hub.config.model import Agreement, AgreementStatus, HubConfig, Role, System, SystemsFile
 from hub.config.yaml_source import YamlDocument, load_yaml, parse_model
 from hub.errors import ConfigError, Problem
 from hub.events.schemas import SchemaRegistry
@@ -57,9 +58,88 @@ def load_config(config_dir: Path, registry: SchemaRegistry) -> HubConfig:
                             f"{event_type} has no field {field!r}",
                         )
                     )
+        _check_notify_to_match(doc, agreement, registry, problems)
+    problems.extend(contradictions(list(zip(docs, agreements, strict=True))))
     if problems:
         raise ConfigError(f"invalid configuration in {config_dir}", problems)
     return HubConfig(systems=systems, agreements=tuple(agreements))
+
+
+def _check_notify_to_match(
+    doc: YamlDocument, agreement: Agreement, registry: SchemaRegistry, problems: list[Problem]
+) -> None:
+    for event_type, fields in agreement.notify_to_match.items():
+        if event_type not in agreement.shares:
+            problems.append(
+                doc.problem(
+                    ("notify_to_match", event_type),
+                    "shared_event_type",
+                    f"notify_to_match names {event_type!r}, which the agreement does not share",
+                )
+            )
+            continue
+        known = (
+            registry.latest(event_type).field_paths()
+            if event_type in registry.event_types
+            else set()
+        )
+        for i, field in enumerate(fields):
+            if field not in known:
+                problems.append(
+                    doc.problem(
+                        ("notify_to_match", event_type, i),
+                        "known_field",
+                        f"{event_type} has no field {field!r}",
+                    )
+                )
+
+
+def _terms(agreement: Agreement, event_type: str) -> tuple[object, ...]:
+    """What two agreements covering the same flow must agree on."""
+    return (
+        tuple(sorted(agreement.shares[event_type])),
+        agreement.consent,
+        agreement.after_death,
+        tuple(sorted(agreement.notify_to_match.get(event_type, ()))),
+    )
+
+
+def _overlap(a: Agreement, b: Agreement) -> bool:
+    a_end = a.valid_until or date.max
+    b_end = b.valid_until or date.max
+    return a.valid_from <= b_end and b.valid_from <= a_end
+
+
+def contradictions(agreements: list[tuple[YamlDocument, Agreement]]) -> list[Problem]:
+    """Active agreements covering one flow (provider, recipient, event type) at overlapping
+    times must say the same thing: the same fields, consent mode, notify-to-match and
+    after-death rule. Otherwise which one applies would depend on their ids."""
+    problems: list[Problem] = []
+    active = [(d, a) for d, a in agreements if a.status is AgreementStatus.ACTIVE]
+    for i, (doc_a, a) in enumerate(active):
+        for doc_b, b in active[i + 1 :]:
+            if a.id == b.id or not _overlap(a, b):
+                continue
+            for event_type in sorted(set(a.shares) & set(b.shares)):
+                shared_flows = sorted(
+                    (p, r)
+                    for p in set(a.providers) & set(b.providers)
+                    for r in set(a.recipients) & set(b.recipients)
+                )
+                if not shared_flows or _terms(a, event_type) == _terms(b, event_type):
+                    continue
+                provider, recipient = shared_flows[0]
+                for doc, this, other, other_doc in ((doc_a, a, b, doc_b), (doc_b, b, a, doc_a)):
+                    problems.append(
+                        doc.problem(
+                            ("shares", event_type),
+                            "no_contradiction",
+                            f"{this.id} and {other.id} ({other_doc.file.name}) both cover "
+                            f"{provider} -> {recipient} {event_type} at overlapping dates but "
+                            "differ in fields, consent, notify_to_match or after_death",
+                        )
+                    )
+    return problems
 
 
 def _check_systems(

@@ -46,6 +46,10 @@ class System(_Config):
     subscriptions: tuple[EventType, ...] = Field(
         default=(), description="Event types this recipient wants to hear about"
     )
+    identity_provider: bool = Field(
+        default=False,
+        description="May link any system's records to hub persons (person.linked), not only its own",
+    )
 
     @model_validator(mode="after")
     def _subscriptions_need_recipient(self) -> System:

@@ -70,3 +70,32 @@ def insert_ignoring_duplicates(
     # RETURNING counts what was really inserted (executemany rowcount is -1 on some drivers).
     result = conn.execute(stmt.returning(table.c[key[0]]), list(rows))
     return len(result.all())
+
+
+def upsert_newer(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    unique: tuple[str, ...],
+    newer_than: str,
+) -> None:
+    """Insert rows; where `unique` exists, overwrite only if the row's `newer_than` is not older.
+
+    Redelivered or out-of-order older facts never overwrite newer ones.
+    """
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        ins: Any = sqlite.insert(table)
+    elif dialect == "postgresql":
+        ins = postgresql.insert(table)
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise ValueError(f"unsupported database dialect {dialect}")
+    updated = {c: ins.excluded[c] for c in rows[0] if c not in unique}
+    stmt = ins.on_conflict_do_update(
+        index_elements=list(unique),
+        set_=updated,
+        where=table.c[newer_than] <= ins.excluded[newer_than],
+    )
+    conn.execute(stmt, list(rows))

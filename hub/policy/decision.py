@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
-from hub.config.model import Agreement, AgreementStatus, ConsentMode
+from hub.config.model import AfterDeath, Agreement, AgreementStatus, ConsentMode
 from hub.events.envelope import Envelope
 from hub.policy.minimise import minimise, shared_field_names
 from hub.policy.reasons import ReasonCode
+from hub.policy.state import ConsentAction, SubjectState, consent_in_force
 from hub.timeutil import uk_date
 
 
@@ -22,26 +23,16 @@ class Reason:
 
 
 @dataclass(frozen=True)
-class ConsentState:
-    """What the resident has said, per (subject, purpose). Empty until consent events exist."""
-
-    granted: frozenset[tuple[str, str]] = frozenset()
-    objected: frozenset[tuple[str, str]] = frozenset()
-
-
-@dataclass(frozen=True)
-class IdentityLinks:
-    """Each recipient system's own local id for a hub person: (subject, system) -> local id."""
-
-    local_ids: Mapping[tuple[str, str], str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class Allow:
+    """Send `data` (only `fields`) under `agreement`; `match_only`: the recipient has no record
+    of the person and gets the agreed matching fields so it can find or create one."""
+
     agreement: Agreement
     fields: tuple[str, ...]
     data: dict[str, Any]
     local_id: str | None
+    match_only: bool = False
+    flags: tuple[str, ...] = ()
 
     allowed = True
 
@@ -56,8 +47,7 @@ class Withhold:
 Decision = Allow | Withhold
 
 
-def _agreement_problem(agreement: Agreement, now: datetime) -> Reason | None:
-    day = uk_date(now)  # "valid until 31 March" ends at midnight in London
+def _agreement_problem(agreement: Agreement, day: date) -> Reason | None:
     if agreement.status is not AgreementStatus.ACTIVE:
         return Reason(
             ReasonCode.AGREEMENT_NOT_ACTIVE,
@@ -79,20 +69,44 @@ def _agreement_problem(agreement: Agreement, now: datetime) -> Reason | None:
     return None
 
 
-def _consent_problem(agreement: Agreement, subject: str, consent: ConsentState) -> Reason | None:
-    key = (subject, agreement.purpose)
-    if agreement.consent is ConsentMode.REQUIRED and key not in consent.granted:
+def _death_problem(agreement: Agreement, subject: SubjectState) -> Reason | None:
+    if agreement.after_death is AfterDeath.STOP and subject.deceased_on is not None:
         return Reason(
-            ReasonCode.NO_CONSENT,
-            f"agreement {agreement.id} needs the resident's consent and none is on record",
+            ReasonCode.SUBJECT_DECEASED,
+            f"agreement {agreement.id} stops its flows after the person's death",
             agreement.id,
         )
-    if agreement.consent is ConsentMode.OPT_OUT and key in consent.objected:
+    return None
+
+
+def _consent_problem(
+    agreement: Agreement, recipient: str, subject: SubjectState, now: datetime
+) -> Reason | None:
+    if agreement.consent is ConsentMode.NONE:
+        return None
+    fact = consent_in_force(subject.consent, agreement.purpose, recipient, now)
+    said = None if fact is None else fact.action
+    if agreement.consent is ConsentMode.REQUIRED and said is not ConsentAction.GRANTED:
+        if fact is None:
+            return Reason(
+                ReasonCode.NO_CONSENT,
+                f"agreement {agreement.id} needs the resident's consent and none is on record",
+                agreement.id,
+            )
         return Reason(
-            ReasonCode.OBJECTION,
-            f"the resident objected to sharing for: {agreement.purpose}",
+            ReasonCode.CONSENT_WITHDRAWN,
+            f"agreement {agreement.id} needs the resident's consent, withdrawn "
+            f"({fact.action.value}) from {fact.effective_at.isoformat()}",
             agreement.id,
         )
+    if agreement.consent is ConsentMode.OPT_OUT and fact is not None:
+        if fact.action is not ConsentAction.GRANTED:
+            return Reason(
+                ReasonCode.OBJECTION,
+                f"the resident objected from {fact.effective_at.isoformat()} to sharing for: "
+                f"{agreement.purpose}",
+                agreement.id,
+            )
     return None
 
 
@@ -101,15 +115,15 @@ def decide(
     data: Mapping[str, Any],
     recipient: str,
     agreements: Sequence[Agreement],
-    consent: ConsentState,
-    links: IdentityLinks,
+    subject: SubjectState,
     now: datetime,
 ) -> Decision:
-    """Allow (with minimised data) only under an agreement that covers this exact flow today.
+    """Allow (with minimised data) only under an agreement that covers this exact flow now.
 
     Candidates are agreements naming the event's source as provider, the recipient, and the
-    event type. They are tried in id order; the first with no problem wins. Otherwise the
-    transfer is withheld with every candidate's reason (or `no_agreement` if there were none).
+    event type. They are tried in id order; the first with no problem wins. A recipient with
+    no record of the person is allowed only the agreement's notify-to-match fields. Otherwise
+    the transfer is withheld with every candidate's reason (`no_agreement` if there were none).
     """
     candidates = sorted(
         (
@@ -128,11 +142,32 @@ def decide(
                 ),
             )
         )
+    day = uk_date(now)  # "valid until 31 March" ends at midnight in London
+    local_id = subject.links.get(recipient)
     reasons: list[Reason] = []
     for agreement in candidates:
-        problem = _agreement_problem(agreement, now) or _consent_problem(
-            agreement, event.subject, consent
+        problem = (
+            _agreement_problem(agreement, day)
+            or _death_problem(agreement, subject)
+            or _consent_problem(agreement, recipient, subject, now)
         )
+        if problem is None and local_id is None:
+            match_fields = agreement.notify_to_match.get(event.type)
+            if match_fields:
+                return Allow(
+                    agreement=agreement,
+                    fields=shared_field_names(data, match_fields),
+                    data=minimise(data, match_fields),
+                    local_id=None,
+                    match_only=True,
+                    flags=subject.flags,
+                )
+            problem = Reason(
+                ReasonCode.NO_LOCAL_RECORD,
+                f"{recipient} has no record linked to this person, and agreement "
+                f"{agreement.id} does not allow notify-to-match",
+                agreement.id,
+            )
         if problem is not None:
             reasons.append(problem)
             continue
@@ -141,6 +176,7 @@ def decide(
             agreement=agreement,
             fields=shared_field_names(data, allowed_fields),
             data=minimise(data, allowed_fields),
-            local_id=links.local_ids.get((event.subject, recipient)),
+            local_id=local_id,
+            flags=subject.flags,
         )
     return Withhold(tuple(reasons))

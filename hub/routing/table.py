@@ -36,6 +36,9 @@ class RoutingTable:
     def subscribers_of(self, event_type: str) -> tuple[System, ...]:
         return self.subscribers.get(event_type, ())
 
+    def subscribers_ids(self, event_type: str) -> frozenset[str]:
+        return frozenset(s.id for s in self.subscribers.get(event_type, ()))
+
     def agreements_for(self, source: str, recipient: str, event_type: str) -> tuple[Agreement, ...]:
         """Agreements naming this exact flow (provider, recipient, event type), in id order."""
         return self.flows.get((source, recipient, event_type), ())

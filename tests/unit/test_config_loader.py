@@ -46,7 +46,7 @@ def at(config_dir: Path, name: str, line: int, field: str) -> str:
 
 
 def test_the_sample_configuration_loads(config: HubConfig) -> None:
-    assert len(config.systems) == 8
+    assert len(config.systems) == 9
     assert len(config.agreements) == 6
     assert [a.id for a in config.agreements] == [f"DSA-00{i}" for i in range(1, 7)]
     assert {s.id for s in config.recipients} == {

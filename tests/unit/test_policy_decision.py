@@ -10,7 +10,8 @@ import pytest
 
 from hub.config.model import Agreement, AgreementStatus, ConsentMode
 from hub.events.envelope import Envelope
-from hub.policy.decision import Allow, ConsentState, IdentityLinks, Withhold, decide
+from hub.policy.decision import Allow, Withhold, decide
+from hub.policy.state import ConsentAction, ConsentFact, SubjectState
 from hub.policy.reasons import ReasonCode
 
 from .samples import (
@@ -60,8 +61,19 @@ def envelope(source: str = "council-tax", type_: str = "address.changed") -> Env
     )
 
 
-NO_CONSENT = ConsentState()
-NO_LINKS = IdentityLinks()
+LINKED = SubjectState(links={"waste": "WST-000417", "parking": "PRK-9"})
+BEFORE = datetime(2026, 5, 1, tzinfo=UTC)
+
+
+def said(*facts: tuple[ConsentAction, str], at: datetime = BEFORE) -> SubjectState:
+    """The linked person, having said these things (action, purpose) at `at`, in order."""
+    return SubjectState(
+        consent=tuple(
+            ConsentFact(action, purpose, None, at, seq)
+            for seq, (action, purpose) in enumerate(facts)
+        ),
+        links=LINKED.links,
+    )
 
 
 def run(
@@ -69,8 +81,7 @@ def run(
     *,
     env: Envelope | None = None,
     recipient: str = "waste",
-    consent: ConsentState = NO_CONSENT,
-    links: IdentityLinks = NO_LINKS,
+    subject: SubjectState = LINKED,
     now: datetime = NOW,
     data: dict[str, Any] | None = None,
 ) -> Allow | Withhold:
@@ -79,8 +90,7 @@ def run(
         address_data() if data is None else data,
         recipient,
         agreements,
-        consent,
-        links,
+        subject,
         now,
     )
 
@@ -173,20 +183,55 @@ def test_consent_required_without_a_grant_withholds() -> None:
 
 
 def test_consent_required_with_a_grant_allows() -> None:
-    consent = ConsentState(granted=frozenset({(SUBJECT, PURPOSE)}))
-    decision = run([agreement(consent=ConsentMode.REQUIRED)], consent=consent)
+    subject = said((ConsentAction.GRANTED, PURPOSE))
+    decision = run([agreement(consent=ConsentMode.REQUIRED)], subject=subject)
     assert isinstance(decision, Allow)
 
 
-@pytest.mark.parametrize(
-    "grant",
-    [("someone-else", PURPOSE), (SUBJECT, "a different purpose")],
-    ids=["subject", "purpose"],
-)
-def test_consent_must_match_subject_and_purpose(grant: tuple[str, str]) -> None:
-    consent = ConsentState(granted=frozenset({grant}))
-    decision = run([agreement(consent=ConsentMode.REQUIRED)], consent=consent)
+def test_consent_must_match_the_purpose() -> None:
+    subject = said((ConsentAction.GRANTED, "a different purpose"))
+    decision = run([agreement(consent=ConsentMode.REQUIRED)], subject=subject)
     assert codes(decision) == [ReasonCode.NO_CONSENT]
+
+
+def test_purpose_matches_ignoring_case_and_spacing() -> None:
+    subject = said((ConsentAction.GRANTED, "  keep waste  collection ROUNDS at the right property"))
+    assert isinstance(run([agreement(consent=ConsentMode.REQUIRED)], subject=subject), Allow)
+
+
+def test_a_withdrawal_after_a_grant_withholds_with_its_own_reason() -> None:
+    subject = said((ConsentAction.GRANTED, PURPOSE), (ConsentAction.WITHDRAWN, PURPOSE))
+    decision = run([agreement(consent=ConsentMode.REQUIRED)], subject=subject)
+    assert codes(decision) == [ReasonCode.CONSENT_WITHDRAWN]
+
+
+def test_a_withdrawal_effective_later_is_not_in_force_yet() -> None:
+    later = datetime(2026, 7, 1, tzinfo=UTC)
+    subject = SubjectState(
+        consent=(
+            ConsentFact(ConsentAction.GRANTED, PURPOSE, None, BEFORE, 1),
+            ConsentFact(ConsentAction.WITHDRAWN, PURPOSE, None, later, 2),
+        ),
+        links=LINKED.links,
+    )
+    assert isinstance(run([agreement(consent=ConsentMode.REQUIRED)], subject=subject), Allow)
+    after = run([agreement(consent=ConsentMode.REQUIRED)], subject=subject, now=later)
+    assert codes(after) == [ReasonCode.CONSENT_WITHDRAWN]
+
+
+def test_a_withdrawal_for_one_recipient_leaves_the_others() -> None:
+    subject = SubjectState(
+        consent=(
+            ConsentFact(ConsentAction.GRANTED, PURPOSE, None, BEFORE, 1),
+            ConsentFact(ConsentAction.WITHDRAWN, PURPOSE, "parking", BEFORE, 2),
+        ),
+        links=LINKED.links,
+    )
+    both = agreement(consent=ConsentMode.REQUIRED, recipients=("waste", "parking"))
+    assert isinstance(run([both], subject=subject), Allow)
+    assert codes(run([both], subject=subject, recipient="parking")) == [
+        ReasonCode.CONSENT_WITHDRAWN
+    ]
 
 
 def test_opt_out_allows_without_an_objection() -> None:
@@ -194,19 +239,19 @@ def test_opt_out_allows_without_an_objection() -> None:
 
 
 def test_opt_out_with_an_objection_withholds() -> None:
-    consent = ConsentState(objected=frozenset({(SUBJECT, PURPOSE)}))
-    decision = run([agreement(consent=ConsentMode.OPT_OUT)], consent=consent)
+    subject = said((ConsentAction.OBJECTION, PURPOSE))
+    decision = run([agreement(consent=ConsentMode.OPT_OUT)], subject=subject)
     assert codes(decision) == [ReasonCode.OBJECTION]
 
 
-def test_objection_by_another_resident_does_not_withhold() -> None:
-    consent = ConsentState(objected=frozenset({("someone-else", PURPOSE)}))
-    assert isinstance(run([agreement(consent=ConsentMode.OPT_OUT)], consent=consent), Allow)
+def test_an_objection_lifted_by_a_later_grant_allows_again() -> None:
+    subject = said((ConsentAction.OBJECTION, PURPOSE), (ConsentAction.GRANTED, PURPOSE))
+    assert isinstance(run([agreement(consent=ConsentMode.OPT_OUT)], subject=subject), Allow)
 
 
 def test_statutory_sharing_ignores_an_objection() -> None:
-    consent = ConsentState(objected=frozenset({(SUBJECT, PURPOSE)}))
-    assert isinstance(run([agreement(consent=ConsentMode.NONE)], consent=consent), Allow)
+    subject = said((ConsentAction.OBJECTION, PURPOSE))
+    assert isinstance(run([agreement(consent=ConsentMode.NONE)], subject=subject), Allow)
 
 
 def test_first_valid_agreement_in_id_order_wins() -> None:
@@ -279,19 +324,36 @@ def test_fields_lists_only_what_was_actually_present() -> None:
 
 
 def test_local_id_comes_from_the_identity_links_for_this_recipient() -> None:
-    links = IdentityLinks(
-        {(SUBJECT, "waste"): "WST-000417", (SUBJECT, "parking"): "PRK-9", ("other", "waste"): "W-1"}
-    )
-    decision = run([agreement()], links=links)
+    decision = run([agreement()])
     assert isinstance(decision, Allow)
     assert decision.local_id == "WST-000417"
+    assert decision.match_only is False
 
 
-def test_local_id_is_none_without_a_link() -> None:
-    links = IdentityLinks({(SUBJECT, "parking"): "PRK-9"})
-    decision = run([agreement()], links=links)
+def test_a_recipient_with_no_record_gets_nothing() -> None:
+    subject = SubjectState(links={"parking": "PRK-9"})
+    decision = run([agreement()], subject=subject)
+    assert codes(decision) == [ReasonCode.NO_LOCAL_RECORD]
+
+
+def test_notify_to_match_sends_only_the_matching_fields_and_no_local_id() -> None:
+    subject = SubjectState(links={"parking": "PRK-9"})
+    matching = agreement(notify_to_match={"address.changed": ("new_address.postcode",)})
+    decision = run([matching], subject=subject)
     assert isinstance(decision, Allow)
+    assert decision.match_only is True
     assert decision.local_id is None
+    assert decision.data == {"new_address": {"postcode": NEW_POSTCODE}}
+    assert decision.fields == ("new_address.postcode",)
+
+
+def test_after_death_flows_are_flagged_or_stopped_as_the_agreement_says() -> None:
+    deceased = SubjectState(links=LINKED.links, deceased_on=date(2026, 5, 30))
+    flagged = run([agreement()], subject=deceased)
+    assert isinstance(flagged, Allow)
+    assert flagged.flags == ("deceased",)
+    stopped = run([agreement(after_death="stop")], subject=deceased)
+    assert codes(stopped) == [ReasonCode.SUBJECT_DECEASED]
 
 
 def test_decision_is_deterministic_and_independent_of_agreement_order() -> None:
@@ -323,7 +385,7 @@ def test_agreement_dates_are_uk_dates_not_utc_dates() -> None:
 
     from hub.config.model import Agreement
     from hub.events.envelope import Envelope
-    from hub.policy.decision import Allow, ConsentState, IdentityLinks, decide
+    from hub.policy.decision import Allow, decide
 
     agreement = Agreement(
         id="A-1",
@@ -343,7 +405,5 @@ def test_agreement_dates_are_uk_dates_not_utc_dates() -> None:
     envelope = Envelope(
         id="e", source="council-tax", type="death.notified", subject="P-1", time=now
     )
-    decision = decide(
-        envelope, {"date_of_death": "x"}, "waste", [agreement], ConsentState(), IdentityLinks(), now
-    )
+    decision = decide(envelope, {"date_of_death": "x"}, "waste", [agreement], LINKED, now)
     assert isinstance(decision, Allow)

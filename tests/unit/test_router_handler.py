@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 
 from aiokafka import ConsumerRecord
 
 from agents.app import WorkerDeps
-from agents.router import RouterHandler
+from agents.router import RouterHandler, RouterPorts
+from hub.config.watch import ConfigWatcher
+from hub.policy.state import SubjectState
+from hub.review.store import Review
+from hub.routing.route import OriginalTransfer
+from hub.subjects.store import SubjectChanges
 from hub.broker.topics import TopicNames
 from hub.config.model import HubConfig
 from hub.events.codec import AvroCodec
@@ -44,18 +49,66 @@ class Tallies(list[Tally]):
         self.extend(tallies)
 
 
+RECIPIENTS = ("waste", "libraries", "parking", "adult-social-care", "electoral")
+EVERYWHERE = SubjectState(links={r: f"L-{r}" for r in RECIPIENTS})
+
+
+class Subjects:
+    """The subject store's contract, in memory: changes recorded, states handed back."""
+
+    def __init__(self, states: dict[str, SubjectState] | None = None) -> None:
+        self.states = dict(states or {})
+        self.calls: list[str] = []
+        self.recorded: list[SubjectChanges] = []
+
+    def record(self, changes: SubjectChanges, recorded_at: datetime) -> None:
+        self.calls.append("record")
+        self.recorded.append(changes)
+        for link in changes.links:
+            old = self.states.get(link.subject, SubjectState())
+            self.states[link.subject] = SubjectState(
+                old.consent, {**old.links, link.system: link.local_id}, old.deceased_on
+            )
+
+    def load(self, subjects: Sequence[str]) -> dict[str, SubjectState]:
+        self.calls.append("load")
+        return {s: self.states[s] for s in subjects if s in self.states}
+
+
+class Reviews(list[Review]):
+    def add(self, items: Sequence[Review]) -> None:  # type: ignore[override]
+        self.extend(items)
+
+
+class NoOriginals:
+    def delivered(self, event_ids: Sequence[str]) -> dict[str, list[OriginalTransfer]]:
+        return {}
+
+
 def handler(
-    config: HubConfig, registry: SchemaRegistry, tallies: Tallies | None = None
+    config: HubConfig,
+    registry: SchemaRegistry,
+    tallies: Tallies | None = None,
+    subjects: Subjects | None = None,
+    reviews: Reviews | None = None,
 ) -> RouterHandler:
+    settings = HubSettings(config_reload_interval_s=0)
     deps = WorkerDeps(
-        HubSettings(),
+        settings,
         config,
         AvroCodec(registry),
         TopicNames(),
         registry.event_types,
         RuleConfig(effective_past_days=36_500),
     )
-    return RouterHandler(deps, tallies if tallies is not None else Tallies())
+    ports = RouterPorts(
+        tallies if tallies is not None else Tallies(),
+        subjects if subjects is not None else Subjects({"P-1": EVERYWHERE, "P-2": EVERYWHERE}),
+        reviews if reviews is not None else Reviews(),
+        NoOriginals(),
+    )
+    watcher = ConfigWatcher(settings.config_dir, registry, config, interval_s=0)
+    return RouterHandler(deps, ports, watcher)
 
 
 async def test_a_batch_fans_out_to_every_entitled_recipient(
@@ -151,3 +204,106 @@ async def test_withheld_decisions_go_to_the_audit_topic(
         ("adult-social-care", "no_consent"),
     }
     assert "EX1 1AA" not in b"".join(o.value for o in out if o.topic == "audit").decode()
+
+
+def encoded(
+    codec: AvroCodec,
+    type_: str,
+    subject: str,
+    data: dict[str, object],
+    id_: str,
+    source: str = "council-tax",
+) -> ConsumerRecord[bytes, bytes]:
+    event = Event(
+        envelope=Envelope(
+            id=id_,
+            source=source,
+            type=type_,
+            subject=subject,
+            time=datetime(2026, 11, 19, tzinfo=UTC),
+        ),
+        data=data,
+    )
+    e = codec.encode_event(event)
+    return record(e.value, e.headers)
+
+
+def death_record(codec: AvroCodec, subject: str, id_: str) -> ConsumerRecord[bytes, bytes]:
+    return encoded(
+        codec,
+        "death.notified",
+        subject,
+        {"date_of_death": date(2026, 11, 18), "verified_by": "registrar"},
+        id_,
+        "registrar",
+    )
+
+
+async def test_an_event_about_an_unknown_person_waits_in_the_review_queue(
+    config: HubConfig, registry: SchemaRegistry
+) -> None:
+    reviews = Reviews()
+    codec = AvroCodec(registry)
+    out = await handler(config, registry, subjects=Subjects(), reviews=reviews)(
+        [death_record(codec, "P-unknown", "e-unknown")]
+    )
+    assert out == []  # nothing routed, nothing lost:
+    assert [r.event_id for r in reviews] == ["e-unknown"]
+    assert reviews[0].value == death_record(codec, "P-unknown", "e-unknown").value
+    assert "P-unknown" not in reviews[0].subject_key
+
+
+async def test_links_in_a_batch_are_recorded_before_the_people_are_loaded(
+    config: HubConfig, registry: SchemaRegistry
+) -> None:
+    codec = AvroCodec(registry)
+    subjects = Subjects()
+    link = encoded(
+        codec,
+        "person.linked",
+        "P-9",
+        {"system": "waste", "local_id": "W-9"},
+        "l-1",
+        "customer-index",
+    )
+    out = await handler(config, registry, subjects=subjects)(
+        [death_record(codec, "P-9", "e-9"), link]
+    )
+    assert subjects.calls[:2] == ["record", "load"]
+    deliveries = [
+        Delivery.model_validate_json(o.value) for o in out if o.topic.startswith("deliveries.")
+    ]
+    assert [(d.recipient, d.local_id) for d in deliveries] == [("waste", "W-9")]
+    withheld = [AuditEntry.model_validate_json(o.value) for o in out if o.topic == "audit"]
+    assert {w.reasons[0].code for w in withheld} == {"no_local_record"}
+
+
+async def test_a_source_may_not_link_another_systems_records(
+    config: HubConfig, registry: SchemaRegistry
+) -> None:
+    codec = AvroCodec(registry)
+    subjects = Subjects()
+    link = encoded(codec, "person.linked", "P-9", {"system": "waste", "local_id": "W-9"}, "l-2")
+    out = await handler(config, registry, subjects=subjects)([link])
+    assert [o.topic for o in out] == ["events.rejected"]
+    assert dict(out[0].headers)["hub_rejected_rules"] == b"link_authority"
+    assert all(not c.links for c in subjects.recorded)
+
+
+async def test_a_death_marks_the_person_deceased_for_later_events(
+    config: HubConfig, registry: SchemaRegistry
+) -> None:
+    codec = AvroCodec(registry)
+    subjects = Subjects({"P-1": EVERYWHERE})
+    out = await handler(config, registry, subjects=subjects)(
+        [death_record(codec, "P-1", "d-1"), death_record(codec, "P-1", "d-2")]
+    )
+    deaths = [d for c in subjects.recorded for d in c.deaths]
+    assert [(d.subject, d.deceased_on) for d in deaths] == [("P-1", date(2026, 11, 18))]
+    flags = {
+        (d.event_id, d.subject_flags)
+        for d in (
+            Delivery.model_validate_json(o.value) for o in out if o.topic.startswith("deliveries.")
+        )
+    }
+    assert flags == {("d-1", ()), ("d-2", ("deceased",))}

@@ -8,9 +8,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.config.model import HubConfig
+from hub.config.model import AgreementStatus, HubConfig
 from hub.events.envelope import Envelope, Event
-from hub.policy.decision import ConsentState, IdentityLinks
+from hub.policy.state import ConsentAction, ConsentFact, SubjectState
 from hub.policy.reasons import ReasonCode
 from hub.pseudonym import subject_key
 from hub.routing.messages import (
@@ -20,7 +20,7 @@ from hub.routing.messages import (
     delivered_entry,
     delivery_id,
 )
-from hub.routing.route import RoutingResult, route_event
+from hub.routing.route import OriginalTransfer, RoutingResult, route_event, route_follow_up
 from hub.routing.table import RoutingTable
 
 from .samples import (
@@ -58,21 +58,17 @@ def make_event(
     return Event(envelope=env, data=data)
 
 
+RECIPIENTS = ("waste", "libraries", "parking", "adult-social-care", "electoral")
+LINKED = SubjectState(links={r: f"{r.upper()}-0417" for r in RECIPIENTS})
+
+
 def route(
     config: HubConfig,
     event: Event | None = None,
-    consent: ConsentState | None = None,
-    links: IdentityLinks | None = None,
+    subject: SubjectState = LINKED,
     secret: str = SECRET,
 ) -> RoutingResult:
-    return route_event(
-        event or make_event(),
-        RoutingTable.build(config),
-        consent or ConsentState(),
-        links or IdentityLinks(),
-        NOW,
-        secret,
-    )
+    return route_event(event or make_event(), RoutingTable.build(config), subject, NOW, secret)
 
 
 def by_recipient(result: RoutingResult) -> tuple[dict[str, Delivery], dict[str, AuditEntry]]:
@@ -101,8 +97,9 @@ def test_every_subscriber_gets_exactly_one_outcome(config: HubConfig) -> None:
 
 
 def test_consent_on_record_releases_the_consent_based_flow(config: HubConfig) -> None:
-    consent = ConsentState(granted=frozenset({(SUBJECT, ASC_PURPOSE)}))
-    delivered, withheld = by_recipient(route(config, consent=consent))
+    granted = ConsentFact(ConsentAction.GRANTED, ASC_PURPOSE, None, NOW, 1)
+    subject = SubjectState(consent=(granted,), links=LINKED.links)
+    delivered, withheld = by_recipient(route(config, subject=subject))
     assert "adult-social-care" in delivered
     assert delivered["adult-social-care"].agreement_id == "DSA-004"
     assert set(withheld) == {"libraries"}
@@ -146,14 +143,17 @@ def test_delivery_records_agreement_and_provenance(config: HubConfig) -> None:
     assert waste.subject == SUBJECT
     assert waste.subject_key == subject_key(SECRET, SUBJECT)
     assert waste.decided_at == NOW
-    assert waste.local_id is None
+    assert waste.local_id == "WASTE-0417"
 
 
-def test_local_id_is_passed_through_from_identity_links(config: HubConfig) -> None:
-    links = IdentityLinks({(SUBJECT, "waste"): "WST-000417"})
-    delivered, _ = by_recipient(route(config, links=links))
+def test_each_recipient_gets_its_own_local_id_and_unlinked_ones_get_nothing(
+    config: HubConfig,
+) -> None:
+    subject = SubjectState(links={"waste": "WST-000417", "council-tax": "CT-1"})
+    delivered, withheld = by_recipient(route(config, subject=subject))
     assert delivered["waste"].local_id == "WST-000417"
-    assert delivered["parking"].local_id is None
+    assert [r.code for r in withheld["parking"].reasons] == [ReasonCode.NO_LOCAL_RECORD.value]
+    assert "parking" not in delivered
 
 
 def test_delivery_id_is_stable_per_event_and_recipient(config: HubConfig) -> None:
@@ -276,3 +276,84 @@ def test_non_subscribers_are_not_considered(config: HubConfig) -> None:
     recipients = {d.recipient for d in result.deliveries} | {w.recipient for w in result.withheld}
     assert "parking" not in recipients
     assert {d.recipient for d in result.deliveries} == {"waste", "electoral"}
+
+
+def test_a_recipient_without_a_record_is_notified_to_match_where_its_agreement_allows(
+    config: HubConfig,
+) -> None:
+    subject = SubjectState(links={"council-tax": "CT-1", "waste": "W-1"})
+    delivered, withheld = by_recipient(route(config, subject=subject))
+    electoral = delivered["electoral"]  # DSA-002 allows notify-to-match
+    assert electoral.local_id is None
+    assert electoral.fields == ("effective_date", "new_address")
+    assert "previous_address" not in electoral.data
+    assert [r.code for r in withheld["parking"].reasons] == ["no_local_record"]
+
+
+def test_a_correction_goes_to_those_that_received_the_original_minimised(
+    config: HubConfig,
+) -> None:
+    corrected = address_data()
+    corrected["new_address"] = {**corrected["new_address"], "postcode": "EX4 7QU"}
+    correction = make_event(
+        "correction",
+        event_id="evt-fix-1",
+        data={
+            "original_event_id": "evt-20260314-0001",
+            "original_event_type": "address.changed",
+            "reason": "wrong postcode keyed",
+            "corrected_data": json.dumps(corrected, default=str),
+        },
+    )
+    originals = [
+        OriginalTransfer("parking", "council-tax", "address.changed"),
+        OriginalTransfer("waste", "council-tax", "address.changed"),
+    ]
+    result = route_follow_up(correction, originals, RoutingTable.build(config), LINKED, NOW, SECRET)
+    delivered, withheld = by_recipient(result)
+    assert set(delivered) == {"parking", "waste"}  # not electoral: it is not in `originals`
+    parking = delivered["parking"]
+    assert parking.event_type == "correction"
+    assert parking.mode == "correction"
+    assert parking.data == {
+        "original_event_id": "evt-20260314-0001",
+        "original_event_type": "address.changed",
+        "corrected": {
+            "new_address": {"uprn": NEW_UPRN, "postcode": "EX4 7QU"},
+            "effective_date": corrected["effective_date"].isoformat(),
+        },
+    }
+    assert "reason" not in parking.data
+    assert withheld == {}
+
+
+def test_a_retraction_under_an_agreement_that_has_since_ended_is_withheld(
+    config: HubConfig,
+) -> None:
+    ended = tuple(
+        a.model_copy(update={"status": AgreementStatus.ENDED}) if a.id == "DSA-003" else a
+        for a in config.agreements
+    )
+    table = RoutingTable.build(config.model_copy(update={"agreements": ended}))
+    retraction = make_event(
+        "retraction",
+        event_id="evt-retract-1",
+        data={
+            "original_event_id": "evt-20260314-0001",
+            "original_event_type": "address.changed",
+            "reason": "sent in error",
+        },
+    )
+    originals = [
+        OriginalTransfer("parking", "council-tax", "address.changed"),
+        OriginalTransfer("waste", "council-tax", "address.changed"),
+    ]
+    delivered, withheld = by_recipient(
+        route_follow_up(retraction, originals, table, LINKED, NOW, SECRET)
+    )
+    assert delivered["waste"].data == {
+        "original_event_id": "evt-20260314-0001",
+        "original_event_type": "address.changed",
+    }
+    assert [r.code for r in withheld["parking"].reasons] == ["agreement_not_active"]
+    assert withheld["parking"].mode == "correction"

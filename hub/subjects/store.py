@@ -1,0 +1,164 @@
+"""The durable home of per-person routing state: consent facts, identity links, deceased flags.
+
+The router writes control events here before it routes anything after them, and reads the
+state of the people in each batch from here, so any number of workers agree and a lost broker
+or changelog never loses a withdrawal of consent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from types import MappingProxyType
+
+from sqlalchemy import Engine, select
+
+from hub.db.engine import insert_ignoring_duplicates, upsert_newer
+from hub.db.tables import ConsentRecord, IdentityLink, SubjectStatus
+from hub.policy.state import ConsentAction, ConsentFact, SubjectState
+from hub.subjects.changes import ConsentChange, DeathChange, LinkChange
+
+_CONSENT = ConsentRecord.__table__  # type: ignore[attr-defined]
+_LINK = IdentityLink.__table__  # type: ignore[attr-defined]
+_STATUS = SubjectStatus.__table__  # type: ignore[attr-defined]
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class SubjectChanges:
+    consent: Sequence[ConsentChange] = ()
+    links: Sequence[LinkChange] = ()
+    deaths: Sequence[DeathChange] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.consent or self.links or self.deaths)
+
+
+@dataclass(frozen=True)
+class LinkedRecord:
+    subject: str
+    system: str
+    local_id: str
+    linked_at: datetime
+
+
+@dataclass
+class _Building:
+    consent: list[ConsentFact] = field(default_factory=list)
+    links: dict[str, str] = field(default_factory=dict)
+    deceased_on: date | None = None
+
+
+class SubjectStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def record(self, changes: SubjectChanges, recorded_at: datetime) -> None:
+        """Write every change in one transaction; redelivered changes are no-ops."""
+        if not changes:
+            return
+        with self.engine.begin() as conn:
+            insert_ignoring_duplicates(
+                conn,
+                _CONSENT,
+                [
+                    {
+                        "event_id": c.event_id,
+                        "subject": c.subject,
+                        "action": c.action.value,
+                        "purpose": c.purpose,
+                        "recipient": c.recipient,
+                        "effective_at": c.effective_at,
+                        "recorded_at": recorded_at,
+                    }
+                    for c in changes.consent
+                ],
+                "event_id",
+            )
+            latest: dict[tuple[str, str], LinkChange] = {}
+            for link in changes.links:  # one row per (subject, system) per statement
+                key = (link.subject, link.system)
+                if key not in latest or latest[key].linked_at <= link.linked_at:
+                    latest[key] = link
+            upsert_newer(
+                conn,
+                _LINK,
+                [
+                    {
+                        "subject": lk.subject,
+                        "system": lk.system,
+                        "local_id": lk.local_id,
+                        "event_id": lk.event_id,
+                        "linked_at": lk.linked_at,
+                    }
+                    for lk in latest.values()
+                ],
+                ("subject", "system"),
+                "linked_at",
+            )
+            first: dict[str, DeathChange] = {}
+            for death in changes.deaths:
+                first.setdefault(death.subject, death)
+            insert_ignoring_duplicates(
+                conn,
+                _STATUS,
+                [
+                    {
+                        "subject": d.subject,
+                        "deceased_on": d.deceased_on,
+                        "event_id": d.event_id,
+                        "recorded_at": recorded_at,
+                    }
+                    for d in first.values()
+                ],
+                "subject",
+            )
+
+    def load(self, subjects: Iterable[str]) -> dict[str, SubjectState]:
+        """The state of each named person (people the hub knows nothing about are absent)."""
+        wanted = sorted(set(subjects))
+        building: dict[str, _Building] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(wanted), _CHUNK):
+                chunk = wanted[i : i + _CHUNK]
+                for r in conn.execute(
+                    select(_CONSENT).where(_CONSENT.c.subject.in_(chunk)).order_by(_CONSENT.c.seq)
+                ):
+                    building.setdefault(r.subject, _Building()).consent.append(
+                        ConsentFact(
+                            action=ConsentAction(r.action),
+                            purpose=r.purpose,
+                            recipient=r.recipient,
+                            effective_at=r.effective_at,
+                            seq=r.seq,
+                        )
+                    )
+                for r in conn.execute(select(_LINK).where(_LINK.c.subject.in_(chunk))):
+                    building.setdefault(r.subject, _Building()).links[r.system] = r.local_id
+                for r in conn.execute(select(_STATUS).where(_STATUS.c.subject.in_(chunk))):
+                    building.setdefault(r.subject, _Building()).deceased_on = r.deceased_on
+        return {
+            subject: SubjectState(
+                consent=tuple(b.consent),
+                links=MappingProxyType(dict(b.links)),
+                deceased_on=b.deceased_on,
+            )
+            for subject, b in building.items()
+        }
+
+    def subjects_for_local_id(self, system: str, local_id: str) -> list[str]:
+        """Hub persons that `system`'s record `local_id` is linked to (IG's search by local id)."""
+        stmt = select(_LINK.c.subject).where(
+            (_LINK.c.system == system) & (_LINK.c.local_id == local_id)
+        )
+        with self.engine.connect() as conn:
+            return sorted({r.subject for r in conn.execute(stmt)})
+
+    def links_of(self, subject: str) -> list[LinkedRecord]:
+        stmt = select(_LINK).where(_LINK.c.subject == subject).order_by(_LINK.c.system)
+        with self.engine.connect() as conn:
+            return [
+                LinkedRecord(r.subject, r.system, r.local_id, r.linked_at)
+                for r in conn.execute(stmt)
+            ]

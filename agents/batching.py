@@ -66,12 +66,18 @@ class BatchAgent:
     """One consume -> handle -> produce -> commit loop."""
 
     def __init__(
-        self, name: str, topics: Sequence[str], handler: Handler, settings: HubSettings
+        self,
+        name: str,
+        topics: Sequence[str],
+        handler: Handler,
+        settings: HubSettings,
+        after_sent: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.name = name
         self.topics = tuple(topics)
         self.handler = handler
         self.settings = settings
+        self.after_sent = after_sent  # runs once a batch's output is acknowledged, before commit
         self.consumer: AIOKafkaConsumer | None = None
 
     def assigned(self) -> int:
@@ -116,7 +122,10 @@ class BatchAgent:
         """
         for attempt, delay in enumerate((*RETRY_DELAYS_S, None), start=1):
             try:
-                return await send_all(producer, await self.handler(records))
+                sent = await send_all(producer, await self.handler(records))
+                if self.after_sent is not None:
+                    await self.after_sent()
+                return sent
             except Exception as exc:
                 if delay is None:
                     raise

@@ -70,6 +70,8 @@ class SubjectStates(Protocol):
 
 class ReviewQueue(Protocol):
     def add(self, items: Sequence[Review]) -> None: ...
+    def open_for(self, subject_keys: Sequence[str]) -> list[Review]: ...
+    def mark_released(self, seqs: Sequence[int], at: datetime) -> None: ...
 
 
 class OriginalsLookup(Protocol):
@@ -99,6 +101,7 @@ class RouterHandler:
         self.watcher = watcher
         self.secret = deps.settings.pseudonym_key.get_secret_value()
         self._use(watcher.current())
+        self._released: list[int] = []
 
     def _use(self, config: HubConfig) -> None:
         self.config = config
@@ -133,8 +136,11 @@ class RouterHandler:
             accepted.append(_Accepted(msg, event))
 
         changes, accepted = self._control_changes(accepted, out, tallies, day)
+        waiting = await asyncio.to_thread(self._record_and_take_waiting, changes, now)
+        self._released = [r.seq for r in waiting]
+        accepted += self._accept_waiting(waiting, out, tallies, day, now)
         subjects = sorted({a.event.envelope.subject for a in accepted})
-        states = await asyncio.to_thread(self._record_and_load, changes, subjects, now)
+        states = await asyncio.to_thread(self._load, subjects)
         follow_ups = [
             original_of(a.event)[0] for a in accepted if a.event.envelope.type in FOLLOW_UP_TYPES
         ]
@@ -199,11 +205,55 @@ class RouterHandler:
             kept.append(a)
         return SubjectChanges(consent=consent, links=links), kept
 
-    def _record_and_load(
-        self, changes: SubjectChanges, subjects: Sequence[str], now: datetime
-    ) -> dict[str, SubjectState]:
+    def _record_and_take_waiting(self, changes: SubjectChanges, now: datetime) -> list[Review]:
+        """Record the batch's control events; return the queued events of people just linked."""
         self.ports.subjects.record(changes, now)
+        keys = sorted({subject_key(self.secret, link.subject) for link in changes.links})
+        return self.ports.review.open_for(keys) if keys else []
+
+    def _load(self, subjects: Sequence[str]) -> dict[str, SubjectState]:
         return self.ports.subjects.load(subjects) if subjects else {}
+
+    def _accept_waiting(
+        self,
+        waiting: Sequence[Review],
+        out: list[OutRecord],
+        tallies: list[Tally],
+        day: date,
+        now: datetime,
+    ) -> list[_Accepted]:
+        """Queued events about people linked in this batch are routed now, with their ids."""
+        accepted: list[_Accepted] = []
+        for item in waiting:
+            msg: ConsumerRecord[bytes, bytes] = ConsumerRecord(
+                topic=item.topic,
+                partition=-1,
+                offset=item.seq,
+                timestamp=0,
+                timestamp_type=0,
+                key=item.key,
+                value=item.value,
+                checksum=None,
+                serialized_key_size=len(item.key or b""),
+                serialized_value_size=len(item.value),
+                headers=tuple(item.headers),
+            )
+            try:
+                event = accept_record(
+                    msg.value, msg.headers, self.deps.codec, self.sources, self.deps.rules.at(now)
+                )
+            except RecordRejected as rej:  # e.g. now outside the effective-date window
+                out.append(self._reject(msg, rej, tallies, day))
+                continue
+            log.info("review_item_released", event_id=item.event_id, review_seq=item.seq)
+            accepted.append(_Accepted(msg, event))
+        return accepted
+
+    async def after_sent(self) -> None:
+        """Once the batch's output is acknowledged: released review items leave the queue."""
+        if self._released:
+            released, self._released = self._released, []
+            await asyncio.to_thread(self.ports.review.mark_released, released, utcnow())
 
     def _after(
         self, deaths: list[DeathChange], reviews: list[Review], tallies: list[Tally], now: datetime

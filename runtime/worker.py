@@ -40,7 +40,7 @@ def build_worker_app(settings: HubSettings) -> faust.App:
     audit = AuditWriterHandler(deps, stores.audit)
     recorder = RejectedRecorderHandler(deps, stores.rejected)
     agents = [
-        BatchAgent("router", router.topics, router, settings),
+        BatchAgent("router", router.topics, router, settings, after_sent=router.after_sent),
         BatchAgent("delivery", delivery.topics, delivery, settings),
         BatchAgent("audit-writer", audit.topics, audit, settings),
         BatchAgent("rejected-recorder", recorder.topics, recorder, settings),

@@ -99,14 +99,17 @@ def _consent_problem(
             f"({fact.action.value}) from {fact.effective_at.isoformat()}",
             agreement.id,
         )
-    if agreement.consent is ConsentMode.OPT_OUT and fact is not None:
-        if fact.action is not ConsentAction.GRANTED:
-            return Reason(
-                ReasonCode.OBJECTION,
-                f"the resident objected from {fact.effective_at.isoformat()} to sharing for: "
-                f"{agreement.purpose}",
-                agreement.id,
-            )
+    if (
+        agreement.consent is ConsentMode.OPT_OUT
+        and fact is not None
+        and fact.action is not ConsentAction.GRANTED
+    ):
+        return Reason(
+            ReasonCode.OBJECTION,
+            f"the resident objected from {fact.effective_at.isoformat()} to sharing for: "
+            f"{agreement.purpose}",
+            agreement.id,
+        )
     return None
 
 

@@ -73,7 +73,7 @@ class ReviewStore:
             )
             conn.execute(stmt, rows)
 
-    def list(self, status: str | None = "open", limit: int = 100) -> list[Review]:
+    def find(self, status: str | None = "open", limit: int = 100) -> list[Review]:
         stmt = select(_TABLE).order_by(_TABLE.c.seq).limit(limit)
         if status:
             stmt = stmt.where(_TABLE.c.status == status)
@@ -84,6 +84,31 @@ class ReviewStore:
         with self.engine.connect() as conn:
             row = conn.execute(select(_TABLE).where(_TABLE.c.seq == seq)).first()
         return _review(row._mapping) if row is not None else None
+
+    def open_for(self, subject_keys: Sequence[str]) -> list[Review]:
+        """Open items about these people (by pseudonymous key), oldest first."""
+        if not subject_keys:
+            return []
+        stmt = (
+            select(_TABLE)
+            .where(
+                _TABLE.c.subject_key.in_(sorted(set(subject_keys))) & (_TABLE.c.status == "open")
+            )
+            .order_by(_TABLE.c.seq)
+        )
+        with self.engine.connect() as conn:
+            return [_review(r._mapping) for r in conn.execute(stmt)]
+
+    def mark_released(self, seqs: Sequence[int], at: datetime) -> None:
+        """Items routed after the person was linked (only once that routing was acknowledged)."""
+        if not seqs:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(_TABLE)
+                .where(_TABLE.c.seq.in_(list(seqs)) & (_TABLE.c.status == "open"))
+                .values(status="released", resolved_at=at)
+            )
 
     def mark(self, seq: int, status: str, at: datetime) -> None:
         with self.engine.begin() as conn:

@@ -11,8 +11,8 @@ import pytest
 from hub.config.model import Agreement, AgreementStatus, ConsentMode
 from hub.events.envelope import Envelope
 from hub.policy.decision import Allow, Withhold, decide
-from hub.policy.state import ConsentAction, ConsentFact, SubjectState
 from hub.policy.reasons import ReasonCode
+from hub.policy.state import ConsentAction, ConsentFact, SubjectState
 
 from .samples import (
     EFFECTIVE,

@@ -10,20 +10,20 @@ from aiokafka import ConsumerRecord
 
 from agents.app import WorkerDeps
 from agents.router import RouterHandler, RouterPorts
-from hub.config.watch import ConfigWatcher
-from hub.policy.state import SubjectState
-from hub.review.store import Review
-from hub.routing.route import OriginalTransfer
-from hub.subjects.store import SubjectChanges
 from hub.broker.topics import TopicNames
 from hub.config.model import HubConfig
+from hub.config.watch import ConfigWatcher
 from hub.events.codec import AvroCodec
 from hub.events.envelope import Envelope, Event
 from hub.events.rules import RuleConfig
 from hub.events.schemas import SchemaRegistry
+from hub.policy.state import SubjectState
 from hub.quality.counters import Tally
+from hub.review.store import Review
 from hub.routing.messages import AuditEntry, Delivery
+from hub.routing.route import OriginalTransfer
 from hub.settings import HubSettings
+from hub.subjects.store import SubjectChanges
 
 
 def record(
@@ -76,8 +76,20 @@ class Subjects:
 
 
 class Reviews(list[Review]):
+    """The review queue's contract, in memory."""
+
+    released: list[int]
+
     def add(self, items: Sequence[Review]) -> None:  # type: ignore[override]
-        self.extend(items)
+        for item in items:
+            self.append(item.model_copy(update={"seq": len(self) + 1}))
+
+    def open_for(self, subject_keys: Sequence[str]) -> list[Review]:
+        done = set(getattr(self, "released", []))
+        return [r for r in self if r.subject_key in subject_keys and r.seq not in done]
+
+    def mark_released(self, seqs: Sequence[int], at: datetime) -> None:
+        self.released = [*getattr(self, "released", []), *seqs]
 
 
 class NoOriginals:
@@ -307,3 +319,31 @@ async def test_a_death_marks_the_person_deceased_for_later_events(
         )
     }
     assert flags == {("d-1", ()), ("d-2", ("deceased",))}
+
+
+async def test_a_queued_event_is_routed_once_its_person_is_linked(
+    config: HubConfig, registry: SchemaRegistry
+) -> None:
+    codec = AvroCodec(registry)
+    subjects, reviews = Subjects(), Reviews()
+    route = handler(config, registry, subjects=subjects, reviews=reviews)
+    assert await route([death_record(codec, "P-7", "e-7")]) == []
+    link = encoded(
+        codec,
+        "person.linked",
+        "P-7",
+        {"system": "parking", "local_id": "PK-7"},
+        "l-7",
+        "customer-index",
+    )
+    out = await route([link])
+    deliveries = [
+        Delivery.model_validate_json(o.value) for o in out if o.topic.startswith("deliveries.")
+    ]
+    assert [(d.event_id, d.recipient, d.local_id) for d in deliveries] == [
+        ("e-7", "parking", "PK-7")
+    ]
+    assert not getattr(reviews, "released", [])  # only once the output is acknowledged:
+    await route.after_sent()
+    assert reviews.released == [1]
+    assert await route([link]) == []  # a redelivered link does not route it twice

@@ -10,8 +10,8 @@ from typing import Any
 
 from hub.config.model import AgreementStatus, HubConfig
 from hub.events.envelope import Envelope, Event
-from hub.policy.state import ConsentAction, ConsentFact, SubjectState
 from hub.policy.reasons import ReasonCode
+from hub.policy.state import ConsentAction, ConsentFact, SubjectState
 from hub.pseudonym import subject_key
 from hub.routing.messages import (
     AuditEntry,

@@ -18,6 +18,7 @@ from hub.errors import HubError
 from hub.logs import configure_logging
 from hub.settings import HubSettings, load_settings
 from hub.timeutil import utcnow
+from runtime import cli_connectors
 
 app = typer.Typer(
     name="hub",
@@ -40,6 +41,10 @@ rejected_app = typer.Typer(
 schemas_app = typer.Typer(help="The Avro event contracts in schemas/avro.", no_args_is_help=True)
 app.add_typer(rejected_app, name="rejected")
 app.add_typer(schemas_app, name="schemas")
+app.add_typer(cli_connectors.connectors_app, name="connectors")
+app.add_typer(cli_connectors.connector_app, name="connector")
+app.command("import")(cli_connectors.import_command)
+app.command("bench-import")(cli_connectors.bench_import_command)
 
 # Piped output (CI logs, files) gets a wide console so tables and paths are not folded.
 console = Console() if sys.stdout.isatty() else Console(width=200)

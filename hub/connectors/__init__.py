@@ -1,0 +1,1 @@
+"""Source connectors, the pure parts: configuration, column mapping, stable ids, file parsing, state."""

@@ -1,0 +1,198 @@
+"""`connectors.yaml`: the source connectors of each source system, validated with file:line (field).
+
+```yaml
+connectors:
+  - name: council-tax-moves          # file drop: a watched folder of CSV/XLSX files
+    kind: file_drop
+    source: council-tax
+    event_type: address.changed
+    folder: drop/council-tax         # relative paths are under HUB_DATA_DIR
+    mapping: {subject: person_id, new_address.lines: [new_line1, new_line2], ...}
+    constants: {move_type: within_area}
+  - name: council-tax-changes        # SQL polling, high-water mark on a change table
+    kind: sql_table
+    url: postgresql://reader@ctax-db/ctax   # ${VAR} is taken from the environment
+    table: address_changes
+    key_column: change_id
+    ...
+  - name: housing-outbox             # SQL polling, transactional outbox
+    kind: sql_outbox
+    url: ...
+    table: hub_outbox
+```
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.config.model import HubConfig, Role
+from hub.config.yaml_source import YamlDocument, load_yaml, parse_model
+from hub.connectors.mapping import ENVELOPE_FIELDS, RowMapping
+from hub.errors import ConfigError, Problem
+from hub.events.schemas import SchemaRegistry
+
+CONNECTORS_FILE = "connectors.yaml"
+Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+Column = Annotated[str, Field(min_length=1, max_length=200)]
+SqlName = Annotated[
+    str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$")
+]
+_ENV = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
+
+
+class _Def(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Name = Field(description="Unique connector name (`hub connector run NAME`)")
+    source: str = Field(description="The source system the events are published as")
+    enabled: bool = Field(default=True, description="false: configured but not run")
+
+
+class _Mapped(_Def):
+    event_type: str
+    mapping: dict[str, Column | list[Column]] = Field(
+        description="event field path -> column (a list field: list of columns)"
+    )
+    constants: dict[str, Any] = Field(
+        default_factory=dict, description="event field path -> fixed value for every row"
+    )
+
+    def row_mapping(self) -> RowMapping:
+        return RowMapping.from_config(self.event_type, self.mapping, self.constants)
+
+
+class FileDropDef(_Mapped):
+    kind: Literal["file_drop"]
+    folder: Path = Field(description="Watched folder; relative paths are under HUB_DATA_DIR")
+    poll_interval_s: float = Field(default=2.0, gt=0, le=3600)
+    settle_s: float = Field(
+        default=1.0, ge=0, le=3600, description="A file must be unchanged this long before import"
+    )
+
+    def folder_in(self, data_dir: Path) -> Path:
+        return self.folder if self.folder.is_absolute() else data_dir / self.folder
+
+
+class _Sql(_Def):
+    url: str = Field(min_length=1, description="SQLAlchemy URL of the source database")
+    poll_interval_s: float = Field(default=2.0, gt=0, le=3600)
+    batch_size: int = Field(default=500, ge=1, le=50_000)
+
+    def resolved_url(self) -> str:
+        """The URL with ${VAR} taken from the environment (keep passwords out of the YAML)."""
+
+        def env(match: re.Match[str]) -> str:
+            value = os.environ.get(match.group(1))
+            if value is None:
+                raise ConfigError(
+                    f"connector {self.name}: environment variable missing",
+                    [
+                        Problem(
+                            match.group(1),
+                            "required",
+                            f"the url of {self.name} names ${{{match.group(1)}}}",
+                        )
+                    ],
+                )
+            return value
+
+        return _ENV.sub(env, self.url)
+
+
+class SqlTableDef(_Sql, _Mapped):
+    kind: Literal["sql_table"]
+    table: SqlName
+    key_column: SqlName = Field(
+        description="Unique, increasing column (e.g. a change sequence): the high-water mark"
+    )
+    time_column: SqlName | None = Field(
+        default=None, description="When the change happened: the event time, and the lag"
+    )
+
+
+class SqlOutboxDef(_Sql):
+    kind: Literal["sql_outbox"]
+    table: SqlName = "hub_outbox"
+
+
+ConnectorDef = Annotated[FileDropDef | SqlTableDef | SqlOutboxDef, Field(discriminator="kind")]
+
+
+class ConnectorsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    connectors: list[ConnectorDef] = Field(default_factory=list)
+
+
+def load_connectors(
+    config_dir: Path, config: HubConfig, registry: SchemaRegistry
+) -> tuple[FileDropDef | SqlTableDef | SqlOutboxDef, ...]:
+    """Every connector in `connectors.yaml` (none if there is no such file); all problems at once."""
+    file = config_dir / CONNECTORS_FILE
+    if not file.exists():
+        return ()
+    doc = load_yaml(file)
+    defs = parse_model(doc, ConnectorsFile, doc.data if doc.data is not None else {}).connectors
+    problems: list[Problem] = []
+    sources = {s.id for s in config.systems if Role.SOURCE in s.roles}
+    known = {s.id for s in config.systems}
+    seen: set[str] = set()
+    for i, d in enumerate(defs):
+        at: tuple[str | int, ...] = ("connectors", i)
+        if d.name in seen:
+            problems.append(
+                doc.problem((*at, "name"), "unique_name", f"duplicate connector name {d.name!r}")
+            )
+        seen.add(d.name)
+        if d.source not in known:
+            problems.append(
+                doc.problem((*at, "source"), "known_system", f"unknown system {d.source!r}")
+            )
+        elif d.source not in sources:
+            problems.append(
+                doc.problem((*at, "source"), "source_role", f"{d.source!r} is not a source")
+            )
+        if isinstance(d, FileDropDef | SqlTableDef):
+            _check_mapping(doc, at, d, registry, problems)
+    if problems:
+        raise ConfigError(f"invalid configuration in {file}", problems)
+    return tuple(defs)
+
+
+def _check_mapping(
+    doc: YamlDocument,
+    at: tuple[str | int, ...],
+    d: FileDropDef | SqlTableDef,
+    registry: SchemaRegistry,
+    problems: list[Problem],
+) -> None:
+    if d.event_type not in registry.event_types:
+        problems.append(
+            doc.problem(
+                (*at, "event_type"), "known_event_type", f"unknown event type {d.event_type!r}"
+            )
+        )
+        return
+    fields = registry.latest(d.event_type).field_paths()
+    if "subject" not in d.mapping:
+        problems.append(
+            doc.problem((*at, "mapping"), "required", "the mapping must name the subject column")
+        )
+    for section, paths in (("mapping", d.mapping), ("constants", d.constants)):
+        for path in paths:
+            if path in ENVELOPE_FIELDS and section == "mapping":
+                continue
+            if path not in fields:
+                problems.append(
+                    doc.problem(
+                        (*at, section, path),
+                        "known_field",
+                        f"{d.event_type} has no field {path!r}",
+                    )
+                )

@@ -1,0 +1,214 @@
+"""`hub import`, `hub connectors ...`, `hub connector run ...`, `hub bench-import`: source connectors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+connectors_app = typer.Typer(
+    help="Source connectors: list them, see their position and lag, pause and resume them.",
+    no_args_is_help=True,
+)
+connector_app = typer.Typer(
+    help="Run source connectors (file drop, SQL polling, outbox) in this process.",
+    no_args_is_help=True,
+)
+
+
+def import_command(
+    file: Annotated[Path, typer.Argument(help="The CSV or XLSX file", exists=True, dir_okay=False)],
+    source: Annotated[str, typer.Option(help="The source system the rows come from")],
+    event_type: Annotated[
+        str | None,
+        typer.Option("--type", help="Event type (default: the source's file connector's)"),
+    ] = None,
+    connector: Annotated[
+        str | None, typer.Option(help="Use this file connector's column mapping")
+    ] = None,
+    results: Annotated[
+        Path | None, typer.Option(help="Folder for FILE.results.csv (default: next to FILE)")
+    ] = None,
+) -> None:
+    """Import one file now: each row becomes an event; every row's outcome goes to FILE.results.csv.
+
+    The column mapping is the source's file-drop connector's (connectors.yaml), or, with --type
+    and no connector, columns named after the event's fields. Re-running an interrupted import
+    resumes it; re-running a finished one publishes nothing again. Exits 1 when some rows were
+    rejected, 2 when the file cannot be read at all.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from runtime.cli import _settings, console
+    from runtime.connectors import import_one
+    from runtime.stack import running_bootstrap
+
+    settings = _settings()
+    bootstrap = running_bootstrap(settings)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task(f"Importing {file.name}", total=None)
+
+        def on_progress(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        summary = asyncio.run(
+            import_one(
+                settings, bootstrap, file, source, event_type, connector, results, on_progress
+            )
+        )
+    if summary.already_done:
+        console.print(f"{file.name} was imported before (same content): nothing published again.")
+    elif summary.resumed_from:
+        console.print(f"Resumed after row {summary.resumed_from + 1} of an interrupted import.")
+    console.print(
+        f"{summary.rows} rows: {summary.published} published, {summary.rejected} rejected, "
+        f"{summary.duplicates} duplicate, {summary.blank} blank. Results: {summary.results_file}"
+    )
+    if summary.ignored_columns:
+        console.print(f"Columns not mapped (ignored): {', '.join(summary.ignored_columns)}")
+    if summary.rejected:
+        raise typer.Exit(1)
+
+
+@connectors_app.command("list")
+def connectors_list() -> None:
+    """The connectors configured in connectors.yaml (validated: errors name file, line and field)."""
+    from hub.connectors.config import FileDropDef, SqlOutboxDef
+    from runtime.cli import _settings, print_table, safe_url
+    from runtime.connectors import connector_defs
+    from runtime.wiring import wire
+
+    settings = _settings()
+    defs = connector_defs(wire(settings))
+    rows = []
+    for d in defs:
+        if isinstance(d, FileDropDef):
+            where, event_type = str(d.folder_in(settings.data_dir)), d.event_type
+        elif isinstance(d, SqlOutboxDef):
+            where, event_type = f"{safe_url(d.url)} {d.table}", "(per row)"
+        else:
+            where, event_type = f"{safe_url(d.url)} {d.table}.{d.key_column}", d.event_type
+        rows.append((d.name, d.kind, d.source, event_type, where, "yes" if d.enabled else "no"))
+    print_table(
+        f"Connectors ({len(rows)})",
+        ("name", "kind", "source", "event type", "reads", "enabled"),
+        rows,
+    )
+
+
+@connectors_app.command("status")
+def connectors_status(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
+) -> None:
+    """Each connector's position, lag (oldest unpublished change), rows published and rejected."""
+    from hub.timeutil import utcnow
+    from runtime.cli import _settings, print_table
+    from runtime.connectors import statuses
+
+    now = utcnow()
+    found = statuses(_settings())
+    if as_json:
+        for s in found:
+            print(json.dumps({**s.model_dump(mode="json"), "lag_seconds": s.lag_seconds(now)}))
+        return
+    print_table(
+        "Connector status",
+        (
+            "name",
+            "kind",
+            "state",
+            "position",
+            "published",
+            "rejected",
+            "pending",
+            "lag",
+            "last run",
+            "last error",
+        ),
+        [
+            (
+                s.name,
+                s.kind,
+                "paused" if s.paused else "running",
+                s.position or "-",
+                str(s.published),
+                str(s.rejected),
+                str(s.pending),
+                f"{s.lag_seconds(now):.0f}s",
+                s.last_run_at.strftime("%Y-%m-%d %H:%M:%S") if s.last_run_at else "never",
+                s.last_error or "-",
+            )
+            for s in found
+        ],
+    )
+
+
+def _set_paused(name: str, paused: bool) -> None:
+    from runtime.cli import _settings, console
+    from runtime.connectors import set_paused
+
+    set_paused(_settings(), name, paused)
+    console.print(f"{name} {'paused' if paused else 'resumed'}.")
+
+
+@connectors_app.command("pause")
+def connectors_pause(name: Annotated[str, typer.Argument(help="Connector name")]) -> None:
+    """Stop a connector taking new changes (it finishes its batch); its position is kept."""
+    _set_paused(name, True)
+
+
+@connectors_app.command("resume")
+def connectors_resume(name: Annotated[str, typer.Argument(help="Connector name")]) -> None:
+    """Let a paused connector carry on from its saved position."""
+    _set_paused(name, False)
+
+
+@connector_app.command("run")
+def connector_run(
+    name: Annotated[str, typer.Argument(help="Connector name from connectors.yaml")],
+    once: Annotated[
+        bool, typer.Option("--once", help="One round (drain what is waiting), then exit")
+    ] = False,
+) -> None:
+    """Run one connector until SIGTERM or Ctrl-C (against HUB_KAFKA_BOOTSTRAP or a running `hub up`)."""
+    from runtime.cli import _settings
+    from runtime.connectors import run_connectors, run_forever
+    from runtime.stack import running_bootstrap
+
+    settings = _settings()
+    bootstrap = running_bootstrap(settings)
+    if once:
+        asyncio.run(run_connectors(settings, bootstrap, [name], once=True))
+    else:
+        run_forever(settings, bootstrap, [name])
+
+
+@connector_app.command("run-all")
+def connector_run_all() -> None:
+    """Run every enabled connector in this process until SIGTERM or Ctrl-C (`hub up` starts this)."""
+    from runtime.cli import _settings
+    from runtime.connectors import run_forever
+    from runtime.stack import running_bootstrap
+
+    settings = _settings()
+    run_forever(settings, running_bootstrap(settings), None)
+
+
+def bench_import_command(
+    rows: Annotated[int, typer.Option(help="Rows in the generated CSV")] = 100_000,
+) -> None:
+    """Import a generated CSV to a fresh embedded broker: rows/s end to end beside raw produce."""
+    from runtime.cli import _settings, console
+    from runtime.import_bench import run_import_bench
+
+    run_import_bench(_settings(), rows, console)

@@ -1,0 +1,264 @@
+"""Running source connectors: one (`hub connector run NAME`), all (`hub connector run-all`,
+started by `hub up`), or a one-off file import (`hub import FILE`)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+
+from connectors.file_drop import (
+    FileDropConnector,
+    ImportContext,
+    ImportSummary,
+    ProgressCallback,
+    import_file,
+)
+from connectors.sql_poll import PollContext, SqlOutboxConnector, SqlTableConnector
+from hub.broker.admin import ensure_topics
+from hub.broker.producer import AiokafkaSender, make_producer
+from hub.broker.topics import TopicSpec
+from hub.config.model import Role
+from hub.connectors.config import FileDropDef, SqlOutboxDef, SqlTableDef, load_connectors
+from hub.connectors.rows import ImportTarget
+from hub.connectors.store import ConnectorStatus, ConnectorStore
+from hub.db.engine import make_engine
+from hub.errors import ConfigError, HubError, Problem
+from hub.events.publisher import EventPublisher
+from hub.settings import HubSettings
+from hub.timeutil import utcnow
+from runtime.wiring import Wiring, open_stores, wire
+
+log = structlog.get_logger("runtime.connectors")
+
+ConnectorDef = FileDropDef | SqlTableDef | SqlOutboxDef
+Connector = FileDropConnector | SqlTableConnector | SqlOutboxConnector
+
+
+def connector_defs(w: Wiring) -> tuple[ConnectorDef, ...]:
+    return load_connectors(w.settings.config_dir, w.config, w.registry)
+
+
+def find_def(defs: Sequence[ConnectorDef], name: str) -> ConnectorDef:
+    for d in defs:
+        if d.name == name:
+            return d
+    known = ", ".join(d.name for d in defs) or "none configured"
+    raise ConfigError(
+        "unknown connector",
+        [Problem(name, "known_connector", f"no connector {name!r} in connectors.yaml ({known})")],
+    )
+
+
+@dataclass(frozen=True)
+class Hub:
+    """What a connector process holds: the wiring, the publisher and the stores."""
+
+    w: Wiring
+    publisher: EventPublisher
+    connectors: ConnectorStore
+    import_ctx: ImportContext
+    poll_ctx: PollContext
+
+
+@asynccontextmanager
+async def connected(
+    settings: HubSettings, bootstrap: str, event_types: Sequence[str] = ()
+) -> AsyncIterator[Hub]:
+    w = wire(settings)
+    if event_types:
+        await ensure_topics(
+            bootstrap,
+            [
+                TopicSpec(w.names.events(t), settings.topic_partitions, settings.topic_replication)
+                for t in event_types
+            ],
+        )
+    stores = open_stores(settings)
+    producer = make_producer(settings, bootstrap)
+    await producer.start()
+    try:
+        publisher = EventPublisher(AiokafkaSender(producer), w.codec, w.names)
+        store = ConnectorStore(stores.engine)
+        yield Hub(
+            w,
+            publisher,
+            store,
+            ImportContext(
+                publisher, store, w.registry, w.rules, stores.quality, settings.import_batch_size
+            ),
+            PollContext(publisher, store, w.registry, w.rules, stores.quality),
+        )
+    finally:
+        await producer.stop()
+        stores.engine.dispose()
+
+
+def build(d: ConnectorDef, hub: Hub) -> Connector:
+    hub.connectors.ensure(d.name, d.kind)
+    if isinstance(d, FileDropDef):
+        return FileDropConnector(d, hub.w.settings.data_dir, hub.import_ctx)
+    engine = make_engine(d.resolved_url())
+    if isinstance(d, SqlTableDef):
+        return SqlTableConnector(d, engine, hub.poll_ctx)
+    return SqlOutboxConnector(d, engine, hub.poll_ctx)
+
+
+async def _loop(connector: Connector, hub: Hub, stop: asyncio.Event, once: bool) -> None:
+    interval = connector.definition.poll_interval_s
+    while not stop.is_set():
+        if hub.connectors.paused(connector.name):
+            log.debug("connector_paused", connector=connector.name)
+        else:
+            try:
+                await connector.run_once()
+            except (HubError, SQLAlchemyError, OSError) as exc:
+                log.warning("connector_error", connector=connector.name, error=type(exc).__name__)
+                hub.connectors.record_error(
+                    connector.name, f"{type(exc).__name__}: {exc}", utcnow()
+                )
+                if once:
+                    raise
+        if once:
+            return
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+
+
+async def run_connectors(
+    settings: HubSettings,
+    bootstrap: str,
+    names: Sequence[str] | None,
+    stop: asyncio.Event | None = None,
+    once: bool = False,
+) -> None:
+    """Run the named connectors (None: every enabled one) until `stop` is set (or one round)."""
+    stop = stop or asyncio.Event()
+    w = wire(settings)
+    defs = connector_defs(w)
+    chosen = [find_def(defs, n) for n in names] if names else [d for d in defs if d.enabled]
+    # an outbox may carry any event type
+    types = (
+        sorted(w.registry.event_types)
+        if any(isinstance(d, SqlOutboxDef) for d in chosen)
+        else sorted({d.event_type for d in chosen if not isinstance(d, SqlOutboxDef)})
+    )
+    async with connected(settings, bootstrap, types) as hub:
+        connectors = [build(d, hub) for d in chosen]
+        log.info("connectors_started", connectors=[c.name for c in connectors])
+        await asyncio.gather(*(_loop(c, hub, stop, once) for c in connectors))
+
+
+def run_forever(settings: HubSettings, bootstrap: str, names: Sequence[str] | None) -> None:
+    """Until SIGTERM or Ctrl-C; the current batch is finished (and its position saved) first."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_connectors(settings, bootstrap, names, stop)
+
+    asyncio.run(main())
+
+
+def has_connectors(settings: HubSettings) -> bool:
+    """Whether `hub up` should start a connector process."""
+    return any(d.enabled for d in connector_defs(wire(settings)))
+
+
+def import_target(
+    defs: Sequence[ConnectorDef], source: str, event_type: str | None, connector: str | None
+) -> ImportTarget:
+    """The mapping of the named (or the one matching) file-drop connector, else one from the header."""
+    if connector:
+        d = find_def(defs, connector)
+        if not isinstance(d, FileDropDef):
+            raise ConfigError(
+                "not a file connector",
+                [Problem(connector, "file_drop", f"{connector} is a {d.kind} connector")],
+            )
+        return ImportTarget(d.source, d.event_type, d.row_mapping(), d.name)
+    matches = [
+        d
+        for d in defs
+        if isinstance(d, FileDropDef) and d.source == source and event_type in (None, d.event_type)
+    ]
+    if len(matches) == 1:
+        d = matches[0]
+        return ImportTarget(d.source, d.event_type, d.row_mapping(), d.name)
+    if event_type is None:
+        raise ConfigError(
+            "which event type?",
+            [
+                Problem(
+                    "--type",
+                    "required",
+                    f"{len(matches)} file connectors of {source!r} match: give --type or --connector"
+                    if matches
+                    else f"no file connector for {source!r} in connectors.yaml: give --type (the columns must then be named after the event's fields)",
+                )
+            ],
+        )
+    return ImportTarget(source, event_type, None, "")
+
+
+async def import_one(
+    settings: HubSettings,
+    bootstrap: str,
+    path: Path,
+    source: str,
+    event_type: str | None,
+    connector: str | None,
+    results_dir: Path | None,
+    on_progress: ProgressCallback | None,
+) -> ImportSummary:
+    w = wire(settings)
+    if source not in {s.id for s in w.config.systems if Role.SOURCE in s.roles}:
+        raise ConfigError(
+            "unknown source",
+            [
+                Problem(
+                    "--source", "source_role", f"{source!r} is not a source system in systems.yaml"
+                )
+            ],
+        )
+    target = import_target(connector_defs(w), source, event_type, connector)
+    if target.event_type not in w.registry.event_types:
+        raise ConfigError(
+            "unknown event type",
+            [Problem("--type", "known_event_type", f"unknown event type {target.event_type!r}")],
+        )
+    async with connected(settings, bootstrap, [target.event_type]) as hub:
+        summary = await import_file(path, target, hub.import_ctx, results_dir, on_progress)
+        if target.connector:
+            hub.connectors.ensure(target.connector, "file_drop")
+            hub.connectors.advance(
+                target.connector,
+                f"{path.name}: all {summary.rows} rows",
+                summary.published_now,
+                summary.rejected_now,
+                utcnow(),
+            )
+        return summary
+
+
+def statuses(settings: HubSettings) -> list[ConnectorStatus]:
+    """Every configured connector's state (a connector that never ran shows zeros)."""
+    defs = connector_defs(wire(settings))
+    store = ConnectorStore(open_stores(settings).engine)
+    for d in defs:
+        store.ensure(d.name, d.kind)
+    configured = {d.name for d in defs}
+    return [s for s in store.statuses() if s.name in configured]
+
+
+def set_paused(settings: HubSettings, name: str, paused: bool) -> None:
+    d = find_def(connector_defs(wire(settings)), name)
+    ConnectorStore(open_stores(settings).engine).set_paused(name, paused, d.kind)

@@ -29,10 +29,10 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hub.config.model import HubConfig, Role
-from hub.config.yaml_source import YamlDocument, load_yaml, parse_model
+from hub.config.yaml_source import YamlDocument, load_yaml
 from hub.connectors.mapping import ENVELOPE_FIELDS, RowMapping
 from hub.errors import ConfigError, Problem
 from hub.events.schemas import SchemaRegistry
@@ -121,6 +121,7 @@ class SqlOutboxDef(_Sql):
     table: SqlName = "hub_outbox"
 
 
+_KINDS = ("file_drop", "sql_table", "sql_outbox")
 ConnectorDef = Annotated[FileDropDef | SqlTableDef | SqlOutboxDef, Field(discriminator="kind")]
 
 
@@ -138,7 +139,13 @@ def load_connectors(
     if not file.exists():
         return ()
     doc = load_yaml(file)
-    defs = parse_model(doc, ConnectorsFile, doc.data if doc.data is not None else {}).connectors
+    try:
+        defs = ConnectorsFile.model_validate(doc.data if doc.data is not None else {}).connectors
+    except ValidationError as exc:
+        raise ConfigError(
+            f"invalid configuration in {file}",
+            [doc.problem(_untagged(err["loc"]), err["type"], err["msg"]) for err in exc.errors()],
+        ) from exc
     problems: list[Problem] = []
     sources = {s.id for s in config.systems if Role.SOURCE in s.roles}
     known = {s.id for s in config.systems}
@@ -163,6 +170,13 @@ def load_connectors(
     if problems:
         raise ConfigError(f"invalid configuration in {file}", problems)
     return tuple(defs)
+
+
+def _untagged(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """pydantic puts the `kind` in the location (connectors.0.file_drop.folder): take it out."""
+    if len(loc) > 2 and loc[0] == "connectors" and loc[2] in _KINDS:
+        return (*loc[:2], *loc[3:])
+    return loc
 
 
 def _check_mapping(

@@ -86,10 +86,13 @@ async def import_file(
     path: Path,
     target: ImportTarget,
     ctx: ImportContext,
-    results_dir: Path | None = None,
+    results_file: Path | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> ImportSummary:
-    """Import one file; raises FileUnreadable (nothing published) or BrokerError (resumable)."""
+    """Import one file; raises FileUnreadable (nothing published) or BrokerError (resumable).
+
+    Every row's outcome goes to `results_file` (default: next to the file, `<name>.results.csv`).
+    """
     data = await asyncio.to_thread(path.read_bytes)
     sha = file_sha256(data)
     table = read_table(data, path.name)
@@ -147,8 +150,8 @@ async def import_file(
             on_progress(end, total)
     if total == 0 and progress.status != "done":
         ctx.store.advance_import(key, 0, 0, 0, 0, utcnow(), finished=True)
-    out_dir = results_dir or path.parent
-    results_file = out_dir / (path.name + RESULTS_SUFFIX)
+    results_file = results_file or path.with_name(path.name + RESULTS_SUFFIX)
+    results_file.parent.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(results_file.write_text, results_csv(results), "utf-8")
     summary = ImportSummary(
         file_name=path.name,
@@ -237,20 +240,19 @@ class FileDropConnector:
         return summaries
 
     async def _one(self, path: Path) -> ImportSummary | None:
-        processed = self.folder / "processed"
+        dest = _unique_destination(self.folder / "processed", path.name)
         try:
-            summary = await import_file(path, self.target, self.ctx, results_dir=processed)
+            summary = await import_file(
+                path, self.target, self.ctx, dest.with_name(dest.name + RESULTS_SUFFIX)
+            )
         except FileUnreadable as exc:
-            dest = _unique_destination(self.folder / "failed", path.name)
-            shutil.move(path, dest)
-            dest.with_name(dest.name + ".error.txt").write_text(str(exc) + "\n", "utf-8")
-            log.warning("import_failed", connector=self.name, file=dest.name, reason=exc.code)
+            failed = _unique_destination(self.folder / "failed", path.name)
+            shutil.move(path, failed)
+            failed.with_name(failed.name + ".error.txt").write_text(str(exc) + "\n", "utf-8")
+            log.warning("import_failed", connector=self.name, file=failed.name, reason=exc.code)
             self.ctx.store.advance(self.name, f"failed: {path.name}", 0, 0, utcnow())
             return None
-        dest = _unique_destination(processed, path.name)
         shutil.move(path, dest)
-        if dest.name != path.name:
-            summary.results_file.rename(dest.with_name(dest.name + RESULTS_SUFFIX))
         self.ctx.store.advance(
             self.name,
             f"{path.name}: all {summary.rows} rows",

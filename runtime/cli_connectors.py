@@ -30,7 +30,8 @@ def import_command(
         str | None, typer.Option(help="Use this file connector's column mapping")
     ] = None,
     results: Annotated[
-        Path | None, typer.Option(help="Folder for FILE.results.csv (default: next to FILE)")
+        Path | None,
+        typer.Option(help="Where to write every row's outcome (default: FILE.results.csv)"),
     ] = None,
 ) -> None:
     """Import one file now: each row becomes an event; every row's outcome goes to FILE.results.csv.

@@ -216,7 +216,7 @@ async def import_one(
     source: str,
     event_type: str | None,
     connector: str | None,
-    results_dir: Path | None,
+    results_file: Path | None,
     on_progress: ProgressCallback | None,
 ) -> ImportSummary:
     w = wire(settings)
@@ -236,7 +236,7 @@ async def import_one(
             [Problem("--type", "known_event_type", f"unknown event type {target.event_type!r}")],
         )
     async with connected(settings, bootstrap, [target.event_type]) as hub:
-        summary = await import_file(path, target, hub.import_ctx, results_dir, on_progress)
+        summary = await import_file(path, target, hub.import_ctx, results_file, on_progress)
         if target.connector:
             hub.connectors.ensure(target.connector, "file_drop")
             hub.connectors.advance(

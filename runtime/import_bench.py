@@ -139,7 +139,7 @@ async def _bench(settings: HubSettings, bootstrap: str, rows: int, work: Path) -
             source, EVENT_TYPE, RowMapping.from_headers(EVENT_TYPE, list(COLUMNS))
         )
         started = time.perf_counter()
-        summary = await import_file(path, target, ctx, work)
+        summary = await import_file(path, target, ctx)
         import_s = time.perf_counter() - started
     finally:
         await producer.stop()

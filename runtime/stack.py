@@ -24,6 +24,7 @@ from hub.broker.admin import ensure_topics
 from hub.broker.embedded import EmbeddedBroker, die_with_parent, free_port
 from hub.errors import ConfigError, Problem, StackError
 from hub.settings import HubSettings
+from runtime.connectors import has_connectors
 from runtime.wiring import open_stores, wire
 
 log = structlog.get_logger("runtime.stack")
@@ -81,11 +82,12 @@ class Stack:
         asyncio.run(ensure_topics(bootstrap, wire(settings).topics()))
         open_stores(settings).engine.dispose()  # migrate once, before the children start
         env = settings_env(settings)
-        for name in ("worker", "api"):
-            log_file = self.log_dir / f"{name}.log"
+        connectors = ("connector run-all",) if has_connectors(settings) else ()
+        for name in ("worker", "api", *connectors):
+            log_file = self.log_dir / f"{name.split()[0]}.log"
             out = open(log_file, "ab")  # noqa: SIM115
             proc = subprocess.Popen(
-                [sys.executable, "-m", "runtime.cli", name],
+                [sys.executable, "-m", "runtime.cli", *name.split()],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

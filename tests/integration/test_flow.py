@@ -16,6 +16,7 @@ from hub.inbox.store import InboxStore
 from hub.settings import HubSettings
 from runtime.wiring import Wiring
 from tests.integration.conftest import WorkerProcess
+from tests.people import link_events
 
 ADDRESS_SUBSCRIBERS = {"waste", "libraries", "parking", "adult-social-care", "electoral"}
 
@@ -56,6 +57,13 @@ def death(event_id: str) -> Event:
         ),
         data={"date_of_death": date(2026, 11, 18), "verified_by": "registrar"},
     )
+
+
+@pytest.fixture(autouse=True)
+async def people_linked(publisher: EventPublisher) -> None:
+    """The people these tests talk about are known to every receiving system."""
+    for subject in ("P-100234", "P-100871", "P-9"):
+        await publisher.publish_many(link_events(subject))
 
 
 def by_recipient(rows: list[AuditRow], event_id: str) -> dict[str, AuditRow]:

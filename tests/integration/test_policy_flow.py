@@ -1,0 +1,171 @@
+"""Consent, identity and corrections on the real broker with the real worker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from hub.audit.store import AuditRow
+from hub.broker.admin import ensure_topics
+from hub.broker.embedded import EmbeddedBroker
+from hub.broker.producer import AiokafkaSender, make_producer
+from hub.db.engine import make_engine
+from hub.events.envelope import Envelope, Event
+from hub.events.publisher import EventPublisher
+from hub.inbox.store import InboxStore
+from hub.review.store import ReviewStore
+from hub.settings import HubSettings
+from hub.timeutil import utcnow
+from runtime.wiring import wire
+from tests.integration.conftest import WorkerProcess
+from tests.integration.test_flow import move
+from tests.people import link_events
+
+ASC_PURPOSE = "Keep care and support records current"  # DSA-004, consent required
+SUBJECT = "P-100234"
+
+
+def consent(event_id: str, action: str, at: datetime) -> Event:
+    return Event(
+        envelope=Envelope(
+            id=event_id, source="council-tax", type="consent.changed", subject=SUBJECT, time=at
+        ),
+        data={"action": action, "purpose": ASC_PURPOSE, "recipient": None, "effective_at": at},
+    )
+
+
+def outcomes(rows: list[AuditRow], event_id: str) -> dict[str, tuple[str, tuple[str, ...]]]:
+    return {r.recipient: (r.outcome, r.reason_codes) for r in rows if r.event_id == event_id}
+
+
+STATUTORY = {
+    "waste": ("delivered", ()),
+    "parking": ("delivered", ()),
+    "electoral": ("delivered", ()),
+}
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"], indirect=True)
+async def test_a_withdrawal_between_two_moves_stops_the_second_for_that_recipient_only(
+    worker: WorkerProcess,
+    publisher: EventPublisher,
+    hub_settings: HubSettings,
+    wait_audit: Callable[..., list[AuditRow]],
+    tmp_path: Path,
+) -> None:
+    await publisher.publish_many(link_events(SUBJECT))
+    granted_at = utcnow() - timedelta(minutes=5)
+    await publisher.publish(consent("c-grant", "granted", granted_at))
+    await asyncio.sleep(0.5)  # the grant is on record before the first move is routed
+    await publisher.publish(move("m-1"))
+    first = outcomes(wait_audit(["m-1"], expected=5), "m-1")
+    assert first["adult-social-care"] == ("delivered", ())
+    assert first["libraries"] == ("withheld", ("no_agreement",))
+
+    await publisher.publish(consent("c-withdraw", "withdrawn", utcnow() - timedelta(seconds=1)))
+    await asyncio.sleep(0.5)
+    await publisher.publish(move("m-2"))
+    second = outcomes(wait_audit(["m-2"], expected=5), "m-2")
+    assert second["adult-social-care"] == ("withheld", ("consent_withdrawn",))
+    assert {r: second[r] for r in STATUTORY} == STATUTORY  # everyone else still told
+
+    inbox = InboxStore(make_engine(hub_settings.effective_database_url))
+    asc = [e.delivery for e in inbox.fetch("adult-social-care", 0, 10)]
+    assert [(d.event_id, d.local_id) for d in asc] == [("m-1", "ADU-P-100234")]
+    assert worker.stop() == 0
+
+    # The broker is lost with everything on it (memory storage): the withdrawal is not.
+    with EmbeddedBroker(log_file=tmp_path / "broker2.log") as fresh:
+        settings = hub_settings.model_copy(update={"kafka_bootstrap": fresh.bootstrap})
+        w = wire(settings)
+        await ensure_topics(fresh.bootstrap, w.topics())
+        again = WorkerProcess(settings, tmp_path / "worker2.log")
+        again.start()
+        try:
+            producer = make_producer(settings, fresh.bootstrap)
+            await producer.start()
+            try:
+                await EventPublisher(AiokafkaSender(producer), w.codec, w.names).publish(
+                    move("m-3")
+                )
+            finally:
+                await producer.stop()
+            third = outcomes(wait_audit(["m-3"], expected=5), "m-3")
+            assert third["adult-social-care"] == ("withheld", ("consent_withdrawn",))
+            assert {r: third[r] for r in STATUTORY} == STATUTORY  # links survived too
+        finally:
+            assert again.stop() == 0
+
+
+async def test_an_unknown_person_waits_for_review_until_linked_then_is_routed(
+    worker: WorkerProcess,
+    publisher: EventPublisher,
+    hub_settings: HubSettings,
+    wait_audit: Callable[..., list[AuditRow]],
+) -> None:
+    await publisher.publish(move("m-unknown", subject="P-555"))
+    reviews = ReviewStore(make_engine(hub_settings.effective_database_url))
+    for _ in range(100):
+        if reviews.find():
+            break
+        await asyncio.sleep(0.1)
+    [item] = reviews.find()
+    assert item.event_id == "m-unknown" and "P-555" not in item.subject_key
+    assert wait_audit(["m-unknown"], expected=0) == []  # not routed, not dropped
+
+    await publisher.publish_many(link_events("P-555", ("waste",)))
+    rows = outcomes(wait_audit(["m-unknown"], expected=5), "m-unknown")
+    assert rows["waste"] == ("delivered", ())
+    assert rows["parking"] == ("withheld", ("no_local_record",))
+    assert rows["electoral"] == ("delivered", ())  # DSA-002 allows notify-to-match
+    inbox = InboxStore(make_engine(hub_settings.effective_database_url))
+    [electoral] = [e.delivery for e in inbox.fetch("electoral", 0, 10)]
+    assert electoral.local_id is None and "previous_address" not in electoral.data
+    for _ in range(50):
+        if reviews.find() == []:
+            break
+        await asyncio.sleep(0.1)
+    assert reviews.find() == [] and reviews.find(status="released")[0].event_id == "m-unknown"
+
+
+async def test_a_correction_reaches_exactly_those_that_received_the_original(
+    worker: WorkerProcess,
+    publisher: EventPublisher,
+    hub_settings: HubSettings,
+    wait_audit: Callable[..., list[AuditRow]],
+) -> None:
+    await publisher.publish_many(link_events(SUBJECT))
+    await publisher.publish(move("m-orig"))
+    wait_audit(["m-orig"], expected=5)
+    original = move("m-orig")
+    fixed = dict(original.data)
+    fixed["new_address"] = {**fixed["new_address"], "postcode": "EX4 7QU"}
+    correction = Event(
+        envelope=Envelope(
+            id="fix-1",
+            source="council-tax",
+            type="correction",
+            subject=SUBJECT,
+            time=datetime(2026, 11, 21, tzinfo=UTC),
+        ),
+        data={
+            "original_event_id": "m-orig",
+            "original_event_type": "address.changed",
+            "reason": "postcode keyed wrongly",
+            "corrected_data": json.dumps(fixed, default=str),
+        },
+    )
+    await publisher.publish(correction)
+    rows = outcomes(wait_audit(["fix-1"], expected=3), "fix-1")
+    assert set(rows) == {"waste", "parking", "electoral"}  # not libraries or adult social care
+    inbox = InboxStore(make_engine(hub_settings.effective_database_url))
+    parking = [e.delivery for e in inbox.fetch("parking", 0, 10) if e.delivery.event_id == "fix-1"]
+    assert parking[0].data["corrected"]["new_address"] == {
+        "postcode": "EX4 7QU",
+        "uprn": "100023412345",
+    }

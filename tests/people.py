@@ -1,0 +1,46 @@
+"""People the tests talk about, linked to the receiving systems' records (`person.linked`).
+
+A recipient only gets updates about a person whose record it has linked to the hub person
+(or the agreement's notify-to-match fields): tests link their people first, as the council's
+customer index would.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from hub.events.envelope import Envelope, Event
+
+RECIPIENTS = ("waste", "libraries", "parking", "adult-social-care", "electoral")
+LINKER = "customer-index"
+
+
+def local_id(subject: str, system: str) -> str:
+    return f"{system[:3].upper()}-{subject}"
+
+
+def link_bodies(subject: str, systems: tuple[str, ...] = RECIPIENTS) -> list[dict[str, Any]]:
+    """`POST /v1/events` bodies linking `subject` to each system's record."""
+    return [
+        {
+            "id": f"link-{subject}-{system}",
+            "type": "person.linked",
+            "subject": subject,
+            "data": {"system": system, "local_id": local_id(subject, system)},
+        }
+        for system in systems
+    ]
+
+
+def link_events(subject: str, systems: tuple[str, ...] = RECIPIENTS) -> list[Event]:
+    at = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    return [
+        Event(
+            envelope=Envelope(
+                id=body["id"], source=LINKER, type=body["type"], subject=subject, time=at
+            ),
+            data=body["data"],
+        )
+        for body in link_bodies(subject, systems)
+    ]

@@ -12,16 +12,19 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from connectors import http_ingest, pull_inbox
+from connectors.status_api import connectors_router
 from hub import __version__
 from hub.api import quality as quality_api
 from hub.api.context import ApiContext
 from hub.api.errors import install_error_handlers
 from hub.broker.admin import broker_reachable
 from hub.broker.producer import AiokafkaSender, make_producer
+from hub.connectors.store import ConnectorStore
 from hub.errors import BrokerError
 from hub.events.publisher import EventPublisher
 from hub.settings import HubSettings
 from hub.timeutil import utcnow
+from runtime.connectors import connector_defs
 from runtime.wiring import open_stores, wire
 
 WORKER_FRESH = timedelta(seconds=10)
@@ -70,6 +73,7 @@ def create_app(settings: HubSettings) -> FastAPI:
     app.include_router(http_ingest.router)
     app.include_router(pull_inbox.router)
     app.include_router(quality_api.router)
+    app.include_router(connectors_router(ConnectorStore(stores.engine), connector_defs(w)))
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

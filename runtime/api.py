@@ -9,14 +9,22 @@ from datetime import timedelta
 
 import uvicorn
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from connectors import http_ingest, pull_inbox
 from connectors.status_api import connectors_router
 from hub import __version__
+from hub.access.keys import KeyStore
+from hub.api import audit as audit_api
+from hub.api import dashboard
 from hub.api import quality as quality_api
 from hub.api.context import ApiContext
 from hub.api.errors import install_error_handlers
+from hub.api.health import database_writable
+from hub.api.ig_context import IgContext
+from hub.api.metrics import consumer_lag, metrics_text, snapshot
+from hub.audit.checkpoint import CheckpointStore
+from hub.audit.subject_access import SubjectAccess
 from hub.broker.admin import broker_reachable
 from hub.broker.producer import AiokafkaSender, make_producer
 from hub.connectors.store import ConnectorStore
@@ -57,6 +65,15 @@ def create_app(settings: HubSettings) -> FastAPI:
             quality=stores.quality,
             rejected=stores.rejected,
         )
+        app.state.keys = KeyStore(stores.engine)
+        app.state.ig = IgContext(
+            engine=stores.engine,
+            access=SubjectAccess(stores.engine, settings.pseudonym_key.get_secret_value()),
+            checkpoints=CheckpointStore(
+                stores.engine, settings.audit_checkpoint_key.get_secret_value()
+            ),
+            keys=app.state.keys,
+        )
         try:
             yield
         finally:
@@ -73,7 +90,10 @@ def create_app(settings: HubSettings) -> FastAPI:
     app.include_router(http_ingest.router)
     app.include_router(pull_inbox.router)
     app.include_router(quality_api.router)
+    app.include_router(audit_api.router)
+    app.include_router(dashboard.router)
     app.include_router(connectors_router(ConnectorStore(stores.engine), connector_defs(w)))
+    dashboard.mount_static(app)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -87,7 +107,7 @@ def create_app(settings: HubSettings) -> FastAPI:
         broker = await broker_reachable(ctx.bootstrap)
         try:
             workers = await asyncio.to_thread(ctx.heartbeat.ready_workers, utcnow(), WORKER_FRESH)
-            database = True
+            database = await asyncio.to_thread(database_writable, app.state.ig.engine)
         except Exception:
             workers, database = 0, False
         checks = {"broker": broker, "database": database, "workers": workers > 0}
@@ -95,6 +115,14 @@ def create_app(settings: HubSettings) -> FastAPI:
         return JSONResponse(
             {"status": "ready" if ok else "not_ready", "checks": checks}, 200 if ok else 503
         )
+
+    @app.get("/metrics", tags=["health"], response_class=Response)
+    async def metrics() -> Response:
+        """Prometheus metrics: events, deliveries by outcome and recipient, lag, audit latency."""
+        ig: IgContext = app.state.ig
+        lag = await consumer_lag(settings.kafka_bootstrap, "tell-it-once-hub.")
+        snap = await asyncio.to_thread(snapshot, ig.engine, lag)
+        return Response(metrics_text(snap), media_type="text/plain; version=0.0.4")
 
     return app
 

@@ -27,12 +27,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-audit_app = typer.Typer(help="Read the audit trail.", no_args_is_help=True)
 config_app = typer.Typer(
     help="Check the systems and agreements configuration.", no_args_is_help=True
 )
 keys_app = typer.Typer(help="API keys for systems.", no_args_is_help=True)
-app.add_typer(audit_app, name="audit")
 app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
 rejected_app = typer.Typer(
@@ -192,71 +190,6 @@ def config_check() -> None:
     console.print(
         f"OK: {len(w.config.systems)} systems, {len(w.config.agreements)} agreements, "
         f"{len(w.registry.event_types)} event types."
-    )
-
-
-@audit_app.command("list")
-def audit_list(
-    recipient: Annotated[
-        str | None, typer.Option(help="Only rows for this recipient system")
-    ] = None,
-    outcome: Annotated[str | None, typer.Option(help="delivered or withheld")] = None,
-    event_id: Annotated[
-        str | None, typer.Option("--event-id", help="Only rows for this event")
-    ] = None,
-    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many rows")] = 50,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
-) -> None:
-    """Show audit rows (oldest first): who was sent what, under which agreement, or why not."""
-    from hub.audit.store import AuditFilter
-    from runtime.wiring import open_stores
-
-    if outcome is not None and outcome not in ("delivered", "withheld"):
-        raise typer.BadParameter("must be delivered or withheld", param_hint="--outcome")
-    stores = open_stores(_settings())
-    rows = stores.audit.query(
-        AuditFilter(
-            event_ids=(event_id,) if event_id else (),
-            recipient=recipient,
-            outcome=outcome,
-            limit=limit,
-        )
-    )
-    if as_json:
-        for row in rows:
-            console.print_json(row.model_dump_json()) if sys.stdout.isatty() else print(
-                row.model_dump_json()
-            )
-        return
-    print_table(
-        f"Audit trail ({len(rows)} rows)",
-        (
-            "seq",
-            "recorded",
-            "event",
-            "type",
-            "source",
-            "recipient",
-            "outcome",
-            "fields",
-            "agreement",
-            "reason",
-        ),
-        [
-            (
-                str(r.seq),
-                r.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
-                r.event_id[:13],
-                r.event_type,
-                r.source,
-                r.recipient,
-                r.outcome,
-                ", ".join(r.fields) or "-",
-                r.agreement_id or "-",
-                "; ".join(r.reason_codes) or "-",
-            )
-            for r in rows
-        ],
     )
 
 
@@ -454,6 +387,12 @@ def bench(
 
     ks = [int(k) for k in recipients.split(",") if k.strip()]
     run_bench(_settings(), events, ks, rate, console)
+
+
+# `hub audit ...`, `hub systems add`, `hub keys rotate`, `hub bench-audit` (issue 6)
+from runtime import cli_audit  # noqa: E402  (registers on the app defined above)
+
+cli_audit.register(app, keys_app)
 
 
 def main() -> None:

@@ -2,32 +2,33 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from typing import Annotated
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Request
 
+from hub.access.keys import KeyStore, hash_key, new_key
 from hub.api.context import ApiContext, api_context
 from hub.config.model import HubConfig, Role, System
 from hub.errors import AuthenticationError, PermissionDenied
 
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+__all__ = ["authenticate", "current_system", "hash_key", "new_key", "require_role"]
 
 
-def new_key() -> str:
-    return "tio_" + secrets.token_urlsafe(32)
-
-
-def authenticate(config: HubConfig, authorization: str | None) -> System:
+def authenticate(
+    config: HubConfig, authorization: str | None, keys: KeyStore | None = None
+) -> System:
+    """The system a Bearer key belongs to: database keys (`hub systems add`, `hub keys rotate`;
+    a rotated key is refused) first, then systems.yaml's api_key_sha256."""
     if not authorization:
         raise AuthenticationError("missing API key: send `Authorization: Bearer <your key>`")
     scheme, _, key = authorization.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise AuthenticationError("malformed Authorization header: expected `Bearer <your key>`")
-    system = config.system_by_key_hash(hash_key(key.strip()))
+    key_hash = hash_key(key.strip())
+    stored = keys.system_for(config, key_hash) if keys is not None else None
+    if stored is False:
+        raise AuthenticationError("this API key was revoked (rotated): use the new key")
+    system = stored or config.system_by_key_hash(key_hash)
     if system is None:
         raise AuthenticationError("unknown API key")
     return system
@@ -40,7 +41,9 @@ def require_role(system: System, role: Role) -> System:
 
 
 def current_system(
+    request: Request,
     ctx: Annotated[ApiContext, Depends(api_context)],
     authorization: Annotated[str | None, Header()] = None,
 ) -> System:
-    return authenticate(ctx.config, authorization)
+    keys = getattr(request.app.state, "keys", None)
+    return authenticate(ctx.config, authorization, keys if isinstance(keys, KeyStore) else None)

@@ -54,41 +54,54 @@ def _time_sql(dialect: str, column: str) -> str:
     return f"replace({column}, ' ', 'T') || 'Z'"
 
 
-def canonical_select(dialect: str, after_seq: int, until_seq: int | None = None) -> str:
-    """SELECT of CHAINED_COLUMNS (times already canonical), prev_hash, row_hash, by seq."""
-    cols = [_time_sql(dialect, c) if c in DATETIME_COLUMNS else c for c in CHAINED_COLUMNS]
-    where = f"seq > {int(after_seq)}"
-    if until_seq is not None:
-        where += f" AND seq <= {int(until_seq)}"
+def canonical_select(dialect: str, after_seq: int) -> str:
+    """Rows after `after_seq` in seq order: seq, the canonical form's values, prev_hash, row_hash.
+
+    SQLite builds the canonical JSON itself (json_array: the same bytes as chain.canonical,
+    checked by the store tests), which is what makes verify fast; PostgreSQL's json functions
+    put spaces after commas, so there the values come back and Python encodes them.
+    """
+    cols = ", ".join(_time_sql(dialect, c) if c in DATETIME_COLUMNS else c for c in CHAINED_COLUMNS)
+    values = f"json_array({cols})" if dialect == "sqlite" else cols
     return (
-        f"SELECT {', '.join(cols)}, prev_hash, row_hash FROM audit_record "
-        f"WHERE {where} ORDER BY seq"
+        f"SELECT seq, {values}, prev_hash, row_hash FROM audit_record "
+        f"WHERE seq > {int(after_seq)} ORDER BY seq"
     )
 
 
-SEQ_INDEX = CHAINED_COLUMNS.index("seq")
-N_CHAINED = len(CHAINED_COLUMNS)
+ChainRow = tuple[int, str, str, str]  # seq, canonical form, prev_hash, row_hash
 
 
-def stream_rows(conn: Connection, after_seq: int = 0) -> Iterator[Sequence[Any]]:
-    """Every row after `after_seq` in seq order, as tuples (server-side cursor, batched)."""
+def stream_rows(conn: Connection, after_seq: int = 0) -> Iterator[ChainRow]:
+    """Every row after `after_seq` in seq order (server-side cursor, batched)."""
+    sql = canonical_select(conn.dialect.name, after_seq)
+    if conn.dialect.name == "sqlite":
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(sql)
+        while batch := cursor.fetchmany(STREAM_BATCH):
+            yield from batch
+        cursor.close()
+        return
     result = conn.exec_driver_sql(
-        canonical_select(conn.dialect.name, after_seq),
-        execution_options={"stream_results": True, "yield_per": STREAM_BATCH},
+        sql, execution_options={"stream_results": True, "yield_per": STREAM_BATCH}
     )
+    last = N_CHAINED + 1
     for batch in result.partitions(STREAM_BATCH):
-        yield from batch
+        for row in batch:
+            yield row[0], canonical(row[1:last]), row[last], row[last + 1]
+
+
+N_CHAINED = len(CHAINED_COLUMNS)
 
 
 def chain_existing_rows(conn: Connection) -> None:
     """Chain rows written before the chain existed (migration 0005), in seq order."""
     head_seq, prev = lock_head(conn)
     updates: list[dict[str, Any]] = []
-    for row in list(stream_rows(conn, head_seq)):
-        values = list(row[:N_CHAINED])
-        row_hash = link(prev, canonical(values))
-        updates.append({"s": values[SEQ_INDEX], "p": prev, "h": row_hash})
-        prev, head_seq = row_hash, values[SEQ_INDEX]
+    for seq, form, _, _ in list(stream_rows(conn, head_seq)):
+        row_hash = link(prev, form)
+        updates.append({"s": seq, "p": prev, "h": row_hash})
+        prev, head_seq = row_hash, seq
     if updates:
         conn.execute(
             text("UPDATE audit_record SET prev_hash = :p, row_hash = :h WHERE seq = :s"), updates

@@ -43,7 +43,8 @@ def entry_row(e: AuditEntry, recorded_at: datetime) -> dict[str, Any]:
         "subject_flags": json.dumps(list(e.subject_flags)),
         "attempt": e.attempt,
         "http_status": e.http_status,
-        "latency_ms": e.latency_ms,
+        # rounded to the microsecond: SQLite's JSON spells such numbers as Python does
+        "latency_ms": None if e.latency_ms is None else round(e.latency_ms, 3),
     }
 
 

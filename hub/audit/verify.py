@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, select
 
-from hub.audit.chain import GENESIS, encode_json
+from hub.audit.chain import GENESIS
 from hub.audit.checkpoint import Checkpoint, CheckpointStore
-from hub.audit.ledger import HEAD, HEAD_ID, N_CHAINED, SEQ_INDEX, stream_rows
+from hub.audit.ledger import HEAD, HEAD_ID, ChainRow, stream_rows
 
 
 class Break(BaseModel):
@@ -45,19 +44,16 @@ class VerifyResult(BaseModel):
 
 
 def check_rows(
-    rows: Iterable[Sequence[Any]], anchor_seq: int, anchor_hash: str
+    rows: Iterable[ChainRow], anchor_seq: int, anchor_hash: str
 ) -> tuple[int, int, str, Break | None]:
-    """Walk rows (CHAINED_COLUMNS..., prev_hash, row_hash) in seq order from an anchor.
+    """Walk (seq, canonical form, prev_hash, row_hash) in seq order from an anchor.
 
     Returns (rows checked, last seq, last hash, first break or None).
     """
     sha256 = hashlib.sha256
-
     prev, last_seq, n = anchor_hash, anchor_seq, 0
-    for row in rows:
+    for seq, form, stored_prev, stored_hash in rows:
         n += 1
-        seq = row[SEQ_INDEX]
-        stored_prev, stored_hash = row[N_CHAINED], row[N_CHAINED + 1]
         if stored_prev != prev:
             if seq != last_seq + 1:
                 return (
@@ -80,8 +76,7 @@ def check_rows(
                     "(row inserted, reordered or chain edited)",
                 ),
             )
-        computed = sha256((prev + encode_json(list(row[:N_CHAINED]))).encode()).hexdigest()
-        if computed != stored_hash:
+        if sha256((prev + form).encode()).hexdigest() != stored_hash:
             return (
                 n,
                 last_seq,

@@ -267,3 +267,19 @@ def test_rows_written_before_the_chain_are_chained_by_the_migration(tmp_path: Pa
     assert rows[0].reasons == ("old style",) and len(rows) == 4
     assert verify(eng)[0]
     eng.dispose()
+
+
+def test_the_database_spells_the_canonical_form_as_the_writer_does(engine: Engine) -> None:
+    """Quotes, backslashes, control characters, non-ASCII text and awkward floats."""
+    odd = entry(1, outcome=Outcome.WITHHELD).model_copy(
+        update={
+            "reasons": (AuditReason(code="x", message='say "no" \\ é ü 中 \n\t\x1f\x7f \u2028'),),
+            "latency_ms": 0.1 + 0.2,
+            "purpose": None,
+            "http_status": 503,
+        }
+    )
+    big = entry(2).model_copy(update={"latency_ms": 123456.789012345, "attempt": 7})
+    AuditStore(engine).write([odd, big], T0)
+    ok, _, problem = verify(engine)
+    assert ok, problem

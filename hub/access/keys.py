@@ -1,0 +1,155 @@
+"""API keys kept in the database, hashed (SHA-256): made by `hub systems add` / `hub keys rotate`.
+
+A key is shown once, at creation. systems.yaml's `api_key_sha256` keys keep working until the
+system's key is rotated: rotation revokes every earlier key of the system, the YAML one included
+(its hash is recorded as revoked here, so IG's git file need not change the same minute).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Engine, Table, insert, select, update
+
+from hub.config.model import HubConfig, Role, System
+from hub.db.tables import ApiKey
+from hub.errors import HubError
+
+KEYS: Table = ApiKey.__table__  # type: ignore[attr-defined]
+CACHE_S = 5.0
+
+
+class KeyProblem(HubError):
+    code = "key_error"
+
+
+def hash_key(key: str) -> str:
+    """Only this SHA-256 (hex) of a key is ever stored."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_key() -> str:
+    return "tio_" + secrets.token_urlsafe(32)
+
+
+class StoredKey(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    system_id: str
+    name: str
+    roles: frozenset[Role]
+    revoked: bool
+
+
+class KeyStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._cache: dict[str, tuple[float, StoredKey | None]] = {}
+
+    def lookup(self, key_hash: str) -> StoredKey | None:
+        now = time.monotonic()
+        hit = self._cache.get(key_hash)
+        if hit is not None and now - hit[0] < CACHE_S:
+            return hit[1]
+        with self.engine.connect() as conn:
+            row = conn.execute(select(KEYS).where(KEYS.c.key_sha256 == key_hash)).first()
+        found = None
+        if row is not None:
+            m = row._mapping
+            found = StoredKey(
+                system_id=m["system_id"],
+                name=m["name"],
+                roles=frozenset(Role(r) for r in m["roles"].split(",") if r),
+                revoked=m["revoked_at"] is not None,
+            )
+        self._cache[key_hash] = (now, found)
+        return found
+
+    def system_for(self, config: HubConfig, key_hash: str) -> System | Literal[False] | None:
+        """The system a key belongs to; False: a revoked key; None: unknown here."""
+        stored = self.lookup(key_hash)
+        if stored is None:
+            return None
+        if stored.revoked:
+            return False
+        known = config.system(stored.system_id)
+        if known is not None:
+            return known
+        return System(
+            id=stored.system_id, name=stored.name, roles=stored.roles, api_key_sha256=key_hash
+        )
+
+    def add_system(self, system_id: str, name: str, roles: frozenset[Role], at: datetime) -> str:
+        """A new key for a system (IG officers, admins and new systems); returns it, once."""
+        if not roles:
+            raise KeyProblem("give at least one --role")
+        with self.engine.connect() as conn:
+            exists = conn.execute(
+                select(KEYS.c.id).where(KEYS.c.system_id == system_id).limit(1)
+            ).first()
+        if exists is not None:
+            raise KeyProblem(f"system {system_id!r} already has keys: use `hub keys rotate`")
+        return self._insert(system_id, name, roles, at)
+
+    def _insert(self, system_id: str, name: str, roles: frozenset[Role], at: datetime) -> str:
+        key = new_key()
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(KEYS).values(
+                    system_id=system_id,
+                    name=name,
+                    roles=",".join(sorted(r.value for r in roles)),
+                    key_sha256=hash_key(key),
+                    created_at=at,
+                )
+            )
+        self._cache.clear()
+        return key
+
+    def rotate(self, config: HubConfig, system_id: str, at: datetime) -> str:
+        """Revoke every key of the system (the systems.yaml one too) and make a new one."""
+        with self.engine.connect() as conn:
+            latest = conn.execute(
+                select(KEYS.c.name, KEYS.c.roles)
+                .where(KEYS.c.system_id == system_id)
+                .order_by(KEYS.c.id.desc())
+                .limit(1)
+            ).first()
+        yaml_system = config.system(system_id)
+        if yaml_system is not None:
+            name, roles = yaml_system.name, yaml_system.roles
+        elif latest is not None:
+            name = latest[0]
+            roles = frozenset(Role(r) for r in latest[1].split(",") if r)
+        else:
+            raise KeyProblem(
+                f"no system {system_id!r} in systems.yaml or the key table: "
+                "add it with `hub systems add`"
+            )
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(KEYS)
+                .where(KEYS.c.system_id == system_id, KEYS.c.revoked_at.is_(None))
+                .values(revoked_at=at)
+            )
+            if yaml_system is not None:
+                known = conn.execute(
+                    select(KEYS.c.id).where(KEYS.c.key_sha256 == yaml_system.api_key_sha256)
+                ).first()
+                if known is None:
+                    conn.execute(
+                        insert(KEYS).values(
+                            system_id=system_id,
+                            name=name,
+                            roles=",".join(sorted(r.value for r in roles)),
+                            key_sha256=yaml_system.api_key_sha256,
+                            created_at=at,
+                            revoked_at=at,
+                        )
+                    )
+        return self._insert(system_id, name, roles, at)

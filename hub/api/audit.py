@@ -1,0 +1,204 @@
+"""IG endpoints for the audit trail: transfer search and export, the subject access report,
+agreements overview, withheld by reason, failures, consent withdrawals, the access log and the
+chain's integrity. IG role only; reads about a person need a `purpose` and are logged."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from pydantic import BaseModel, Field
+
+from hub.api.auth import current_system, require_role
+from hub.api.context import ApiContext, api_context
+from hub.api.ig_context import IgContext, ig_context
+from hub.api.templating import render
+from hub.audit.export import rows_csv
+from hub.audit.queries import (
+    AgreementFlow,
+    ConsentWithdrawal,
+    PersonRef,
+    ReasonCount,
+    TransferPage,
+    TransferQuery,
+    agreements_overview,
+    consent_withdrawals,
+    failures,
+    withheld_by_reason,
+)
+from hub.audit.store import AuditRow
+from hub.audit.subject_access import AccessLogEntry, SubjectAccessReport
+from hub.audit.verify import Break, verify_chain
+from hub.config.model import Role, System
+from hub.timeutil import utcnow
+
+router = APIRouter(prefix="/v1/audit", tags=["audit (IG)"])
+
+PURPOSE = Query(
+    description="Why you are reading about this person (recorded in the access log); "
+    "required whenever a person is named"
+)
+
+
+def transfer_query(
+    hub_id: Annotated[str | None, Query(description="The person's hub id")] = None,
+    local_id: Annotated[str | None, Query(description="The person's id in any system")] = None,
+    system: Annotated[str | None, Query(description="Whose local id it is (optional)")] = None,
+    recipient: str | None = None,
+    source: str | None = None,
+    agreement: Annotated[str | None, Query(description="Agreement id")] = None,
+    event_type: str | None = None,
+    outcome: Literal["delivered", "withheld", "failed"] | None = None,
+    date_from: Annotated[date | None, Query(alias="from", description="First day (UTC)")] = None,
+    date_to: Annotated[date | None, Query(alias="to", description="Last day, inclusive")] = None,
+    after: Annotated[int, Query(ge=0, description="Page: the next_after of the last page")] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> TransferQuery:
+    return TransferQuery(
+        person=PersonRef(hub_id=hub_id, local_id=local_id, system=system),
+        recipient=recipient,
+        source=source,
+        agreement_id=agreement,
+        event_type=event_type,
+        outcome=outcome,
+        date_from=date_from,
+        date_to=date_to,
+        after_seq=after,
+        limit=limit,
+    )
+
+
+def ig_system(system: Annotated[System, Depends(current_system)]) -> System:
+    return require_role(system, Role.IG)
+
+
+IG = Annotated[System, Depends(ig_system)]
+Ig = Annotated[IgContext, Depends(ig_context)]
+
+
+@router.get(
+    "/transfers", response_model=TransferPage, responses={200: {"content": {"text/csv": {}}}}
+)
+async def transfers(
+    ig: Ig,
+    system: IG,
+    q: Annotated[TransferQuery, Depends(transfer_query)],
+    purpose: Annotated[str | None, PURPOSE] = None,
+    format: Literal["json", "csv"] = "json",
+) -> Response | TransferPage:
+    """Transfers (delivered, withheld, failed), filtered and paginated by seq; CSV with format=csv."""
+    page = await asyncio.to_thread(ig.access.search, q, system.id, purpose, "api", utcnow())
+    if format == "csv":
+        return PlainTextResponse(
+            rows_csv(page.rows),
+            media_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="transfers.csv"'},
+        )
+    return page
+
+
+@router.get(
+    "/subject-access",
+    response_model=SubjectAccessReport,
+    responses={200: {"content": {"text/html": {}}}},
+)
+async def subject_access(
+    request: Request,
+    ig: Ig,
+    system: IG,
+    hub_id: Annotated[str | None, Query(description="The person's hub id")] = None,
+    local_id: Annotated[str | None, Query(description="The person's id in any system")] = None,
+    system_id: Annotated[str | None, Query(alias="system")] = None,
+    purpose: Annotated[str | None, PURPOSE] = None,
+    format: Literal["json", "html"] = "json",
+) -> Response | SubjectAccessReport:
+    """Every transfer and withheld transfer about one person: fields, recipients, agreements and
+    lawful bases. format=html gives a printable page."""
+    from hub.errors import Problem, ProblemsError
+
+    person = PersonRef(hub_id=hub_id, local_id=local_id, system=system_id)
+    if not person.given:
+        raise ProblemsError(
+            "name the person",
+            [Problem("hub_id", "required", "give hub_id, or local_id (and optionally system)")],
+        )
+    report = await asyncio.to_thread(ig.access.report, person, system.id, purpose, "api", utcnow())
+    if format == "html":
+        return HTMLResponse(render(request, "subject_report.html", report=report, standalone=True))
+    return report
+
+
+@router.get("/agreements", response_model=list[AgreementFlow])
+async def agreements(
+    ctx: Annotated[ApiContext, Depends(api_context)], ig: Ig, _: IG
+) -> list[AgreementFlow]:
+    """Flows per agreement, and the agreements past review or expiring soon (flags)."""
+    return await asyncio.to_thread(agreements_overview, ig.engine, ctx.config, utcnow().date())
+
+
+@router.get("/withheld", response_model=list[ReasonCount])
+async def withheld(
+    ig: Ig,
+    _: IG,
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+) -> list[ReasonCount]:
+    """Withheld transfers counted by reason code."""
+    return await asyncio.to_thread(withheld_by_reason, ig.engine, date_from, date_to)
+
+
+@router.get("/failures", response_model=list[AuditRow])
+async def failed(
+    ig: Ig, _: IG, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[AuditRow]:
+    """Deliveries that failed after their retries (dead letters), newest first."""
+    return await asyncio.to_thread(failures, ig.engine, limit)
+
+
+@router.get("/consent-withdrawals", response_model=list[ConsentWithdrawal])
+async def withdrawals(
+    ctx: Annotated[ApiContext, Depends(api_context)],
+    ig: Ig,
+    _: IG,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[ConsentWithdrawal]:
+    """Consent withdrawals and objections, newest first (pseudonymous keys)."""
+    secret = ctx.settings.pseudonym_key.get_secret_value()
+    return await asyncio.to_thread(consent_withdrawals, ig.engine, secret, limit)
+
+
+@router.get("/access-log", response_model=list[AccessLogEntry])
+async def access_log(
+    ig: Ig,
+    _: IG,
+    subject_key: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AccessLogEntry]:
+    """Who read the audit about a person, when and why, newest first."""
+    return await asyncio.to_thread(ig.access.access_log, subject_key, limit)
+
+
+class ChainStatus(BaseModel):
+    ok: bool
+    rows_checked: int
+    head_seq: int
+    head_hash: str
+    anchor_seq: int = Field(description="Last purged row (0: nothing purged)")
+    first_break: Break | None
+
+
+@router.get("/verify", response_model=ChainStatus)
+async def verify(ig: Ig, _: IG) -> ChainStatus:
+    """Recompute the hash chain now; names the first row that was altered, removed or added."""
+    r = await asyncio.to_thread(verify_chain, ig.engine, ig.checkpoints)
+    return ChainStatus(
+        ok=r.ok,
+        rows_checked=r.rows_checked,
+        head_seq=r.head_seq,
+        head_hash=r.head_hash,
+        anchor_seq=r.anchor_seq,
+        first_break=r.first_break,
+    )

@@ -1,0 +1,219 @@
+"""Reads of the audit about one person: the subject access report and person searches.
+
+Every such read is itself recorded (who, when, why, which person key, through what), as the
+Dutch processing-log standard (Logboek dataverwerkingen) and X-Road deployments ask. The
+purpose is required: a read without one is refused before anything is read.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine, Table, insert, select
+
+from hub.audit.chain import as_utc
+from hub.audit.queries import (
+    PersonRef,
+    ResolvedPerson,
+    TransferPage,
+    TransferQuery,
+    resolve_person,
+    rows_about,
+    search,
+)
+from hub.audit.store import AuditRow
+from hub.db.tables import AuditAccessLog
+from hub.errors import Problem, ProblemsError
+
+ACCESS_LOG: Table = AuditAccessLog.__table__  # type: ignore[attr-defined]
+MIN_PURPOSE = 5
+
+
+class PurposeRequired(ProblemsError):
+    code = "purpose_required"
+
+
+def check_purpose(purpose: str | None) -> str:
+    text = (purpose or "").strip()
+    if len(text) < MIN_PURPOSE:
+        raise PurposeRequired(
+            "a read about a person needs a purpose",
+            [
+                Problem(
+                    "purpose",
+                    "required",
+                    "say why you are looking (at least 5 characters), e.g. "
+                    "'SAR 2026-0142 from the resident'; it is recorded in the access log",
+                )
+            ],
+        )
+    return text
+
+
+class AccessLogEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    accessed_at: datetime
+    actor: str
+    purpose: str
+    subject_key: str
+    what: str
+    via: str
+
+
+class ReportLine(BaseModel):
+    """One transfer (or withheld/failed one) in a subject access report: names, never values."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int
+    decided_at: datetime
+    event_id: str
+    event_type: str
+    source: str
+    recipient: str
+    outcome: str
+    fields: tuple[str, ...]
+    agreement_id: str | None
+    agreement_version: str | None
+    lawful_basis: str | None
+    purpose: str | None
+    reasons: tuple[str, ...]
+    mode: str
+
+    @classmethod
+    def of(cls, r: AuditRow) -> ReportLine:
+        return cls(
+            seq=r.seq,
+            decided_at=r.decided_at,
+            event_id=r.event_id,
+            event_type=r.event_type,
+            source=r.source,
+            recipient=r.recipient,
+            outcome=r.outcome,
+            fields=r.fields,
+            agreement_id=r.agreement_id,
+            agreement_version=r.agreement_version,
+            lawful_basis=r.lawful_basis,
+            purpose=r.purpose,
+            reasons=r.reasons,
+            mode=r.mode,
+        )
+
+
+class AgreementUsed(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    agreement_id: str
+    agreement_version: str | None
+    lawful_basis: str | None
+    recipients: tuple[str, ...]
+
+
+class SubjectAccessReport(BaseModel):
+    person: str = Field(description="How the person was named in the request")
+    subject_keys: tuple[str, ...]
+    generated_at: datetime
+    requested_by: str
+    purpose: str
+    delivered: list[ReportLine]
+    withheld: list[ReportLine]
+    failed: list[ReportLine]
+    recipients: list[str] = Field(description="Services that received data about the person")
+    agreements: list[AgreementUsed]
+
+
+def build_report(
+    person: str, resolved: ResolvedPerson, rows: list[AuditRow], by: str, purpose: str, at: datetime
+) -> SubjectAccessReport:
+    lines = [ReportLine.of(r) for r in rows]
+    delivered = [line for line in lines if line.outcome == "delivered"]
+    used: dict[tuple[str, str | None, str | None], set[str]] = {}
+    for line in delivered:
+        if line.agreement_id:
+            key = (line.agreement_id, line.agreement_version, line.lawful_basis)
+            used.setdefault(key, set()).add(line.recipient)
+    return SubjectAccessReport(
+        person=person,
+        subject_keys=resolved.subject_keys,
+        generated_at=at,
+        requested_by=by,
+        purpose=purpose,
+        delivered=delivered,
+        withheld=[line for line in lines if line.outcome == "withheld"],
+        failed=[line for line in lines if line.outcome == "failed"],
+        recipients=sorted({line.recipient for line in delivered}),
+        agreements=[
+            AgreementUsed(
+                agreement_id=a, agreement_version=v, lawful_basis=b, recipients=tuple(sorted(r))
+            )
+            for (a, v, b), r in sorted(used.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
+        ],
+    )
+
+
+class SubjectAccess:
+    """The audited way to read about a person."""
+
+    def __init__(self, engine: Engine, pseudonym_secret: str) -> None:
+        self.engine = engine
+        self.secret = pseudonym_secret
+
+    def _log(
+        self, resolved: ResolvedPerson, by: str, purpose: str, what: str, via: str, at: datetime
+    ) -> None:
+        keys = resolved.subject_keys or ("(no linked person)",)
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(ACCESS_LOG),
+                [
+                    {
+                        "accessed_at": as_utc(at),
+                        "actor": by,
+                        "purpose": purpose,
+                        "subject_key": k[:64],
+                        "what": what,
+                        "via": via,
+                    }
+                    for k in keys
+                ],
+            )
+
+    def report(
+        self, person: PersonRef, by: str, purpose: str | None, via: str, at: datetime
+    ) -> SubjectAccessReport:
+        why = check_purpose(purpose)
+        resolved = resolve_person(self.engine, self.secret, person)
+        self._log(resolved, by, why, "subject_access_report", via, at)
+        return build_report(
+            person.label(), resolved, rows_about(self.engine, resolved), by, why, at
+        )
+
+    def search(
+        self, q: TransferQuery, by: str, purpose: str | None, via: str, at: datetime
+    ) -> TransferPage:
+        """Transfer search; when it names a person, it needs a purpose and is logged."""
+        if not q.person.given:
+            return search(self.engine, q, None)
+        why = check_purpose(purpose)
+        resolved = resolve_person(self.engine, self.secret, q.person)
+        self._log(resolved, by, why, "transfer_search", via, at)
+        return search(self.engine, q, resolved)
+
+    def access_log(self, subject_key: str | None = None, limit: int = 100) -> list[AccessLogEntry]:
+        stmt = select(ACCESS_LOG).order_by(ACCESS_LOG.c.id.desc()).limit(limit)
+        if subject_key:
+            stmt = stmt.where(ACCESS_LOG.c.subject_key == subject_key)
+        with self.engine.connect() as conn:
+            return [
+                AccessLogEntry(
+                    accessed_at=as_utc(m["accessed_at"]),
+                    actor=m["actor"],
+                    purpose=m["purpose"],
+                    subject_key=m["subject_key"],
+                    what=m["what"],
+                    via=m["via"],
+                )
+                for m in (r._mapping for r in conn.execute(stmt))
+            ]

@@ -1,0 +1,105 @@
+"""`hub bench-audit`: the audit store's speed on SQLite, in figures.
+
+- writer: N rows appended through AuditStore.write (the audit writer's call), `batch` rows per
+  transaction, each chained under the head lock; rows/s.
+- subject access: the report for one person among N/10 people (the query plus its access-log
+  row), median and worst of 20 people; target < 200 ms.
+- verify: `hub audit verify`'s full recomputation of the chain; rows/s, target >= 200k.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from rich.console import Console
+
+from hub.audit.checkpoint import CheckpointStore
+from hub.audit.queries import PersonRef
+from hub.audit.store import AuditStore
+from hub.audit.subject_access import SubjectAccess
+from hub.audit.verify import verify_chain
+from hub.db.engine import make_engine, migrate
+from hub.pseudonym import subject_key
+from hub.routing.messages import AuditEntry, AuditReason, Outcome, delivery_id
+
+SECRET = "bench-pseudonym-key"
+RECIPIENTS = ("waste", "libraries", "parking", "adult-social-care", "electoral")
+ROWS_PER_PERSON = 10
+
+
+def _entries(start: int, stop: int, people: int, t0: datetime) -> list[AuditEntry]:
+    out = []
+    for i in range(start, stop):
+        person = i % people
+        recipient = RECIPIENTS[i % len(RECIPIENTS)]
+        withheld = i % 4 == 0
+        outcome = Outcome.WITHHELD if withheld else Outcome.DELIVERED
+        did = delivery_id(f"ev-{i}", recipient)
+        out.append(
+            AuditEntry(
+                entry_id=AuditEntry.make_id(did, outcome),
+                delivery_id=did,
+                event_id=f"ev-{i}",
+                event_type="address.changed",
+                source="council-tax",
+                recipient=recipient,
+                subject_key=subject_key(SECRET, f"P-{person}"),
+                outcome=outcome,
+                reasons=(AuditReason(code="no_agreement", message="no agreement"),)
+                if withheld
+                else (),
+                agreement_id=None if withheld else "DSA-ADDR-001",
+                agreement_version=None if withheld else "a1b2c3d4e5f6",
+                lawful_basis=None if withheld else "UK GDPR Art. 6(1)(e)",
+                fields=() if withheld else ("new_address.line1", "new_address.postcode"),
+                event_time=t0,
+                decided_at=t0 + timedelta(microseconds=i),
+                local_id=f"{recipient[:3].upper()}-{person}",
+                purpose=None if withheld else "service delivery",
+            )
+        )
+    return out
+
+
+def run_audit_bench(rows: int, batch: int, console: Console) -> None:
+    people = max(1, rows // ROWS_PER_PERSON)
+    t0 = datetime.now(UTC) - timedelta(days=1)
+    with tempfile.TemporaryDirectory(prefix="hub-bench-audit-") as tmp:
+        engine = make_engine(f"sqlite:///{Path(tmp) / 'audit.db'}")
+        migrate(engine)
+        store = AuditStore(engine)
+        write_s = 0.0
+        for start in range(0, rows, batch):
+            entries = _entries(start, min(rows, start + batch), people, t0)
+            began = time.perf_counter()
+            store.write(entries, datetime.now(UTC))
+            write_s += time.perf_counter() - began
+        console.print(
+            f"writer: {rows:,} rows in {write_s:.1f}s = {rows / write_s:,.0f} rows/s "
+            f"({batch} rows per transaction, chained; target >= 10,000)"
+        )
+        access = SubjectAccess(engine, SECRET)
+        timings = []
+        found = 0
+        for k in range(20):
+            person = PersonRef(hub_id=f"P-{(k * 7919) % people}")
+            began = time.perf_counter()
+            report = access.report(person, "bench", "benchmark run", "cli", datetime.now(UTC))
+            timings.append((time.perf_counter() - began) * 1000)
+            found += len(report.delivered) + len(report.withheld)
+        console.print(
+            f"subject access report: median {statistics.median(timings):.1f} ms, worst "
+            f"{max(timings):.1f} ms over 20 people among {people:,} ({found / 20:.0f} rows each; "
+            "target < 200 ms)"
+        )
+        result = verify_chain(engine, CheckpointStore(engine, "bench-checkpoint-key"))
+        assert result.ok, result.first_break
+        console.print(
+            f"verify: {result.rows_checked:,} rows in {result.seconds:.2f}s = "
+            f"{result.rows_per_second:,.0f} rows/s (target >= 200,000)"
+        )
+        engine.dispose()

@@ -1,0 +1,447 @@
+"""`hub audit ...`, `hub systems add`, `hub keys rotate`, `hub bench-audit`: the IG workbench
+on the command line. Registered on the `hub` app by runtime/cli.py."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from hub.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from hub.audit.store import AuditRow
+    from runtime.wiring import Stores
+
+audit_app = typer.Typer(
+    help="The audit trail: search, subject access, verify, checkpoint, purge.",
+    no_args_is_help=True,
+)
+systems_app = typer.Typer(help="Systems and people that use the API (keys).", no_args_is_help=True)
+
+Purpose = Annotated[
+    str | None,
+    typer.Option(help="Why you are reading about this person (required; recorded in the log)"),
+]
+HubId = Annotated[str | None, typer.Option("--hub-id", help="The person's hub id")]
+LocalId = Annotated[str | None, typer.Option("--local-id", help="The person's id in any system")]
+System = Annotated[str | None, typer.Option(help="Whose local id it is (optional)")]
+
+
+def _stores() -> Stores:
+    from runtime.cli import _settings
+    from runtime.wiring import open_stores
+
+    return open_stores(_settings())
+
+
+def _actor(given: str | None) -> str:
+    return given or f"cli:{getpass.getuser()}"
+
+
+def _day(value: str | None, option: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError as exc:
+        raise typer.BadParameter("expected YYYY-MM-DD", param_hint=option) from exc
+
+
+def _print_rows(rows: list[AuditRow], title: str) -> None:
+    from runtime.cli import print_table
+
+    print_table(
+        title,
+        ("seq", "decided", "event", "type", "source", "recipient", "outcome", "fields",
+         "agreement", "reason"),
+        [
+            (
+                str(r.seq),
+                r.decided_at.strftime("%Y-%m-%d %H:%M:%S"),
+                r.event_id[:13],
+                r.event_type + ("" if r.mode == "live" else f" ({r.mode})"),
+                r.source,
+                r.recipient,
+                r.outcome,
+                ", ".join(r.fields) or "-",
+                r.agreement_id or "-",
+                "; ".join(r.reason_codes) or "-",
+            )
+            for r in rows
+        ],
+    )  # fmt: skip
+
+
+@audit_app.command("list")
+def audit_list(
+    hub_id: HubId = None,
+    local_id: LocalId = None,
+    system: System = None,
+    recipient: Annotated[str | None, typer.Option(help="Only this receiving system")] = None,
+    source: Annotated[str | None, typer.Option(help="Only this source system")] = None,
+    agreement: Annotated[str | None, typer.Option(help="Only this agreement id")] = None,
+    event_type: Annotated[str | None, typer.Option("--event-type")] = None,
+    event_id: Annotated[str | None, typer.Option("--event-id", help="Only this event")] = None,
+    outcome: Annotated[str | None, typer.Option(help="delivered, withheld or failed")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD")] = None,
+    after: Annotated[int, typer.Option(help="Rows after this seq (paging)")] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many rows")] = 50,
+    purpose: Purpose = None,
+    actor: Annotated[str | None, typer.Option("--as", help="Who is asking (default: you)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV with a header line")] = False,
+) -> None:
+    """Transfers (oldest first): who was sent what, under which agreement, or why not.
+    Naming a person (--hub-id/--local-id) needs --purpose and is recorded in the access log."""
+    from hub.audit.export import rows_csv
+    from hub.audit.queries import PersonRef, TransferQuery
+    from hub.audit.store import AuditFilter
+    from hub.audit.subject_access import SubjectAccess
+    from runtime.cli import _settings
+
+    if outcome is not None and outcome not in ("delivered", "withheld", "failed"):
+        raise typer.BadParameter("must be delivered, withheld or failed", param_hint="--outcome")
+    settings = _settings()
+    stores = _stores()
+    if event_id:
+        rows = stores.audit.query(
+            AuditFilter(event_ids=(event_id,), recipient=recipient, outcome=outcome, limit=limit)
+        )
+        next_after = None
+    else:
+        q = TransferQuery(
+            person=PersonRef(hub_id=hub_id, local_id=local_id, system=system),
+            recipient=recipient,
+            source=source,
+            agreement_id=agreement,
+            event_type=event_type,
+            outcome=outcome,
+            date_from=_day(date_from, "--from"),
+            date_to=_day(date_to, "--to"),
+            after_seq=after,
+            limit=limit,
+        )
+        access = SubjectAccess(stores.engine, settings.pseudonym_key.get_secret_value())
+        page = access.search(q, _actor(actor), purpose, "cli", utcnow())
+        rows, next_after = page.rows, page.next_after
+    if as_csv:
+        sys.stdout.write(rows_csv(rows))
+    elif as_json:
+        for row in rows:
+            print(row.model_dump_json())
+    else:
+        _print_rows(rows, f"Audit trail ({len(rows)} rows)")
+        if next_after:
+            print(f"More: --after {next_after}")
+
+
+@audit_app.command("report")
+def audit_report(
+    hub_id: HubId = None,
+    local_id: LocalId = None,
+    system: System = None,
+    purpose: Purpose = None,
+    actor: Annotated[str | None, typer.Option("--as", help="Who is asking (default: you)")] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="Also write a printable HTML page to this file")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The report as JSON")] = False,
+) -> None:
+    """Subject access report: every transfer and withheld transfer about one person."""
+    from hub.audit.queries import PersonRef
+    from hub.audit.subject_access import SubjectAccess
+    from runtime.cli import _settings, console, print_table
+
+    person = PersonRef(hub_id=hub_id, local_id=local_id, system=system)
+    if not person.given:
+        raise typer.BadParameter("give --hub-id, or --local-id (and optionally --system)")
+    settings = _settings()
+    access = SubjectAccess(_stores().engine, settings.pseudonym_key.get_secret_value())
+    report = access.report(person, _actor(actor), purpose, "cli", utcnow())
+    if html is not None:
+        from hub.api.templating import environment
+
+        page = (
+            environment()
+            .get_template("subject_report.html")
+            .render(report=report, standalone=True, who=None)
+        )
+        html.write_text(page)
+    if as_json:
+        print(report.model_dump_json(indent=2))
+        return
+    console.print(
+        f"Subject access report for {report.person} (key {', '.join(report.subject_keys) or '-'})"
+        f"\nrequested by {report.requested_by}, purpose: {report.purpose}"
+    )
+    for title, lines in (
+        ("Delivered", report.delivered),
+        ("Withheld", report.withheld),
+        ("Failed", report.failed),
+    ):
+        print_table(
+            f"{title} ({len(lines)})",
+            ("when", "event", "from", "to", "fields", "agreement", "lawful basis", "reason"),
+            [
+                (
+                    f"{line.decided_at:%Y-%m-%d %H:%M:%S}",
+                    line.event_type,
+                    line.source,
+                    line.recipient,
+                    ", ".join(line.fields) or "-",
+                    line.agreement_id or "-",
+                    line.lawful_basis or "-",
+                    "; ".join(line.reasons) or "-",
+                )
+                for line in lines
+            ],
+        )
+    if html is not None:
+        console.print(f"Printable report written to {html}")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="A checkpoint file from `hub audit checkpoint --out` (truncation)"),
+    ] = None,
+) -> None:
+    """Recompute the hash chain; exit 1 naming the first row edited, deleted, inserted,
+    reordered or truncated."""
+    from hub.audit.checkpoint import Checkpoint, CheckpointStore
+    from hub.audit.verify import verify_chain
+    from runtime.cli import _settings, console, err
+
+    settings = _settings()
+    checkpoints = CheckpointStore(
+        _stores().engine, settings.audit_checkpoint_key.get_secret_value()
+    )
+    published = Checkpoint.from_file(checkpoint) if checkpoint else None
+    if published is not None and not checkpoints.signature_valid(published):
+        err.print(f"FAILED: {checkpoint} is not signed by this hub's checkpoint key")
+        raise typer.Exit(1)
+    r = verify_chain(checkpoints.engine, checkpoints, published)
+    figures = f"{r.rows_checked} rows in {r.seconds:.2f}s ({r.rows_per_second:,.0f} rows/s)"
+    if r.first_break is not None:
+        err.print(f"FAILED at row {r.first_break.seq}: {r.first_break.problem}\n{figures}")
+        raise typer.Exit(1)
+    since = f" from the purge anchor at row {r.anchor_seq}" if r.anchor_seq else ""
+    against = f"; matches checkpoint {checkpoint}" if checkpoint else ""
+    console.print(
+        f"OK: chain intact{since}, head row {r.head_seq} {r.head_hash}{against}\n{figures}"
+    )
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    out: Annotated[
+        Path | None, typer.Option(help="Write the signed checkpoint to this file")
+    ] = None,
+) -> None:
+    """Sign the chain head (seq, hash, count, time) and print it; keep it somewhere else."""
+    from hub.audit.checkpoint import CheckpointStore
+    from runtime.cli import _settings, console
+
+    settings = _settings()
+    checkpoints = CheckpointStore(
+        _stores().engine, settings.audit_checkpoint_key.get_secret_value()
+    )
+    cp = checkpoints.publish(utcnow())
+    if out is not None:
+        cp.to_file(out)
+        console.print(f"Checkpoint of row {cp.head_seq} ({cp.row_count} rows) written to {out}")
+    print(cp.model_dump_json(indent=2))
+
+
+@audit_app.command("purge")
+def audit_purge(
+    before: Annotated[
+        str | None,
+        typer.Option(
+            help="Delete rows recorded before this day, YYYY-MM-DD "
+            "(default: HUB_AUDIT_RETENTION_DAYS ago)"
+        ),
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Do it (without: only say what would go)")
+    ] = False,
+) -> None:
+    """Retention: delete the oldest rows, leaving a signed anchor so the rest still verifies."""  # fmt: skip
+    from sqlalchemy import func, select
+
+    from hub.audit.checkpoint import CheckpointStore
+    from hub.audit.ledger import AUDIT
+    from hub.audit.retention import purge_before
+    from runtime.cli import _settings, console
+
+    settings = _settings()
+    day = (
+        _day(before, "--before")
+        or (utcnow() - timedelta(days=settings.audit_retention_days)).date()
+    )
+    cutoff = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+    engine = _stores().engine
+    if not yes:
+        with engine.connect() as conn:
+            n = conn.execute(
+                select(func.count()).select_from(AUDIT).where(AUDIT.c.recorded_at < cutoff)
+            ).scalar_one()
+        console.print(f"{n} rows recorded before {day} would be purged; add --yes to do it.")
+        return
+    checkpoints = CheckpointStore(engine, settings.audit_checkpoint_key.get_secret_value())
+    done = purge_before(checkpoints, cutoff, utcnow())
+    if done.anchor is None:
+        console.print(f"Nothing recorded before {day}.")
+        return
+    console.print(
+        f"Purged {done.deleted} rows recorded before {day}; signed anchor: row "
+        f"{done.anchor.head_seq} {done.anchor.head_hash}"
+    )
+
+
+@audit_app.command("access-log")
+def audit_access_log(
+    subject_key: Annotated[str | None, typer.Option("--subject-key")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+) -> None:
+    """Who read the audit about a person, when and why (newest first)."""
+    from hub.audit.subject_access import SubjectAccess
+    from runtime.cli import _settings, print_table
+
+    settings = _settings()
+    access = SubjectAccess(_stores().engine, settings.pseudonym_key.get_secret_value())
+    entries = access.access_log(subject_key, limit)
+    print_table(
+        f"Audit access log ({len(entries)})",
+        ("when", "who", "purpose", "person key", "what", "via"),
+        [
+            (f"{e.accessed_at:%Y-%m-%d %H:%M:%S}", e.actor, e.purpose, e.subject_key, e.what, e.via)
+            for e in entries
+        ],
+    )
+
+
+@audit_app.command("agreements")
+def audit_agreements() -> None:
+    """Flows per agreement, and the agreements past review or expiring soon."""
+    from hub.audit.queries import agreements_overview
+    from runtime.cli import _settings, print_table
+    from runtime.wiring import wire
+
+    settings = _settings()
+    flows = agreements_overview(_stores().engine, wire(settings).config, utcnow().date())
+    print_table(
+        "Agreements",
+        ("agreement", "status", "review by", "valid until", "delivered", "withheld", "failed",
+         "needs attention"),
+        [
+            (f.agreement_id, f.status, str(f.review_by), str(f.valid_until or "-"),
+             str(f.delivered), str(f.withheld), str(f.failed), ", ".join(f.flags) or "-")
+            for f in flows
+        ],
+    )  # fmt: skip
+
+
+@audit_app.command("withheld")
+def audit_withheld(
+    date_from: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD")] = None,
+) -> None:
+    """Withheld transfers counted by reason."""
+    from hub.audit.queries import withheld_by_reason
+    from runtime.cli import print_table
+
+    counts = withheld_by_reason(_stores().engine, _day(date_from, "--from"), _day(date_to, "--to"))
+    print_table(
+        "Withheld by reason", ("reason", "count"), [(c.reason, str(c.count)) for c in counts]
+    )
+
+
+@audit_app.command("failures")
+def audit_failures(limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50) -> None:
+    """Deliveries that failed after their retries (dead letters), newest first."""
+    from hub.audit.queries import failures
+
+    _print_rows(failures(_stores().engine, limit), "Failed deliveries")
+
+
+@audit_app.command("consent")
+def audit_consent(limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50) -> None:
+    """Consent withdrawals and objections, newest first (pseudonymous keys)."""
+    from hub.audit.queries import consent_withdrawals
+    from runtime.cli import _settings, print_table
+
+    secret = _settings().pseudonym_key.get_secret_value()
+    rows = consent_withdrawals(_stores().engine, secret, limit)
+    print_table(
+        "Consent withdrawals",
+        ("effective", "person key", "action", "purpose", "recipient"),
+        [
+            (f"{c.effective_at:%Y-%m-%d %H:%M}", c.subject_key, c.action, c.purpose,
+             c.recipient or "all")
+            for c in rows
+        ],
+    )  # fmt: skip
+
+
+@systems_app.command("add")
+def systems_add(
+    system_id: Annotated[str, typer.Argument(metavar="ID", help="e.g. ig-alice or dpo")],
+    role: Annotated[
+        list[str], typer.Option(help="source, recipient, ig or admin (repeat for several)")
+    ],
+    name: Annotated[str | None, typer.Option(help="Who or what it is")] = None,
+) -> None:
+    """Give a person or system an API key (stored hashed; printed once, now)."""
+    from hub.access.keys import KeyStore
+    from hub.config.model import Role
+    from runtime.cli import console
+
+    try:
+        roles = frozenset(Role(r) for r in role)
+    except ValueError as exc:
+        raise typer.BadParameter(
+            "roles are source, recipient, ig or admin", param_hint="--role"
+        ) from exc
+    key = KeyStore(_stores().engine).add_system(system_id, name or system_id, roles, utcnow())
+    console.print(
+        f"API key for {system_id} ({', '.join(sorted(roles))}), shown once: keep it safe.\n{key}",
+        soft_wrap=True,
+    )
+
+
+def keys_rotate(system_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Revoke every key of a system (its systems.yaml key too) and print a new one, once."""
+    from hub.access.keys import KeyStore
+    from runtime.cli import _settings, console
+    from runtime.wiring import wire
+
+    config = wire(_settings()).config
+    key = KeyStore(_stores().engine).rotate(config, system_id, utcnow())
+    console.print(
+        f"New API key for {system_id}, shown once (earlier keys no longer work):\n{key}",
+        soft_wrap=True,
+    )
+
+
+def bench_audit(
+    rows: Annotated[int, typer.Option(help="Audit rows to build")] = 1_000_000,
+    batch: Annotated[int, typer.Option(help="Rows per writer transaction")] = 5000,
+) -> None:
+    """Build N audit rows in a temp SQLite; time the writer, a subject access query and verify."""
+    from runtime.audit_bench import run_audit_bench
+    from runtime.cli import console
+
+    run_audit_bench(rows, batch, console)
+
+
+def register(app: typer.Typer, keys_app: typer.Typer) -> None:
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(systems_app, name="systems")
+    keys_app.command("rotate")(keys_rotate)
+    app.command("bench-audit")(bench_audit)

@@ -1,0 +1,230 @@
+"""IG's questions on real SQLite and PostgreSQL: subject access, transfer search, reports,
+access log, API keys and the metrics snapshot."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, insert
+
+from hub.access.keys import KeyProblem, KeyStore, hash_key
+from hub.api.metrics import metrics_text, snapshot
+from hub.audit.queries import (
+    PersonRef,
+    TransferQuery,
+    agreements_overview,
+    consent_withdrawals,
+    transfers_per_day,
+    withheld_by_reason,
+)
+from hub.audit.store import AuditStore
+from hub.audit.subject_access import PurposeRequired, SubjectAccess
+from hub.config.model import Role
+from hub.db.engine import make_engine, migrate
+from hub.db.tables import ConsentRecord, IdentityLink
+from hub.pseudonym import subject_key
+from hub.routing.messages import AuditEntry, AuditReason, Outcome, delivery_id
+from runtime.wiring import wire
+from tests.conftest import SAMPLE_CONFIG
+from tests.integration.conftest import reset_schema
+
+SECRET = "pseudonym-secret"
+NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+ALICE, BOB = "P-ALICE", "P-BOB"
+DELIVERED_TO = ("waste", "libraries", "parking", "electoral")
+WITHHELD_FROM = ("adult-social-care",)
+
+
+def entry(
+    event: str,
+    person: str,
+    recipient: str,
+    outcome: Outcome,
+    at: datetime = NOW,
+    agreement: str = "DSA-ADDR-001",
+) -> AuditEntry:
+    did = delivery_id(event, recipient)
+    withheld = outcome is Outcome.WITHHELD
+    return AuditEntry(
+        entry_id=AuditEntry.make_id(did, outcome),
+        delivery_id=did,
+        event_id=event,
+        event_type="address.changed",
+        source="council-tax",
+        recipient=recipient,
+        subject_key=subject_key(SECRET, person),
+        outcome=outcome,
+        reasons=(AuditReason(code="no_consent", message="consent withdrawn"),) if withheld else (),
+        agreement_id=None if withheld else agreement,
+        agreement_version=None if withheld else "abc123",
+        lawful_basis=None if withheld else "Art. 6(1)(e)",
+        fields=() if withheld else ("new_address.postcode",),
+        event_time=at,
+        decided_at=at,
+        local_id=f"{recipient}-{person}",
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'hub.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    reset_schema(url)
+    eng = make_engine(url)
+    migrate(eng)
+    store = AuditStore(eng)
+    rows = [entry("e-alice-1", ALICE, r, Outcome.DELIVERED) for r in DELIVERED_TO]
+    rows += [entry("e-alice-1", ALICE, r, Outcome.WITHHELD) for r in WITHHELD_FROM]
+    rows += [
+        entry("e-bob-1", BOB, r, Outcome.DELIVERED, NOW - timedelta(days=3))
+        for r in ("waste", "parking")
+    ]
+    rows += [entry("e-bob-2", BOB, "libraries", Outcome.WITHHELD, NOW - timedelta(days=1))]
+    store.write(rows, NOW)
+    with eng.begin() as conn:
+        conn.execute(
+            insert(IdentityLink.__table__),  # type: ignore[attr-defined]
+            [
+                {"subject": ALICE, "system": "council-tax", "local_id": "CT-555",
+                 "event_id": "l1", "linked_at": NOW},
+                {"subject": BOB, "system": "waste", "local_id": "W-1", "event_id": "l2",
+                 "linked_at": NOW},
+            ],
+        )  # fmt: skip
+        conn.execute(
+            insert(ConsentRecord.__table__),  # type: ignore[attr-defined]
+            [
+                {"event_id": "c1", "subject": ALICE, "action": "withdrawn", "purpose": "care",
+                 "recipient": "adult-social-care", "effective_at": NOW, "recorded_at": NOW},
+                {"event_id": "c2", "subject": BOB, "action": "granted", "purpose": "care",
+                 "recipient": None, "effective_at": NOW, "recorded_at": NOW},
+            ],
+        )  # fmt: skip
+    yield eng
+    eng.dispose()
+
+
+def test_subject_access_report_lists_exactly_the_persons_transfers(engine: Engine) -> None:
+    access = SubjectAccess(engine, SECRET)
+    report = access.report(PersonRef(hub_id=ALICE), "ig-alice", "SAR 2026-0142", "cli", NOW)
+    assert sorted(line.recipient for line in report.delivered) == sorted(DELIVERED_TO)
+    assert report.recipients == sorted(DELIVERED_TO)
+    assert [line.recipient for line in report.withheld] == list(WITHHELD_FROM)
+    assert report.withheld[0].reasons == ("consent withdrawn",)
+    assert report.failed == []
+    assert [(a.agreement_id, a.lawful_basis) for a in report.agreements] == [
+        ("DSA-ADDR-001", "Art. 6(1)(e)")
+    ]
+    assert all(line.fields == ("new_address.postcode",) for line in report.delivered)
+    # the same person found by another system's local id
+    by_local = access.report(PersonRef(local_id="CT-555"), "ig-alice", "SAR 2026-0142", "api", NOW)
+    assert by_local.delivered == report.delivered and by_local.withheld == report.withheld
+    log = access.access_log(subject_key(SECRET, ALICE))
+    assert [(e.actor, e.purpose, e.via, e.what) for e in log] == [
+        ("ig-alice", "SAR 2026-0142", "api", "subject_access_report"),
+        ("ig-alice", "SAR 2026-0142", "cli", "subject_access_report"),
+    ]
+
+
+def test_a_read_about_a_person_without_a_purpose_is_refused_and_not_logged(
+    engine: Engine,
+) -> None:
+    access = SubjectAccess(engine, SECRET)
+    for purpose in (None, "", "   "):
+        with pytest.raises(PurposeRequired):
+            access.report(PersonRef(hub_id=ALICE), "ig-alice", purpose, "cli", NOW)
+        with pytest.raises(PurposeRequired):
+            access.search(TransferQuery(person=PersonRef(hub_id=ALICE)), "x", purpose, "cli", NOW)
+    assert access.access_log() == []
+    # a search that names no person needs no purpose
+    assert len(access.search(TransferQuery(), "ig", None, "cli", NOW).rows) == 8
+
+
+def test_transfer_search_filters_and_pages(engine: Engine) -> None:
+    access = SubjectAccess(engine, SECRET)
+
+    def seqs(**kw: object) -> list[int]:
+        q = TransferQuery(**kw)  # type: ignore[arg-type]
+        return [r.seq for r in access.search(q, "ig", "audit check", "api", NOW).rows]
+
+    assert seqs(outcome="withheld") == [5, 8]
+    assert seqs(recipient="waste") == [1, 6]
+    assert seqs(person=PersonRef(local_id="W-1", system="waste")) == [6, 7, 8]
+    assert seqs(person=PersonRef(local_id="parking-P-BOB")) == [7]  # the recipient's own id
+    assert seqs(date_from=(NOW - timedelta(days=2)).date(), date_to=NOW.date()) == [
+        1,
+        2,
+        3,
+        4,
+        5,
+        8,
+    ]
+    assert seqs(date_to=(NOW - timedelta(days=3)).date()) == [6, 7]
+    assert seqs(agreement_id="DSA-ADDR-001", source="council-tax", event_type="address.changed") == [1, 2, 3, 4, 6, 7]  # fmt: skip
+    first = access.search(TransferQuery(limit=3), "ig", None, "api", NOW)
+    assert [r.seq for r in first.rows] == [1, 2, 3] and first.next_after == 3
+    last = access.search(TransferQuery(limit=5, after_seq=3), "ig", None, "api", NOW)
+    assert [r.seq for r in last.rows] == [4, 5, 6, 7, 8] and last.next_after is None
+
+
+def test_reports_for_ig(engine: Engine, tmp_path: Path) -> None:
+    assert [(c.reason, c.count) for c in withheld_by_reason(engine)] == [("no_consent", 2)]
+    days = transfers_per_day(engine, NOW.date(), days=7)
+    assert {(d.day.isoformat(), d.recipient, d.count) for d in days} == {
+        *((NOW.date().isoformat(), r, 1) for r in DELIVERED_TO),
+        ((NOW - timedelta(days=3)).date().isoformat(), "waste", 1),
+        ((NOW - timedelta(days=3)).date().isoformat(), "parking", 1),
+    }
+    withdrawals = consent_withdrawals(engine, SECRET)
+    assert [(w.subject_key, w.action) for w in withdrawals] == [
+        (subject_key(SECRET, ALICE), "withdrawn")
+    ]
+    from hub.settings import HubSettings
+
+    config = wire(HubSettings(config_dir=SAMPLE_CONFIG, data_dir=tmp_path)).config
+    flows = {f.agreement_id: f for f in agreements_overview(engine, config, NOW.date())}
+    assert set(flows) == {a.id for a in config.agreements}
+    if "DSA-ADDR-001" in flows:
+        assert flows["DSA-ADDR-001"].delivered == 6
+
+
+def test_metrics_come_from_the_tables_and_hold_no_person(engine: Engine) -> None:
+    text = metrics_text(snapshot(engine, {("tell-it-once-hub.router", "events.x"): 3})).decode()
+    assert 'hub_deliveries_total{outcome="delivered",recipient="waste"} 2.0' in text
+    assert 'hub_deliveries_total{outcome="withheld",recipient="libraries"} 1.0' in text
+    assert "hub_dead_letters_total 0.0" in text
+    assert 'hub_consumer_lag{group="tell-it-once-hub.router"} 3.0' in text
+    assert "hub_audit_chain_head_seq 8.0" in text
+    assert ALICE not in text and subject_key(SECRET, ALICE) not in text
+
+
+def test_keys_are_stored_hashed_and_rotation_revokes(engine: Engine, tmp_path: Path) -> None:
+    from hub.settings import HubSettings
+
+    config = wire(HubSettings(config_dir=SAMPLE_CONFIG, data_dir=tmp_path)).config
+    keys = KeyStore(engine)
+    key = keys.add_system("ig-alice", "Alice (IG)", frozenset({Role.IG}), NOW)
+    system = keys.system_for(config, hash_key(key))
+    assert system and system.id == "ig-alice" and system.roles == frozenset({Role.IG})
+    with pytest.raises(KeyProblem):
+        keys.add_system("ig-alice", "again", frozenset({Role.IG}), NOW)
+    new = keys.rotate(config, "ig-alice", NOW)
+    assert keys.system_for(config, hash_key(key)) is False
+    assert keys.system_for(config, hash_key(new))
+    # rotating a systems.yaml system revokes its YAML key too
+    waste = keys.rotate(config, "waste", NOW)
+    assert keys.system_for(config, hash_key("demo-waste-key")) is False
+    found = keys.system_for(config, hash_key(waste))
+    assert found and found.id == "waste" and Role.RECIPIENT in found.roles
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        stored = " ".join(
+            str(v) for row in conn.execute(text("SELECT * FROM api_key")) for v in row
+        )
+    assert key not in stored and new not in stored and waste not in stored

@@ -42,6 +42,7 @@ from hub.routing.route import (
 from hub.routing.table import RoutingTable
 from hub.subjects.changes import (
     CONSENT,
+    CONTROL_TYPES,
     DEATH,
     LINK,
     DeathChange,
@@ -59,7 +60,6 @@ REJECTED_REASON = "hub_rejected_reason"
 REJECTED_RULES = "hub_rejected_rules"
 ORIGINAL_TOPIC = "hub_original_topic"
 ORIGINAL_OFFSET = "hub_original_offset"
-CONTROL_TYPES = frozenset({CONSENT, LINK})
 UNRESOLVED = "no system's record is linked to this person (publish person.linked, then retry)"
 
 

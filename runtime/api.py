@@ -17,16 +17,19 @@ from hub import __version__
 from hub.access.keys import KeyStore
 from hub.api import audit as audit_api
 from hub.api import dashboard
+from hub.api import policy as policy_api
 from hub.api import quality as quality_api
 from hub.api.context import ApiContext
 from hub.api.errors import install_error_handlers
 from hub.api.health import database_writable
 from hub.api.ig_context import IgContext
 from hub.api.metrics import consumer_lag, metrics_text, snapshot
+from hub.api.policy import PolicyContext
 from hub.audit.checkpoint import CheckpointStore
 from hub.audit.subject_access import SubjectAccess
 from hub.broker.admin import broker_reachable
 from hub.broker.producer import AiokafkaSender, make_producer
+from hub.config.watch import ConfigWatcher
 from hub.connectors.store import ConnectorStore
 from hub.errors import BrokerError
 from hub.events.publisher import EventPublisher
@@ -66,6 +69,14 @@ def create_app(settings: HubSettings) -> FastAPI:
             rejected=stores.rejected,
         )
         app.state.keys = KeyStore(stores.engine)
+        app.state.policy = PolicyContext(
+            engine=stores.engine,
+            watcher=ConfigWatcher(
+                settings.config_dir, w.registry, w.config, settings.config_reload_interval_s
+            ),
+            review=stores.review,
+            rules=w.rules,
+        )
         app.state.ig = IgContext(
             engine=stores.engine,
             access=SubjectAccess(stores.engine, settings.pseudonym_key.get_secret_value()),
@@ -91,6 +102,7 @@ def create_app(settings: HubSettings) -> FastAPI:
     app.include_router(pull_inbox.router)
     app.include_router(quality_api.router)
     app.include_router(audit_api.router)
+    app.include_router(policy_api.router)
     app.include_router(dashboard.router)
     app.include_router(connectors_router(ConnectorStore(stores.engine), connector_defs(w)))
     dashboard.mount_static(app)

@@ -394,6 +394,11 @@ from runtime import cli_audit  # noqa: E402  (registers on the app defined above
 
 cli_audit.register(app, keys_app)
 
+# `hub agreements ...`, `hub explain`, `hub review ...` (issue 4)
+from runtime import cli_policy  # noqa: E402  (registers on the app defined above)
+
+cli_policy.register(app)
+
 
 def main() -> None:
     try:

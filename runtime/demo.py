@@ -16,6 +16,7 @@ from rich.table import Table
 from hub.audit.store import AuditFilter, AuditRow, AuditStore
 from hub.db.engine import make_engine
 from hub.errors import StackError
+from hub.review.store import Review, ReviewStore
 from hub.settings import HubSettings
 from hub.timeutil import uk_date, utcnow
 from runtime.stack import Stack
@@ -36,6 +37,40 @@ class Step:
     title: str
     source: str
     body: dict[str, Any]
+
+
+# The council's customer index has matched each service's record to one hub person. Electoral
+# Services has no record of P-100234 yet (they have just moved in): under DSA-002 it is told the
+# new address to match (and invite them to register), without any record id.
+LINKS = {
+    "P-100234": {
+        "council-tax": "CT-4471902",
+        "waste": "WST-000417",
+        "libraries": "LIB-88231",
+        "parking": "PRK-20931",
+        "adult-social-care": "ASC-7713",
+    },
+    "P-100871": {
+        "waste": "WST-003318",
+        "libraries": "LIB-10092",
+        "parking": "PRK-11873",
+        "adult-social-care": "ASC-2201",
+        "electoral": "EL-559210",
+    },
+}
+
+
+def link_step() -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"link-{person}-{system}",
+            "type": "person.linked",
+            "subject": person,
+            "data": {"system": system, "local_id": local_id},
+        }
+        for person, records in LINKS.items()
+        for system, local_id in records.items()
+    ]
 
 
 SCENARIO = (
@@ -72,6 +107,13 @@ SCENARIO = (
 )
 
 
+UNKNOWN_PERSON = {
+    "type": "death.notified",
+    "subject": "P-999001",
+    "data": {"date_of_death": _days_ago(3), "verified_by": "hospital"},
+}
+
+
 def post_event(client: httpx.Client, source: str, body: dict[str, Any]) -> httpx.Response:
     return client.post(
         "/v1/events", json=body, headers={"Authorization": f"Bearer {demo_key(source)}"}
@@ -90,6 +132,17 @@ def wait_for_audit(
             return rows
         time.sleep(0.1)
     raise StackError(f"only {len(rows)} of {expected} audit rows arrived within {timeout:.0f}s")
+
+
+def wait_for_review(stack: Stack, store: ReviewStore, timeout: float) -> list[Review]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stack.check_alive()
+        items = store.find()
+        if items:
+            return items
+        time.sleep(0.1)
+    raise StackError(f"the unknown person's event did not reach the review queue in {timeout:.0f}s")
 
 
 def audit_table(rows: list[AuditRow], names: dict[str, str], types: dict[str, str]) -> Table:
@@ -129,6 +182,14 @@ def run_demo(settings: HubSettings, console: Console) -> None:
             types: dict[str, str] = {}
             expected = 0
             with httpx.Client(base_url=stack.api_url, timeout=10) as client:
+                for body in link_step():
+                    response = post_event(client, "customer-index", body)
+                    if response.status_code != 202:
+                        raise StackError(f"linking: HTTP {response.status_code} {response.text}")
+                console.print(
+                    f"0. The customer index links {len(LINKS)} residents to the records each "
+                    f"service holds ({len(link_step())} person.linked events)\n"
+                )
                 for step in SCENARIO:
                     response = post_event(client, step.source, step.body)
                     if response.status_code != 202:
@@ -152,7 +213,14 @@ def run_demo(settings: HubSettings, console: Console) -> None:
                 problems = [p["field"] for p in bad.json()["error"]["problems"]]
                 console.print(
                     f"3. A malformed event is refused at the door -> HTTP {bad.status_code}, "
-                    f"problems in: {', '.join(problems)}\n"
+                    f"problems in: {', '.join(problems)}"
+                )
+                stranger = post_event(client, "registrar", UNKNOWN_PERSON)
+                if stranger.status_code != 202:
+                    raise StackError(f"step 4: HTTP {stranger.status_code} {stranger.text}")
+                console.print(
+                    "4. A death is notified for a person no service's record is linked to: it is "
+                    "accepted and waits in the review queue (`hub review list`), not dropped\n"
                 )
                 engine = make_engine(stack.settings.effective_database_url)
                 rows = wait_for_audit(stack, AuditStore(engine), event_ids, expected, timeout=60)
@@ -169,6 +237,13 @@ def run_demo(settings: HubSettings, console: Console) -> None:
                     "\n[bold]Parking Permits reads its inbox[/bold] (GET /v1/inbox): it sees only"
                 )
                 for item in inbox.json()["items"]:
-                    console.print(f"  {item['type']}: {item['data']}")
+                    console.print(
+                        f"  {item['type']} for its record {item['local_id']}: {item['data']}"
+                    )
+                waiting = wait_for_review(stack, ReviewStore(engine), timeout=30)
+                console.print(
+                    f"\n[bold]Review queue[/bold]: {len(waiting)} event(s) waiting for a person to "
+                    "be linked: " + ", ".join(f"{r.event_type} from {r.source}" for r in waiting)
+                )
                 engine.dispose()
         console.print("\nStack stopped; nothing left running.")

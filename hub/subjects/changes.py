@@ -15,6 +15,7 @@ from hub.policy.state import ConsentAction
 CONSENT = "consent.changed"
 LINK = "person.linked"
 DEATH = "death.notified"
+CONTROL_TYPES = frozenset({CONSENT, LINK})  # change the hub's state; not about a service record
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,19 @@ def check_columns(table: ParsedTable, target: ImportTarget, file_name: str) -> t
     return tuple(h for h in table.headers if h not in target.mapping.columns)
 
 
+@dataclass(frozen=True)
+class LoadedFile:
+    path: Path
+    sha256: str
+    table: ParsedTable
+
+
+async def load_file(path: Path) -> LoadedFile:
+    """Read and parse a file (no broker needed); raises FileUnreadable saying why it cannot."""
+    data = await asyncio.to_thread(path.read_bytes)
+    return LoadedFile(path, file_sha256(data), read_table(data, path.name))
+
+
 async def import_file(
     path: Path,
     target: ImportTarget,
@@ -93,10 +106,17 @@ async def import_file(
 
     Every row's outcome goes to `results_file` (default: next to the file, `<name>.results.csv`).
     """
-    data = await asyncio.to_thread(path.read_bytes)
-    sha = file_sha256(data)
-    table = read_table(data, path.name)
-    del data
+    return await import_loaded(await load_file(path), target, ctx, results_file, on_progress)
+
+
+async def import_loaded(
+    loaded: LoadedFile,
+    target: ImportTarget,
+    ctx: ImportContext,
+    results_file: Path | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> ImportSummary:
+    path, sha, table = loaded.path, loaded.sha256, loaded.table
     if target.mapping is None:
         target = replace(target, mapping=RowMapping.from_headers(target.event_type, table.headers))
     ignored = check_columns(table, target, path.name)

@@ -18,7 +18,8 @@ from connectors.file_drop import (
     ImportContext,
     ImportSummary,
     ProgressCallback,
-    import_file,
+    import_loaded,
+    load_file,
 )
 from connectors.sql_poll import PollContext, SqlOutboxConnector, SqlTableConnector
 from hub.broker.admin import ensure_topics
@@ -235,8 +236,9 @@ async def import_one(
             "unknown event type",
             [Problem("--type", "known_event_type", f"unknown event type {target.event_type!r}")],
         )
+    loaded = await load_file(path)  # an unreadable file is refused before the broker is needed
     async with connected(settings, bootstrap, [target.event_type]) as hub:
-        summary = await import_file(path, target, hub.import_ctx, results_file, on_progress)
+        summary = await import_loaded(loaded, target, hub.import_ctx, results_file, on_progress)
         if target.connector:
             hub.connectors.ensure(target.connector, "file_drop")
             hub.connectors.advance(

@@ -34,6 +34,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/hub bench-codec
 	$(BIN)/hub bench
+	$(BIN)/hub bench-import --rows 100000
 
 clean:
 	rm -rf $(VENV) .hub-data

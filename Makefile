@@ -33,6 +33,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/hub bench-codec
+	$(BIN)/hub bench-policy
 	$(BIN)/hub bench
 	$(BIN)/hub bench-import --rows 100000
 

@@ -236,7 +236,18 @@ def review_retry(
     )
 
 
+def bench_policy_command(
+    events: Annotated[int, typer.Option(min=10, help="Events per run (x 30 recipients)")] = 5000,
+) -> None:
+    """Benchmark the decision function on one core with 5, 50 and 500 agreements; prints figures."""
+    from runtime.cli import console
+    from runtime.policy_bench import run_policy_bench
+
+    run_policy_bench(events, console)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(agreements_app, name="agreements")
     app.add_typer(review_app, name="review")
     app.command("explain")(explain_command)
+    app.command("bench-policy")(bench_policy_command)

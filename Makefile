@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/hub bench-codec
 	$(BIN)/hub bench-policy
 	$(BIN)/hub bench
+	$(BIN)/hub bench-audit --rows 1000000
 	$(BIN)/hub bench-import --rows 100000
 
 clean:

@@ -62,6 +62,10 @@ def signed_in(request: Request, ctx: ApiContext, ig: IgContext) -> System | None
     return system if Role.IG in system.roles else None
 
 
+def purpose_error(exc: PurposeRequired) -> str:
+    return f"{exc.summary.capitalize()}: {exc.problems[0].message}."
+
+
 def to_login() -> RedirectResponse:
     return RedirectResponse("/dashboard/login", status_code=303)
 
@@ -163,7 +167,7 @@ async def transfers(request: Request, ctx: Ctx, ig: Ig) -> Response:
             ig.access.search, q, who.id, params.get("purpose"), "dashboard", utcnow()
         )
     except PurposeRequired as exc:
-        error, status = exc.problems[0].message.capitalize() + ".", 422
+        error, status = purpose_error(exc), 422
     except ValueError as exc:
         error, status = f"Check the search fields: {exc}", 422
     if page is not None and params.get("format") == "csv":
@@ -216,7 +220,7 @@ async def subject(request: Request, ctx: Ctx, ig: Ig) -> Response:
                 ig.access.report, person, who.id, p.get("purpose"), "dashboard", utcnow()
             )
         except PurposeRequired as exc:
-            error = exc.problems[0].message.capitalize() + "."
+            error = purpose_error(exc)
         else:
             return HTMLResponse(
                 render(request, "subject_report.html", who=who.id, report=report, standalone=False)

@@ -1,0 +1,197 @@
+"""IG's workbench driven as IG drives it, on a running hub: the demo scenario, then the API, the
+CLI, /metrics and /readyz; and a scan of the audit store, logs and metrics for personal data."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from runtime.demo import SCENARIO, link_step, post_event
+from tests.e2e.conftest import RunningHub, run_hub
+
+IG = {"Authorization": "Bearer demo-information-governance-key"}
+PERSON = "P-100234"  # the demo's resident who moves house
+
+NAME_CHANGE = {
+    "type": "name.changed",
+    "subject": "P-100777",
+    "data": {
+        "previous_name": {"title": "Ms", "given_names": "Harriet Quill", "family_name": "Ormerod"},
+        "new_name": {"title": "Dr", "given_names": "Harriet Quill", "family_name": "Vanstone"},
+        "effective_date": SCENARIO[0].body["data"]["effective_date"],
+        "reason": "marriage",
+    },
+}
+BAD_NAME_CHANGE = {**NAME_CHANGE, "data": {**NAME_CHANGE["data"], "effective_date": "1 May"}}
+
+
+def personal_values() -> list[str]:
+    """Every personal value the scenario sends (address lines, postcodes, names, dates)."""
+    moved = SCENARIO[0].body["data"]
+    death = SCENARIO[1].body["data"]
+    values = [
+        *moved["previous_address"]["lines"],
+        *moved["new_address"]["lines"],
+        moved["previous_address"]["postcode"],
+        moved["new_address"]["postcode"],
+        moved["previous_address"]["uprn"],
+        moved["new_address"]["uprn"],
+        death["date_of_death"],
+        "Harriet Quill",
+        "Ormerod",
+        "Vanstone",
+    ]
+    return [v for v in values if v != "Exampleton"] + ["Exampleton"]
+
+
+def play_scenario(hub: RunningHub) -> list[dict[str, Any]]:
+    with httpx.Client(base_url=hub.url, timeout=10) as client:
+        for body in link_step():
+            assert post_event(client, "customer-index", body).status_code == 202
+        for step in SCENARIO:
+            assert post_event(client, step.source, step.body).status_code == 202
+        assert post_event(client, "council-tax", NAME_CHANGE).status_code in (202, 403, 422)
+        assert post_event(client, "council-tax", BAD_NAME_CHANGE).status_code == 422
+        deadline = time.monotonic() + 60
+        while True:
+            rows = client.get("/v1/audit/transfers", headers=IG).json()["rows"]
+            if len(rows) >= 10:  # five subscribers for each of the two events
+                return list(rows)
+            assert time.monotonic() < deadline, f"only {len(rows)} audit rows"
+            time.sleep(0.3)
+
+
+def test_ig_answers_who_got_what_and_proves_the_trail(
+    running_hub: RunningHub, tmp_path: Path
+) -> None:
+    hub = running_hub
+    rows = play_scenario(hub)
+    moved = [r for r in rows if r["event_type"] == "address.changed"]
+    delivered_to = sorted(r["recipient"] for r in moved if r["outcome"] == "delivered")
+    withheld_from = sorted(r["recipient"] for r in moved if r["outcome"] == "withheld")
+    assert delivered_to and withheld_from
+
+    with httpx.Client(base_url=hub.url, timeout=10) as client:
+        # a read about a person needs a purpose
+        refused = client.get("/v1/audit/subject-access", params={"hub_id": PERSON}, headers=IG)
+        assert refused.status_code == 422
+        assert refused.json()["error"]["code"] == "purpose_required"
+        # only IG may read the audit
+        parking = client.get(
+            "/v1/audit/transfers", headers={"Authorization": "Bearer demo-parking-key"}
+        )
+        assert parking.status_code == 403
+
+        params = {"hub_id": PERSON, "purpose": "SAR 2026-0142 from the resident"}
+        report = client.get("/v1/audit/subject-access", params=params, headers=IG).json()
+        assert sorted(line["recipient"] for line in report["delivered"]) == delivered_to
+        assert sorted(line["recipient"] for line in report["withheld"]) == withheld_from
+        assert report["requested_by"] == "information-governance"
+        by_local_id = client.get(
+            "/v1/audit/subject-access",
+            params={"local_id": "CT-4471902", "purpose": params["purpose"]},
+            headers=IG,
+        ).json()
+        assert by_local_id["delivered"] == report["delivered"]
+        page = client.get(
+            "/v1/audit/subject-access", params={**params, "format": "html"}, headers=IG
+        )
+        assert page.status_code == 200 and "<h1" in page.text
+        for recipient in delivered_to:
+            assert recipient in page.text
+
+        exported = client.get("/v1/audit/transfers", params={**params, "format": "csv"}, headers=IG)
+        table = list(csv.DictReader(io.StringIO(exported.text)))
+        assert sorted(r["recipient"] for r in table) == sorted(delivered_to + withheld_from)
+
+        log = client.get("/v1/audit/access-log", headers=IG).json()
+        assert [e["what"] for e in log] == [
+            "transfer_search",
+            "subject_access_report",
+            "subject_access_report",
+            "subject_access_report",
+        ]
+        assert all(e["purpose"] == params["purpose"] for e in log)
+        assert client.get("/v1/audit/verify", headers=IG).json()["ok"] is True
+        assert client.get("/v1/audit/agreements", headers=IG).status_code == 200
+        withheld = client.get("/v1/audit/withheld", headers=IG).json()
+        assert sum(w["count"] for w in withheld) == len(
+            [r for r in rows if r["outcome"] == "withheld"]
+        )
+
+        metrics = client.get("/metrics").text
+        assert "hub_deliveries_total" in metrics and "hub_audit_chain_head_seq" in metrics
+        ready = client.get("/readyz").json()
+        assert ready["checks"] == {"broker": True, "database": True, "workers": True}
+
+    # the CLI: verify, checkpoint, a report needs a purpose
+    assert run_hub("audit", "verify", env=hub.env).returncode == 0
+    cp = tmp_path / "checkpoint.json"
+    assert run_hub("audit", "checkpoint", "--out", str(cp), env=hub.env).returncode == 0
+    verified = run_hub("audit", "verify", "--checkpoint", str(cp), env=hub.env)
+    assert verified.returncode == 0, verified.stderr
+    no_purpose = run_hub("audit", "report", "--hub-id", PERSON, env=hub.env)
+    assert no_purpose.returncode == 2 and "purpose" in no_purpose.stderr
+    cli_report = run_hub(
+        "audit", "report", "--hub-id", PERSON, "--purpose", "SAR 2026-0142", "--json",
+        env=hub.env,
+    )  # fmt: skip
+    assert cli_report.returncode == 0, cli_report.stderr
+    assert (
+        sorted(x["recipient"] for x in json.loads(cli_report.stdout)["delivered"]) == delivered_to
+    )
+
+    # someone edits a row behind the hub's back: verify names it
+    db = Path(hub.env["HUB_DATA_DIR"]) / "hub.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE audit_record SET recipient = 'electoral' WHERE seq = 2")
+    tampered = run_hub("audit", "verify", env=hub.env)
+    assert tampered.returncode == 1 and "row 2" in tampered.stderr
+
+
+AUDIT_TABLES = (
+    "audit_record",
+    "audit_access_log",
+    "audit_checkpoint",
+    "audit_chain_head",
+    "quality_counter",
+    "worker_heartbeat",
+)
+
+
+def test_no_personal_value_reaches_the_audit_store_logs_or_metrics(
+    running_hub: RunningHub,
+) -> None:
+    hub = running_hub
+    play_scenario(hub)
+    with httpx.Client(base_url=hub.url, timeout=10) as client:
+        params = {"hub_id": PERSON, "purpose": "SAR 2026-0142 from the resident"}
+        assert client.get("/v1/audit/subject-access", params=params, headers=IG).status_code == 200
+        metrics = client.get("/metrics").text
+    data_dir = Path(hub.env["HUB_DATA_DIR"])
+    with sqlite3.connect(data_dir / "hub.db") as conn:
+        dumped = {
+            table: "\n".join(repr(row) for row in conn.execute(f"SELECT * FROM {table}"))
+            for table in AUDIT_TABLES
+        }
+    assert "address.changed" in dumped["audit_record"]  # the scan reads real rows
+    logs = {p.name: p.read_text(errors="replace") for p in data_dir.rglob("*.log")}
+    assert logs, f"no logs under {data_dir}"
+    places = {**dumped, **logs, "/metrics": metrics}
+    found = [
+        f"{value!r} in {where}"
+        for value in personal_values()
+        for where, text in places.items()
+        if value.lower() in text.lower()
+    ]
+    assert not found, found
+    # the audit store keys people by their pseudonym, never by the hub id
+    for table in ("audit_record", "audit_access_log"):
+        assert PERSON not in dumped[table] and SCENARIO[1].body["subject"] not in dumped[table]

@@ -169,3 +169,37 @@ async def test_a_correction_reaches_exactly_those_that_received_the_original(
         "postcode": "EX4 7QU",
         "uprn": "100023412345",
     }
+
+
+async def test_suspending_an_agreement_stops_its_flow_without_a_restart(
+    hub_settings: HubSettings,
+    wiring: object,
+    publisher: EventPublisher,
+    wait_audit: Callable[..., list[AuditRow]],
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    config_dir = tmp_path / "config"
+    shutil.copytree(hub_settings.config_dir, config_dir)
+    settings = hub_settings.model_copy(
+        update={"config_dir": config_dir, "config_reload_interval_s": 0.2}
+    )
+    worker = WorkerProcess(settings, tmp_path / "worker.log")
+    worker.start()
+    try:
+        await publisher.publish_many(link_events(SUBJECT))
+        await publisher.publish(move("m-before"))
+        assert outcomes(wait_audit(["m-before"], expected=5), "m-before")["parking"] == (
+            "delivered",
+            (),
+        )
+        dsa3 = config_dir / "agreements" / "DSA-003-parking-address.yaml"
+        dsa3.write_text(dsa3.read_text().replace("status: active", "status: suspended"))
+        await asyncio.sleep(1.5)  # a few reload intervals
+        await publisher.publish(move("m-after"))
+        after = outcomes(wait_audit(["m-after"], expected=5), "m-after")
+        assert after["parking"] == ("withheld", ("agreement_not_active",))
+        assert after["waste"] == ("delivered", ())
+    finally:
+        assert worker.stop() == 0

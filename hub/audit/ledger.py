@@ -54,7 +54,7 @@ def _time_sql(dialect: str, column: str) -> str:
     return f"replace({column}, ' ', 'T') || 'Z'"
 
 
-def canonical_select(dialect: str, after_seq: int) -> str:
+def canonical_select(dialect: str, after_seq: int, until_seq: int | None = None) -> str:
     """Rows after `after_seq` in seq order: seq, the canonical form's values, prev_hash, row_hash.
 
     SQLite builds the canonical JSON itself (json_array: the same bytes as chain.canonical,
@@ -63,18 +63,21 @@ def canonical_select(dialect: str, after_seq: int) -> str:
     """
     cols = ", ".join(_time_sql(dialect, c) if c in DATETIME_COLUMNS else c for c in CHAINED_COLUMNS)
     values = f"json_array({cols})" if dialect == "sqlite" else cols
+    until = "" if until_seq is None else f" AND seq <= {int(until_seq)}"
     return (
         f"SELECT seq, {values}, prev_hash, row_hash FROM audit_record "
-        f"WHERE seq > {int(after_seq)} ORDER BY seq"
+        f"WHERE seq > {int(after_seq)}{until} ORDER BY seq"
     )
 
 
 ChainRow = tuple[int, str, str, str]  # seq, canonical form, prev_hash, row_hash
 
 
-def stream_rows(conn: Connection, after_seq: int = 0) -> Iterator[ChainRow]:
-    """Every row after `after_seq` in seq order (server-side cursor, batched)."""
-    sql = canonical_select(conn.dialect.name, after_seq)
+def stream_rows(
+    conn: Connection, after_seq: int = 0, until_seq: int | None = None
+) -> Iterator[ChainRow]:
+    """Every row after `after_seq` (up to `until_seq`) in seq order (server-side cursor)."""
+    sql = canonical_select(conn.dialect.name, after_seq, until_seq)
     if conn.dialect.name == "sqlite":
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         cursor.execute(sql)

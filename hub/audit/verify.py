@@ -9,8 +9,13 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
+import multiprocessing
+import os
 import time
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, select
@@ -18,6 +23,10 @@ from sqlalchemy import Engine, select
 from hub.audit.chain import GENESIS
 from hub.audit.checkpoint import Checkpoint, CheckpointStore
 from hub.audit.ledger import HEAD, HEAD_ID, ChainRow, stream_rows
+from hub.db.engine import make_engine
+
+PARALLEL_FROM = 200_000  # rows; below this, starting worker processes costs more than it saves
+MAX_WORKERS = 4
 
 
 class Break(BaseModel):
@@ -43,6 +52,23 @@ class VerifyResult(BaseModel):
         return self.rows_checked / self.seconds if self.seconds > 0 else float("inf")
 
 
+def link_break(seq: int, stored_prev: str, prev: str, last_seq: int) -> Break | None:
+    """Does a row with this seq and prev_hash follow the row (last_seq, prev)?"""
+    if stored_prev == prev:
+        return None
+    if seq != last_seq + 1:
+        return Break(
+            seq=seq,
+            problem=f"rows {last_seq + 1}..{seq - 1} are missing (deleted): row {seq} "
+            f"does not follow row {last_seq}",
+        )
+    return Break(
+        seq=seq,
+        problem=f"row {seq} does not follow row {last_seq}: its prev_hash does not match "
+        "(row inserted, reordered or chain edited)",
+    )
+
+
 def check_rows(
     rows: Iterable[ChainRow], anchor_seq: int, anchor_hash: str
 ) -> tuple[int, int, str, Break | None]:
@@ -55,37 +81,63 @@ def check_rows(
     for seq, form, stored_prev, stored_hash in rows:
         n += 1
         if stored_prev != prev:
-            if seq != last_seq + 1:
-                return (
-                    n,
-                    last_seq,
-                    prev,
-                    Break(
-                        seq=seq,
-                        problem=f"rows {last_seq + 1}..{seq - 1} are missing (deleted): row {seq} "
-                        f"does not follow row {last_seq}",
-                    ),
-                )
-            return (
-                n,
-                last_seq,
-                prev,
-                Break(
-                    seq=seq,
-                    problem=f"row {seq} does not follow row {last_seq}: its prev_hash does not match "
-                    "(row inserted, reordered or chain edited)",
-                ),
-            )
+            return n, last_seq, prev, link_break(seq, stored_prev, prev, last_seq)
         if sha256((prev + form).encode()).hexdigest() != stored_hash:
-            return (
-                n,
-                last_seq,
-                prev,
-                Break(
-                    seq=seq, problem=f"row {seq} was altered: its content does not match its hash"
-                ),
-            )
+            altered = f"row {seq} was altered: its content does not match its hash"
+            return n, last_seq, prev, Break(seq=seq, problem=altered)
         prev, last_seq = stored_hash, seq
+    return n, last_seq, prev, None
+
+
+@dataclass(frozen=True)
+class RangeResult:
+    """One slice of the chain checked on its own: its first row's link is checked by the caller."""
+
+    rows: int
+    first: tuple[int, str] | None  # (seq, stored prev_hash) of the first row
+    last_seq: int
+    last_hash: str
+    brk: Break | None
+
+
+def check_range(url: str, after_seq: int, until_seq: int) -> RangeResult:
+    """Check rows after_seq < seq <= until_seq (run in a worker process: its own engine)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = stream_rows(conn, after_seq, until_seq)
+            first_row = next(rows, None)
+            if first_row is None:
+                return RangeResult(0, None, after_seq, "", None)
+            seq, _, stored_prev, _ = first_row
+            n, last_seq, last_hash, brk = check_rows(
+                itertools.chain([first_row], rows), seq - 1, stored_prev
+            )
+            return RangeResult(n, (seq, stored_prev), last_seq, last_hash, brk)
+    finally:
+        engine.dispose()
+
+
+def _check_parallel(
+    engine: Engine, anchor_seq: int, anchor_hash: str, head_seq: int, workers: int
+) -> tuple[int, int, str, Break | None]:
+    """Split (anchor_seq, head_seq] into slices checked in worker processes, then join them."""
+    url = engine.url.render_as_string(hide_password=False)
+    step = -(-(head_seq - anchor_seq) // workers)
+    bounds = [(lo, min(lo + step, head_seq)) for lo in range(anchor_seq, head_seq, step)]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        results = list(pool.map(check_range, [url] * len(bounds), *zip(*bounds, strict=True)))
+    n, last_seq, prev = 0, anchor_seq, anchor_hash
+    for r in results:
+        if r.first is None:
+            continue
+        brk = link_break(r.first[0], r.first[1], prev, last_seq)
+        if brk is not None:
+            return n + 1, last_seq, prev, brk
+        n += r.rows
+        if r.brk is not None:
+            return n, r.last_seq, r.last_hash, r.brk
+        last_seq, prev = r.last_seq, r.last_hash
     return n, last_seq, prev, None
 
 
@@ -93,9 +145,11 @@ def verify_chain(
     engine: Engine,
     checkpoints: CheckpointStore,
     published: Checkpoint | None = None,
+    workers: int | None = None,
 ) -> VerifyResult:
-    """Verify from the signed purge anchor (or genesis) to the head; compare the head and an
-    optional published checkpoint (truncation)."""
+    """Verify from the signed purge anchor (or genesis) to the chain head read at the start
+    (rows appended meanwhile are left for next time); then compare an optional published
+    checkpoint (truncation). Large chains are checked in slices by `workers` processes."""
     started = time.perf_counter()
     anchor = checkpoints.latest_purge()
     anchor_seq, anchor_hash = (anchor.head_seq, anchor.head_hash) if anchor else (0, GENESIS)
@@ -112,21 +166,26 @@ def verify_chain(
         )
 
     if anchor is not None and not checkpoints.signature_valid(anchor):
-        return result(
-            0,
-            anchor_seq,
-            anchor_hash,
-            Break(
-                seq=anchor.head_seq,
-                problem=f"the purge checkpoint at row {anchor.head_seq} is not signed by this hub's "
-                "checkpoint key (HUB_AUDIT_CHECKPOINT_KEY)",
-            ),
+        unsigned = (
+            f"the purge checkpoint at row {anchor.head_seq} is not signed by this hub's "
+            "checkpoint key (HUB_AUDIT_CHECKPOINT_KEY)"
         )
+        return result(0, anchor_seq, anchor_hash, Break(seq=anchor.head_seq, problem=unsigned))
     with engine.connect() as conn:
-        n, seq, h, brk = check_rows(stream_rows(conn, anchor_seq), anchor_seq, anchor_hash)
         head = conn.execute(
             select(HEAD.c.head_seq, HEAD.c.head_hash).where(HEAD.c.id == HEAD_ID)
         ).first()
+        head_seq = int(head[0]) if head is not None else None
+        if workers is None:
+            workers = min(os.cpu_count() or 1, MAX_WORKERS)
+        span = (head_seq or 0) - anchor_seq
+        if workers > 1 and span >= PARALLEL_FROM:
+            n, seq, h, brk = _check_parallel(
+                engine, anchor_seq, anchor_hash, span + anchor_seq, workers
+            )
+        else:
+            rows = stream_rows(conn, anchor_seq, head_seq)
+            n, seq, h, brk = check_rows(rows, anchor_seq, anchor_hash)
     if brk is not None:
         return result(n, seq, h, brk)
     if head is not None and (int(head[0]), str(head[1])) != (seq, h):
@@ -136,10 +195,7 @@ def verify_chain(
                 f"{seq + 1}..{head[0]} were removed (truncated)"
             )
         else:
-            problem = (
-                f"row {seq} is beyond the chain head (row {head[0]}): rows appended "
-                "outside the audit writer"
-            )
+            problem = f"the chain head does not match row {seq}: the head was altered"
         return result(n, seq, h, Break(seq=seq + 1 if int(head[0]) > seq else seq, problem=problem))
     if published is not None and published.head_seq > anchor_seq:
         brk = _against_published(published, seq, h, engine)

@@ -283,3 +283,26 @@ def test_the_database_spells_the_canonical_form_as_the_writer_does(engine: Engin
     AuditStore(engine).write([odd, big], T0)
     ok, _, problem = verify(engine)
     assert ok, problem
+
+
+@pytest.mark.parametrize("tamper", ["none", "edit", "delete_at_boundary", "truncate"])
+def test_verify_in_parallel_slices_finds_the_same_breaks(
+    engine: Engine, tamper: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hub.audit.verify as verify_module
+
+    monkeypatch.setattr(verify_module, "PARALLEL_FROM", 10)
+    filled(engine, 40)
+    sql = {
+        "edit": "UPDATE audit_record SET fields = '[]' WHERE seq = 33",
+        "delete_at_boundary": "DELETE FROM audit_record WHERE seq = 21",
+        "truncate": "DELETE FROM audit_record WHERE seq > 37",
+    }.get(tamper)
+    if sql:
+        with engine.begin() as conn:
+            conn.execute(text(sql))
+    result = verify_chain(engine, CheckpointStore(engine, SECRET), workers=2)
+    expected = {"none": None, "edit": 33, "delete_at_boundary": 22, "truncate": 38}[tamper]
+    assert (result.first_break.seq if result.first_break else None) == expected, result
+    if tamper == "none":
+        assert result.rows_checked == 40 and result.head_seq == 40

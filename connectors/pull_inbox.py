@@ -26,7 +26,17 @@ class InboxMessage(BaseModel):
     type: str
     source: str
     subject: str = Field(description="The hub person id")
-    local_id: str | None = Field(description="Your own record id for the person, when linked")
+    local_id: str | None = Field(
+        description="Your own record id for the person; null: you have no record of them and "
+        "your agreement lets you be told the matching fields to find or create one"
+    )
+    flags: list[str] = Field(
+        default=[], description="Facts about the person, e.g. deceased (a death was notified)"
+    )
+    mode: str = Field(
+        default="live",
+        description="live, or correction (a correction or retraction of an earlier event)",
+    )
     time: datetime
     agreement_id: str
     agreement_version: str
@@ -70,6 +80,8 @@ async def read_inbox(
             source=e.delivery.source,
             subject=e.delivery.subject,
             local_id=e.delivery.local_id,
+            flags=list(e.delivery.subject_flags),
+            mode=e.delivery.mode.value,
             time=e.delivery.event_time,
             agreement_id=e.delivery.agreement_id,
             agreement_version=e.delivery.agreement_version,

@@ -47,6 +47,12 @@ class EventValidationError(ProblemsError):
     code = "event_invalid"
 
 
+class ExplainRequestInvalid(ProblemsError):
+    """A request to explain a decision that names no source or an unknown recipient."""
+
+    code = "explain_invalid"
+
+
 class CodecError(HubError):
     """Bytes that are not a valid wire-format record for a known schema."""
 

@@ -117,7 +117,7 @@ def explain_command(
     as_json: Annotated[bool, typer.Option("--json", help="The explanation as JSON")] = False,
 ) -> None:
     """What the hub would do with this event now, and exactly why. Nothing is sent."""
-    from hub.errors import ConfigError, Problem
+    from hub.errors import ExplainRequestInvalid, Problem
     from hub.routing.explain_live import explain_submission, recipients_to_explain
     from runtime.cli import _settings, console, print_table
     from runtime.wiring import open_stores, wire
@@ -132,7 +132,7 @@ def explain_command(
         raise typer.BadParameter(f"{event_file} must hold a JSON object", param_hint="EVENT.json")
     from_source = source or body.get("source")
     if not isinstance(from_source, str) or not from_source:
-        raise ConfigError(
+        raise ExplainRequestInvalid(
             "no source system",
             [Problem("source", "required", "give --source, or a `source` in the event")],
         )

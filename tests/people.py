@@ -44,3 +44,14 @@ def link_events(subject: str, systems: tuple[str, ...] = RECIPIENTS) -> list[Eve
         )
         for body in link_bodies(subject, systems)
     ]
+
+
+def post_links(url: str, subject: str, systems: tuple[str, ...] = RECIPIENTS) -> None:
+    """Link `subject` over HTTP as the customer index does (`POST /v1/events`)."""
+    import httpx
+
+    for body in link_bodies(subject, systems):
+        response = httpx.post(
+            f"{url}/v1/events", json=body, headers={"Authorization": f"Bearer demo-{LINKER}-key"}
+        )
+        assert response.status_code == 202, response.text

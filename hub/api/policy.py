@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from hub.api.auth import current_system
 from hub.config.model import Role, System
 from hub.config.watch import ConfigWatcher
-from hub.errors import ConfigError, PermissionDenied, Problem
+from hub.errors import ExplainRequestInvalid, PermissionDenied, Problem
 from hub.events.rules import RuleConfig
 from hub.review.store import ReviewStore
 from hub.routing.explain import FanOut
@@ -71,7 +71,7 @@ async def explain(
     _ig_or_admin(system)
     source = body.event.get("source")
     if not isinstance(source, str) or not source:
-        raise ConfigError(
+        raise ExplainRequestInvalid(
             "no source system", [Problem("event.source", "required", "the event needs a source")]
         )
     config = await asyncio.to_thread(ctx.watcher.current)

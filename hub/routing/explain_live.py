@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from hub.config.model import HubConfig
-from hub.errors import ConfigError, Problem
+from hub.errors import ExplainRequestInvalid, Problem
 from hub.events.rules import RuleContext
 from hub.events.schemas import SchemaRegistry
 from hub.events.validation import build_event
@@ -28,13 +28,13 @@ def recipients_to_explain(
     if all_recipients:
         return known
     if not recipient:
-        raise ConfigError(
+        raise ExplainRequestInvalid(
             "nobody to explain for",
             [Problem("recipient", "required", "name a recipient, or ask for all recipients")],
         )
     unknown = [r for r in recipient if r not in known]
     if unknown:
-        raise ConfigError(
+        raise ExplainRequestInvalid(
             "unknown recipient",
             [
                 Problem("recipient", "known_recipient", f"{r!r} is not a recipient system")

@@ -16,6 +16,7 @@ from hub.events.publisher import EventPublisher
 from hub.settings import HubSettings
 from runtime.wiring import wire
 from tests.e2e.conftest import RunningHub, run_hub
+from tests.people import post_links
 
 
 def publish_straight_to_kafka(hub: RunningHub, event: Event) -> None:
@@ -51,6 +52,7 @@ def test_a_rejected_kafka_event_is_listed_then_replayed_once_fixed(
     running_hub: RunningHub, tmp_path: Path
 ) -> None:
     hub = running_hub
+    post_links(hub.url, "P-100871")
     bad = Event(
         envelope=Envelope(
             id="reg-2026-0042",

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from tests.e2e.conftest import RunningHub, alive, hub_cmd, run_hub
+from tests.people import post_links
 
 MOVE = {
     "type": "address.changed",
@@ -45,6 +46,7 @@ def test_source_publishes_recipients_read_their_own_inbox_and_ig_lists_the_audit
     running_hub: RunningHub,
 ) -> None:
     hub = running_hub
+    post_links(hub.url, "P-100234")
     accepted = httpx.post(f"{hub.url}/v1/events", json=MOVE, headers=hub.key("council-tax"))
     assert accepted.status_code == 202, accepted.text
     event_id = accepted.json()["id"]
@@ -131,6 +133,7 @@ def test_ingest_refuses_bad_keys_wrong_roles_impersonation_and_bad_bodies(
     assert unknown.json()["error"]["problems"][0]["field"] == "type"
 
     # nothing was published on any error: the only audit rows come from the one good event below
+    post_links(hub.url, "P-100234")
     good = httpx.post(post, json=MOVE, headers=hub.key("council-tax"))
     assert good.status_code == 202
     wait_inbox(hub, "waste", 1)
@@ -191,6 +194,7 @@ def test_hub_up_against_an_existing_kafka_and_postgresql(
                     pass
                 assert time.monotonic() < deadline
                 time.sleep(0.2)
+            post_links(hub.url, "P-100234")
             accepted = httpx.post(f"{hub.url}/v1/events", json=MOVE, headers=hub.key("council-tax"))
             assert accepted.status_code == 202
             assert wait_inbox(hub, "electoral", 1)[0]["event_id"] == accepted.json()["id"]

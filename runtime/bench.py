@@ -35,6 +35,8 @@ from hub.db.tables import AuditRecord
 from hub.events.envelope import Envelope, Event
 from hub.events.publisher import EventPublisher
 from hub.settings import HubSettings
+from hub.subjects.changes import LinkChange
+from hub.subjects.store import SubjectChanges, SubjectStore
 from hub.timeutil import utcnow
 from runtime.stack import Stack
 from runtime.wiring import wire
@@ -80,7 +82,23 @@ def write_bench_config(directory: Path, k: int) -> None:
         f"recipients: [{recipients}]\n"
         "shares:\n  address.changed: [new_address, effective_date]\n"
         "purpose: benchmark\nlawful_basis: bench\nvalid_from: 2020-01-01\nstatus: active\ndata_owner: bench\n"
+        "review_by: 2099-12-31\nrecipient_retention: bench\n"
     )
+
+
+BENCH_PEOPLE = 5_000  # distinct people the events are about, each linked to every recipient
+
+
+def link_bench_people(settings: HubSettings, k: int) -> None:
+    """Every bench person has a record in every recipient (bulk-loaded: set-up, not measured)."""
+    engine = make_engine(settings.effective_database_url)
+    links = [
+        LinkChange(f"bench-link-{p}-{r}", f"P-{p}", f"bench-r{r}", f"R{r}-{p}", utcnow())
+        for p in range(BENCH_PEOPLE)
+        for r in range(1, k + 1)
+    ]
+    SubjectStore(engine).record(SubjectChanges(links=links), utcnow())
+    engine.dispose()
 
 
 def bench_event(i: int, run: str) -> Event:
@@ -94,7 +112,7 @@ def bench_event(i: int, run: str) -> Event:
             id=f"bench-{run}-{i}",
             source="bench-source",
             type="address.changed",
-            subject=f"P-{i % 50_000}",
+            subject=f"P-{i % BENCH_PEOPLE}",
             time=utcnow(),
             dataschema="urn:tellitonce:schema:address.changed:v1",
         ),
@@ -250,6 +268,7 @@ def measure(settings: HubSettings, n: int, k: int, rate: int) -> BenchResult:
             }
         )
         with Stack(s) as stack:
+            link_bench_people(stack.settings, k)
             w = wire(stack.settings)
             bootstrap = stack.settings.kafka_bootstrap
 

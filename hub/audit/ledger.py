@@ -8,6 +8,7 @@ row lock held until commit), then reads the head, chains the batch and moves the
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert, select, text, update
@@ -45,6 +46,28 @@ def chain(rows: Sequence[dict[str, Any]], head_seq: int, head_hash: str) -> tupl
         row["prev_hash"] = prev
         prev = row["row_hash"] = link(prev, canonical(row_values(row)))
     return seq, prev
+
+
+INSERT_COLUMNS = (*CHAINED_COLUMNS, "prev_hash", "row_hash")
+_SQLITE_INSERT = (
+    f"INSERT INTO audit_record ({', '.join(INSERT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(INSERT_COLUMNS))})"
+)
+
+
+def _sqlite_value(value: Any) -> Any:
+    # SQLAlchemy's SQLite DateTime storage format (the values are UTC already)
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(value, datetime) else value
+
+
+def insert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert chained rows: on SQLite one prepared executemany (no per-row SQL compilation)."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(
+            _SQLITE_INSERT, [tuple(_sqlite_value(r[c]) for c in INSERT_COLUMNS) for r in rows]
+        )
+    else:
+        conn.execute(insert(AUDIT), list(rows))
 
 
 def _time_sql(dialect: str, column: str) -> str:

@@ -8,13 +8,14 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, RowMapping, insert, select
+from sqlalchemy import Engine, RowMapping, select
 
 from hub.audit.chain import as_utc
-from hub.audit.ledger import AUDIT, chain, lock_head, move_head
+from hub.audit.ledger import AUDIT, chain, insert_rows, lock_head, move_head
 from hub.routing.messages import AuditEntry, AuditReason
 
 _TABLE = AUDIT
+SQLITE_CACHE_KIB = 65_536
 
 
 def entry_row(e: AuditEntry, recorded_at: datetime) -> dict[str, Any]:
@@ -104,6 +105,9 @@ class AuditStore:
             return 0
         at = as_utc(recorded_at)
         with self.engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                # the chain's indexes grow with every row: keep their hot pages in memory
+                conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
             head_seq, head_hash = lock_head(conn)
             seen: set[str] = set()
             ids = [e.entry_id for e in unique]
@@ -116,7 +120,7 @@ class AuditStore:
             rows = [entry_row(e, at) for e in unique if e.entry_id not in seen]
             if rows:
                 seq, row_hash = chain(rows, head_seq, head_hash)
-                conn.execute(insert(_TABLE), rows)
+                insert_rows(conn, rows)
                 move_head(conn, seq, row_hash)
             return len(rows)
 

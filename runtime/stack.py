@@ -33,12 +33,28 @@ log = structlog.get_logger("runtime.stack")
 def settings_env(settings: HubSettings) -> dict[str, str]:
     """The environment that gives a child process exactly these settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    for name, value in settings.model_dump().items():
+    for name in type(settings).model_fields:
+        value = _plain(getattr(settings, name))
         if value is None:
             continue
-        raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
-        env[f"HUB_{name.upper()}"] = str(raw)
+        # complex values (lists, tuples, dicts) as JSON: how pydantic-settings reads them back
+        env[f"HUB_{name.upper()}"] = (
+            json.dumps(value) if isinstance(value, list | dict) else str(value)
+        )
     return env
+
+
+def _plain(value: object) -> object:
+    """Secrets revealed, paths as text, tuples as lists: what an environment variable can hold."""
+    if hasattr(value, "get_secret_value"):
+        return value.get_secret_value()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
 
 
 @dataclass

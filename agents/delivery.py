@@ -1,9 +1,14 @@
-"""Delivery agent: put each recipient's deliveries in its pull inbox, then audit them as delivered."""
+"""Delivery agent: hand each delivery durably to its recipient's sink before offsets are committed.
+
+Pull inbox: a row in the inbox, audited as delivered. Webhook: a row in the webhook outbox (the
+dispatcher sends, retries and audits each attempt). Kafka: a record on the recipient's own topic,
+audited as delivered once the broker has acknowledged it (the batch agent commits after that).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import structlog
 from aiokafka import ConsumerRecord
@@ -11,29 +16,45 @@ from pydantic import ValidationError
 
 from agents.app import WorkerDeps
 from agents.batching import OutRecord
+from hub.config.model import KafkaSink, WebhookSink
+from hub.delivery.outbox import OutboxStore
 from hub.inbox.store import InboxStore
 from hub.routing.messages import Delivery, delivered_entry
 from hub.timeutil import utcnow
 
 log = structlog.get_logger("agents.delivery")
 
+KafkaEncoder = Callable[[Delivery, str], OutRecord]
+
 
 class DeliveryHandler:
-    def __init__(self, deps: WorkerDeps, inbox: InboxStore) -> None:
+    def __init__(
+        self,
+        deps: WorkerDeps,
+        inbox: InboxStore,
+        outbox: OutboxStore | None = None,
+        kafka_encoder: KafkaEncoder | None = None,
+    ) -> None:
         self.deps = deps
         self.inbox = inbox
+        self.outbox = outbox
+        self.kafka_encoder = kafka_encoder
+        self.webhook = {s.id for s in deps.config.recipients if isinstance(s.delivery, WebhookSink)}
+        self.kafka = {
+            s.id: s.delivery for s in deps.config.recipients if isinstance(s.delivery, KafkaSink)
+        }
 
     @property
     def topics(self) -> list[str]:
         return [self.deps.names.deliveries(s.id) for s in self.deps.config.recipients]
 
     async def __call__(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[OutRecord]:
-        deliveries: list[Delivery] = []
-        payloads: list[str] = []
+        inbox: list[tuple[Delivery, str]] = []
+        webhook: list[tuple[Delivery, str]] = []
+        kafka: list[Delivery] = []
         for msg in records:
             try:
-                deliveries.append(Delivery.model_validate_json(msg.value or b""))
-                payloads.append((msg.value or b"").decode())
+                delivery = Delivery.model_validate_json(msg.value or b"")
             except ValidationError:
                 log.error(
                     "delivery_undecodable",
@@ -41,12 +62,35 @@ class DeliveryHandler:
                     partition=msg.partition,
                     offset=msg.offset,
                 )
+                continue
+            payload = (msg.value or b"").decode()
+            if delivery.recipient in self.webhook and self.outbox is not None:
+                webhook.append((delivery, payload))
+            elif delivery.recipient in self.kafka and self.kafka_encoder is not None:
+                kafka.append(delivery)
+            else:
+                inbox.append((delivery, payload))
         now = utcnow()
-        await asyncio.to_thread(self.inbox.add, deliveries, now, payloads)
+        if inbox:
+            await asyncio.to_thread(
+                self.inbox.add, [d for d, _ in inbox], now, [p for _, p in inbox]
+            )
+        if webhook and self.outbox is not None:
+            await asyncio.to_thread(
+                self.outbox.add, [d for d, _ in webhook], now, [p for _, p in webhook]
+            )
+        out: list[OutRecord] = []
+        if kafka and self.kafka_encoder is not None:
+            for d in kafka:
+                topic = self.kafka[d.recipient].topic or f"recipient.{d.recipient}"
+                out.append(self.kafka_encoder(d, topic))
         audit = self.deps.names.audit
-        return [
+        # The batch agent sends these together; the Kafka sink's records are acknowledged with
+        # their audit entries before the offsets are committed.
+        out += [
             OutRecord(
                 audit, d.subject_key.encode(), delivered_entry(d, now).model_dump_json().encode()
             )
-            for d in deliveries
+            for d in [*(d for d, _ in inbox), *kafka]
         ]
+        return out

@@ -109,6 +109,24 @@ class HubSettings(BaseSettings):
         description="`hub audit purge` without --before deletes audit rows older than this (days).",
     )
 
+    webhook_secrets: dict[str, list[SecretStr]] = Field(
+        default_factory=dict,
+        description='Webhook signing secrets per recipient, JSON: {"waste": ["whsec_..."]} (several while rotating).',
+    )
+    webhook_retry_schedule_s: tuple[float, ...] = Field(
+        default=(5, 300, 1800, 7200, 18000, 36000, 36000, 36000, 36000, 36000, 36000),
+        min_length=1,
+        description="Delays before each webhook retry (s); after the last, the delivery is a dead letter.",
+    )
+    webhook_retry_jitter: float = Field(
+        default=0.2, ge=0, le=1, description="Random spread of each retry delay (fraction of it)."
+    )
+    webhook_poll_interval_s: float = Field(
+        default=0.2,
+        gt=0,
+        description="How often each webhook recipient's loop looks for due deliveries.",
+    )
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

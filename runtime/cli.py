@@ -399,6 +399,11 @@ from runtime import cli_policy  # noqa: E402  (registers on the app defined abov
 
 cli_policy.register(app)
 
+# `hub deliveries dead|redrive|endpoints|enable`, `hub bench-webhooks` (issue 5)
+from runtime import cli_deliveries  # noqa: E402  (registers on the app defined above)
+
+cli_deliveries.register(app)
+
 
 def main() -> None:
     try:

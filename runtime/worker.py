@@ -14,9 +14,11 @@ from agents.delivery import DeliveryHandler
 from agents.heartbeat import register_heartbeat
 from agents.rejected_recorder import RejectedRecorderHandler
 from agents.router import RouterHandler, RouterPorts
+from agents.webhook_dispatcher import WebhookDispatcher
 from hub.broker.admin import ensure_topics
 from hub.broker.producer import make_producer
 from hub.config.watch import ConfigWatcher
+from hub.delivery.outbox import OutboxStore
 from hub.routing.originals import AuditOriginals
 from hub.settings import HubSettings
 from runtime.wiring import open_stores, wire
@@ -36,7 +38,8 @@ def build_worker_app(settings: HubSettings) -> faust.App:
         stores.quality, stores.subjects, stores.review, AuditOriginals(stores.engine)
     )
     router = RouterHandler(deps, ports, watcher)
-    delivery = DeliveryHandler(deps, stores.inbox)
+    outbox = OutboxStore(stores.engine)
+    delivery = DeliveryHandler(deps, stores.inbox, outbox)
     audit = AuditWriterHandler(deps, stores.audit)
     recorder = RejectedRecorderHandler(deps, stores.rejected)
     agents = [
@@ -47,6 +50,9 @@ def build_worker_app(settings: HubSettings) -> faust.App:
     ]
     app = make_faust_app(settings)
     attach(app, agents, lambda: make_producer(settings, settings.kafka_bootstrap))
+    WebhookDispatcher(deps, outbox).attach(
+        app, lambda: make_producer(settings, settings.kafka_bootstrap)
+    )
     # Ready only when every agent holds partitions.
     register_heartbeat(
         app,

@@ -32,6 +32,11 @@ class TopicNames:
     def audit(self) -> str:
         return f"{self.prefix}audit"
 
+    @property
+    def dead_letters(self) -> str:
+        """Deliveries given up on after the retry budget (webhooks)."""
+        return f"{self.prefix}dead-letters.deliveries"
+
 
 def topic_plan(
     names: TopicNames,
@@ -45,4 +50,5 @@ def topic_plan(
     specs += [TopicSpec(names.deliveries(s.id), partitions, replication) for s in config.recipients]
     specs.append(TopicSpec(names.rejected, partitions, replication))
     specs.append(TopicSpec(names.audit, 1, replication))
+    specs.append(TopicSpec(names.dead_letters, partitions, replication))
     return tuple(specs)

@@ -163,6 +163,14 @@ def _check_systems(
                 )
             )
         seen_keys.add(system.api_key_sha256)
+        if system.delivery.kind != "inbox" and Role.RECIPIENT not in system.roles:
+            problems.append(
+                doc.problem(
+                    ("systems", i, "delivery", "kind"),
+                    "recipient_role",
+                    f"a {system.delivery.kind} delivery needs the recipient role",
+                )
+            )
         for j, event_type in enumerate(system.subscriptions):
             if event_type not in registry.event_types:
                 problems.append(

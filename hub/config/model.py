@@ -6,7 +6,7 @@ import hashlib
 import json
 from datetime import date
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -34,6 +34,37 @@ class Role(StrEnum):
     ADMIN = "admin"  # manages systems and agreements
 
 
+class InboxSink(_Config):
+    """Deliveries wait in the recipient's pull inbox (the default)."""
+
+    kind: Literal["inbox"] = "inbox"
+
+
+class WebhookSink(_Config):
+    """Deliveries are POSTed to the recipient's URL, signed per Standard Webhooks 1.0.
+
+    The signing secrets are settings (HUB_WEBHOOK_SECRETS), never in the YAML."""
+
+    kind: Literal["webhook"]
+    url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s/?#]+[^\s]*$", max_length=2000)]
+    allow_private: bool = Field(
+        default=False,
+        description="Allow loopback/private/link-local addresses (SSRF guard opt-in)",
+    )
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    concurrency: int = Field(default=4, ge=1, le=64, description="Requests in flight at once")
+
+
+class KafkaSink(_Config):
+    """Deliveries are produced to the recipient's own Kafka topic (Avro, CloudEvents headers)."""
+
+    kind: Literal["kafka"]
+    topic: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,249}$")] | None = None
+
+
+DeliverySink = Annotated[InboxSink | WebhookSink | KafkaSink, Field(discriminator="kind")]
+
+
 class System(_Config):
     """A council service system that publishes events, receives updates, or both."""
 
@@ -49,6 +80,9 @@ class System(_Config):
     identity_provider: bool = Field(
         default=False,
         description="May link any system's records to hub persons (person.linked), not only its own",
+    )
+    delivery: DeliverySink = Field(
+        default_factory=InboxSink, description="How this recipient receives its deliveries"
     )
 
     @model_validator(mode="after")

@@ -265,3 +265,47 @@ class ConnectorImport(SQLModel, table=True):
     started_at: datetime
     updated_at: datetime
     finished_at: datetime | None = Field(default=None)
+
+
+class WebhookOutbox(SQLModel, table=True):
+    """A delivery handed to a webhook recipient's outbox: pending until a 2xx, or a dead letter.
+
+    Written before the delivery's Kafka offset is committed, so a killed worker loses nothing;
+    a row in flight when the worker died is sent again with the same `delivery_id` (webhook-id).
+    """
+
+    __tablename__ = "webhook_outbox"
+    __table_args__ = (
+        Index("ix_webhook_outbox_due", "recipient", "status", "next_attempt_at"),
+        Index("ix_webhook_outbox_person", "recipient", "subject_key", "status", "seq"),
+    )
+
+    seq: int | None = Field(default=None, primary_key=True)
+    delivery_id: str = Field(unique=True, max_length=64)
+    recipient: str = Field(max_length=64)
+    subject_key: str = Field(max_length=64)
+    event_id: str = Field(max_length=128)
+    event_type: str = Field(max_length=64)
+    payload: str = Field(description="The Delivery as JSON (the webhook body)")
+    status: str = Field(
+        default="pending", max_length=16, description="pending|delivered|dead|withheld"
+    )
+    attempts: int = 0
+    attempt_base: int = Field(default=0, description="attempts before the last redrive")
+    next_attempt_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    last_http_status: int | None = Field(default=None)
+    last_error: str = Field(default="", max_length=500)
+    dead_at: datetime | None = Field(default=None)
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """A webhook recipient's endpoint state: disabled after a 410 Gone until an operator enables it."""
+
+    __tablename__ = "webhook_endpoint"
+
+    recipient: str = Field(primary_key=True, max_length=64)
+    disabled_at: datetime | None = Field(default=None)
+    reason: str = Field(default="", max_length=500)
+    updated_at: datetime

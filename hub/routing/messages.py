@@ -20,6 +20,7 @@ class Outcome(StrEnum):
     DELIVERED = "delivered"
     WITHHELD = "withheld"
     FAILED = "failed"  # gave up after the retry budget (dead letter)
+    ATTEMPT_FAILED = "attempt_failed"  # one webhook attempt that did not succeed (will retry)
 
 
 class Mode(StrEnum):

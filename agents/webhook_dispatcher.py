@@ -1,0 +1,241 @@
+"""Webhook dispatcher: one loop per webhook recipient sends due outbox rows, retries, dead-letters.
+
+Isolation: each recipient has its own loop, connection pool and concurrency limit, and every
+request has a timeout, so one recipient down or hanging never delays another. Per person, only
+the earliest pending delivery is sent (order). At-least-once: a row leaves `pending` only after
+its audit entry is acknowledged by the broker; a row in flight when the worker dies is sent
+again with the same webhook-id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaProducer
+
+from agents.app import WorkerDeps
+from agents.batching import OutRecord, send_all
+from connectors.webhook import AttemptResult, WebhookSender
+from hub.config.model import System, WebhookSink
+from hub.delivery.attempts import attempt_entry, failed_entry, success_entry
+from hub.delivery.outbox import OutboxRow, OutboxStore
+from hub.delivery.schedule import RetrySchedule
+from hub.routing.messages import AuditEntry
+from hub.timeutil import utcnow
+
+log = structlog.get_logger("agents.webhook_dispatcher")
+
+SenderFactory = Callable[[System, WebhookSink, list[str]], WebhookSender]
+
+
+def default_sender(system: System, sink: WebhookSink, secrets: list[str]) -> WebhookSender:
+    return WebhookSender(sink, secrets)
+
+
+class RecipientLoop:
+    """Sends one webhook recipient's due deliveries, at most `sink.concurrency` at a time."""
+
+    def __init__(
+        self,
+        dispatcher: WebhookDispatcher,
+        system: System,
+        sink: WebhookSink,
+        sender: WebhookSender,
+    ) -> None:
+        self.d = dispatcher
+        self.recipient = system.id
+        self.sink = sink
+        self.sender = sender
+        self.has_secret = bool(sender.secrets)
+
+    async def run(self, producer: AIOKafkaProducer) -> None:
+        poll = self.d.deps.settings.webhook_poll_interval_s
+        in_flight: dict[asyncio.Task[None], OutboxRow] = {}
+        disabled_logged = False
+        log.info("webhook_loop_started", recipient=self.recipient)
+        try:
+            while True:
+                try:
+                    endpoint = await asyncio.to_thread(self.d.outbox.endpoint, self.recipient)
+                    if endpoint.disabled_at is not None:
+                        if not disabled_logged:
+                            log.warning(
+                                "webhook_endpoint_disabled_skipping", recipient=self.recipient
+                            )
+                            disabled_logged = True
+                    else:
+                        disabled_logged = False
+                        free = self.sink.concurrency - len(in_flight)
+                        if free > 0:
+                            busy = frozenset(r.subject_key for r in in_flight.values())
+                            rows = await asyncio.to_thread(
+                                self.d.outbox.due, self.recipient, utcnow(), free, busy
+                            )
+                            for row in rows:
+                                task = asyncio.create_task(self.attempt(producer, row))
+                                in_flight[task] = row
+                    if in_flight:
+                        done, _ = await asyncio.wait(
+                            in_flight, timeout=poll, return_when=asyncio.FIRST_COMPLETED
+                        )
+                        for task in done:
+                            row = in_flight.pop(task)
+                            if task.exception() is not None:
+                                log.error(
+                                    "webhook_attempt_error",
+                                    recipient=self.recipient,
+                                    delivery_id=row.delivery_id,
+                                    error=repr(task.exception()),
+                                )
+                    else:
+                        await asyncio.sleep(poll)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the database or broker restarting: try again soon
+                    log.error("webhook_loop_error", recipient=self.recipient, error=repr(exc))
+                    await asyncio.sleep(1.0)
+        finally:
+            for task in in_flight:
+                task.cancel()
+            await self.sender.close()
+
+    async def attempt(self, producer: AIOKafkaProducer, row: OutboxRow) -> None:
+        n = row.attempts + 1
+        delivery = row.delivery
+        if self.has_secret:
+            result = await self.sender.send(row.delivery_id, row.payload.encode())
+        else:
+            result = AttemptResult(None, 0.0, error="no_secret")
+        now = utcnow()
+        log.info(
+            "webhook_attempt",
+            recipient=self.recipient,
+            delivery_id=row.delivery_id,
+            attempt=n,
+            http_status=result.http_status,
+            latency_ms=result.latency_ms,
+            error=result.error,
+        )
+        outbox = self.d.outbox
+        if result.delivered:
+            assert result.http_status is not None
+            entry = success_entry(delivery, now, n, result.http_status, result.latency_ms)
+            await self.d.publish(producer, [entry])
+            await asyncio.to_thread(
+                outbox.mark_delivered, row.delivery_id, n, result.http_status, now
+            )
+            return
+        entries: list[AuditEntry] = [
+            attempt_entry(delivery, now, n, result.http_status, result.latency_ms, result.error)
+        ]
+        if result.gone:
+            await self.d.publish(producer, entries)
+            reason = "the endpoint answered 410 Gone: disabled until an operator enables it"
+            await asyncio.to_thread(outbox.set_endpoint, self.recipient, now, reason, now)
+            await asyncio.to_thread(
+                outbox.mark_retry, row.delivery_id, n, 410, result.error, now, now
+            )
+            log.error("alert_webhook_endpoint_disabled", recipient=self.recipient, http_status=410)
+            return
+        delay = self.d.schedule.next_delay(n - row.attempt_base, self.d.rng, result.retry_after_s)
+        if delay is None:
+            entries.append(failed_entry(delivery, now, n, result.http_status, row.attempt_base > 0))
+            dead = OutRecord(
+                self.d.deps.names.dead_letters,
+                row.subject_key.encode(),
+                row.payload.encode(),
+                (("recipient", self.recipient.encode()), ("error", result.error.encode())),
+            )
+            await self.d.publish(producer, entries, [dead])
+            await asyncio.to_thread(
+                outbox.mark_dead, row.delivery_id, n, result.http_status, result.error, now
+            )
+            log.error(
+                "webhook_dead_letter",
+                recipient=self.recipient,
+                delivery_id=row.delivery_id,
+                attempts=n,
+            )
+            return
+        await self.d.publish(producer, entries)
+        await asyncio.to_thread(
+            outbox.mark_retry,
+            row.delivery_id,
+            n,
+            result.http_status,
+            result.error,
+            now + timedelta(seconds=delay),
+            now,
+        )
+
+
+class WebhookDispatcher:
+    def __init__(
+        self,
+        deps: WorkerDeps,
+        outbox: OutboxStore,
+        sender_factory: SenderFactory = default_sender,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.deps = deps
+        self.outbox = outbox
+        self.sender_factory = sender_factory
+        self.rng = rng or random.Random()
+        settings = deps.settings
+        self.schedule = RetrySchedule(
+            settings.webhook_retry_schedule_s, settings.webhook_retry_jitter
+        )
+
+    @property
+    def recipients(self) -> list[tuple[System, WebhookSink]]:
+        return [
+            (s, s.delivery)
+            for s in self.deps.config.recipients
+            if isinstance(s.delivery, WebhookSink)
+        ]
+
+    async def publish(
+        self,
+        producer: AIOKafkaProducer,
+        entries: Sequence[AuditEntry],
+        extra: Sequence[OutRecord] = (),
+    ) -> None:
+        audit = self.deps.names.audit
+        records = [
+            OutRecord(audit, e.subject_key.encode(), e.model_dump_json().encode()) for e in entries
+        ]
+        await send_all(producer, [*records, *extra])
+
+    def loops(self) -> list[RecipientLoop]:
+        secrets = self.deps.settings.webhook_secrets
+        out = []
+        for system, sink in self.recipients:
+            values = [s.get_secret_value() for s in secrets.get(system.id, [])]
+            if not values:
+                log.error("webhook_secret_missing", recipient=system.id)
+            out.append(RecipientLoop(self, system, sink, self.sender_factory(system, sink, values)))
+        return out
+
+    async def run(self, producer: AIOKafkaProducer) -> None:
+        loops = self.loops()
+        if loops:
+            await asyncio.gather(*(loop.run(producer) for loop in loops))
+
+    def attach(self, app: Any, producer_factory: Callable[[], AIOKafkaProducer]) -> None:
+        """Run the loops as a task of the faust app, with their own producer."""
+        if not self.recipients:
+            return
+
+        @app.task
+        async def run_webhook_dispatcher() -> None:
+            producer = producer_factory()
+            await producer.start()
+            try:
+                await self.run(producer)
+            finally:
+                await producer.stop()

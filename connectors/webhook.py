@@ -1,0 +1,86 @@
+"""Webhook sink: one signed Standard Webhooks POST per attempt (httpx, no redirects, TLS verified)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from hub.config.model import WebhookSink
+from hub.delivery.schedule import parse_retry_after
+from hub.delivery.signing import webhook_headers
+from hub.delivery.ssrf import Resolver, WebhookTargetRefused, check_target, resolve
+from hub.timeutil import utcnow
+
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """What one POST came to. `error` is a short code, never a body, secret or signature."""
+
+    http_status: int | None
+    latency_ms: float
+    retry_after_s: float | None = None
+    error: str = ""
+
+    @property
+    def delivered(self) -> bool:
+        return self.http_status is not None and 200 <= self.http_status < 300
+
+    @property
+    def gone(self) -> bool:
+        return self.http_status == 410
+
+
+class WebhookSender:
+    """Sends to one recipient's endpoint over its own connection pool (no sharing across recipients)."""
+
+    def __init__(
+        self,
+        sink: WebhookSink,
+        secrets: list[str],
+        verify_tls: bool = True,
+        resolver: Resolver = resolve,
+    ) -> None:
+        self.sink = sink
+        self.secrets = secrets
+        self.resolver = resolver
+        self.client = httpx.AsyncClient(
+            follow_redirects=False,
+            verify=verify_tls,
+            timeout=httpx.Timeout(sink.timeout_s),
+            limits=httpx.Limits(
+                max_connections=sink.concurrency, max_keepalive_connections=sink.concurrency
+            ),
+        )
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def send(self, msg_id: str, body: bytes) -> AttemptResult:
+        started = time.perf_counter()
+
+        def elapsed() -> float:
+            return round((time.perf_counter() - started) * 1000, 3)
+
+        try:
+            await check_target(self.sink.url, self.sink.allow_private, self.resolver)
+        except WebhookTargetRefused:
+            return AttemptResult(None, elapsed(), error="target_refused")
+        headers = webhook_headers(self.secrets, msg_id, int(time.time()), body)
+        headers["content-type"] = "application/json"
+        try:
+            response = await self.client.post(self.sink.url, content=body, headers=headers)
+        except httpx.TimeoutException:
+            return AttemptResult(None, elapsed(), error="timeout")
+        except httpx.HTTPError as exc:
+            return AttemptResult(None, elapsed(), error=f"connection:{type(exc).__name__}")
+        retry_after = (
+            parse_retry_after(response.headers.get("retry-after"), utcnow())
+            if response.status_code in RETRY_AFTER_STATUSES
+            else None
+        )
+        error = "" if 200 <= response.status_code < 300 else f"http_{response.status_code}"
+        return AttemptResult(response.status_code, elapsed(), retry_after, error)

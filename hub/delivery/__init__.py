@@ -1,0 +1,1 @@
+"""Delivery to recipients' sinks: webhook signing, retry schedule, SSRF guard, outbox, dead letters."""

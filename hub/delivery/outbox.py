@@ -1,0 +1,297 @@
+"""The webhook outbox: pending deliveries per recipient, their attempts, dead letters, endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy.orm import aliased
+
+from hub.db.engine import insert_ignoring_duplicates
+from hub.db.tables import WebhookEndpoint, WebhookOutbox
+from hub.routing.messages import Delivery
+
+OUTBOX = WebhookOutbox.__table__  # type: ignore[attr-defined]
+ENDPOINT = WebhookEndpoint.__table__  # type: ignore[attr-defined]
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"  # retry budget spent: a dead letter until redriven
+    WITHHELD = "withheld"  # a redrive found the policy no longer allows it
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+class OutboxRow(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    seq: int
+    delivery_id: str
+    recipient: str
+    subject_key: str
+    event_id: str
+    event_type: str
+    payload: str
+    status: OutboxStatus
+    attempts: int
+    attempt_base: int
+    next_attempt_at: datetime
+    created_at: datetime
+    last_http_status: int | None
+    last_error: str
+    dead_at: datetime | None
+
+    @property
+    def delivery(self) -> Delivery:
+        return Delivery.model_validate_json(self.payload)
+
+
+class EndpointState(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    recipient: str
+    disabled_at: datetime | None
+    reason: str
+
+
+def _row(r: object) -> OutboxRow:
+    m = r._mapping  # type: ignore[attr-defined]
+    return OutboxRow(
+        seq=m["seq"],
+        delivery_id=m["delivery_id"],
+        recipient=m["recipient"],
+        subject_key=m["subject_key"],
+        event_id=m["event_id"],
+        event_type=m["event_type"],
+        payload=m["payload"],
+        status=OutboxStatus(m["status"]),
+        attempts=m["attempts"],
+        attempt_base=m["attempt_base"],
+        next_attempt_at=_aware(m["next_attempt_at"]),
+        created_at=_aware(m["created_at"]),
+        last_http_status=m["last_http_status"],
+        last_error=m["last_error"],
+        dead_at=_aware(m["dead_at"]) if m["dead_at"] is not None else None,
+    )
+
+
+class OutboxStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(
+        self, deliveries: Sequence[Delivery], at: datetime, payloads: Sequence[str] | None = None
+    ) -> int:
+        """Queue a batch; a delivery already queued (same delivery id) is not queued twice."""
+        texts = payloads if payloads is not None else [d.model_dump_json() for d in deliveries]
+        rows = [
+            {
+                "delivery_id": d.delivery_id,
+                "recipient": d.recipient,
+                "subject_key": d.subject_key,
+                "event_id": d.event_id,
+                "event_type": d.event_type,
+                "payload": text,
+                "status": OutboxStatus.PENDING.value,
+                "attempts": 0,
+                "attempt_base": 0,
+                "next_attempt_at": at,
+                "created_at": at,
+                "updated_at": at,
+                "last_http_status": None,
+                "last_error": "",
+                "dead_at": None,
+            }
+            for d, text in zip(deliveries, texts, strict=True)
+        ]
+        with self.engine.begin() as conn:
+            return insert_ignoring_duplicates(conn, OUTBOX, rows, "delivery_id")
+
+    def due(
+        self, recipient: str, now: datetime, limit: int, busy_subjects: frozenset[str] = frozenset()
+    ) -> list[OutboxRow]:
+        """Pending rows due now, only each person's earliest pending one (per-person order)."""
+        earlier = aliased(OUTBOX)
+        has_earlier = (
+            select(earlier.c.seq)
+            .where(
+                earlier.c.recipient == recipient,
+                earlier.c.subject_key == OUTBOX.c.subject_key,
+                earlier.c.status == OutboxStatus.PENDING.value,
+                earlier.c.seq < OUTBOX.c.seq,
+            )
+            .exists()
+        )
+        stmt = (
+            select(OUTBOX)
+            .where(
+                OUTBOX.c.recipient == recipient,
+                OUTBOX.c.status == OutboxStatus.PENDING.value,
+                OUTBOX.c.next_attempt_at <= now,
+                ~has_earlier,
+            )
+            .order_by(OUTBOX.c.seq)
+            .limit(limit + len(busy_subjects))
+        )
+        with self.engine.connect() as conn:
+            rows = [_row(r) for r in conn.execute(stmt)]
+        return [r for r in rows if r.subject_key not in busy_subjects][:limit]
+
+    def _set(self, delivery_id: str, values: dict[str, object], status: OutboxStatus) -> bool:
+        stmt = (
+            update(OUTBOX)
+            .where(OUTBOX.c.delivery_id == delivery_id, OUTBOX.c.status == status.value)
+            .values(**values)
+        )
+        with self.engine.begin() as conn:
+            return bool(conn.execute(stmt).rowcount)
+
+    def mark_delivered(
+        self, delivery_id: str, attempts: int, http_status: int, at: datetime
+    ) -> None:
+        self._set(
+            delivery_id,
+            {
+                "status": OutboxStatus.DELIVERED.value,
+                "attempts": attempts,
+                "last_http_status": http_status,
+                "last_error": "",
+                "updated_at": at,
+            },
+            OutboxStatus.PENDING,
+        )
+
+    def mark_retry(
+        self,
+        delivery_id: str,
+        attempts: int,
+        http_status: int | None,
+        error: str,
+        next_at: datetime,
+        at: datetime,
+    ) -> None:
+        self._set(
+            delivery_id,
+            {
+                "attempts": attempts,
+                "last_http_status": http_status,
+                "last_error": error[:500],
+                "next_attempt_at": next_at,
+                "updated_at": at,
+            },
+            OutboxStatus.PENDING,
+        )
+
+    def mark_dead(
+        self, delivery_id: str, attempts: int, http_status: int | None, error: str, at: datetime
+    ) -> None:
+        self._set(
+            delivery_id,
+            {
+                "status": OutboxStatus.DEAD.value,
+                "attempts": attempts,
+                "last_http_status": http_status,
+                "last_error": error[:500],
+                "dead_at": at,
+                "updated_at": at,
+            },
+            OutboxStatus.PENDING,
+        )
+
+    def requeue(self, delivery_id: str, payload: str, attempts: int, at: datetime) -> bool:
+        """A dead letter back to pending (redrive), with a fresh retry budget.
+
+        Attempt numbers go on counting (each attempt's audit entry keeps a unique id)."""
+        return self._set(
+            delivery_id,
+            {
+                "status": OutboxStatus.PENDING.value,
+                "payload": payload,
+                "attempt_base": attempts,
+                "next_attempt_at": at,
+                "dead_at": None,
+                "updated_at": at,
+            },
+            OutboxStatus.DEAD,
+        )
+
+    def mark_withheld(self, delivery_id: str, reason: str, at: datetime) -> bool:
+        return self._set(
+            delivery_id,
+            {"status": OutboxStatus.WITHHELD.value, "last_error": reason[:500], "updated_at": at},
+            OutboxStatus.DEAD,
+        )
+
+    def dead(self, recipient: str | None = None, limit: int = 1000) -> list[OutboxRow]:
+        stmt = select(OUTBOX).where(OUTBOX.c.status == OutboxStatus.DEAD.value)
+        if recipient is not None:
+            stmt = stmt.where(OUTBOX.c.recipient == recipient)
+        with self.engine.connect() as conn:
+            return [_row(r) for r in conn.execute(stmt.order_by(OUTBOX.c.seq).limit(limit))]
+
+    def rows(self, recipient: str) -> list[OutboxRow]:
+        stmt = select(OUTBOX).where(OUTBOX.c.recipient == recipient).order_by(OUTBOX.c.seq)
+        with self.engine.connect() as conn:
+            return [_row(r) for r in conn.execute(stmt)]
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """(recipient, status) -> rows."""
+        stmt = select(OUTBOX.c.recipient, OUTBOX.c.status, func.count()).group_by(
+            OUTBOX.c.recipient, OUTBOX.c.status
+        )
+        with self.engine.connect() as conn:
+            return {(r, s): int(n) for r, s, n in conn.execute(stmt)}
+
+    def oldest_pending_age(self, recipient: str, now: datetime) -> timedelta | None:
+        stmt = select(func.min(OUTBOX.c.created_at)).where(
+            and_(OUTBOX.c.recipient == recipient, OUTBOX.c.status == OutboxStatus.PENDING.value)
+        )
+        with self.engine.connect() as conn:
+            oldest = conn.execute(stmt).scalar_one_or_none()
+        return None if oldest is None else now - _aware(oldest)
+
+    # Endpoints (410 Gone disables one until an operator enables it again)
+
+    def endpoint(self, recipient: str) -> EndpointState:
+        stmt = select(ENDPOINT).where(ENDPOINT.c.recipient == recipient)
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        if row is None:
+            return EndpointState(recipient=recipient, disabled_at=None, reason="")
+        disabled = row._mapping["disabled_at"]
+        return EndpointState(
+            recipient=recipient,
+            disabled_at=_aware(disabled) if disabled is not None else None,
+            reason=row._mapping["reason"],
+        )
+
+    def set_endpoint(
+        self, recipient: str, disabled_at: datetime | None, reason: str, at: datetime
+    ) -> None:
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(ENDPOINT)
+                .where(ENDPOINT.c.recipient == recipient)
+                .values(disabled_at=disabled_at, reason=reason[:500], updated_at=at)
+            ).rowcount
+            if not done:
+                insert_ignoring_duplicates(
+                    conn,
+                    ENDPOINT,
+                    [
+                        {
+                            "recipient": recipient,
+                            "disabled_at": disabled_at,
+                            "reason": reason[:500],
+                            "updated_at": at,
+                        }
+                    ],
+                    "recipient",
+                )

@@ -1,0 +1,67 @@
+"""SSRF guard: a webhook URL must resolve to public addresses unless the recipient allows private."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from urllib.parse import urlsplit
+
+from hub.errors import HubError
+
+Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
+
+
+class WebhookTargetRefused(HubError):
+    """A webhook URL whose host is private, loopback, link-local or reserved (or unresolvable)."""
+
+    code = "webhook_target_refused"
+
+
+def is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_reserved
+        or ip.is_multicast
+        or ip.is_unspecified
+        or not ip.is_global
+    )
+
+
+def refused_addresses(addresses: Sequence[str]) -> list[str]:
+    """The addresses a webhook may not be sent to (without allow_private)."""
+    return [a for a in addresses if not is_public(a)]
+
+
+async def resolve(host: str, port: int) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return sorted({str(info[4][0]) for info in infos})
+
+
+async def check_target(url: str, allow_private: bool, resolver: Resolver = resolve) -> None:
+    """Raise WebhookTargetRefused unless every address `url`'s host resolves to may be used."""
+    parts = urlsplit(url)
+    host = parts.hostname
+    if parts.scheme not in ("http", "https") or not host:
+        raise WebhookTargetRefused("a webhook URL must be http(s)://host/...")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        addresses = list(await resolver(host, port))
+    except OSError as exc:
+        raise WebhookTargetRefused(f"cannot resolve the webhook host {host}: {exc}") from exc
+    if not addresses:
+        raise WebhookTargetRefused(f"the webhook host {host} has no address")
+    if allow_private:
+        return
+    refused = refused_addresses(addresses)
+    if refused:
+        raise WebhookTargetRefused(
+            f"the webhook host {host} resolves to non-public {', '.join(refused)}; "
+            "set delivery.allow_private: true for this recipient to allow it"
+        )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -78,6 +78,10 @@ class OriginalsLookup(Protocol):
     def delivered(self, event_ids: Sequence[str]) -> dict[str, list[OriginalTransfer]]: ...
 
 
+class RoutedMarks(Protocol):
+    def mark_routed(self, expected: Mapping[str, int], at: datetime) -> None: ...
+
+
 @dataclass(frozen=True)
 class RouterPorts:
     """The router's narrow view of the database."""
@@ -86,6 +90,7 @@ class RouterPorts:
     subjects: SubjectStates
     review: ReviewQueue
     originals: OriginalsLookup
+    journal: RoutedMarks | None = None  # the ingest journal: what each event's routing produced
 
 
 @dataclass
@@ -102,6 +107,7 @@ class RouterHandler:
         self.secret = deps.settings.pseudonym_key.get_secret_value()
         self._use(watcher.current())
         self._released: list[int] = []
+        self._routed: dict[str, int] = {}
 
     def _use(self, config: HubConfig) -> None:
         self.config = config
@@ -116,6 +122,7 @@ class RouterHandler:
         config = await asyncio.to_thread(self.watcher.current)
         if config is not self.config:  # reloaded: the new agreements apply from this batch on
             self._use(config)
+        self._routed = {}
         out: list[OutRecord] = []
         tallies: list[Tally] = []
         now = utcnow()
@@ -172,6 +179,9 @@ class RouterHandler:
                 reviews.append(self._review(a, now))
             if result is not None:
                 out.extend(self._emit(a.msg, result))
+            self._routed[env.id] = (
+                len(result.deliveries) + len(result.withheld) if result is not None else 0
+            )
             if env.type == DEATH and state.deceased_on is None:
                 death = death_change(a.event)
                 deaths.append(death)  # later events in this batch already see it
@@ -250,10 +260,14 @@ class RouterHandler:
         return accepted
 
     async def after_sent(self) -> None:
-        """Once the batch's output is acknowledged: released review items leave the queue."""
+        """Once the batch's output is acknowledged: released review items leave the queue, and
+        the journal learns how many final outcomes each event's routing produced."""
         if self._released:
             released, self._released = self._released, []
             await asyncio.to_thread(self.ports.review.mark_released, released, utcnow())
+        if self._routed and self.ports.journal is not None:
+            routed, self._routed = self._routed, {}
+            await asyncio.to_thread(self.ports.journal.mark_routed, routed, utcnow())
 
     def _after(
         self, deaths: list[DeathChange], reviews: list[Review], tallies: list[Tally], now: datetime
@@ -302,6 +316,8 @@ class RouterHandler:
         day: date,
     ) -> OutRecord:
         source, event_type = _header(msg, "ce_source"), _header(msg, "ce_type")
+        if event_id := _header(msg, "ce_id", 128):
+            self._routed[event_id] = 0  # kept whole by the rejected-event recorder instead
         tallies.extend(
             Tally(day, source, event_type, "rejected", r) for r in sorted(set(rej.rules))
         )
@@ -315,10 +331,10 @@ class RouterHandler:
         return rejected(self.deps.names.rejected, msg, rej.reason, rej.rules)
 
 
-def _header(msg: ConsumerRecord[bytes, bytes], name: str) -> str:
+def _header(msg: ConsumerRecord[bytes, bytes], name: str, limit: int = 64) -> str:
     for key, value in msg.headers or ():
         if key == name and value is not None:
-            return str(value.decode(errors="replace"))[:64]
+            return str(value.decode(errors="replace"))[:limit]
     return ""
 
 

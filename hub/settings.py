@@ -77,6 +77,16 @@ class HubSettings(BaseSettings):
         ge=0,
         description="How often the router re-reads the config directory (0: never; agreements apply without a restart).",
     )
+    reconcile_interval_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="How often the worker re-publishes accepted events that have no final outcome yet.",
+    )
+    reconcile_grace_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="How old an accepted event must be before the reconciler treats it as lost.",
+    )
     effective_date_past_days: int = Field(
         default=400, ge=0, description="How far back an effective date may lie (days)."
     )
@@ -108,7 +118,6 @@ class HubSettings(BaseSettings):
         ge=1,
         description="`hub audit purge` without --before deletes audit rows older than this (days).",
     )
-
     webhook_secrets: dict[str, list[SecretStr]] = Field(
         default_factory=dict,
         description='Webhook signing secrets per recipient, JSON: {"waste": ["whsec_..."]} (several while rotating).',

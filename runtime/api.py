@@ -33,6 +33,7 @@ from hub.config.watch import ConfigWatcher
 from hub.connectors.store import ConnectorStore
 from hub.errors import BrokerError
 from hub.events.publisher import EventPublisher
+from hub.journal.store import JournalStore
 from hub.settings import HubSettings
 from hub.timeutil import utcnow
 from runtime.connectors import connector_defs
@@ -61,7 +62,9 @@ def create_app(settings: HubSettings) -> FastAPI:
             config=w.config,
             registry=w.registry,
             rules=w.rules,
-            publisher=EventPublisher(AiokafkaSender(producer), w.codec, w.names),
+            publisher=EventPublisher(
+                AiokafkaSender(producer), w.codec, w.names, JournalStore(stores.engine)
+            ),
             inbox=stores.inbox,
             audit=stores.audit,
             heartbeat=stores.heartbeat,

@@ -12,6 +12,7 @@ from agents.audit_writer import AuditWriterHandler
 from agents.batching import BatchAgent, attach
 from agents.delivery import DeliveryHandler
 from agents.heartbeat import register_heartbeat
+from agents.reconciler import Reconciler, attach_reconciler
 from agents.rejected_recorder import RejectedRecorderHandler
 from agents.router import RouterHandler, RouterPorts
 from agents.webhook_dispatcher import WebhookDispatcher
@@ -19,6 +20,7 @@ from hub.broker.admin import ensure_topics
 from hub.broker.producer import make_producer
 from hub.config.watch import ConfigWatcher
 from hub.delivery.outbox import OutboxStore
+from hub.journal.store import JournalStore
 from hub.routing.originals import AuditOriginals
 from hub.settings import HubSettings
 from runtime.wiring import open_stores, wire
@@ -34,8 +36,9 @@ def build_worker_app(settings: HubSettings) -> faust.App:
     watcher = ConfigWatcher(
         settings.config_dir, w.registry, w.config, settings.config_reload_interval_s
     )
+    journal = JournalStore(stores.engine)
     ports = RouterPorts(
-        stores.quality, stores.subjects, stores.review, AuditOriginals(stores.engine)
+        stores.quality, stores.subjects, stores.review, AuditOriginals(stores.engine), journal
     )
     router = RouterHandler(deps, ports, watcher)
     outbox = OutboxStore(stores.engine)
@@ -52,6 +55,11 @@ def build_worker_app(settings: HubSettings) -> faust.App:
     attach(app, agents, lambda: make_producer(settings, settings.kafka_bootstrap))
     WebhookDispatcher(deps, outbox).attach(
         app, lambda: make_producer(settings, settings.kafka_bootstrap)
+    )
+    attach_reconciler(
+        app,
+        Reconciler(journal, settings),
+        lambda: make_producer(settings, settings.kafka_bootstrap),
     )
     # Ready only when every agent holds partitions.
     register_heartbeat(

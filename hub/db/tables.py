@@ -267,6 +267,33 @@ class ConnectorImport(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None)
 
 
+class IngestJournal(SQLModel, table=True):
+    """Every event the hub accepted, kept whole until each entitled recipient has a final outcome.
+
+    `expected` is how many final outcomes routing produced (set by the router); the event is
+    complete when the audit trail holds that many. The reconciler re-publishes incomplete events
+    with their original id, so a broker that lost them (memory storage) loses nothing.
+    """
+
+    __tablename__ = "ingest_journal"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True, max_length=128)
+    event_type: str = Field(max_length=64)
+    source: str = Field(max_length=64)
+    topic: str = Field(max_length=255)
+    key: bytes | None = Field(default=None, sa_type=LargeBinary)
+    value: bytes = Field(sa_type=LargeBinary)
+    headers: str = Field(description="JSON list of [name, base64 value]")
+    accepted_at: datetime = Field(index=True)
+    status: str = Field(default="accepted", max_length=16, index=True)
+    expected: int | None = Field(default=None)
+    routed_at: datetime | None = Field(default=None)
+    republished: int = 0
+    republished_at: datetime | None = Field(default=None)
+    completed_at: datetime | None = Field(default=None)
+
+
 class WebhookOutbox(SQLModel, table=True):
     """A delivery handed to a webhook recipient's outbox: pending until a 2xx, or a dead letter.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -21,6 +22,25 @@ class RecordSender(Protocol):
 
 
 @dataclass(frozen=True)
+class Accepted:
+    """An event the broker acknowledged, as it was written (for the ingest journal)."""
+
+    event_id: str
+    event_type: str
+    source: str
+    topic: str
+    key: bytes
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+
+
+class AcceptedSink(Protocol):
+    """Where acknowledged events are kept durably (hub.journal.store.JournalStore fits)."""
+
+    def record(self, accepted: Sequence[Accepted]) -> None: ...
+
+
+@dataclass(frozen=True)
 class Receipt:
     event_id: str
     topic: str
@@ -29,10 +49,20 @@ class Receipt:
 
 
 class EventPublisher:
-    def __init__(self, sender: RecordSender, codec: AvroCodec, names: TopicNames) -> None:
+    """Encodes, sends and waits for acknowledgement; with a journal, every acknowledged event is
+    also kept in the database before the call returns (so "accepted" survives a lost broker)."""
+
+    def __init__(
+        self,
+        sender: RecordSender,
+        codec: AvroCodec,
+        names: TopicNames,
+        journal: AcceptedSink | None = None,
+    ) -> None:
         self._sender = sender
         self._codec = codec
         self._names = names
+        self._journal = journal
 
     async def publish(self, event: Event) -> Receipt:
         """Encode and send one event; returns only after the broker acknowledged it."""
@@ -42,9 +72,22 @@ class EventPublisher:
     async def publish_many(self, events: Sequence[Event]) -> list[Receipt]:
         """Send a batch without waiting in between, then wait for every acknowledgement."""
         pending = []
+        written: list[Accepted] = []
         for event in events:
             record = self._codec.encode_event(event)
             topic = self._names.events(event.envelope.type)
+            env = event.envelope
+            written.append(
+                Accepted(
+                    env.id,
+                    env.type,
+                    env.source,
+                    topic,
+                    record.key,
+                    record.value,
+                    tuple(record.headers),
+                )
+            )
             try:
                 pending.append(
                     await self._sender.send(
@@ -62,4 +105,6 @@ class EventPublisher:
                     f"broker did not acknowledge event {event.envelope.id}: {exc!r}"
                 ) from exc
             receipts.append(Receipt(event.envelope.id, meta.topic, meta.partition, meta.offset))
+        if self._journal is not None:
+            await asyncio.to_thread(self._journal.record, written)
         return receipts

@@ -1,0 +1,70 @@
+"""Reconciler: re-publish accepted events that have no final outcome yet, with their original id.
+
+The embedded broker keeps messages in memory; if it stops, events the hub already accepted
+(202) may be gone from it. The ingest journal (hub.journal.store) still holds them: at worker
+start and every `HUB_RECONCILE_INTERVAL_S`, every journaled event older than
+`HUB_RECONCILE_GRACE_S` that was never routed, or whose audit trail holds fewer final outcomes
+than its routing produced, goes back on its topic. Delivery ids derive from the event id, so a
+recipient that already has it is not sent it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaProducer
+
+from agents.batching import OutRecord, send_all
+from hub.journal.store import JournalStore
+from hub.settings import HubSettings
+from hub.timeutil import utcnow
+
+log = structlog.get_logger("agents.reconciler")
+
+
+class Reconciler:
+    def __init__(self, store: JournalStore, settings: HubSettings) -> None:
+        self.store = store
+        self.grace = timedelta(seconds=settings.reconcile_grace_s)
+        self.interval_s = settings.reconcile_interval_s
+
+    async def run_once(self, producer: AIOKafkaProducer) -> int:
+        now = utcnow()
+        due = await asyncio.to_thread(self.store.due, now, self.grace)
+        if not due:
+            return 0
+        await send_all(
+            producer, [OutRecord(e.topic, e.key, e.value, tuple(e.headers)) for e in due]
+        )
+        await asyncio.to_thread(self.store.mark_republished, [e.event_id for e in due], now)
+        log.warning(
+            "reconciled_republished",
+            events=len(due),
+            first_event_id=due[0].event_id,
+            oldest_accepted_at=due[0].accepted_at.isoformat(),
+        )
+        return len(due)
+
+    async def run(self, producer: AIOKafkaProducer) -> None:
+        while True:
+            try:
+                await self.run_once(producer)
+            except Exception as exc:  # the database or broker restarting: try again later
+                log.error("reconcile_failed", error=repr(exc))
+            await asyncio.sleep(self.interval_s)
+
+
+def attach_reconciler(app: Any, reconciler: Reconciler, producer_factory: Any) -> None:
+    """Run the reconciler as a task of the faust app, with its own producer."""
+
+    @app.task
+    async def reconcile() -> None:
+        producer = producer_factory()
+        await producer.start()
+        try:
+            await reconciler.run(producer)
+        finally:
+            await producer.stop()

@@ -1,0 +1,115 @@
+"""Accepted means delivered: events accepted (202) survive the loss of the embedded broker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from hub.db.engine import make_engine
+from hub.db.tables import InboxItem
+from tests.e2e.conftest import RunningHub, alive, children_of, hub_cmd
+from tests.people import RECIPIENTS, post_links
+
+PEOPLE = [f"P-{i:03d}" for i in range(20)]
+EVENTS = 300
+
+
+def start_hub(env: dict[str, str]) -> RunningHub:
+    proc = subprocess.Popen(
+        hub_cmd("up"),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{env['HUB_API_PORT']}"
+    deadline = time.monotonic() + 90
+    while True:
+        assert proc.poll() is None, "hub up exited"
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "hub up not ready in 90s"
+        time.sleep(0.2)
+    return RunningHub(proc, url, env, children_of(proc.pid))
+
+
+@pytest.fixture
+def quick_reconcile(hub_env: dict[str, str]) -> Iterator[dict[str, str]]:
+    yield {**hub_env, "HUB_RECONCILE_GRACE_S": "3", "HUB_RECONCILE_INTERVAL_S": "1"}
+
+
+def inbox_counts(env: dict[str, str]) -> dict[str, int]:
+    engine = make_engine(f"sqlite:///{Path(env['HUB_DATA_DIR']) / 'hub.db'}")
+    table = InboxItem.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                table.c.recipient, func.count(), func.count(func.distinct(table.c.event_id))
+            ).group_by(table.c.recipient)
+        ).all()
+    engine.dispose()
+    return {r[0]: (int(r[1]), int(r[2])) for r in rows}  # type: ignore[misc]
+
+
+def test_events_accepted_before_the_whole_stack_is_killed_are_all_delivered_after_restart(
+    quick_reconcile: dict[str, str],
+) -> None:
+    env = quick_reconcile
+    first = start_hub(env)
+    for person in PEOPLE:
+        post_links(first.url, person)
+    # The worker is frozen: the events are accepted (acknowledged by the broker, 202) but none
+    # is routed before the broker dies with everything it held in memory.
+    [worker] = [p for p in first.children if b"worker" in Path(f"/proc/{p}/cmdline").read_bytes()]
+    os.kill(worker, signal.SIGSTOP)
+    accepted = []
+    with httpx.Client(base_url=first.url, timeout=10) as client:
+        for i in range(EVENTS):
+            response = client.post(
+                "/v1/events",
+                json={
+                    "id": f"death-{i}",
+                    "type": "death.notified",
+                    "subject": PEOPLE[i % len(PEOPLE)],
+                    "data": {"date_of_death": "2026-11-18", "verified_by": "registrar"},
+                },
+                headers={"Authorization": "Bearer demo-registrar-key"},
+            )
+            assert response.status_code == 202, response.text
+            accepted.append(response.json()["id"])
+    # The moment the last 202 is back: kill everything, broker (memory storage) included.
+    os.kill(worker, signal.SIGKILL)  # stopped: it would not act on its parent-death signal
+    os.killpg(first.proc.pid, signal.SIGKILL)
+    first.proc.wait(10)
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in first.children):
+        assert time.monotonic() < deadline, "children left behind"
+        time.sleep(0.1)
+    assert all(inbox_counts(env).get(r, (0, 0))[0] == 0 for r in RECIPIENTS)  # all were lost
+
+    second = start_hub(env)  # a fresh, empty broker; the same database
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            counts = inbox_counts(env)
+            if all(counts.get(r, (0, 0))[1] == EVENTS for r in RECIPIENTS):
+                break
+            assert time.monotonic() < deadline, f"after restart: {counts}"
+            time.sleep(0.5)
+        # every accepted event reached every entitled recipient, each exactly once
+        assert inbox_counts(env) == {r: (EVENTS, EVENTS) for r in RECIPIENTS}
+    finally:
+        second.proc.send_signal(signal.SIGINT)
+        second.proc.wait(60)

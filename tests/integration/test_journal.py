@@ -1,0 +1,100 @@
+"""The ingest journal on real SQLite and PostgreSQL: what is due for re-publishing, and when."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from hub.audit.store import AuditStore
+from hub.db.engine import make_engine, migrate
+from hub.events.publisher import Accepted
+from hub.journal.store import JournalStore
+from hub.routing.messages import AuditEntry, Outcome
+from tests.integration.conftest import reset_schema
+
+T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+GRACE = timedelta(seconds=30)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    url = (
+        f"sqlite:///{tmp_path / 'hub.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    reset_schema(url)
+    eng = make_engine(url)
+    migrate(eng)
+    yield eng
+    eng.dispose()
+
+
+def accepted(event_id: str) -> Accepted:
+    return Accepted(
+        event_id,
+        "death.notified",
+        "registrar",
+        "events.death.notified",
+        b"P-1",
+        b"\x00avro",
+        (("ce_id", event_id.encode()),),
+    )
+
+
+def final(event_id: str, recipient: str, outcome: Outcome = Outcome.DELIVERED) -> AuditEntry:
+    return AuditEntry(
+        entry_id=f"{event_id}-{recipient}:{outcome.value}",
+        delivery_id=f"{event_id}-{recipient}",
+        event_id=event_id,
+        event_type="death.notified",
+        source="registrar",
+        recipient=recipient,
+        subject_key="k",
+        outcome=outcome,
+        event_time=T0,
+        decided_at=T0,
+    )
+
+
+def test_lost_events_are_due_after_the_grace_period_and_complete_ones_never(
+    engine: Engine,
+) -> None:
+    journal = JournalStore(engine)
+    for event_id in ("never-routed", "half-done", "all-done", "nothing-to-do"):
+        journal.record([accepted(event_id)], at=T0)
+    journal.record([accepted("never-routed")], at=T0 + timedelta(minutes=5))  # a retry: kept once
+    journal.mark_routed({"half-done": 2, "all-done": 2, "nothing-to-do": 0}, T0)
+    AuditStore(engine).write(
+        [
+            final("half-done", "waste"),
+            final("all-done", "waste"),
+            final("all-done", "libraries", Outcome.WITHHELD),
+        ],
+        T0,
+    )
+    assert journal.due(T0 + timedelta(seconds=10), GRACE) == []  # still within grace
+    due = journal.due(T0 + GRACE, GRACE)
+    assert [e.event_id for e in due] == ["never-routed", "half-done"]
+    assert due[0].value == b"\x00avro" and due[0].headers == [("ce_id", b"never-routed")]
+    assert journal.counts() == {"accepted": 1, "routed": 1, "complete": 2}
+
+    journal.mark_republished(["never-routed", "half-done"], T0 + GRACE)
+    assert journal.due(T0 + GRACE + timedelta(seconds=45), GRACE) == []  # backing off: 2 x grace
+    again = journal.due(T0 + GRACE + timedelta(seconds=60), GRACE)
+    assert [e.event_id for e in again] == ["never-routed", "half-done"]
+
+    AuditStore(engine).write([final("half-done", "libraries", Outcome.FAILED)], T0)
+    assert [e.event_id for e in journal.due(T0 + timedelta(hours=1), GRACE)] == ["never-routed"]
+
+
+def test_replay_reads_what_was_accepted_since_a_time(engine: Engine) -> None:
+    journal = JournalStore(engine)
+    journal.record([accepted("old")], at=T0)
+    journal.record([accepted("new")], at=T0 + timedelta(days=2))
+    assert [e.event_id for e in journal.accepted_since(T0 + timedelta(days=1))] == ["new"]
+    assert journal.accepted_since(T0, event_type="address.changed") == []

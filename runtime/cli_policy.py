@@ -246,8 +246,57 @@ def bench_policy_command(
     run_policy_bench(events, console)
 
 
+def replay_command(
+    recipient: Annotated[str, typer.Option(help="The recipient system to replay to")],
+    since: Annotated[str, typer.Option(help="Events accepted from this UK date, YYYY-MM-DD")],
+    event_type: Annotated[
+        str | None, typer.Option("--event-type", help="Only this event type")
+    ] = None,
+) -> None:
+    """Re-run accepted events through the policy in force now and deliver what it allows."""
+    import asyncio
+    from datetime import date, datetime
+
+    from hub.journal.store import JournalStore
+    from hub.routing.originals import AuditOriginals
+    from hub.subjects.store import SubjectStore
+    from hub.timeutil import UK
+    from runtime.cli import _settings, console
+    from runtime.replay import replay_for
+    from runtime.stack import running_bootstrap
+    from runtime.wiring import open_stores, wire
+
+    try:
+        day = date.fromisoformat(since)
+    except ValueError as exc:
+        raise typer.BadParameter("expected YYYY-MM-DD", param_hint="--since") from exc
+    settings = _settings()
+    stores = open_stores(settings)
+    start = datetime(day.year, day.month, day.day, tzinfo=UK)
+    summary = asyncio.run(
+        replay_for(
+            settings,
+            running_bootstrap(settings),
+            wire(settings),
+            JournalStore(stores.engine),
+            SubjectStore(stores.engine),
+            AuditOriginals(stores.engine),
+            recipient,
+            start,
+            event_type,
+            utcnow(),
+        )
+    )
+    console.print(
+        f"Replayed {summary.considered} accepted event(s) to {recipient}: "
+        f"{summary.delivered} delivered under the policy in force now, {summary.withheld} "
+        f"withheld (audited), {summary.skipped} skipped."
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(agreements_app, name="agreements")
     app.add_typer(review_app, name="review")
     app.command("explain")(explain_command)
     app.command("bench-policy")(bench_policy_command)
+    app.command("replay")(replay_command)

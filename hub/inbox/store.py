@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, func, select, update
 
 from hub.db.engine import insert_ignoring_duplicates
 from hub.db.tables import InboxItem
-from hub.routing.messages import Delivery
+from hub.routing.messages import Delivery, Mode
 
 _TABLE = InboxItem.__table__  # type: ignore[attr-defined]
 
@@ -44,7 +44,12 @@ class InboxStore:
             }
             for d, text in zip(deliveries, texts, strict=True)
         ]
+        replayed = {d.delivery_id for d in deliveries if d.mode is Mode.REPLAY}
         with self.engine.begin() as conn:
+            if replayed:
+                # A replay shows the delivery again (a new cursor, unacknowledged), as the
+                # policy in force now allows it; the recipient de-duplicates on delivery_id.
+                conn.execute(delete(_TABLE).where(_TABLE.c.delivery_id.in_(sorted(replayed))))
             return insert_ignoring_duplicates(conn, _TABLE, rows, "delivery_id")
 
     def fetch(self, recipient: str, after: int, limit: int) -> list[InboxEntry]:

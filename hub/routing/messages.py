@@ -94,13 +94,21 @@ class AuditEntry(BaseModel):
     latency_ms: float | None = None
 
     @staticmethod
-    def make_id(delivery_id: str, outcome: Outcome) -> str:
+    def make_id(
+        delivery_id: str, outcome: Outcome, mode: Mode = Mode.LIVE, at: datetime | None = None
+    ) -> str:
+        """Stable per decision: a redelivered record is audited once. A replay is a decision of
+        its own (made at `at`), audited beside the original, not swallowed as its duplicate."""
+        if mode is Mode.REPLAY and at is not None:
+            return f"{delivery_id}:{outcome.value}:replay:{at:%Y%m%dT%H%M%S%f}"
         return f"{delivery_id}:{outcome.value}"
 
 
 def delivered_entry(delivery: Delivery, at: datetime) -> AuditEntry:
     return AuditEntry(
-        entry_id=AuditEntry.make_id(delivery.delivery_id, Outcome.DELIVERED),
+        entry_id=AuditEntry.make_id(
+            delivery.delivery_id, Outcome.DELIVERED, delivery.mode, delivery.decided_at
+        ),
         delivery_id=delivery.delivery_id,
         event_id=delivery.event_id,
         event_type=delivery.event_type,

@@ -56,7 +56,7 @@ def decide_for(
     return decide(env, event.data, recipient, candidates, subject, now)
 
 
-def _outcomes(
+def outcome_of(
     env: Envelope,
     recipient: str,
     decision: Decision,
@@ -91,7 +91,7 @@ def _outcomes(
         )
     first = decision.reasons[0]
     return AuditEntry(
-        entry_id=AuditEntry.make_id(did, Outcome.WITHHELD),
+        entry_id=AuditEntry.make_id(did, Outcome.WITHHELD, mode, now),
         delivery_id=did,
         event_id=env.id,
         event_type=env.type,
@@ -130,7 +130,7 @@ def route_event(
     key = subject_key(pseudonym_secret, env.subject)
     return _result(
         [
-            _outcomes(
+            outcome_of(
                 env,
                 recipient.id,
                 decide(
@@ -156,6 +156,43 @@ def original_of(event: Event) -> tuple[str, str]:
     return str(event.data["original_event_id"]), str(event.data["original_event_type"])
 
 
+def follow_up_decision(
+    event: Event,
+    original: OriginalTransfer,
+    table: RoutingTable,
+    subject: SubjectState,
+    now: datetime,
+) -> Decision:
+    """The decision for a correction or retraction to one recipient of the original.
+
+    The policy is that of the original flow (source, recipient, original event type) in force
+    now; a correction is allowed only the corrected fields that flow allows.
+    """
+    env = event.envelope
+    original_id, original_type = original_of(event)
+    if original.source != env.source:
+        return Withhold(
+            (
+                Reason(
+                    ReasonCode.ORIGINAL_NOT_RECEIVED,
+                    f"{original.recipient} received {original_id} from {original.source}, "
+                    f"not from {env.source}",
+                ),
+            )
+        )
+    corrected: dict[str, Any] = (
+        json.loads(event.data["corrected_data"]) if env.type == "correction" else {}
+    )
+    return decide(
+        env.model_copy(update={"type": original_type}),
+        corrected,
+        original.recipient,
+        table.agreements_for(env.source, original.recipient, original_type),
+        subject,
+        now,
+    )
+
+
 def route_follow_up(
     event: Event,
     originals: Sequence[OriginalTransfer],
@@ -164,39 +201,13 @@ def route_follow_up(
     now: datetime,
     pseudonym_secret: str,
 ) -> RoutingResult:
-    """A correction or retraction, to each recipient that received the original, if allowed now.
-
-    The policy is that of the original flow (source, recipient, original event type) in force
-    now; a correction carries only the corrected fields that flow allows.
-    """
+    """A correction or retraction, to each recipient that received the original, if allowed now."""
     env = event.envelope
     original_id, original_type = original_of(event)
     key = subject_key(pseudonym_secret, env.subject)
-    as_original = env.model_copy(update={"type": original_type})
-    corrected: dict[str, Any] = (
-        json.loads(event.data["corrected_data"]) if env.type == "correction" else {}
-    )
     items: list[Delivery | AuditEntry] = []
     for original in sorted(originals, key=lambda o: o.recipient):
-        if original.source != env.source:
-            decision: Decision = Withhold(
-                (
-                    Reason(
-                        ReasonCode.ORIGINAL_NOT_RECEIVED,
-                        f"{original.recipient} received {original_id} from {original.source}, "
-                        f"not from {env.source}",
-                    ),
-                )
-            )
-        else:
-            decision = decide(
-                as_original,
-                corrected,
-                original.recipient,
-                table.agreements_for(env.source, original.recipient, original_type),
-                subject,
-                now,
-            )
+        decision = follow_up_decision(event, original, table, subject, now)
         payload: dict[str, Any] = {
             "original_event_id": original_id,
             "original_event_type": original_type,
@@ -204,6 +215,6 @@ def route_follow_up(
         if isinstance(decision, Allow) and env.type == "correction":
             payload["corrected"] = decision.data
         items.append(
-            _outcomes(env, original.recipient, decision, table, key, now, Mode.CORRECTION, payload)
+            outcome_of(env, original.recipient, decision, table, key, now, Mode.CORRECTION, payload)
         )
     return _result(items)

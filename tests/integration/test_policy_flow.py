@@ -203,3 +203,70 @@ async def test_suspending_an_agreement_stops_its_flow_without_a_restart(
         assert after["waste"] == ("delivered", ())
     finally:
         assert worker.stop() == 0
+
+
+async def test_replay_delivers_to_a_newly_entitled_recipient_what_the_policy_allows_now(
+    hub_settings: HubSettings,
+    wiring: object,
+    wait_audit: Callable[..., list[AuditRow]],
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    from hub.journal.store import JournalStore
+    from hub.routing.originals import AuditOriginals
+    from hub.subjects.store import SubjectStore
+    from runtime.replay import replay_for
+
+    config_dir = tmp_path / "config"
+    shutil.copytree(hub_settings.config_dir, config_dir)
+    settings = hub_settings.model_copy(update={"config_dir": config_dir})
+    worker = WorkerProcess(settings, tmp_path / "worker.log")
+    worker.start()
+    engine = make_engine(settings.effective_database_url)
+    producer = make_producer(settings, settings.kafka_bootstrap)
+    await producer.start()
+    w = wire(settings)
+    journaled = EventPublisher(AiokafkaSender(producer), w.codec, w.names, JournalStore(engine))
+    try:
+        await journaled.publish_many(link_events(SUBJECT))
+        await journaled.publish(move("m-then"))
+        before = outcomes(wait_audit(["m-then"], expected=5), "m-then")
+        assert before["libraries"] == ("withheld", ("no_agreement",))
+
+        # Libraries gets an agreement for address changes (only the postcode), then a replay.
+        dsa = (config_dir / "agreements" / "DSA-003-parking-address.yaml").read_text()
+        (config_dir / "agreements" / "DSA-010-libraries-address.yaml").write_text(
+            dsa.replace("id: DSA-003", "id: DSA-010")
+            .replace("recipients: [parking]", "recipients: [libraries]")
+            .replace(
+                "[new_address.uprn, new_address.postcode, effective_date]", "[new_address.postcode]"
+            )
+        )
+        w2 = wire(settings)
+        summary = await replay_for(
+            settings,
+            settings.kafka_bootstrap,
+            w2,
+            JournalStore(engine),
+            SubjectStore(engine),
+            AuditOriginals(engine),
+            "libraries",
+            datetime(2026, 1, 1, tzinfo=UTC),
+            "address.changed",
+            utcnow(),
+        )
+        assert (summary.delivered, summary.withheld) == (1, 0)
+        for _ in range(100):
+            rows = [r for r in wait_audit(["m-then"], expected=6) if r.recipient == "libraries"]
+            if any(r.outcome == "delivered" for r in rows):
+                break
+            await asyncio.sleep(0.1)
+        assert sorted(r.outcome for r in rows) == ["delivered", "withheld"]  # both on record
+        inbox = InboxStore(engine)
+        [item] = [e.delivery for e in inbox.fetch("libraries", 0, 10)]
+        assert item.event_id == "m-then" and item.mode == "replay"
+        assert item.data == {"new_address": {"postcode": "EX4 7QT"}}  # today's agreement's fields
+    finally:
+        await producer.stop()
+        assert worker.stop() == 0

@@ -28,6 +28,7 @@ COMMANDS = [
     ["review"],
     ["review", "list"],
     ["review", "retry"],
+    ["replay"],
     ["rejected"],
     ["rejected", "list"],
     ["rejected", "replay"],

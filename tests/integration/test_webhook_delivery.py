@@ -142,7 +142,8 @@ async def test_a_hanging_receiver_never_delays_another(
             assert all(r.status is OutboxStatus.PENDING for r in waste)
             assert hung.count() == 0  # its requests are still hanging (none answered)
         finally:
-            worker.proc and worker.proc.kill()
+            if worker.proc is not None:
+                worker.proc.kill()
 
 
 async def test_410_disables_the_endpoint_and_keeps_deliveries_pending(

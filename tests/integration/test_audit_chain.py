@@ -17,7 +17,7 @@ from hub.audit.store import AuditFilter, AuditStore
 from hub.audit.verify import verify_chain
 from hub.db.engine import make_engine, migrate
 from hub.routing.messages import AuditEntry, AuditReason, Mode, Outcome, delivery_id
-from tests.integration.conftest import reset_schema
+from tests.integration.audit_db import fresh_engine
 
 T0 = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 SECRET = "test-checkpoint-key"
@@ -55,15 +55,7 @@ def entry(i: int, recipient: str = "waste", outcome: Outcome = Outcome.DELIVERED
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'hub.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    reset_schema(url)
-    eng = make_engine(url)
-    migrate(eng)
-    yield eng
-    eng.dispose()
+    yield from fresh_engine(request, tmp_path)
 
 
 def filled(engine: Engine, n: int = 10) -> AuditStore:

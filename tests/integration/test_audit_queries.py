@@ -23,13 +23,12 @@ from hub.audit.queries import (
 from hub.audit.store import AuditStore
 from hub.audit.subject_access import PurposeRequired, SubjectAccess
 from hub.config.model import Role
-from hub.db.engine import make_engine, migrate
 from hub.db.tables import ConsentRecord, IdentityLink
 from hub.pseudonym import subject_key
 from hub.routing.messages import AuditEntry, AuditReason, Outcome, delivery_id
 from runtime.wiring import wire
 from tests.conftest import SAMPLE_CONFIG
-from tests.integration.conftest import reset_schema
+from tests.integration.audit_db import fresh_engine
 
 SECRET = "pseudonym-secret"
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -70,13 +69,8 @@ def entry(
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'hub.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    reset_schema(url)
-    eng = make_engine(url)
-    migrate(eng)
+    engines = fresh_engine(request, tmp_path)
+    eng = next(engines)
     store = AuditStore(eng)
     rows = [entry("e-alice-1", ALICE, r, Outcome.DELIVERED) for r in DELIVERED_TO]
     rows += [entry("e-alice-1", ALICE, r, Outcome.WITHHELD) for r in WITHHELD_FROM]
@@ -106,7 +100,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
             ],
         )  # fmt: skip
     yield eng
-    eng.dispose()
+    next(engines, None)
 
 
 def test_subject_access_report_lists_exactly_the_persons_transfers(engine: Engine) -> None:

@@ -44,8 +44,8 @@ def entry_row(e: AuditEntry, recorded_at: datetime) -> dict[str, Any]:
         "subject_flags": json.dumps(list(e.subject_flags)),
         "attempt": e.attempt,
         "http_status": e.http_status,
-        # rounded to the microsecond: SQLite's JSON spells such numbers as Python does
-        "latency_ms": None if e.latency_ms is None else round(e.latency_ms, 3),
+        # rounded to the microsecond (and no -0.0): SQLite's JSON spells these as Python does
+        "latency_ms": None if e.latency_ms is None else round(e.latency_ms, 3) + 0.0,
     }
 
 

@@ -267,12 +267,14 @@ def test_the_database_spells_the_canonical_form_as_the_writer_does(engine: Engin
         update={
             "reasons": (AuditReason(code="x", message='say "no" \\ é ü 中 \n\t\x1f\x7f \u2028'),),
             "latency_ms": 0.1 + 0.2,
+            "attempt": 3,
             "purpose": None,
             "http_status": 503,
         }
     )
     big = entry(2).model_copy(update={"latency_ms": 123456.789012345, "attempt": 7})
-    AuditStore(engine).write([odd, big], T0)
+    negative_zero = entry(3).model_copy(update={"latency_ms": -0.0001, "http_status": None})
+    AuditStore(engine).write([odd, big, negative_zero], T0)
     ok, _, problem = verify(engine)
     assert ok, problem
 

@@ -8,7 +8,7 @@ audited as delivered once the broker has acknowledged it (the batch agent commit
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import structlog
 from aiokafka import ConsumerRecord
@@ -17,14 +17,13 @@ from pydantic import ValidationError
 from agents.app import WorkerDeps
 from agents.batching import OutRecord
 from hub.config.model import KafkaSink, WebhookSink
+from hub.delivery.kafka_record import DeliveryCodec
 from hub.delivery.outbox import OutboxStore
 from hub.inbox.store import InboxStore
 from hub.routing.messages import Delivery, delivered_entry
 from hub.timeutil import utcnow
 
 log = structlog.get_logger("agents.delivery")
-
-KafkaEncoder = Callable[[Delivery, str], OutRecord]
 
 
 class DeliveryHandler:
@@ -33,12 +32,12 @@ class DeliveryHandler:
         deps: WorkerDeps,
         inbox: InboxStore,
         outbox: OutboxStore | None = None,
-        kafka_encoder: KafkaEncoder | None = None,
+        kafka_codec: DeliveryCodec | None = None,
     ) -> None:
         self.deps = deps
         self.inbox = inbox
         self.outbox = outbox
-        self.kafka_encoder = kafka_encoder
+        self.kafka_codec = kafka_codec
         self.webhook = {s.id for s in deps.config.recipients if isinstance(s.delivery, WebhookSink)}
         self.kafka = {
             s.id: s.delivery for s in deps.config.recipients if isinstance(s.delivery, KafkaSink)
@@ -66,7 +65,7 @@ class DeliveryHandler:
             payload = (msg.value or b"").decode()
             if delivery.recipient in self.webhook and self.outbox is not None:
                 webhook.append((delivery, payload))
-            elif delivery.recipient in self.kafka and self.kafka_encoder is not None:
+            elif delivery.recipient in self.kafka and self.kafka_codec is not None:
                 kafka.append(delivery)
             else:
                 inbox.append((delivery, payload))
@@ -80,10 +79,11 @@ class DeliveryHandler:
                 self.outbox.add, [d for d, _ in webhook], now, [p for _, p in webhook]
             )
         out: list[OutRecord] = []
-        if kafka and self.kafka_encoder is not None:
+        if kafka and self.kafka_codec is not None:
             for d in kafka:
-                topic = self.kafka[d.recipient].topic or f"recipient.{d.recipient}"
-                out.append(self.kafka_encoder(d, topic))
+                topic = self.deps.names.recipient_topic(d.recipient, self.kafka[d.recipient].topic)
+                record = self.kafka_codec.encode(d)
+                out.append(OutRecord(topic, record.key, record.value, record.headers))
         audit = self.deps.names.audit
         # The batch agent sends these together; the Kafka sink's records are acknowledged with
         # their audit entries before the offsets are committed.

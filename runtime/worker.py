@@ -19,6 +19,7 @@ from agents.webhook_dispatcher import WebhookDispatcher
 from hub.broker.admin import ensure_topics
 from hub.broker.producer import make_producer
 from hub.config.watch import ConfigWatcher
+from hub.delivery.kafka_record import DeliveryCodec
 from hub.delivery.outbox import OutboxStore
 from hub.journal.store import JournalStore
 from hub.routing.originals import AuditOriginals
@@ -42,7 +43,9 @@ def build_worker_app(settings: HubSettings) -> faust.App:
     )
     router = RouterHandler(deps, ports, watcher)
     outbox = OutboxStore(stores.engine)
-    delivery = DeliveryHandler(deps, stores.inbox, outbox)
+    delivery = DeliveryHandler(
+        deps, stores.inbox, outbox, DeliveryCodec.from_dir(settings.schema_dir)
+    )
     audit = AuditWriterHandler(deps, stores.audit)
     recorder = RejectedRecorderHandler(deps, stores.rejected)
     agents = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hub.config.model import HubConfig
+from hub.config.model import HubConfig, KafkaSink
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,10 @@ class TopicNames:
     def audit(self) -> str:
         return f"{self.prefix}audit"
 
+    def recipient_topic(self, recipient: str, topic: str | None = None) -> str:
+        """A Kafka-sink recipient's own topic: as configured, else `recipient.<id>`."""
+        return topic or f"{self.prefix}recipient.{recipient}"
+
     @property
     def dead_letters(self) -> str:
         """Deliveries given up on after the retry budget (webhooks)."""
@@ -51,4 +55,9 @@ def topic_plan(
     specs.append(TopicSpec(names.rejected, partitions, replication))
     specs.append(TopicSpec(names.audit, 1, replication))
     specs.append(TopicSpec(names.dead_letters, partitions, replication))
+    specs += [
+        TopicSpec(names.recipient_topic(s.id, s.delivery.topic), partitions, replication)
+        for s in config.recipients
+        if isinstance(s.delivery, KafkaSink)
+    ]
     return tuple(specs)

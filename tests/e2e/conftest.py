@@ -77,18 +77,18 @@ def hub_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def running_hub(hub_env: dict[str, str]) -> Iterator[RunningHub]:
-    # Its own process group, as a shell gives a foreground job: Ctrl-C signals the whole group.
+def start_hub(env: dict[str, str], output: int | None = subprocess.PIPE) -> RunningHub:
+    """`hub up` as a terminal runs it: its own process group (Ctrl-C signals the whole group);
+    returns once /readyz says ready."""
     proc = subprocess.Popen(
         hub_cmd("up"),
-        env=hub_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        env=env,
+        stdout=output,
+        stderr=output,
         text=True,
         start_new_session=True,
     )
-    url = f"http://127.0.0.1:{hub_env['HUB_API_PORT']}"
+    url = f"http://127.0.0.1:{env['HUB_API_PORT']}"
     deadline = time.monotonic() + 90
     while True:
         assert proc.poll() is None, f"hub up exited: {proc.communicate()}"
@@ -99,7 +99,13 @@ def running_hub(hub_env: dict[str, str]) -> Iterator[RunningHub]:
             pass
         assert time.monotonic() < deadline, "hub up not ready in 90s"
         time.sleep(0.2)
-    hub = RunningHub(proc, url, hub_env, children_of(proc.pid))
+    return RunningHub(proc, url, env, children_of(proc.pid))
+
+
+@pytest.fixture
+def running_hub(hub_env: dict[str, str]) -> Iterator[RunningHub]:
+    hub = start_hub(hub_env)
+    proc = hub.proc
     yield hub
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)

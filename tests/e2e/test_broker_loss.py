@@ -15,34 +15,11 @@ from sqlalchemy import func, select
 
 from hub.db.engine import make_engine
 from hub.db.tables import InboxItem
-from tests.e2e.conftest import RunningHub, alive, children_of, hub_cmd
+from tests.e2e.conftest import alive, start_hub
 from tests.people import RECIPIENTS, post_links
 
 PEOPLE = [f"P-{i:03d}" for i in range(20)]
 EVENTS = 300
-
-
-def start_hub(env: dict[str, str]) -> RunningHub:
-    proc = subprocess.Popen(
-        hub_cmd("up"),
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{env['HUB_API_PORT']}"
-    deadline = time.monotonic() + 90
-    while True:
-        assert proc.poll() is None, "hub up exited"
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "hub up not ready in 90s"
-        time.sleep(0.2)
-    return RunningHub(proc, url, env, children_of(proc.pid))
 
 
 @pytest.fixture
@@ -67,7 +44,7 @@ def test_events_accepted_before_the_whole_stack_is_killed_are_all_delivered_afte
     quick_reconcile: dict[str, str],
 ) -> None:
     env = quick_reconcile
-    first = start_hub(env)
+    first = start_hub(env, subprocess.DEVNULL)
     for person in PEOPLE:
         post_links(first.url, person)
     # The worker is frozen: the events are accepted (acknowledged by the broker, 202) but none
@@ -99,7 +76,7 @@ def test_events_accepted_before_the_whole_stack_is_killed_are_all_delivered_afte
         time.sleep(0.1)
     assert all(inbox_counts(env).get(r, (0, 0))[0] == 0 for r in RECIPIENTS)  # all were lost
 
-    second = start_hub(env)  # a fresh, empty broker; the same database
+    second = start_hub(env, subprocess.DEVNULL)  # a fresh, empty broker; the same database
     try:
         deadline = time.monotonic() + 120
         while True:

@@ -11,13 +11,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from hub.audit.store import AuditFilter, AuditRow, AuditStore
 from hub.broker.admin import ensure_topics
 from hub.broker.embedded import EmbeddedBroker
 from hub.broker.producer import AiokafkaSender, make_producer
-from hub.db.engine import make_engine
+from hub.db.engine import make_engine, migrate
 from hub.events.publisher import EventPublisher
 from hub.heartbeat import HeartbeatStore
 from hub.settings import HubSettings
@@ -87,6 +87,21 @@ def reset_schema(url: str) -> None:
     SQLModel.metadata.drop_all(engine)
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def migrated_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database on SQLite and on PostgreSQL, brought to the newest migration."""
+    url = (
+        f"sqlite:///{tmp_path / 'hub.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    reset_schema(url)
+    engine = make_engine(url)
+    migrate(engine)
+    yield engine
     engine.dispose()
 
 

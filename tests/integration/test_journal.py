@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine
 
 from hub.audit.store import AuditStore
-from hub.db.engine import make_engine, migrate
 from hub.events.publisher import Accepted
 from hub.journal.store import JournalStore
 from hub.routing.messages import AuditEntry, Outcome
-from tests.integration.conftest import reset_schema
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 GRACE = timedelta(seconds=30)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    url = (
-        f"sqlite:///{tmp_path / 'hub.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    reset_schema(url)
-    eng = make_engine(url)
-    migrate(eng)
-    yield eng
-    eng.dispose()
 
 
 def accepted(event_id: str) -> Accepted:
@@ -62,14 +43,14 @@ def final(event_id: str, recipient: str, outcome: Outcome = Outcome.DELIVERED) -
 
 
 def test_lost_events_are_due_after_the_grace_period_and_complete_ones_never(
-    engine: Engine,
+    migrated_engine: Engine,
 ) -> None:
-    journal = JournalStore(engine)
+    journal = JournalStore(migrated_engine)
     for event_id in ("never-routed", "half-done", "all-done", "nothing-to-do"):
         journal.record([accepted(event_id)], at=T0)
     journal.record([accepted("never-routed")], at=T0 + timedelta(minutes=5))  # a retry: kept once
     journal.mark_routed({"half-done": 2, "all-done": 2, "nothing-to-do": 0}, T0)
-    AuditStore(engine).write(
+    AuditStore(migrated_engine).write(
         [
             final("half-done", "waste"),
             final("all-done", "waste"),
@@ -88,12 +69,12 @@ def test_lost_events_are_due_after_the_grace_period_and_complete_ones_never(
     again = journal.due(T0 + GRACE + timedelta(seconds=60), GRACE)
     assert [e.event_id for e in again] == ["never-routed", "half-done"]
 
-    AuditStore(engine).write([final("half-done", "libraries", Outcome.FAILED)], T0)
+    AuditStore(migrated_engine).write([final("half-done", "libraries", Outcome.FAILED)], T0)
     assert [e.event_id for e in journal.due(T0 + timedelta(hours=1), GRACE)] == ["never-routed"]
 
 
-def test_replay_reads_what_was_accepted_since_a_time(engine: Engine) -> None:
-    journal = JournalStore(engine)
+def test_replay_reads_what_was_accepted_since_a_time(migrated_engine: Engine) -> None:
+    journal = JournalStore(migrated_engine)
     journal.record([accepted("old")], at=T0)
     journal.record([accepted("new")], at=T0 + timedelta(days=2))
     assert [e.event_id for e in journal.accepted_since(T0 + timedelta(days=1))] == ["new"]

@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine
 
-from hub.db.engine import make_engine, migrate
 from hub.policy.state import ConsentAction
 from hub.review.store import Review, ReviewStore
 from hub.routing.originals import AuditOriginals
 from hub.subjects.changes import ConsentChange, DeathChange, LinkChange
 from hub.subjects.store import SubjectChanges, SubjectStore
-from tests.integration.conftest import reset_schema
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    url = (
-        f"sqlite:///{tmp_path / 'hub.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    reset_schema(url)
-    eng = make_engine(url)
-    migrate(eng)
-    yield eng
-    eng.dispose()
 
 
 def link(
@@ -40,8 +21,8 @@ def link(
     return LinkChange(event_id, subject, system, local_id, at)
 
 
-def test_state_round_trips_and_redelivery_changes_nothing(engine: Engine) -> None:
-    store = SubjectStore(engine)
+def test_state_round_trips_and_redelivery_changes_nothing(migrated_engine: Engine) -> None:
+    store = SubjectStore(migrated_engine)
     changes = SubjectChanges(
         consent=[
             ConsentChange("c-1", "P-1", ConsentAction.GRANTED, "Care", None, T0),
@@ -71,8 +52,8 @@ def test_state_round_trips_and_redelivery_changes_nothing(engine: Engine) -> Non
     assert p1.deceased_on == date(2026, 10, 30) and p1.flags == ("deceased",)
 
 
-def test_a_newer_link_replaces_an_older_one_but_never_the_reverse(engine: Engine) -> None:
-    store = SubjectStore(engine)
+def test_a_newer_link_replaces_an_older_one_but_never_the_reverse(migrated_engine: Engine) -> None:
+    store = SubjectStore(migrated_engine)
     store.record(SubjectChanges(links=[link("l-1", "waste", "W-OLD", T0)]), T0)
     store.record(SubjectChanges(links=[link("l-2", "waste", "W-NEW", T0 + timedelta(days=1))]), T0)
     store.record(SubjectChanges(links=[link("l-1", "waste", "W-OLD", T0)]), T0)  # late redelivery
@@ -81,8 +62,8 @@ def test_a_newer_link_replaces_an_older_one_but_never_the_reverse(engine: Engine
     assert store.subjects_for_local_id("waste", "W-OLD") == []
 
 
-def test_the_first_death_notification_stands(engine: Engine) -> None:
-    store = SubjectStore(engine)
+def test_the_first_death_notification_stands(migrated_engine: Engine) -> None:
+    store = SubjectStore(migrated_engine)
     store.record(SubjectChanges(deaths=[DeathChange("d-1", "P-1", date(2026, 10, 30))]), T0)
     store.record(SubjectChanges(deaths=[DeathChange("d-2", "P-1", date(2026, 10, 29))]), T0)
     assert store.load(["P-1"])["P-1"].deceased_on == date(2026, 10, 30)
@@ -103,8 +84,8 @@ def review(event_id: str, key: str = "k1") -> Review:
     )
 
 
-def test_review_queue_keeps_records_whole_and_releases_them(engine: Engine) -> None:
-    store = ReviewStore(engine)
+def test_review_queue_keeps_records_whole_and_releases_them(migrated_engine: Engine) -> None:
+    store = ReviewStore(migrated_engine)
     store.add([review("e-1"), review("e-2", "k2"), review("e-1")])
     items = store.find()
     assert [i.event_id for i in items] == ["e-1", "e-2"]
@@ -116,7 +97,9 @@ def test_review_queue_keeps_records_whole_and_releases_them(engine: Engine) -> N
     assert [i.event_id for i in store.find()] == ["e-1", "e-2"]
 
 
-def test_originals_are_the_recipients_the_audit_says_received_the_event(engine: Engine) -> None:
+def test_originals_are_the_recipients_the_audit_says_received_the_event(
+    migrated_engine: Engine,
+) -> None:
     from hub.audit.store import AuditStore
     from hub.routing.messages import AuditEntry, Outcome
 
@@ -134,8 +117,8 @@ def test_originals_are_the_recipients_the_audit_says_received_the_event(engine: 
             decided_at=T0,
         )
 
-    AuditStore(engine).write(
+    AuditStore(migrated_engine).write(
         [entry("waste", Outcome.DELIVERED), entry("libraries", Outcome.WITHHELD)], T0
     )
-    found = AuditOriginals(engine).delivered(["e-1", "e-2"])
+    found = AuditOriginals(migrated_engine).delivered(["e-1", "e-2"])
     assert {k: [o.recipient for o in v] for k, v in found.items()} == {"e-1": ["waste"]}

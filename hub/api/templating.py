@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 
 @cache
@@ -18,7 +20,14 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = lambda d: d.strftime("%Y-%m-%d %H:%M:%S") if d else "-"
+    env.globals["inline_css"] = inline_css
     return env
+
+
+@cache
+def inline_css() -> Markup:
+    """The stylesheet, for pages that must stand alone (a report saved to a file)."""
+    return Markup((Path(__file__).resolve().parent / "static" / "dashboard.css").read_text())
 
 
 def render(request: Request, name: str, **context: Any) -> str:

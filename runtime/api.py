@@ -15,6 +15,7 @@ from connectors import http_ingest, pull_inbox
 from connectors.status_api import connectors_router
 from hub import __version__
 from hub.access.keys import KeyStore
+from hub.api import admin as admin_api
 from hub.api import audit as audit_api
 from hub.api import dashboard
 from hub.api import policy as policy_api
@@ -105,6 +106,7 @@ def create_app(settings: HubSettings) -> FastAPI:
     app.include_router(pull_inbox.router)
     app.include_router(quality_api.router)
     app.include_router(audit_api.router)
+    app.include_router(admin_api.router)
     app.include_router(policy_api.router)
     app.include_router(dashboard.router)
     app.include_router(connectors_router(ConnectorStore(stores.engine), connector_defs(w)))

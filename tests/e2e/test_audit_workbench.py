@@ -148,6 +148,25 @@ def test_ig_answers_who_got_what_and_proves_the_trail(
         sorted(x["recipient"] for x in json.loads(cli_report.stdout)["delivered"]) == delivered_to
     )
 
+    # keys: an admin (made on the command line) issues an IG key over the API, shown once;
+    # rotating it revokes the old one
+    made = run_hub("systems", "add", "ops-admin", "--role", "admin", env=hub.env)
+    assert made.returncode == 0, made.stderr
+    admin = {"Authorization": f"Bearer {made.stdout.split()[-1]}"}
+    with httpx.Client(base_url=hub.url, timeout=10) as client:
+        body = {"id": "ig-alice", "name": "Alice (IG)", "roles": ["ig"]}
+        assert client.post("/v1/admin/systems", json=body, headers=IG).status_code == 403
+        issued = client.post("/v1/admin/systems", json=body, headers=admin)
+        assert issued.status_code == 201, issued.text
+        alice = {"Authorization": f"Bearer {issued.json()['api_key']}"}
+        assert client.get("/v1/audit/withheld", headers=alice).status_code == 200
+        again = client.post("/v1/admin/systems", json=body, headers=admin)
+        assert again.status_code == 400
+        rotated = client.post("/v1/admin/systems/ig-alice/rotate-key", headers=admin).json()
+        assert client.get("/v1/audit/withheld", headers=alice).status_code == 401
+        fresh = {"Authorization": f"Bearer {rotated['api_key']}"}
+        assert client.get("/v1/audit/withheld", headers=fresh).status_code == 200
+
     # someone edits a row behind the hub's back: verify names it
     db = Path(hub.env["HUB_DATA_DIR"]) / "hub.db"
     with sqlite3.connect(db) as conn:

@@ -69,7 +69,7 @@ def start_connector(settings: HubSettings, name: str, log_file: Path) -> subproc
 def wait_until(
     check: object,
     what: str,
-    timeout: float = 60,
+    timeout: float = 120,
     proc: subprocess.Popen[bytes] | None = None,
     log_file: Path | None = None,
 ) -> None:

@@ -3,8 +3,13 @@ and an interrupted import that resumes without losing or re-publishing acked row
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +27,7 @@ from hub.errors import BrokerError
 from hub.events.publisher import EventPublisher, RecordSender
 from hub.settings import HubSettings
 from runtime.connectors import build, connected, connector_defs, find_def
+from runtime.stack import settings_env
 from runtime.wiring import Wiring
 from tests.connector_samples import GOOD_PEOPLE, issue_csv, many_rows_csv
 from tests.integration.connector_helpers import duplicates, read_ids
@@ -152,3 +158,39 @@ async def test_an_interrupted_import_resumes_without_republishing_acked_rows(
     assert len(ids) - rows <= batch
     done = store.import_progress(key)
     assert done is not None and done.status == "done" and done.published == rows
+
+
+def test_hub_import_killed_with_sigkill_resumes_when_run_again(
+    hub_settings: HubSettings, wiring: Wiring, tmp_path: Path
+) -> None:
+    rows = 30_000
+    path = tmp_path / "big.csv"
+    path.write_bytes(many_rows_csv(rows))
+    settings = hub_settings.model_copy(update={"import_batch_size": 500})
+    env = settings_env(settings)
+    command = [sys.executable, "-m", "runtime.cli", "import", str(path), "--source", SOURCE]
+    store = ConnectorStore(make_engine(settings.effective_database_url))
+    key = ImportKey(file_sha256(path.read_bytes()), SOURCE, TYPE)
+
+    def rows_done() -> int:
+        progress = store.import_progress(key)
+        return progress.rows_done if progress else 0
+
+    with open(tmp_path / "import.log", "wb") as log:
+        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while rows_done() < 2000:
+            assert proc.poll() is None, (tmp_path / "import.log").read_text()[-2000:]
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    killed_at = rows_done()
+    assert killed_at < rows, "the import finished before it could be killed"
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=170)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"Resumed after row {killed_at + 1}" in again.stdout
+    ids = asyncio.run(read_ids(settings))
+    sha = key.file_sha256
+    assert set(ids) == {file_row_event_id(sha, SOURCE, TYPE, n) for n in range(2, rows + 2)}
+    assert len(ids) - rows <= 500  # only the batch in flight at the kill went twice

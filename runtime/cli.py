@@ -183,13 +183,15 @@ def health(
 
 @config_app.command("check")
 def config_check() -> None:
-    """Validate systems.yaml and agreements/*.yaml; every problem is listed with file, line and field."""
+    """Validate systems.yaml, agreements/*.yaml and connectors.yaml; every problem with file, line and field."""
+    from runtime.connectors import connector_defs
     from runtime.wiring import wire
 
     w = wire(_settings())
+    connectors = connector_defs(w)  # connectors.yaml too
     console.print(
         f"OK: {len(w.config.systems)} systems, {len(w.config.agreements)} agreements, "
-        f"{len(w.registry.event_types)} event types."
+        f"{len(w.registry.event_types)} event types, {len(connectors)} source connector{'' if len(connectors) == 1 else 's'}."
     )
 
 

@@ -154,6 +154,48 @@ def connectors_status(
     )
 
 
+@connectors_app.command("imports")
+def connectors_imports(
+    limit: Annotated[
+        int, typer.Option(min=1, max=10_000, help="At most this many, newest first")
+    ] = 20,
+) -> None:
+    """Files imported (by a file drop or `hub import`): rows done of total, published, rejected."""
+    from hub.connectors.store import ConnectorStore
+    from runtime.cli import _settings, print_table
+    from runtime.wiring import open_stores
+
+    found = ConnectorStore(open_stores(_settings()).engine).imports(limit)
+    print_table(
+        f"File imports ({len(found)})",
+        (
+            "file",
+            "source",
+            "event type",
+            "rows done",
+            "published",
+            "rejected",
+            "duplicates",
+            "status",
+            "started",
+        ),
+        [
+            (
+                i.file_name,
+                i.source,
+                i.event_type,
+                f"{i.rows_done} of {i.rows_total}",
+                str(i.published),
+                str(i.rejected),
+                str(i.duplicates),
+                i.status,
+                i.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            )
+            for i in found
+        ],
+    )
+
+
 def _set_paused(name: str, paused: bool) -> None:
     from runtime.cli import _settings, console
     from runtime.connectors import set_paused

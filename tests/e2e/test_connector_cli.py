@@ -65,6 +65,14 @@ def test_import_and_folder_drop_against_a_running_hub(
     status = status_of(hub, "council-tax-moves")
     assert (status["published"], status["rejected"]) == (8, 4)
 
+    imports = run_hub("connectors", "imports", env=hub.env)
+    assert imports.returncode == 0
+    assert (
+        "moves.csv" in imports.stdout
+        and "8 of 8" in imports.stdout
+        and "five.csv" in imports.stdout
+    )
+
     paused = run_hub("connectors", "pause", "council-tax-moves", env=hub.env)
     assert paused.returncode == 0 and status_of(hub, "council-tax-moves")["paused"] is True
     assert run_hub("connectors", "resume", "council-tax-moves", env=hub.env).returncode == 0
@@ -103,7 +111,14 @@ def test_import_refuses_an_unreadable_file_with_exit_2(
 
 @pytest.mark.parametrize(
     "command",
-    [["import"], ["connectors"], ["connectors", "status"], ["connector", "run"], ["bench-import"]],
+    [
+        ["import"],
+        ["connectors"],
+        ["connectors", "status"],
+        ["connectors", "imports"],
+        ["connector", "run"],
+        ["bench-import"],
+    ],
 )
 def test_connector_commands_explain_themselves(command: list[str]) -> None:
     result = run_hub(*command, "--help")

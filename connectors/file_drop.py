@@ -82,6 +82,12 @@ def check_columns(table: ParsedTable, target: ImportTarget, file_name: str) -> t
     return tuple(h for h in table.headers if h not in target.mapping.columns)
 
 
+@dataclass
+class _Counts:
+    published: int = 0
+    rejected: int = 0
+
+
 @dataclass(frozen=True)
 class LoadedFile:
     path: Path
@@ -135,39 +141,56 @@ async def import_loaded(
     now = utcnow()
     decider = RowDecider(target, sha, ctx.registry, ctx.rules.at(now))
     results: list[RowResult] = []
-    published_now = rejected_now = 0
-    for start in range(0, total, ctx.batch_size) if total else ():
-        end = min(total, start + ctx.batch_size)
-        batch = [decider.decide(row) for row in table.rows[start:end]]
-        fresh = batch[max(0, done - start) :] if end > done else []
-        if fresh:
-            events = [r.event for r in fresh if r.event is not None]
-            await ctx.publisher.publish_many(events)
-            rejected = [r for r in fresh if r.outcome is Outcome.REJECTED]
-            published_now += len(events)
-            rejected_now += len(rejected)
-            ctx.store.advance_import(
-                key,
-                end,
-                len(events),
-                len(rejected),
-                sum(r.outcome is Outcome.DUPLICATE for r in fresh),
-                utcnow(),
-                finished=end == total,
-            )
-            if ctx.quality is not None and rejected:
-                tallies = []
-                for r in rejected:
-                    tallies += rejection_tallies(
-                        ProblemsError("row", list(r.problems)),
-                        target.source,
-                        target.event_type,
-                        now,
-                    )
-                ctx.quality.add(tallies)
-        results += [RowResult(r.row, r.outcome, r.event_id, r.problems) for r in batch]
+    counts = _Counts()
+
+    async def commit(end: int, fresh: list[RowResult]) -> None:
+        """Publish a batch's events; once the broker acked them all, save the position."""
+        events = [r.event for r in fresh if r.event is not None]
+        await ctx.publisher.publish_many(events)
+        rejected = [r for r in fresh if r.outcome is Outcome.REJECTED]
+        counts.published += len(events)
+        counts.rejected += len(rejected)
+        ctx.store.advance_import(
+            key,
+            end,
+            len(events),
+            len(rejected),
+            sum(r.outcome is Outcome.DUPLICATE for r in fresh),
+            utcnow(),
+            finished=end == total,
+        )
+        if ctx.quality is not None and rejected:
+            tallies = []
+            for r in rejected:
+                tallies += rejection_tallies(
+                    ProblemsError("row", list(r.problems)), target.source, target.event_type, now
+                )
+            ctx.quality.add(tallies)
         if on_progress is not None:
             on_progress(end, total)
+
+    # One batch at a time is with the broker; the next is validated while it acknowledges.
+    in_flight: asyncio.Task[None] | None = None
+    try:
+        for start in range(0, total, ctx.batch_size) if total else ():
+            end = min(total, start + ctx.batch_size)
+            batch = [decider.decide(row) for row in table.rows[start:end]]
+            results += [RowResult(r.row, r.outcome, r.event_id, r.problems) for r in batch]
+            if in_flight is not None:
+                await in_flight
+                in_flight = None
+            fresh = batch[max(0, done - start) :] if end > done else []
+            if fresh:
+                in_flight = asyncio.create_task(commit(end, fresh))
+            elif on_progress is not None:
+                on_progress(end, total)
+        if in_flight is not None:
+            await in_flight
+            in_flight = None
+    finally:
+        if in_flight is not None:
+            in_flight.cancel()
+    published_now, rejected_now = counts.published, counts.rejected
     if total == 0 and progress.status != "done":
         ctx.store.advance_import(key, 0, 0, 0, 0, utcnow(), finished=True)
     results_file = results_file or path.with_name(path.name + RESULTS_SUFFIX)

@@ -194,3 +194,33 @@ def test_hub_import_killed_with_sigkill_resumes_when_run_again(
     sha = key.file_sha256
     assert set(ids) == {file_row_event_id(sha, SOURCE, TYPE, n) for n in range(2, rows + 2)}
     assert len(ids) - rows <= 500  # only the batch in flight at the kill went twice
+
+
+async def test_an_xlsx_dropped_in_the_folder(hub_settings: HubSettings, wiring: Wiring) -> None:
+    from io import BytesIO
+
+    from openpyxl import Workbook
+
+    from tests.connector_samples import HEADER, move_line
+
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(HEADER.split(","))
+    for person in ("P-x1", "P-x2"):
+        cells: list[object] = [c or None for c in move_line(person).split(",")]
+        cells[1] = int(str(cells[1]))  # Excel keeps UPRNs as numbers
+        sheet.append(cells)
+    out = BytesIO()
+    workbook.save(out)
+    d = find_def(connector_defs(wiring), "council-tax-moves")
+    assert isinstance(d, FileDropDef)
+    folder = d.folder_in(hub_settings.data_dir)
+    drop(folder, "moves.xlsx", out.getvalue())
+    async with connected(hub_settings, hub_settings.kafka_bootstrap, [TYPE]) as hub:
+        connector = build(d, hub)
+        assert isinstance(connector, FileDropConnector)
+        (summary,) = await connector.run_once()
+    assert (summary.published, summary.rejected) == (2, 0)
+    results = results_of(folder / "processed" / "moves.xlsx.results.csv")
+    assert sorted(await read_ids(hub_settings)) == sorted(r["event_id"] for r in results.values())

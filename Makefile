@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/hub bench
 	$(BIN)/hub bench-audit --rows 1000000
 	$(BIN)/hub bench-import --rows 100000
+	$(BIN)/hub bench-webhooks
 
 clean:
 	rm -rf $(VENV) .hub-data

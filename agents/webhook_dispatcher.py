@@ -112,7 +112,7 @@ class RecipientLoop:
         else:
             result = AttemptResult(None, 0.0, error="no_secret")
         now = utcnow()
-        log.info(
+        (log.debug if result.delivered else log.info)(
             "webhook_attempt",
             recipient=self.recipient,
             delivery_id=row.delivery_id,

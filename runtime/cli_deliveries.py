@@ -165,5 +165,18 @@ def enable_command(
     console.print(f"Endpoint of {recipient} enabled.")
 
 
+def bench_webhooks_command(
+    recipients: Annotated[str, typer.Option(help="Comma-separated fan-out widths")] = "1,5,20",
+    deliveries: Annotated[int, typer.Option(min=10, help="Deliveries per recipient")] = 500,
+) -> None:
+    """Benchmark webhook fan-out on loopback receivers beside raw httpx POSTs; prints figures."""
+    from runtime.cli import _settings, console
+    from runtime.webhook_bench import run_webhook_bench
+
+    ks = [int(k) for k in recipients.split(",") if k.strip()]
+    run_webhook_bench(_settings(), ks, deliveries, console)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(deliveries_app, name="deliveries")
+    app.command("bench-webhooks")(bench_webhooks_command)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -29,6 +30,8 @@ from hub.routing.messages import AuditEntry
 from hub.timeutil import utcnow
 
 log = structlog.get_logger("agents.webhook_dispatcher")
+
+ENDPOINT_CHECK_S = 1.0  # how often a loop re-reads its endpoint state (enabled again?)
 
 SenderFactory = Callable[[System, WebhookSink, list[str]], WebhookSender]
 
@@ -52,17 +55,25 @@ class RecipientLoop:
         self.sink = sink
         self.sender = sender
         self.has_secret = bool(sender.secrets)
+        self.disabled = False
+        self.disabled_changes = 0
 
     async def run(self, producer: AIOKafkaProducer) -> None:
         poll = self.d.deps.settings.webhook_poll_interval_s
         in_flight: dict[asyncio.Task[None], OutboxRow] = {}
         disabled_logged = False
+        next_endpoint_check = 0.0
         log.info("webhook_loop_started", recipient=self.recipient)
         try:
             while True:
                 try:
-                    endpoint = await asyncio.to_thread(self.d.outbox.endpoint, self.recipient)
-                    if endpoint.disabled_at is not None:
+                    if time.monotonic() >= next_endpoint_check:  # an operator may enable it
+                        seen = self.disabled_changes
+                        endpoint = await asyncio.to_thread(self.d.outbox.endpoint, self.recipient)
+                        if seen == self.disabled_changes:  # no 410 while reading
+                            self.disabled = endpoint.disabled_at is not None
+                        next_endpoint_check = time.monotonic() + ENDPOINT_CHECK_S
+                    if self.disabled:
                         if not disabled_logged:
                             log.warning(
                                 "webhook_endpoint_disabled_skipping", recipient=self.recipient
@@ -71,7 +82,8 @@ class RecipientLoop:
                     else:
                         disabled_logged = False
                         free = self.sink.concurrency - len(in_flight)
-                        if free > 0:
+                        # query when half the slots are free (or none busy): fewer, fuller queries
+                        if free > 0 and (not in_flight or free * 2 >= self.sink.concurrency):
                             busy = frozenset(r.subject_key for r in in_flight.values())
                             rows = await asyncio.to_thread(
                                 self.d.outbox.due, self.recipient, utcnow(), free, busy
@@ -134,9 +146,11 @@ class RecipientLoop:
             attempt_entry(delivery, now, n, result.http_status, result.latency_ms, result.error)
         ]
         if result.gone:
-            await self.d.publish(producer, entries)
+            self.disabled = True
+            self.disabled_changes += 1
             reason = "the endpoint answered 410 Gone: disabled until an operator enables it"
             await asyncio.to_thread(outbox.set_endpoint, self.recipient, now, reason, now)
+            await self.d.publish(producer, entries)
             await asyncio.to_thread(
                 outbox.mark_retry, row.delivery_id, n, 410, result.error, now, now
             )

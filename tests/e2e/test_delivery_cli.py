@@ -1,0 +1,64 @@
+"""`hub deliveries ...` and `hub bench-webhooks` as an operator uses them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hub.settings import REPO_ROOT
+from tests.e2e.conftest import run_hub
+
+COMMANDS = [
+    ["deliveries"],
+    ["deliveries", "dead"],
+    ["deliveries", "redrive"],
+    ["deliveries", "endpoints"],
+    ["deliveries", "enable"],
+    ["bench-webhooks"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_delivery_commands_explain_themselves(command: list[str]) -> None:
+    result = run_hub(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage:" in result.stdout
+
+
+def test_no_dead_letters_and_the_endpoint_listing(tmp_path: Path, hub_env: dict[str, str]) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(REPO_ROOT / "config", config)
+    systems = config / "systems.yaml"
+    systems.write_text(
+        systems.read_text().replace(
+            "    subscriptions: [address.changed, death.notified]\n  - id: libraries",
+            "    subscriptions: [address.changed, death.notified]\n    delivery:\n"
+            "      kind: webhook\n      url: https://waste.example/hooks\n  - id: libraries",
+            1,
+        )
+    )
+    env = {**hub_env, "HUB_CONFIG_DIR": str(config)}
+    dead = run_hub("deliveries", "dead", env=env)
+    assert dead.returncode == 0, dead.stderr
+    assert "No dead letters." in dead.stdout
+    endpoints = run_hub("deliveries", "endpoints", env=env)
+    assert endpoints.returncode == 0, endpoints.stderr
+    assert "waste" in endpoints.stdout and "enabled" in endpoints.stdout
+
+
+def test_enabling_an_unknown_recipient_is_an_error_a_person_can_act_on(
+    hub_env: dict[str, str],
+) -> None:
+    result = run_hub("deliveries", "enable", "nobody", env=hub_env)
+    assert result.returncode == 2
+    assert "nobody" in result.stderr and "no such system" in result.stderr
+
+
+def test_a_bad_webhook_secrets_setting_names_the_variable(hub_env: dict[str, str]) -> None:
+    env = {**hub_env, "HUB_WEBHOOK_SECRETS": json.dumps(["not", "a", "mapping"])}
+    result = run_hub("deliveries", "dead", env=env)
+    assert result.returncode == 2
+    assert "HUB_WEBHOOK_SECRETS" in result.stderr

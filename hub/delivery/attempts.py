@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from hub.routing.messages import AuditEntry, AuditReason, Delivery, Outcome, delivered_entry
+from hub.routing.messages import (
+    AuditEntry,
+    AuditReason,
+    Delivery,
+    Mode,
+    Outcome,
+    delivered_entry,
+)
 
 
 def attempt_entry_id(delivery_id: str, attempt: int) -> str:
@@ -35,9 +42,19 @@ def attempt_entry(
 def success_entry(
     delivery: Delivery, at: datetime, attempt: int, http_status: int, latency_ms: float
 ) -> AuditEntry:
-    """The final `delivered` outcome, carrying the attempt that succeeded."""
-    return delivered_entry(delivery, at).model_copy(
-        update={"attempt": attempt, "http_status": http_status, "latency_ms": latency_ms}
+    """The final `delivered` outcome, carrying the attempt that succeeded (a replay sends again
+    what was delivered before, so its entry id names the attempt)."""
+    entry = delivered_entry(delivery, at)
+    entry_id = (
+        f"{entry.entry_id}:replay:{attempt}" if delivery.mode is Mode.REPLAY else entry.entry_id
+    )
+    return entry.model_copy(
+        update={
+            "entry_id": entry_id,
+            "attempt": attempt,
+            "http_status": http_status,
+            "latency_ms": latency_ms,
+        }
     )
 
 

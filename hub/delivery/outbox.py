@@ -12,7 +12,7 @@ from sqlalchemy.orm import aliased
 
 from hub.db.engine import insert_ignoring_duplicates
 from hub.db.tables import WebhookEndpoint, WebhookOutbox
-from hub.routing.messages import Delivery
+from hub.routing.messages import Delivery, Mode
 
 OUTBOX = WebhookOutbox.__table__  # type: ignore[attr-defined]
 ENDPOINT = WebhookEndpoint.__table__  # type: ignore[attr-defined]
@@ -111,8 +111,29 @@ class OutboxStore:
             }
             for d, text in zip(deliveries, texts, strict=True)
         ]
+        replays = [
+            (d.delivery_id, text)
+            for d, text in zip(deliveries, texts, strict=True)
+            if d.mode is Mode.REPLAY
+        ]
         with self.engine.begin() as conn:
-            return insert_ignoring_duplicates(conn, OUTBOX, rows, "delivery_id")
+            inserted = insert_ignoring_duplicates(conn, OUTBOX, rows, "delivery_id")
+            for did, text in replays:  # a replay sends again what was delivered before
+                conn.execute(
+                    update(OUTBOX)
+                    .where(
+                        OUTBOX.c.delivery_id == did,
+                        OUTBOX.c.status == OutboxStatus.DELIVERED.value,
+                    )
+                    .values(
+                        status=OutboxStatus.PENDING.value,
+                        payload=text,
+                        attempt_base=OUTBOX.c.attempts,
+                        next_attempt_at=at,
+                        updated_at=at,
+                    )
+                )
+            return inserted
 
     def due(
         self, recipient: str, now: datetime, limit: int, busy_subjects: frozenset[str] = frozenset()

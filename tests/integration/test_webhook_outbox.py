@@ -1,0 +1,107 @@
+"""The webhook outbox on SQLite and PostgreSQL: idempotent queueing, per-person order, retry,
+dead letters, requeue, replay, endpoint state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from hub.db.engine import make_engine, migrate
+from hub.delivery.outbox import OutboxStatus, OutboxStore
+from hub.routing.messages import Delivery, Mode, delivery_id
+from hub.settings import HubSettings
+from tests.integration.conftest import reset_schema
+
+NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine(request: pytest.FixtureRequest, settings: HubSettings) -> Engine:
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        reset_schema(url)
+    else:
+        url = settings.effective_database_url
+    e = make_engine(url)
+    migrate(e)
+    return e
+
+
+def dlv(event: str, subject: str, mode: Mode = Mode.LIVE) -> Delivery:
+    return Delivery(
+        delivery_id=delivery_id(event, "waste"),
+        event_id=event,
+        event_type="address.changed",
+        source="council-tax",
+        subject=subject,
+        subject_key=f"key-{subject}",
+        recipient="waste",
+        local_id=None,
+        event_time=NOW,
+        agreement_id="DSA-001",
+        agreement_version="v",
+        lawful_basis="b",
+        purpose="p",
+        fields=("effective_date",),
+        data={"effective_date": "2026-11-20"},
+        decided_at=NOW,
+        mode=mode,
+    )
+
+
+def test_queue_is_idempotent_and_due_keeps_per_person_order(engine: Engine) -> None:
+    outbox = OutboxStore(engine)
+    batch = [dlv("e1", "A"), dlv("e2", "A"), dlv("e3", "B")]
+    assert outbox.add(batch, NOW) == 3
+    assert outbox.add(batch, NOW) == 0
+    due = outbox.due("waste", NOW, 10)
+    assert [r.event_id for r in due] == ["e1", "e3"]  # only A's earliest
+    assert [r.event_id for r in outbox.due("waste", NOW, 10, frozenset({"key-A"}))] == ["e3"]
+    assert outbox.due("other", NOW, 10) == []
+
+    # A's first retries later: A's second still waits behind it
+    outbox.mark_retry(due[0].delivery_id, 1, 500, "http_500", NOW + timedelta(seconds=5), NOW)
+    assert [r.event_id for r in outbox.due("waste", NOW, 10)] == ["e3"]
+    later = outbox.due("waste", NOW + timedelta(seconds=6), 10)
+    assert [r.event_id for r in later] == ["e1", "e3"] and later[0].attempts == 1
+
+    outbox.mark_delivered(due[0].delivery_id, 2, 200, NOW)
+    assert [r.event_id for r in outbox.due("waste", NOW, 10)] == ["e2", "e3"]
+
+
+def test_dead_requeue_withheld_and_replay(engine: Engine) -> None:
+    outbox = OutboxStore(engine)
+    outbox.add([dlv("e1", "A"), dlv("e2", "B")], NOW)
+    d1, d2 = delivery_id("e1", "waste"), delivery_id("e2", "waste")
+    outbox.mark_dead(d1, 3, 503, "http_503", NOW)
+    outbox.mark_dead(d2, 3, None, "timeout", NOW)
+    assert {r.delivery_id for r in outbox.dead()} == {d1, d2}
+    assert outbox.dead("parking") == []
+    assert outbox.due("waste", NOW, 10) == []
+
+    assert outbox.requeue(d1, dlv("e1", "A", Mode.REDRIVE).model_dump_json(), 3, NOW)
+    assert not outbox.requeue(d1, "{}", 3, NOW)  # no longer dead
+    row = outbox.due("waste", NOW, 10)[0]
+    assert row.attempt_base == 3 and row.delivery.mode is Mode.REDRIVE
+    assert outbox.mark_withheld(d2, "redrive withheld: agreement_expired", NOW)
+    assert [r.status for r in outbox.rows("waste")] == [OutboxStatus.PENDING, OutboxStatus.WITHHELD]
+
+    outbox.mark_delivered(d1, 4, 200, NOW)
+    outbox.add([dlv("e1", "A", Mode.REPLAY)], NOW)  # a replay sends a delivered one again
+    again = outbox.due("waste", NOW, 10)
+    assert [r.delivery_id for r in again] == [d1] and again[0].delivery.mode is Mode.REPLAY
+
+
+def test_endpoint_disable_and_enable(engine: Engine) -> None:
+    outbox = OutboxStore(engine)
+    assert outbox.endpoint("waste").disabled_at is None
+    outbox.set_endpoint("waste", NOW, "410 Gone", NOW)
+    state = outbox.endpoint("waste")
+    assert state.disabled_at == NOW and state.reason == "410 Gone"
+    outbox.set_endpoint("waste", None, "", NOW)
+    assert outbox.endpoint("waste").disabled_at is None
+    outbox.add([dlv("e1", "A")], NOW)
+    assert outbox.counts() == {("waste", "pending"): 1}
+    assert outbox.oldest_pending_age("waste", NOW + timedelta(seconds=3)) == timedelta(seconds=3)

@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -58,6 +59,10 @@ def position_value(text: str, python_type: type) -> object:
     """A saved position back in the key column's type (so `>` compares correctly)."""
     if python_type is int:
         return int(text)
+    if python_type is Decimal:
+        return Decimal(text)
+    if python_type is float:
+        return float(text)
     if python_type is datetime:
         return datetime.fromisoformat(text)
     if python_type is date:

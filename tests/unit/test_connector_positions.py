@@ -18,6 +18,8 @@ from hub.connectors.store import ConnectorStatus
     [
         (42, int),
         ("A-17", str),
+        (Decimal("12345678901234567890"), Decimal),
+        (1.5, float),
         (datetime(2026, 11, 20, 9, 30, tzinfo=UTC), datetime),
         (date(2026, 11, 20), date),
     ],

@@ -11,6 +11,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 
+from agents.batching import APP_ID
 from connectors import http_ingest, pull_inbox
 from connectors.status_api import connectors_router
 from hub import __version__
@@ -41,6 +42,10 @@ from runtime.connectors import connector_defs
 from runtime.wiring import open_stores, wire
 
 WORKER_FRESH = timedelta(seconds=10)
+# the worker's batch agents (runtime/worker.py), whose consumer lag /metrics reports
+AGENT_GROUPS = tuple(
+    f"{APP_ID}.{name}" for name in ("router", "delivery", "audit-writer", "rejected-recorder")
+)
 
 
 def create_app(settings: HubSettings) -> FastAPI:
@@ -137,7 +142,7 @@ def create_app(settings: HubSettings) -> FastAPI:
     async def metrics() -> Response:
         """Prometheus metrics: events, deliveries by outcome and recipient, lag, audit latency."""
         ig: IgContext = app.state.ig
-        lag = await consumer_lag(settings.kafka_bootstrap, "tell-it-once-hub.")
+        lag = await consumer_lag(settings.kafka_bootstrap, AGENT_GROUPS)
         snap = await asyncio.to_thread(snapshot, ig.engine, lag)
         return Response(metrics_text(snap), media_type="text/plain; version=0.0.4")
 

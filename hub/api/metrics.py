@@ -9,7 +9,7 @@ Labels are system ids, event types and outcomes only: never personal data.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -162,33 +162,42 @@ def metrics_text(snap: Snapshot) -> bytes:
 
 
 async def consumer_lag(
-    bootstrap: str, prefix: str, timeout: float = 3.0
+    bootstrap: str, groups: Sequence[str], timeout: float = 3.0
 ) -> dict[tuple[str, str], int]:
-    """Per consumer group (named `prefix...`) and topic: end offsets minus committed offsets.
-    Empty when the broker does not answer in time (the metric is then absent, not zero)."""
+    """Per consumer group and topic: end offsets minus the group's committed offsets.
+
+    Asks each group's coordinator for its committed offsets (OffsetFetch, as the agents' own
+    consumers do, without joining the group). Empty when the broker does not answer in time:
+    the metric is then absent, not zero.
+    """
     import asyncio
 
-    from aiokafka import AIOKafkaConsumer
-    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     lag: dict[tuple[str, str], int] = {}
+    consumers: list[AIOKafkaConsumer] = []
     try:
         async with asyncio.timeout(timeout):
-            await admin.start()
-            await consumer.start()
-            groups = [g[0] for g in await admin.list_consumer_groups() if g[0].startswith(prefix)]
             for group in groups:
-                committed = await admin.list_consumer_group_offsets(group)
-                parts = [tp for tp, meta in committed.items() if meta.offset >= 0]
-                ends = await consumer.end_offsets(parts) if parts else {}
-                for tp in parts:
-                    key = (group, tp.topic)
-                    lag[key] = lag.get(key, 0) + max(0, ends.get(tp, 0) - committed[tp].offset)
+                consumer = AIOKafkaConsumer(
+                    bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+                )
+                consumers.append(consumer)
+                await consumer.start()
+                parts = [
+                    TopicPartition(topic, p)
+                    for topic in sorted(await consumer.topics())
+                    for p in sorted(consumer.partitions_for_topic(topic) or ())
+                ]
+                committed = {tp: await consumer.committed(tp) for tp in parts}
+                mine = [tp for tp, offset in committed.items() if offset is not None]
+                ends = await consumer.end_offsets(mine) if mine else {}
+                for tp in mine:
+                    behind = max(0, ends.get(tp, 0) - (committed[tp] or 0))
+                    lag[(group, tp.topic)] = lag.get((group, tp.topic), 0) + behind
     except Exception:
         return {}
     finally:
-        await consumer.stop()
-        await admin.close()
+        for consumer in consumers:
+            await consumer.stop()
     return lag

@@ -128,6 +128,7 @@ def test_ig_answers_who_got_what_and_proves_the_trail(
 
         metrics = client.get("/metrics").text
         assert "hub_deliveries_total" in metrics and "hub_audit_chain_head_seq" in metrics
+        assert 'hub_consumer_lag{group="tell-it-once-hub.audit-writer"}' in metrics
         ready = client.get("/readyz").json()
         assert ready["checks"] == {"broker": True, "database": True, "workers": True}
 

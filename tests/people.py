@@ -7,6 +7,7 @@ customer index would.
 
 from __future__ import annotations
 
+import zlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +18,8 @@ LINKER = "customer-index"
 
 
 def local_id(subject: str, system: str) -> str:
-    return f"{system[:3].upper()}-{subject}"
+    """The system's own record number for the person (it does not contain the hub id)."""
+    return f"{system[:3].upper()}-{zlib.crc32(f'{system}/{subject}'.encode()) % 1_000_000:06d}"
 
 
 def link_bodies(subject: str, systems: tuple[str, ...] = RECIPIENTS) -> list[dict[str, Any]]:

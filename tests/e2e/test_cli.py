@@ -60,7 +60,7 @@ def test_config_check_names_file_line_and_field(tmp_path: Path, hub_env: dict[st
         agreement.read_text().replace("new_address.postcode", "new_address.colour")
     )
     ok = run_hub("config", "check", env=hub_env)
-    assert ok.returncode == 0 and "8 systems, 6 agreements" in ok.stdout
+    assert ok.returncode == 0 and "9 systems, 6 agreements" in ok.stdout
     bad = run_hub("config", "check", env={**hub_env, "HUB_CONFIG_DIR": str(config)})
     assert bad.returncode != 0
     message = " ".join(bad.stderr.split())

@@ -24,7 +24,7 @@ from hub.timeutil import utcnow
 from runtime.wiring import wire
 from tests.integration.conftest import WorkerProcess
 from tests.integration.test_flow import move
-from tests.people import link_events
+from tests.people import link_events, local_id
 
 ASC_PURPOSE = "Keep care and support records current"  # DSA-004, consent required
 SUBJECT = "P-100234"
@@ -76,7 +76,7 @@ async def test_a_withdrawal_between_two_moves_stops_the_second_for_that_recipien
 
     inbox = InboxStore(make_engine(hub_settings.effective_database_url))
     asc = [e.delivery for e in inbox.fetch("adult-social-care", 0, 10)]
-    assert [(d.event_id, d.local_id) for d in asc] == [("m-1", "ADU-P-100234")]
+    assert [(d.event_id, d.local_id) for d in asc] == [("m-1", local_id(SUBJECT, "adult-social-care"))]
     assert worker.stop() == 0
 
     # The broker is lost with everything on it (memory storage): the withdrawal is not.

@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 
-from runtime.demo import SCENARIO, link_step, post_event
 from tests.e2e.conftest import RunningHub
+from tests.e2e.ig_scenario import PERSON, play_scenario
 
 IG_KEY = "demo-information-governance-key"
-PERSON = "P-100234"
 PURPOSE = "SAR 2026-0142 from the resident"
 
 
-def audited(hub: RunningHub) -> list[dict[str, Any]]:
-    with httpx.Client(base_url=hub.url, timeout=10) as client:
-        for body in link_step():
-            assert post_event(client, "customer-index", body).status_code == 202
-        for step in SCENARIO:
-            assert post_event(client, step.source, step.body).status_code == 202
-        deadline = time.monotonic() + 60
-        while True:
-            page = client.get(
-                "/v1/audit/transfers",
-                params={"hub_id": PERSON, "purpose": "test setup"},
-                headers={"Authorization": f"Bearer {IG_KEY}"},
-            ).json()
-            if len(page["rows"]) >= 5:
-                return list(page["rows"])
-            assert time.monotonic() < deadline
-            time.sleep(0.3)
-
-
 def test_ig_finds_a_person_and_opens_their_report(running_hub: RunningHub, browser: Any) -> None:
-    rows = audited(running_hub)
+    rows = [r for r in play_scenario(running_hub) if r["event_type"] == "address.changed"]
     delivered = sorted(r["recipient"] for r in rows if r["outcome"] == "delivered")
     withheld = sorted(r["recipient"] for r in rows if r["outcome"] == "withheld")
     page = browser.new_page()

@@ -7,65 +7,13 @@ import csv
 import io
 import json
 import sqlite3
-import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from runtime.demo import SCENARIO, link_step, post_event
+from runtime.demo import SCENARIO
 from tests.e2e.conftest import RunningHub, run_hub
-
-IG = {"Authorization": "Bearer demo-information-governance-key"}
-PERSON = "P-100234"  # the demo's resident who moves house
-
-NAME_CHANGE = {
-    "type": "name.changed",
-    "subject": "P-100777",
-    "data": {
-        "previous_name": {"title": "Ms", "given_names": "Harriet Quill", "family_name": "Ormerod"},
-        "new_name": {"title": "Dr", "given_names": "Harriet Quill", "family_name": "Vanstone"},
-        "effective_date": SCENARIO[0].body["data"]["effective_date"],
-        "reason": "marriage",
-    },
-}
-BAD_NAME_CHANGE = {**NAME_CHANGE, "data": {**NAME_CHANGE["data"], "effective_date": "1 May"}}
-
-
-def personal_values() -> list[str]:
-    """Every personal value the scenario sends (address lines, postcodes, names, dates)."""
-    moved = SCENARIO[0].body["data"]
-    death = SCENARIO[1].body["data"]
-    values = [
-        *moved["previous_address"]["lines"],
-        *moved["new_address"]["lines"],
-        moved["previous_address"]["postcode"],
-        moved["new_address"]["postcode"],
-        moved["previous_address"]["uprn"],
-        moved["new_address"]["uprn"],
-        death["date_of_death"],
-        "Harriet Quill",
-        "Ormerod",
-        "Vanstone",
-    ]
-    return [v for v in values if v != "Exampleton"] + ["Exampleton"]
-
-
-def play_scenario(hub: RunningHub) -> list[dict[str, Any]]:
-    with httpx.Client(base_url=hub.url, timeout=10) as client:
-        for body in link_step():
-            assert post_event(client, "customer-index", body).status_code == 202
-        for step in SCENARIO:
-            assert post_event(client, step.source, step.body).status_code == 202
-        assert post_event(client, "council-tax", NAME_CHANGE).status_code in (202, 403, 422)
-        assert post_event(client, "council-tax", BAD_NAME_CHANGE).status_code == 422
-        deadline = time.monotonic() + 60
-        while True:
-            rows = client.get("/v1/audit/transfers", headers=IG).json()["rows"]
-            if len(rows) >= 10:  # five subscribers for each of the two events
-                return list(rows)
-            assert time.monotonic() < deadline, f"only {len(rows)} audit rows"
-            time.sleep(0.3)
+from tests.e2e.ig_scenario import IG, PERSON, personal_values, play_scenario
 
 
 def test_ig_answers_who_got_what_and_proves_the_trail(

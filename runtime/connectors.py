@@ -32,6 +32,7 @@ from hub.connectors.store import ConnectorStatus, ConnectorStore
 from hub.db.engine import make_engine
 from hub.errors import ConfigError, HubError, Problem
 from hub.events.publisher import EventPublisher
+from hub.journal.store import JournalStore
 from hub.settings import HubSettings
 from hub.timeutil import utcnow
 from runtime.wiring import Wiring, open_stores, wire
@@ -85,7 +86,10 @@ async def connected(
     producer = make_producer(settings, bootstrap)
     await producer.start()
     try:
-        publisher = EventPublisher(AiokafkaSender(producer), w.codec, w.names)
+        # accepted rows are journaled too: a lost broker cannot lose what the position passed
+        publisher = EventPublisher(
+            AiokafkaSender(producer), w.codec, w.names, JournalStore(stores.engine)
+        )
         store = ConnectorStore(stores.engine)
         yield Hub(
             w,

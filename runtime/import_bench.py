@@ -30,6 +30,7 @@ from hub.connectors.mapping import RowMapping
 from hub.connectors.rows import ImportTarget
 from hub.connectors.store import ConnectorStore
 from hub.events.publisher import EventPublisher
+from hub.journal.store import JournalStore
 from hub.settings import HubSettings
 from hub.timeutil import uk_date, utcnow
 from runtime.wiring import open_stores, wire
@@ -126,7 +127,9 @@ async def _bench(settings: HubSettings, bootstrap: str, rows: int, work: Path) -
     producer = make_producer(settings, bootstrap)
     await producer.start()
     try:
-        publisher = EventPublisher(AiokafkaSender(producer), w.codec, w.names)
+        publisher = EventPublisher(
+            AiokafkaSender(producer), w.codec, w.names, JournalStore(stores.engine)
+        )
         ctx = ImportContext(
             publisher,
             ConnectorStore(stores.engine),

@@ -10,6 +10,7 @@ from hub.config.model import Role
 from hub.errors import ConfigError, HubError, Problem
 from hub.events.publisher import EventPublisher
 from hub.events.validation import accept_record, build_event
+from hub.journal.store import JournalStore
 from hub.rejected.store import RejectedStore, Rejection
 from hub.settings import HubSettings
 from runtime.wiring import Wiring
@@ -58,7 +59,8 @@ async def replay(
             event = build_event(
                 _with_id(fixed, rejection), _source(rejection, sources), w.registry, w.rules.at(now)
             )
-            await EventPublisher(AiokafkaSender(producer), w.codec, w.names).publish(event)
+            journal = JournalStore(store.engine)
+            await EventPublisher(AiokafkaSender(producer), w.codec, w.names, journal).publish(event)
     finally:
         await producer.stop()
     store.mark_replayed(seq, now, event.envelope.id)

@@ -57,8 +57,15 @@ def insert_ignoring_duplicates(
     conn: Connection, table: Table, rows: Sequence[dict[str, Any]], unique: str | tuple[str, ...]
 ) -> int:
     """One batched INSERT; rows whose `unique` key already exists are skipped. Returns inserted."""
+    return len(inserted_keys(conn, table, rows, unique))
+
+
+def inserted_keys(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], unique: str | tuple[str, ...]
+) -> list[Any]:
+    """`insert_ignoring_duplicates`, returning the first key column of the rows really inserted."""
     if not rows:
-        return 0
+        return []
     key = [unique] if isinstance(unique, str) else list(unique)
     dialect = conn.dialect.name
     if dialect == "sqlite":
@@ -67,9 +74,9 @@ def insert_ignoring_duplicates(
         stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=key)
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise ValueError(f"unsupported database dialect {dialect}")
-    # RETURNING counts what was really inserted (executemany rowcount is -1 on some drivers).
+    # RETURNING tells what was really inserted (executemany rowcount is -1 on some drivers).
     result = conn.execute(stmt.returning(table.c[key[0]]), list(rows))
-    return len(result.all())
+    return [r[0] for r in result.all()]
 
 
 def upsert_newer(

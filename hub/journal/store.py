@@ -17,9 +17,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, RowMapping, bindparam, func, select, update
+from sqlalchemy import Engine, RowMapping, bindparam, delete, func, select, update
 
-from hub.db.engine import insert_ignoring_duplicates
+from hub.db.engine import inserted_keys
 from hub.db.tables import AuditRecord, IngestJournal
 from hub.events.publisher import Accepted
 from hub.rejected.store import Headers, headers_from_json, headers_to_json
@@ -71,8 +71,9 @@ class JournalStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def record(self, accepted: Sequence[Accepted], at: datetime | None = None) -> None:
-        """Journal acknowledged events; one already journaled (a retry, same id) is kept as is."""
+    def record(self, accepted: Sequence[Accepted], at: datetime | None = None) -> list[str]:
+        """Journal accepted events; one already journaled (a retry, same id) is kept as is.
+        Returns the ids this call added."""
         now = at or utcnow()
         rows = [
             {
@@ -89,9 +90,21 @@ class JournalStore:
             }
             for a in accepted
         ]
-        if rows:
+        if not rows:
+            return []
+        with self.engine.begin() as conn:
+            return [str(k) for k in inserted_keys(conn, _TABLE, rows, "event_id")]
+
+    def forget(self, event_ids: Sequence[str]) -> None:
+        """Drop entries this process journaled for events the broker then refused (the caller
+        was told they were not accepted), unless routing has already seen them."""
+        if event_ids:
             with self.engine.begin() as conn:
-                insert_ignoring_duplicates(conn, _TABLE, rows, "event_id")
+                conn.execute(
+                    delete(_TABLE).where(
+                        _TABLE.c.event_id.in_(list(event_ids)) & (_TABLE.c.status == "accepted")
+                    )
+                )
 
     def mark_routed(self, expected: Mapping[str, int], at: datetime) -> None:
         """How many final outcomes each routed event produced; 0 completes it at once."""

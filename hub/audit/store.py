@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, RowMapping, select
+from sqlalchemy.exc import IntegrityError
 
 from hub.audit.chain import as_utc
 from hub.audit.ledger import AUDIT, chain, insert_rows, lock_head, move_head
@@ -99,25 +100,37 @@ class AuditStore:
 
     def write(self, entries: Sequence[AuditEntry], recorded_at: datetime) -> int:
         """Append a batch to the chain in one transaction; entries already recorded
-        (redelivery) are skipped. Returns how many rows were appended."""
+        (redelivery) are skipped. Returns how many rows were appended.
+
+        Redelivery is rare, so the batch is first appended as it is; if an entry is already
+        there (unique entry_id), that transaction rolls back and the batch is appended again
+        without the entries already recorded.
+        """
         unique = list({e.entry_id: e for e in entries}.values())
         if not unique:
             return 0
         at = as_utc(recorded_at)
+        try:
+            return self._append(unique, at, skip_recorded=False)
+        except IntegrityError:
+            return self._append(unique, at, skip_recorded=True)
+
+    def _append(self, entries: list[AuditEntry], at: datetime, skip_recorded: bool) -> int:
         with self.engine.begin() as conn:
             if conn.dialect.name == "sqlite":
                 # the chain's indexes grow with every row: keep their hot pages in memory
                 conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
             head_seq, head_hash = lock_head(conn)
             seen: set[str] = set()
-            ids = [e.entry_id for e in unique]
-            for i in range(0, len(ids), 500):
-                seen.update(
-                    conn.execute(
-                        select(_TABLE.c.entry_id).where(_TABLE.c.entry_id.in_(ids[i : i + 500]))
-                    ).scalars()
-                )
-            rows = [entry_row(e, at) for e in unique if e.entry_id not in seen]
+            if skip_recorded:
+                ids = [e.entry_id for e in entries]
+                for i in range(0, len(ids), 500):
+                    seen.update(
+                        conn.execute(
+                            select(_TABLE.c.entry_id).where(_TABLE.c.entry_id.in_(ids[i : i + 500]))
+                        ).scalars()
+                    )
+            rows = [entry_row(e, at) for e in entries if e.entry_id not in seen]
             if rows:
                 seq, row_hash = chain(rows, head_seq, head_hash)
                 insert_rows(conn, rows)

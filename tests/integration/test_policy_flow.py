@@ -76,7 +76,9 @@ async def test_a_withdrawal_between_two_moves_stops_the_second_for_that_recipien
 
     inbox = InboxStore(make_engine(hub_settings.effective_database_url))
     asc = [e.delivery for e in inbox.fetch("adult-social-care", 0, 10)]
-    assert [(d.event_id, d.local_id) for d in asc] == [("m-1", local_id(SUBJECT, "adult-social-care"))]
+    assert [(d.event_id, d.local_id) for d in asc] == [
+        ("m-1", local_id(SUBJECT, "adult-social-care"))
+    ]
     assert worker.stop() == 0
 
     # The broker is lost with everything on it (memory storage): the withdrawal is not.

@@ -13,6 +13,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ from agents.batching import OutRecord, send_all
 from connectors.webhook import AttemptResult, WebhookSender
 from hub.config.model import System, WebhookSink
 from hub.delivery.attempts import attempt_entry, failed_entry, success_entry
-from hub.delivery.outbox import OutboxRow, OutboxStore
+from hub.delivery.outbox import OutboxRow, OutboxStatus, OutboxStore, OutboxUpdate
 from hub.delivery.schedule import RetrySchedule
 from hub.routing.messages import AuditEntry
 from hub.timeutil import utcnow
@@ -38,6 +39,16 @@ SenderFactory = Callable[[System, WebhookSink, list[str]], WebhookSender]
 
 def default_sender(system: System, sink: WebhookSink, secrets: list[str]) -> WebhookSender:
     return WebhookSender(sink, secrets)
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    """What one attempt leaves to do: audit entries, dead-letter records, the outbox update."""
+
+    entries: list[AuditEntry]
+    extra: list[OutRecord]
+    update: OutboxUpdate
+    gone: bool = False
 
 
 class RecipientLoop:
@@ -60,7 +71,7 @@ class RecipientLoop:
 
     async def run(self, producer: AIOKafkaProducer) -> None:
         poll = self.d.deps.settings.webhook_poll_interval_s
-        in_flight: dict[asyncio.Task[None], OutboxRow] = {}
+        in_flight: dict[asyncio.Task[AttemptOutcome], OutboxRow] = {}
         disabled_logged = False
         next_endpoint_check = 0.0
         log.info("webhook_loop_started", recipient=self.recipient)
@@ -89,12 +100,13 @@ class RecipientLoop:
                                 self.d.outbox.due, self.recipient, utcnow(), free, busy
                             )
                             for row in rows:
-                                task = asyncio.create_task(self.attempt(producer, row))
+                                task = asyncio.create_task(self.try_once(row))
                                 in_flight[task] = row
                     if in_flight:
                         done, _ = await asyncio.wait(
                             in_flight, timeout=poll, return_when=asyncio.FIRST_COMPLETED
                         )
+                        finished: list[AttemptOutcome] = []
                         for task in done:
                             row = in_flight.pop(task)
                             if task.exception() is not None:
@@ -104,6 +116,10 @@ class RecipientLoop:
                                     delivery_id=row.delivery_id,
                                     error=repr(task.exception()),
                                 )
+                            else:
+                                finished.append(task.result())
+                        if finished:
+                            await self.settle(producer, finished)
                     else:
                         await asyncio.sleep(poll)
                 except asyncio.CancelledError:
@@ -117,6 +133,11 @@ class RecipientLoop:
             await self.sender.close()
 
     async def attempt(self, producer: AIOKafkaProducer, row: OutboxRow) -> None:
+        """One attempt, audited and recorded (the loop batches `try_once` and `settle`)."""
+        await self.settle(producer, [await self.try_once(row)])
+
+    async def try_once(self, row: OutboxRow) -> AttemptOutcome:
+        """Send once; what to audit, publish and record is returned, not done (see settle)."""
         n = row.attempts + 1
         delivery = row.delivery
         if self.has_secret:
@@ -133,41 +154,30 @@ class RecipientLoop:
             latency_ms=result.latency_ms,
             error=result.error,
         )
-        outbox = self.d.outbox
+        status, error = result.http_status, result.error
         if result.delivered:
-            assert result.http_status is not None
-            entry = success_entry(delivery, now, n, result.http_status, result.latency_ms)
-            await self.d.publish(producer, [entry])
-            await asyncio.to_thread(
-                outbox.mark_delivered, row.delivery_id, n, result.http_status, now
-            )
-            return
-        entries: list[AuditEntry] = [
-            attempt_entry(delivery, now, n, result.http_status, result.latency_ms, result.error)
-        ]
+            assert status is not None
+            entry = success_entry(delivery, now, n, status, result.latency_ms)
+            update = OutboxUpdate(row.delivery_id, OutboxStatus.DELIVERED, n, status, "", now)
+            return AttemptOutcome([entry], [], update)
+        entries = [attempt_entry(delivery, now, n, status, result.latency_ms, error)]
         if result.gone:
-            self.disabled = True
+            self.disabled = True  # no more requests from this loop until an operator enables it
             self.disabled_changes += 1
-            reason = "the endpoint answered 410 Gone: disabled until an operator enables it"
-            await asyncio.to_thread(outbox.set_endpoint, self.recipient, now, reason, now)
-            await self.d.publish(producer, entries)
-            await asyncio.to_thread(
-                outbox.mark_retry, row.delivery_id, n, 410, result.error, now, now
+            return AttemptOutcome(
+                entries,
+                [],
+                OutboxUpdate(row.delivery_id, OutboxStatus.PENDING, n, status, error, now),
+                gone=True,
             )
-            log.error("alert_webhook_endpoint_disabled", recipient=self.recipient, http_status=410)
-            return
         delay = self.d.schedule.next_delay(n - row.attempt_base, self.d.rng, result.retry_after_s)
         if delay is None:
-            entries.append(failed_entry(delivery, now, n, result.http_status, row.attempt_base > 0))
+            entries.append(failed_entry(delivery, now, n, status, row.attempt_base > 0))
             dead = OutRecord(
                 self.d.deps.names.dead_letters,
                 row.subject_key.encode(),
                 row.payload.encode(),
-                (("recipient", self.recipient.encode()), ("error", result.error.encode())),
-            )
-            await self.d.publish(producer, entries, [dead])
-            await asyncio.to_thread(
-                outbox.mark_dead, row.delivery_id, n, result.http_status, result.error, now
+                (("recipient", self.recipient.encode()), ("error", error.encode())),
             )
             log.error(
                 "webhook_dead_letter",
@@ -175,17 +185,33 @@ class RecipientLoop:
                 delivery_id=row.delivery_id,
                 attempts=n,
             )
-            return
-        await self.d.publish(producer, entries)
-        await asyncio.to_thread(
-            outbox.mark_retry,
-            row.delivery_id,
-            n,
-            result.http_status,
-            result.error,
-            now + timedelta(seconds=delay),
-            now,
+            return AttemptOutcome(
+                entries,
+                [dead],
+                OutboxUpdate(row.delivery_id, OutboxStatus.DEAD, n, status, error, now),
+            )
+        next_at = now + timedelta(seconds=delay)
+        return AttemptOutcome(
+            entries,
+            [],
+            OutboxUpdate(row.delivery_id, OutboxStatus.PENDING, n, status, error, next_at),
         )
+
+    async def settle(self, producer: AIOKafkaProducer, outcomes: Sequence[AttemptOutcome]) -> None:
+        """Record a batch of attempts: endpoint state first (410), then the audit entries and dead
+        letters acknowledged by the broker, then the outbox rows in one transaction. A crash in
+        between only sends a delivery again with the same webhook-id."""
+        now = utcnow()
+        if any(o.gone for o in outcomes):
+            reason = "the endpoint answered 410 Gone: disabled until an operator enables it"
+            await asyncio.to_thread(self.d.outbox.set_endpoint, self.recipient, now, reason, now)
+            log.error("alert_webhook_endpoint_disabled", recipient=self.recipient, http_status=410)
+        await self.d.publish(
+            producer,
+            [e for o in outcomes for e in o.entries],
+            [r for o in outcomes for r in o.extra],
+        )
+        await asyncio.to_thread(self.d.outbox.apply, [o.update for o in outcomes], now)
 
 
 class WebhookDispatcher:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -51,6 +52,18 @@ class OutboxRow(BaseModel):
     @property
     def delivery(self) -> Delivery:
         return Delivery.model_validate_json(self.payload)
+
+
+@dataclass(frozen=True)
+class OutboxUpdate:
+    """The result of one attempt for its row: delivered, dead, or pending until `next_at`."""
+
+    delivery_id: str
+    status: OutboxStatus
+    attempts: int
+    http_status: int | None
+    error: str
+    next_at: datetime
 
 
 class EndpointState(BaseModel):
@@ -174,19 +187,35 @@ class OutboxStore:
         with self.engine.begin() as conn:
             return bool(conn.execute(stmt).rowcount)
 
+    def apply(self, updates: Sequence[OutboxUpdate], at: datetime) -> None:
+        """Record a batch of attempts in one transaction (only rows still pending change)."""
+        with self.engine.begin() as conn:
+            for u in updates:
+                values: dict[str, object] = {
+                    "status": u.status.value,
+                    "attempts": u.attempts,
+                    "last_http_status": u.http_status,
+                    "last_error": u.error[:500],
+                    "updated_at": at,
+                }
+                if u.status is OutboxStatus.PENDING:
+                    values["next_attempt_at"] = u.next_at
+                elif u.status is OutboxStatus.DEAD:
+                    values["dead_at"] = at
+                conn.execute(
+                    update(OUTBOX)
+                    .where(
+                        OUTBOX.c.delivery_id == u.delivery_id,
+                        OUTBOX.c.status == OutboxStatus.PENDING.value,
+                    )
+                    .values(**values)
+                )
+
     def mark_delivered(
         self, delivery_id: str, attempts: int, http_status: int, at: datetime
     ) -> None:
-        self._set(
-            delivery_id,
-            {
-                "status": OutboxStatus.DELIVERED.value,
-                "attempts": attempts,
-                "last_http_status": http_status,
-                "last_error": "",
-                "updated_at": at,
-            },
-            OutboxStatus.PENDING,
+        self.apply(
+            [OutboxUpdate(delivery_id, OutboxStatus.DELIVERED, attempts, http_status, "", at)], at
         )
 
     def mark_retry(
@@ -198,32 +227,20 @@ class OutboxStore:
         next_at: datetime,
         at: datetime,
     ) -> None:
-        self._set(
-            delivery_id,
-            {
-                "attempts": attempts,
-                "last_http_status": http_status,
-                "last_error": error[:500],
-                "next_attempt_at": next_at,
-                "updated_at": at,
-            },
-            OutboxStatus.PENDING,
+        self.apply(
+            [
+                OutboxUpdate(
+                    delivery_id, OutboxStatus.PENDING, attempts, http_status, error, next_at
+                )
+            ],
+            at,
         )
 
     def mark_dead(
         self, delivery_id: str, attempts: int, http_status: int | None, error: str, at: datetime
     ) -> None:
-        self._set(
-            delivery_id,
-            {
-                "status": OutboxStatus.DEAD.value,
-                "attempts": attempts,
-                "last_http_status": http_status,
-                "last_error": error[:500],
-                "dead_at": at,
-                "updated_at": at,
-            },
-            OutboxStatus.PENDING,
+        self.apply(
+            [OutboxUpdate(delivery_id, OutboxStatus.DEAD, attempts, http_status, error, at)], at
         )
 
     def requeue(self, delivery_id: str, payload: str, attempts: int, at: datetime) -> bool:

@@ -5,8 +5,8 @@ outcome, so a broker that loses messages (the embedded one keeps them in memory)
   answers "accepted";
 - `mark_routed`: the router records how many final outcomes routing produced (0: nothing
   further to wait for, e.g. a link, or an event held for review);
-- `due`: events with no routing, or fewer final audit outcomes than expected, past a grace
-  period: the reconciler re-publishes them with their original id (delivery ids are derived
+- `due`: events with no routing, or fewer final outcomes than expected (an audited decision,
+  or a delivery handed to a webhook outbox), past a grace period: the reconciler re-publishes them with their original id (delivery ids are derived
   from it, so nobody receives anything twice);
 - `accepted_since`: what replay re-runs through the policy in force now.
 """
@@ -17,16 +17,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, RowMapping, bindparam, delete, func, select, update
+from sqlalchemy import Engine, RowMapping, bindparam, delete, func, select, union, update
 
 from hub.db.engine import inserted_keys
-from hub.db.tables import AuditRecord, IngestJournal
+from hub.db.tables import AuditRecord, IngestJournal, WebhookOutbox
 from hub.events.publisher import Accepted
 from hub.rejected.store import Headers, headers_from_json, headers_to_json
 from hub.timeutil import utcnow
 
 _TABLE = IngestJournal.__table__  # type: ignore[attr-defined]
 _AUDIT = AuditRecord.__table__  # type: ignore[attr-defined]
+_OUTBOX = WebhookOutbox.__table__  # type: ignore[attr-defined]
 FINAL_OUTCOMES = ("delivered", "withheld", "failed")
 OPEN = ("accepted", "routed")
 MAX_BACKOFF = timedelta(hours=6)
@@ -176,13 +177,18 @@ class JournalStore:
         ]
 
     def _final_counts(self, event_ids: Sequence[str]) -> dict[str, int]:
+        """Per event, how many recipients hold a final outcome: an audited decision, or the
+        delivery durably handed to a webhook outbox (which retries it for days on its own)."""
         if not event_ids:
             return {}
-        stmt = (
-            select(_AUDIT.c.event_id, func.count(func.distinct(_AUDIT.c.recipient)))
-            .where(_AUDIT.c.event_id.in_(list(event_ids)) & _AUDIT.c.outcome.in_(FINAL_OUTCOMES))
-            .group_by(_AUDIT.c.event_id)
-        )
+        ids = list(event_ids)
+        handed = union(
+            select(_AUDIT.c.event_id, _AUDIT.c.recipient).where(
+                _AUDIT.c.event_id.in_(ids) & _AUDIT.c.outcome.in_(FINAL_OUTCOMES)
+            ),
+            select(_OUTBOX.c.event_id, _OUTBOX.c.recipient).where(_OUTBOX.c.event_id.in_(ids)),
+        ).subquery()
+        stmt = select(handed.c.event_id, func.count()).group_by(handed.c.event_id)
         with self.engine.connect() as conn:
             return {r[0]: int(r[1]) for r in conn.execute(stmt)}
 

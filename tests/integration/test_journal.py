@@ -79,3 +79,36 @@ def test_replay_reads_what_was_accepted_since_a_time(migrated_engine: Engine) ->
     journal.record([accepted("new")], at=T0 + timedelta(days=2))
     assert [e.event_id for e in journal.accepted_since(T0 + timedelta(days=1))] == ["new"]
     assert journal.accepted_since(T0, event_type="address.changed") == []
+
+
+def test_a_delivery_waiting_in_a_webhook_outbox_counts_as_handed_over(
+    migrated_engine: Engine,
+) -> None:
+    from hub.db.tables import WebhookOutbox
+
+    journal = JournalStore(migrated_engine)
+    journal.record([accepted("to-webhook")], at=T0)
+    journal.mark_routed({"to-webhook": 2}, T0)
+    AuditStore(migrated_engine).write([final("to-webhook", "libraries", Outcome.WITHHELD)], T0)
+    assert [e.event_id for e in journal.due(T0 + GRACE, GRACE)] == ["to-webhook"]
+    with migrated_engine.begin() as conn:
+        conn.execute(
+            WebhookOutbox.__table__.insert(),  # type: ignore[attr-defined]
+            {
+                "delivery_id": "dlv-1",
+                "recipient": "waste",
+                "subject_key": "k",
+                "event_id": "to-webhook",
+                "event_type": "death.notified",
+                "payload": "{}",
+                "status": "pending",
+                "attempts": 3,
+                "attempt_base": 0,
+                "next_attempt_at": T0 + timedelta(hours=1),
+                "created_at": T0,
+                "updated_at": T0,
+                "last_error": "",
+            },
+        )
+    assert journal.due(T0 + timedelta(hours=2), GRACE) == []  # retried by the dispatcher, not us
+    assert journal.counts() == {"complete": 1}

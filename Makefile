@@ -23,7 +23,7 @@ up: $(STAMP)
 test: $(STAMP)
 	bash scripts/ensure-test-packages.sh
 	$(BIN)/hub schemas check
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n 3  # 3 processes: most tests wait on brokers and stacks
 
 lint: $(STAMP)
 	$(BIN)/ruff check hub agents connectors runtime tests

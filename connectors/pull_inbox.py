@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -15,6 +16,8 @@ from hub.config.model import Role, System
 from hub.timeutil import utcnow
 
 router = APIRouter(tags=["inbox"])
+LONG_POLL_MAX_S = 30.0
+LONG_POLL_STEP_S = 0.2
 
 
 class InboxMessage(BaseModel):
@@ -67,10 +70,24 @@ async def read_inbox(
     system: Annotated[System, Depends(current_system)],
     after: Annotated[int, Query(ge=0, description="Return deliveries after this cursor")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    wait: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=LONG_POLL_MAX_S,
+            description="Long poll: when there is nothing yet, wait up to this many seconds "
+            "for a delivery before answering (0: answer at once)",
+        ),
+    ] = 0,
 ) -> InboxPage:
     """Your unacknowledged deliveries after `after`, oldest first."""
     require_role(system, Role.RECIPIENT)
-    entries = await asyncio.to_thread(ctx.inbox.fetch, system.id, after, limit)
+    deadline = time.monotonic() + wait
+    while True:
+        entries = await asyncio.to_thread(ctx.inbox.fetch, system.id, after, limit)
+        if entries or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(LONG_POLL_STEP_S)
     items = [
         InboxMessage(
             cursor=e.cursor,

@@ -218,3 +218,30 @@ def test_hub_up_against_an_existing_kafka_and_postgresql(
             "libraries",
             "adult-social-care",
         }
+
+
+def test_a_recipient_can_long_poll_its_inbox(running_hub: RunningHub) -> None:
+    """`?wait=` holds the request until a delivery arrives (or the wait is over)."""
+    import threading
+
+    hub = running_hub
+    post_links(hub.url, "P-100234")
+    empty_started = time.monotonic()
+    empty = httpx.get(f"{hub.url}/v1/inbox?wait=1", headers=hub.key("waste"), timeout=10).json()
+    assert empty["items"] == [] and time.monotonic() - empty_started >= 1.0
+
+    def publish_later() -> None:
+        time.sleep(1.0)
+        httpx.post(f"{hub.url}/v1/events", json=MOVE, headers=hub.key("council-tax"))
+
+    threading.Thread(target=publish_later).start()
+    started = time.monotonic()
+    page = httpx.get(f"{hub.url}/v1/inbox?wait=20", headers=hub.key("waste"), timeout=30).json()
+    waited = time.monotonic() - started
+    assert [i["type"] for i in page["items"]] == ["address.changed"]
+    assert 1.0 <= waited < 15, waited  # answered when the delivery arrived, not at the deadline
+    too_long = httpx.get(f"{hub.url}/v1/inbox?wait=31", headers=hub.key("waste"))
+    assert (
+        too_long.status_code == 422
+        and too_long.json()["error"]["problems"][0]["field"] == "query.wait"
+    )

@@ -15,10 +15,10 @@ from hub.audit.ledger import AUDIT
 from hub.audit.store import AuditRow, audit_row
 from hub.config.model import HubConfig
 from hub.config.review import review_flags
-from hub.db.tables import ConsentRecord, IdentityLink
+from hub.db.tables import ConsentRecord
 from hub.pseudonym import subject_key
+from hub.subjects.store import SubjectStore
 
-LINKS: Table = IdentityLink.__table__  # type: ignore[attr-defined]
 CONSENT: Table = ConsentRecord.__table__  # type: ignore[attr-defined]
 OUTCOMES = ("delivered", "withheld", "failed")
 
@@ -74,11 +74,7 @@ def resolve_person(engine: Engine, secret: str, person: PersonRef) -> ResolvedPe
     """Hub id -> its subject key; a local id -> the subject keys of the people linked to it."""
     if person.hub_id:
         return ResolvedPerson(subject_keys=(subject_key(secret, person.hub_id),))
-    stmt = select(LINKS.c.subject).where(LINKS.c.local_id == person.local_id)
-    if person.system:
-        stmt = stmt.where(LINKS.c.system == person.system)
-    with engine.connect() as conn:
-        subjects = sorted(set(conn.execute(stmt).scalars()))
+    subjects = SubjectStore(engine).subjects_for_local_id(person.local_id or "", person.system)
     return ResolvedPerson(
         subject_keys=tuple(subject_key(secret, s) for s in subjects),
         local_id=person.local_id,

@@ -35,14 +35,6 @@ class SubjectChanges:
         return bool(self.consent or self.links or self.deaths)
 
 
-@dataclass(frozen=True)
-class LinkedRecord:
-    subject: str
-    system: str
-    local_id: str
-    linked_at: datetime
-
-
 @dataclass
 class _Building:
     consent: list[ConsentFact] = field(default_factory=list)
@@ -147,18 +139,10 @@ class SubjectStore:
             for subject, b in building.items()
         }
 
-    def subjects_for_local_id(self, system: str, local_id: str) -> list[str]:
-        """Hub persons that `system`'s record `local_id` is linked to (IG's search by local id)."""
-        stmt = select(_LINK.c.subject).where(
-            (_LINK.c.system == system) & (_LINK.c.local_id == local_id)
-        )
+    def subjects_for_local_id(self, local_id: str, system: str | None = None) -> list[str]:
+        """Hub persons a record `local_id` is linked to (of `system`, or of any system)."""
+        stmt = select(_LINK.c.subject).where(_LINK.c.local_id == local_id)
+        if system is not None:
+            stmt = stmt.where(_LINK.c.system == system)
         with self.engine.connect() as conn:
             return sorted({r.subject for r in conn.execute(stmt)})
-
-    def links_of(self, subject: str) -> list[LinkedRecord]:
-        stmt = select(_LINK).where(_LINK.c.subject == subject).order_by(_LINK.c.system)
-        with self.engine.connect() as conn:
-            return [
-                LinkedRecord(r.subject, r.system, r.local_id, r.linked_at)
-                for r in conn.execute(stmt)
-            ]

@@ -58,8 +58,8 @@ def test_a_newer_link_replaces_an_older_one_but_never_the_reverse(migrated_engin
     store.record(SubjectChanges(links=[link("l-2", "waste", "W-NEW", T0 + timedelta(days=1))]), T0)
     store.record(SubjectChanges(links=[link("l-1", "waste", "W-OLD", T0)]), T0)  # late redelivery
     assert dict(store.load(["P-1"])["P-1"].links) == {"waste": "W-NEW"}
-    assert store.subjects_for_local_id("waste", "W-NEW") == ["P-1"]
-    assert store.subjects_for_local_id("waste", "W-OLD") == []
+    assert store.subjects_for_local_id("W-NEW", "waste") == ["P-1"]
+    assert store.subjects_for_local_id("W-OLD") == []
 
 
 def test_the_first_death_notification_stands(migrated_engine: Engine) -> None:

@@ -4,7 +4,6 @@ checkpoints and retention."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from hub.audit.store import AuditFilter, AuditStore
 from hub.audit.verify import verify_chain
 from hub.db.engine import make_engine, migrate
 from hub.routing.messages import AuditEntry, AuditReason, Mode, Outcome, delivery_id
-from tests.integration.audit_db import fresh_engine
 
 T0 = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 SECRET = "test-checkpoint-key"
@@ -53,9 +51,9 @@ def entry(i: int, recipient: str = "waste", outcome: Outcome = Outcome.DELIVERED
     )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    yield from fresh_engine(request, tmp_path)
+@pytest.fixture
+def engine(migrated_engine: Engine) -> Engine:
+    return migrated_engine
 
 
 def filled(engine: Engine, n: int = 10) -> AuditStore:

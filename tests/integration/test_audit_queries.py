@@ -3,7 +3,6 @@ access log, API keys and the metrics snapshot."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,7 +27,6 @@ from hub.pseudonym import subject_key
 from hub.routing.messages import AuditEntry, AuditReason, Outcome, delivery_id
 from runtime.wiring import wire
 from tests.conftest import SAMPLE_CONFIG
-from tests.integration.audit_db import fresh_engine
 
 SECRET = "pseudonym-secret"
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -67,10 +65,10 @@ def entry(
     )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    engines = fresh_engine(request, tmp_path)
-    eng = next(engines)
+@pytest.fixture
+def engine(migrated_engine: Engine) -> Engine:
+    """The store with Alice's and Bob's transfers, links and consent on record."""
+    eng = migrated_engine
     store = AuditStore(eng)
     rows = [entry("e-alice-1", ALICE, r, Outcome.DELIVERED) for r in DELIVERED_TO]
     rows += [entry("e-alice-1", ALICE, r, Outcome.WITHHELD) for r in WITHHELD_FROM]
@@ -99,8 +97,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
                  "recipient": None, "effective_at": NOW, "recorded_at": NOW},
             ],
         )  # fmt: skip
-    yield eng
-    next(engines, None)
+    return eng
 
 
 def test_subject_access_report_lists_exactly_the_persons_transfers(engine: Engine) -> None:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, inspect, text
 
 from hub.audit.store import AuditFilter, AuditStore
-from hub.db.engine import make_engine, migrate
+from hub.db.engine import migrate
 from hub.heartbeat import HeartbeatStore
 from hub.inbox.store import InboxStore
 from hub.routing.messages import (
@@ -22,22 +20,13 @@ from hub.routing.messages import (
     delivered_entry,
     delivery_id,
 )
-from tests.integration.conftest import reset_schema
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'hub.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    reset_schema(url)
-    eng = make_engine(url)
-    migrate(eng)
-    yield eng
-    eng.dispose()
+@pytest.fixture
+def engine(migrated_engine: Engine) -> Engine:
+    return migrated_engine
 
 
 def _delivery(event_id: str, recipient: str) -> Delivery:

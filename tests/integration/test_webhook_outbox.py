@@ -8,25 +8,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from hub.db.engine import make_engine, migrate
 from hub.delivery.outbox import OutboxStatus, OutboxStore
 from hub.routing.messages import Delivery, Mode, delivery_id
-from hub.settings import HubSettings
-from tests.integration.conftest import reset_schema
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request: pytest.FixtureRequest, settings: HubSettings) -> Engine:
-    if request.param == "postgres":
-        url = request.getfixturevalue("postgres_url")
-        reset_schema(url)
-    else:
-        url = settings.effective_database_url
-    e = make_engine(url)
-    migrate(e)
-    return e
+@pytest.fixture
+def engine(migrated_engine: Engine) -> Engine:
+    return migrated_engine
 
 
 def dlv(event: str, subject: str, mode: Mode = Mode.LIVE) -> Delivery:

@@ -19,13 +19,22 @@ async def retry(settings: HubSettings, bootstrap: str, store: ReviewStore, seq: 
         raise RetryError(f"there is no review item {seq} (see `hub review list`)")
     if item.status != "open":
         raise RetryError(f"review item {seq} is {item.status}, not open")
-    producer = make_producer(settings, bootstrap)
-    await producer.start()
+    # Marked before it is published: the router may route it (and, still unlinked, queue it
+    # again as open) before the producer has even stopped; marking afterwards would hide it.
+    if not store.mark(seq, "retried", utcnow(), only_if="open"):
+        raise RetryError(f"review item {seq} is no longer open (see `hub review list`)")
     try:
-        await (
-            await producer.send(item.topic, item.value, key=item.key, headers=list(item.headers))
-        )
-    finally:
-        await producer.stop()
-    store.mark(seq, "retried", utcnow())
+        producer = make_producer(settings, bootstrap)
+        await producer.start()
+        try:
+            await (
+                await producer.send(
+                    item.topic, item.value, key=item.key, headers=list(item.headers)
+                )
+            )
+        finally:
+            await producer.stop()
+    except BaseException:
+        store.mark(seq, "open", None, only_if="retried")  # not published: still waiting
+        raise
     return item.event_id

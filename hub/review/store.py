@@ -110,11 +110,13 @@ class ReviewStore:
                 .values(status="released", resolved_at=at)
             )
 
-    def mark(self, seq: int, status: str, at: datetime) -> None:
+    def mark(self, seq: int, status: str, at: datetime | None, only_if: str | None = None) -> bool:
+        """Set an item's status (when it is `only_if`, if given). True when a row changed."""
+        stmt = update(_TABLE).where(_TABLE.c.seq == seq)
+        if only_if is not None:
+            stmt = stmt.where(_TABLE.c.status == only_if)
         with self.engine.begin() as conn:
-            conn.execute(
-                update(_TABLE).where(_TABLE.c.seq == seq).values(status=status, resolved_at=at)
-            )
+            return bool(conn.execute(stmt.values(status=status, resolved_at=at)).rowcount)
 
 
 def _review(m: RowMapping) -> Review:

@@ -115,3 +115,16 @@ def postgres_url() -> Iterator[str]:
             capture_output=True,
         )
         shutil.rmtree(data, ignore_errors=True)
+
+
+# A user's journey through the CLI and HTTP runs tens of `hub` processes one after another: on a
+# 2-core machine shared with two other test processes that alone can pass 180 s. Every wait in
+# those tests has its own deadline on a condition; this is only the guard against a hang.
+JOURNEY_TIMEOUT_S = 600
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = item.path.parts
+        if ("e2e" in parts or "browser" in parts) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(JOURNEY_TIMEOUT_S))

@@ -14,11 +14,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, select
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, event, select, text
 
-from hub.db.engine import make_engine
+from hub.db.engine import MIGRATIONS, make_engine
 from hub.db.tables import InboxItem
-from hub.inbox.store import InboxStore
+from hub.inbox.store import AckBeyondHandedOut, InboxStore
 from hub.routing.messages import Delivery, Mode, delivery_id
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
@@ -155,3 +157,67 @@ def test_cursors_are_per_recipient_and_a_replay_gets_a_new_one(
         (3, "e1", Mode.REPLAY)
     ]
     assert [e.cursor for e in store.fetch(recipient, after=0, limit=10)] == [2, 3]
+
+
+def test_a_page_read_from_a_cursor_never_handed_out_does_not_allow_acknowledging_it(
+    migrated_engine: Engine,
+) -> None:
+    store = InboxStore(migrated_engine)
+    store.add([_delivery(f"e{i}", "parking") for i in range(4)], NOW)
+    assert [e.cursor for e in store.fetch("parking", after=2, limit=10)] == [3, 4]  # skipped 1, 2
+    assert store.handed_out("parking") == 0
+    with pytest.raises(AckBeyondHandedOut):
+        store.ack("parking", 4, NOW)
+    assert [e.cursor for e in store.fetch("parking", after=0, limit=1)] == [1]
+    assert [e.cursor for e in store.fetch("parking", after=1, limit=10)] == [2, 3, 4]
+    assert store.handed_out("parking") == 4
+    assert store.ack("parking", 4, NOW) == 4
+    assert store.handed_out("waste") == 0
+
+
+def _alembic(engine: Engine, action: str, revision: str) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        getattr(command, action)(cfg, revision)
+
+
+def test_the_upgrade_keeps_the_cursors_clients_already_hold(migrated_engine: Engine) -> None:
+    _alembic(migrated_engine, "downgrade", "0007")
+    old = [
+        _delivery("e1", "parking"),
+        _delivery("e1", "waste"),
+        _delivery("e2", "parking"),
+        _delivery("e3", "parking"),
+    ]
+    with migrated_engine.begin() as conn:
+        for d in old:
+            conn.execute(
+                text(
+                    "INSERT INTO inbox_item (delivery_id, recipient, event_id, payload, created_at)"
+                    " VALUES (:i, :r, :e, :p, :t)"
+                ),
+                {
+                    "i": d.delivery_id,
+                    "r": d.recipient,
+                    "e": d.event_id,
+                    "p": d.model_dump_json(),
+                    "t": NOW,
+                },
+            )
+        conn.execute(text("UPDATE inbox_item SET acked_at = :t WHERE seq = 4"), {"t": NOW})
+    _alembic(migrated_engine, "upgrade", "head")
+    store = InboxStore(migrated_engine)
+    # a client that read up to seq 1 before the upgrade reads on from there
+    assert [(e.cursor, e.delivery.event_id) for e in store.fetch("parking", 1, 10)] == [(3, "e2")]
+    assert [e.cursor for e in store.fetch("waste", 0, 10)] == [2]
+    assert store.handed_out("parking") == 4  # what the old API gave out was not recorded
+    # new deliveries come after every cursor handed out before the upgrade
+    store.add(
+        [_delivery("e9", "parking"), _delivery("e9", "waste"), _delivery("e9", "libraries")], NOW
+    )
+    assert [e.cursor for e in store.fetch("parking", 3, 10)] == [5]
+    assert [e.cursor for e in store.fetch("waste", 2, 10)] == [5]
+    assert [e.cursor for e in store.fetch("libraries", 0, 10)] == [1]
+    assert store.ack("parking", 5, NOW) == 3  # cursors 1, 3 and 5 (4 was acknowledged before)

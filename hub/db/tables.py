@@ -46,7 +46,9 @@ class InboxItem(SQLModel, table=True):
     """A delivery waiting in a recipient's pull inbox until the recipient acknowledges it."""
 
     __tablename__ = "inbox_item"
-    __table_args__ = (UniqueConstraint("recipient", "cursor", name="uq_inbox_item_recipient_cursor"),)
+    __table_args__ = (
+        UniqueConstraint("recipient", "cursor", name="uq_inbox_item_recipient_cursor"),
+    )
 
     seq: int | None = Field(default=None, primary_key=True)
     delivery_id: str = Field(unique=True, max_length=64)

@@ -129,13 +129,11 @@ def test_a_paging_reader_sees_every_delivery_once_and_acks_only_what_it_saw(
         missed = expected[r] - set(seen[r])
         assert not missed, f"{r}: the reader never saw {len(missed)} of {len(expected[r])}"
         assert reader.pending(r) == 0
+    items = InboxItem.__table__  # type: ignore[attr-defined]
     with migrated_engine.connect() as conn:
-        acked = {
-            row[0]
-            for row in conn.execute(
-                select(InboxItem.delivery_id).where(InboxItem.acked_at.is_not(None))  # type: ignore[attr-defined,union-attr]
-            )
-        }
+        acked = set(
+            conn.execute(select(items.c.delivery_id).where(items.c.acked_at.is_not(None))).scalars()
+        )
     assert acked == set().union(*(set(s) for s in seen.values()))
     assert acked_count == len(acked) == WRITERS * BATCHES * BATCH_SIZE
 

@@ -8,11 +8,15 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from hub.api.auth import current_system, require_role
 from hub.api.context import ApiContext, api_context
+from hub.api.errors import error_body
 from hub.config.model import Role, System
+from hub.errors import Problem
+from hub.inbox.store import MAX_CURSOR, AckBeyondHandedOut
 from hub.timeutil import utcnow
 
 router = APIRouter(tags=["inbox"])
@@ -57,7 +61,12 @@ class InboxPage(BaseModel):
 
 
 class AckRequest(BaseModel):
-    up_to: int = Field(ge=1, description="Acknowledge every delivery with cursor <= up_to")
+    up_to: int = Field(
+        ge=0,
+        le=MAX_CURSOR,
+        description="Acknowledge every delivery with cursor <= up_to: the next_cursor of a page "
+        "you have read and stored (not beyond it: that is refused with ack_beyond_handed_out)",
+    )
 
 
 class AckResult(BaseModel):
@@ -68,7 +77,14 @@ class AckResult(BaseModel):
 async def read_inbox(
     ctx: Annotated[ApiContext, Depends(api_context)],
     system: Annotated[System, Depends(current_system)],
-    after: Annotated[int, Query(ge=0, description="Return deliveries after this cursor")] = 0,
+    after: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=MAX_CURSOR,
+            description="Return deliveries after this cursor: the next_cursor of your last page",
+        ),
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     wait: Annotated[
         float,
@@ -113,13 +129,21 @@ async def read_inbox(
     )
 
 
-@router.post("/v1/inbox/ack", response_model=AckResult)
+@router.post(
+    "/v1/inbox/ack",
+    response_model=AckResult,
+    responses={409: {"description": "up_to is beyond the highest cursor you have been handed"}},
+)
 async def ack_inbox(
     body: AckRequest,
     ctx: Annotated[ApiContext, Depends(api_context)],
     system: Annotated[System, Depends(current_system)],
-) -> AckResult:
-    """Acknowledge your deliveries up to a cursor; they are not returned again."""
+) -> AckResult | JSONResponse:
+    """Acknowledge your deliveries up to a cursor you have read; they are not returned again."""
     require_role(system, Role.RECIPIENT)
-    count = await asyncio.to_thread(ctx.inbox.ack, system.id, body.up_to, utcnow())
+    try:
+        count = await asyncio.to_thread(ctx.inbox.ack, system.id, body.up_to, utcnow())
+    except AckBeyondHandedOut as exc:
+        problem = Problem("up_to", "max_handed_out", f"at most {exc.handed_out}")
+        return JSONResponse(error_body(exc.code, str(exc), [problem]), 409)
     return AckResult(acknowledged=count)

@@ -364,6 +364,25 @@ def bench_codec(events: Annotated[int, typer.Option(help="Records per run")] = 5
     run_codec_bench(SchemaRegistry.from_dir(_settings().schema_dir), events, console)
 
 
+@app.command("bench-inbox")
+def bench_inbox(
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Database to run on (a throw-away one); default: a temporary SQLite file"
+        ),
+    ] = None,
+    deliveries: Annotated[
+        int, typer.Option(min=300, help="Backlog, and deliveries written")
+    ] = 10_000,
+) -> None:
+    """Pull inbox read rate (paging reader, fetch + ack) with 3 writers, beside a plain SELECT."""
+    from runtime.inbox_bench import run_inbox_bench
+
+    _settings()
+    run_inbox_bench(database_url, deliveries, console)
+
+
 @keys_app.command("new")
 def keys_new(system: Annotated[str, typer.Argument(help="System id the key is for")]) -> None:
     """Print a new random API key and the api_key_sha256 line to put in systems.yaml."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Index, LargeBinary, UniqueConstraint
+from sqlalchemy import BigInteger, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -46,14 +46,44 @@ class InboxItem(SQLModel, table=True):
     """A delivery waiting in a recipient's pull inbox until the recipient acknowledges it."""
 
     __tablename__ = "inbox_item"
+    __table_args__ = (
+        UniqueConstraint("recipient", "cursor", name="uq_inbox_item_recipient_cursor"),
+    )
 
     seq: int | None = Field(default=None, primary_key=True)
     delivery_id: str = Field(unique=True, max_length=64)
     recipient: str = Field(index=True, max_length=64)
+    cursor: int = Field(
+        sa_type=BigInteger,
+        description="Position in the recipient's inbox, assigned in commit order (InboxStore.add)",
+    )
     event_id: str = Field(max_length=128)
     payload: str
     created_at: datetime
     acked_at: datetime | None = Field(default=None)
+
+
+class InboxCursor(SQLModel, table=True):
+    """Per recipient: the last inbox cursor taken by a writer. Its row lock orders the writers."""
+
+    __tablename__ = "inbox_cursor"
+
+    recipient: str = Field(primary_key=True, max_length=64)
+    last_cursor: int = Field(sa_type=BigInteger)
+
+
+class InboxReader(SQLModel, table=True):
+    """Per recipient: every unacknowledged delivery with cursor <= handed_out has been read.
+
+    `POST /v1/inbox/ack` may not go beyond it. Kept apart from inbox_cursor so a reader never
+    waits on a writer's row lock.
+    """
+
+    __tablename__ = "inbox_reader"
+
+    recipient: str = Field(primary_key=True, max_length=64)
+    handed_out: int = Field(sa_type=BigInteger)
+    read_at: datetime
 
 
 class WorkerHeartbeat(SQLModel, table=True):

@@ -1,18 +1,84 @@
-"""The pull inbox: deliveries held for a recipient until it acknowledges them."""
+"""The pull inbox: deliveries held for a recipient until it acknowledges them.
+
+Why a reader paging by cursor never skips a delivery, whatever the number of writers
+-------------------------------------------------------------------------------------
+A recipient reads `fetch(after=c)` and goes on from the last cursor it was given. That is only
+safe if no delivery can ever become visible with a cursor at or below one the reader has
+already passed. A hub-wide serial does not give that: transaction A takes 10, B takes 11, B
+commits first, the reader sees 11 and moves past 10 before A commits.
+
+So cursors are per recipient and taken in commit order. Each recipient has a counter row in
+`inbox_cursor`; a writer takes its numbers with one UPSERT that increments the counter
+(`last_cursor = last_cursor + n ... RETURNING last_cursor`) in the same transaction that
+inserts the deliveries. Incrementing the row locks it until that transaction ends, so a
+second writer for the same recipient blocks on the row and takes its numbers only after the
+first has committed (or rolled back). Cursor order therefore equals commit order per
+recipient: whenever a reader's snapshot shows cursor C, every cursor below C that will ever
+exist for that recipient is already committed and in the same snapshot. On PostgreSQL this
+holds because a committing transaction becomes visible to new snapshots before it releases
+its row locks; on SQLite writers are serialized by the database write lock, with the same
+effect. Writers lock the counter rows of a batch's recipients in one statement, in sorted
+recipient order, so two writers never deadlock on them.
+
+Gaps are harmless, repeats are impossible: a reader only asks for cursors greater than its
+own. Gaps come from a replay (its old row is deleted, the delivery comes back with a new
+cursor above everything handed out so far) and from a rare race where two writers insert
+the same delivery id at once (the loser's number is skipped). A redelivered batch does not
+take numbers for deliveries already stored: they are looked up first.
+
+What may be acknowledged
+------------------------
+`inbox_reader.handed_out` = H per recipient means: every unacknowledged delivery with
+cursor <= H has been returned by `fetch`. A fetch from `after <= H` that returns up to cursor
+C raises H to C (it returned everything unacknowledged in (after, C], and (0, after] was
+already handed out); a fetch from `after > H` (a cursor the hub never gave) does not move it.
+`ack(up_to > H)` is refused and acknowledges nothing. H lives in its own table so that a
+reader never waits on a writer's lock on `inbox_cursor`.
+
+A retention purge may delete acknowledged `inbox_item` rows; it must keep the `inbox_cursor`
+and `inbox_reader` rows, or cursors would be reused below what readers already hold.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 
 from hub.db.engine import insert_ignoring_duplicates
-from hub.db.tables import InboxItem
+from hub.db.tables import InboxCursor, InboxItem, InboxReader
+from hub.errors import HubError
 from hub.routing.messages import Delivery, Mode
+from hub.timeutil import utcnow
 
 _TABLE = InboxItem.__table__  # type: ignore[attr-defined]
+_COUNTERS = InboxCursor.__table__  # type: ignore[attr-defined]
+_READERS = InboxReader.__table__  # type: ignore[attr-defined]
+
+MAX_CURSOR = 2**63 - 1
+"""Cursors are signed 64-bit integers in the database; nothing above this can be asked for."""
+
+
+class AckBeyondHandedOut(HubError):
+    """An acknowledgement beyond the highest cursor the recipient has been handed."""
+
+    code = "ack_beyond_handed_out"
+
+    def __init__(self, recipient: str, up_to: int, handed_out: int) -> None:
+        self.recipient = recipient
+        self.up_to = up_to
+        self.handed_out = handed_out
+        super().__init__(
+            f"cannot acknowledge up to cursor {up_to}: the highest cursor handed out to "
+            f"{recipient!r} is {handed_out}; acknowledge up to the next_cursor of a page you "
+            "have read (read on with ?after=<next_cursor> first)"
+        )
 
 
 class InboxEntry(BaseModel):
@@ -22,6 +88,29 @@ class InboxEntry(BaseModel):
     delivery: Delivery
 
 
+def _insert(conn: Connection, table: Any) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def take_cursors(conn: Connection, counts: Mapping[str, int]) -> dict[str, int]:
+    """Reserve `counts[r]` cursors for each recipient r; returns r's new last cursor.
+
+    One statement; it locks each recipient's counter row until `conn`'s transaction ends, in
+    sorted recipient order (the order of the VALUES rows), so concurrent writers queue per
+    recipient in commit order and never deadlock on each other.
+    """
+    ins = _insert(conn, _COUNTERS).values(
+        [{"recipient": r, "last_cursor": counts[r]} for r in sorted(counts) if counts[r] > 0]
+    )
+    stmt = ins.on_conflict_do_update(
+        index_elements=["recipient"],
+        set_={"last_cursor": _COUNTERS.c.last_cursor + ins.excluded.last_cursor},
+    ).returning(_COUNTERS.c.recipient, _COUNTERS.c.last_cursor)
+    return {str(r): int(last) for r, last in conn.execute(stmt).all()}
+
+
 class InboxStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -29,55 +118,100 @@ class InboxStore:
     def add(
         self, deliveries: Sequence[Delivery], at: datetime, payloads: Sequence[str] | None = None
     ) -> int:
-        """Store a batch; a delivery already in the inbox (same delivery id) is not stored twice.
+        """Store a batch in one transaction; returns how many were stored.
 
-        `payloads`, when given, are the deliveries' JSON exactly as received (saves re-encoding).
+        A delivery already in the inbox (same delivery id) is not stored twice and takes no
+        cursor. A replay (`Mode.REPLAY`) shows the delivery again: its old row goes, and it
+        comes back unacknowledged with a new cursor. `payloads`, when given, are the
+        deliveries' JSON exactly as received (saves re-encoding).
         """
         texts = payloads if payloads is not None else [d.model_dump_json() for d in deliveries]
-        rows = [
-            {
-                "delivery_id": d.delivery_id,
-                "recipient": d.recipient,
-                "event_id": d.event_id,
-                "payload": text,
-                "created_at": at,
-            }
-            for d, text in zip(deliveries, texts, strict=True)
-        ]
-        replayed = {d.delivery_id for d in deliveries if d.mode is Mode.REPLAY}
+        batch: dict[str, tuple[Delivery, str]] = {}
+        for d, text in zip(deliveries, texts, strict=True):
+            batch.setdefault(d.delivery_id, (d, text))
+        if not batch:
+            return 0
+        replayed = sorted(i for i, (d, _) in batch.items() if d.mode is Mode.REPLAY)
         with self.engine.begin() as conn:
             if replayed:
                 # A replay shows the delivery again (a new cursor, unacknowledged), as the
                 # policy in force now allows it; the recipient de-duplicates on delivery_id.
-                conn.execute(delete(_TABLE).where(_TABLE.c.delivery_id.in_(sorted(replayed))))
+                conn.execute(delete(_TABLE).where(_TABLE.c.delivery_id.in_(replayed)))
+            stored = set(
+                conn.execute(
+                    select(_TABLE.c.delivery_id).where(_TABLE.c.delivery_id.in_(sorted(batch)))
+                ).scalars()
+            )
+            fresh = [(d, text) for i, (d, text) in batch.items() if i not in stored]
+            if not fresh:
+                return 0
+            counts = Counter(d.recipient for d, _ in fresh)
+            last = take_cursors(conn, counts)
+            position = {r: last[r] - n for r, n in counts.items()}
+            rows = []
+            for d, text in fresh:
+                position[d.recipient] += 1
+                rows.append(
+                    {
+                        "delivery_id": d.delivery_id,
+                        "recipient": d.recipient,
+                        "cursor": position[d.recipient],
+                        "event_id": d.event_id,
+                        "payload": text,
+                        "created_at": at,
+                    }
+                )
             return insert_ignoring_duplicates(conn, _TABLE, rows, "delivery_id")
 
     def fetch(self, recipient: str, after: int, limit: int) -> list[InboxEntry]:
-        """Unacknowledged deliveries for `recipient` with cursor > `after`, oldest first."""
+        """Unacknowledged deliveries for `recipient` with cursor > `after`, oldest first.
+
+        What it returns counts as handed out: it may then be acknowledged (see `ack`).
+        """
         stmt = (
-            select(_TABLE.c.seq, _TABLE.c.payload)
+            select(_TABLE.c.cursor, _TABLE.c.payload)
             .where(
-                _TABLE.c.recipient == recipient, _TABLE.c.seq > after, _TABLE.c.acked_at.is_(None)
+                _TABLE.c.recipient == recipient,
+                _TABLE.c.cursor > after,
+                _TABLE.c.acked_at.is_(None),
             )
-            .order_by(_TABLE.c.seq)
+            .order_by(_TABLE.c.cursor)
             .limit(limit)
         )
         with self.engine.connect() as conn:
-            return [
-                InboxEntry(cursor=seq, delivery=Delivery.model_validate_json(payload))
-                for seq, payload in conn.execute(stmt)
-            ]
+            rows = conn.execute(stmt).all()
+            if rows and after <= self._handed_out(conn, recipient) < rows[-1][0]:
+                self._hand_out(conn, recipient, after, int(rows[-1][0]))
+            conn.commit()
+        return [
+            InboxEntry(cursor=c, delivery=Delivery.model_validate_json(payload))
+            for c, payload in rows
+        ]
+
+    def handed_out(self, recipient: str) -> int:
+        """The highest cursor up to which `recipient` has been handed every delivery (0: none)."""
+        with self.engine.connect() as conn:
+            return self._handed_out(conn, recipient)
 
     def ack(self, recipient: str, up_to: int, at: datetime) -> int:
-        """Acknowledge every delivery of `recipient` with cursor <= `up_to`. Returns how many."""
+        """Acknowledge every delivery of `recipient` with cursor <= `up_to`. Returns how many.
+
+        Raises `AckBeyondHandedOut` (and acknowledges nothing) when `up_to` is above what
+        `recipient` has been handed out.
+        """
         stmt = (
             update(_TABLE)
             .where(
-                _TABLE.c.recipient == recipient, _TABLE.c.seq <= up_to, _TABLE.c.acked_at.is_(None)
+                _TABLE.c.recipient == recipient,
+                _TABLE.c.cursor <= up_to,
+                _TABLE.c.acked_at.is_(None),
             )
             .values(acked_at=at)
         )
         with self.engine.begin() as conn:
+            handed_out = self._handed_out(conn, recipient)
+            if up_to > handed_out:
+                raise AckBeyondHandedOut(recipient, up_to, handed_out)
             return int(conn.execute(stmt).rowcount or 0)
 
     def pending(self, recipient: str) -> int:
@@ -86,3 +220,32 @@ class InboxStore:
         )
         with self.engine.connect() as conn:
             return int(conn.execute(stmt).scalar_one())
+
+    @staticmethod
+    def _handed_out(conn: Connection, recipient: str) -> int:
+        value = conn.execute(
+            select(_READERS.c.handed_out).where(_READERS.c.recipient == recipient)
+        ).scalar()
+        return int(value or 0)
+
+    @staticmethod
+    def _hand_out(conn: Connection, recipient: str, after: int, to: int) -> None:
+        """Raise `recipient`'s handed-out cursor to `to`, if a page read from `after` may."""
+        now = utcnow()
+        reader = _READERS.c
+        grows = (reader.handed_out >= after) & (reader.handed_out < to)
+        if after == 0:
+            ins = _insert(conn, _READERS).values(recipient=recipient, handed_out=to, read_at=now)
+            conn.execute(
+                ins.on_conflict_do_update(
+                    index_elements=["recipient"],
+                    set_={"handed_out": to, "read_at": now},
+                    where=grows,
+                )
+            )
+        else:
+            conn.execute(
+                update(_READERS)
+                .where(reader.recipient == recipient, grows)
+                .values(handed_out=to, read_at=now)
+            )

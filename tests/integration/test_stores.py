@@ -11,7 +11,7 @@ from sqlalchemy import Engine, inspect, text
 from hub.audit.store import AuditFilter, AuditStore
 from hub.db.engine import migrate
 from hub.heartbeat import HeartbeatStore
-from hub.inbox.store import InboxStore
+from hub.inbox.store import AckBeyondHandedOut, InboxStore
 from hub.routing.messages import (
     AuditEntry,
     AuditReason,
@@ -124,7 +124,11 @@ def test_inbox_is_per_recipient_idempotent_and_acknowledged(engine: Engine) -> N
     assert (
         inbox.pending("parking") == 1
     )  # another recipient's acknowledgement touches nothing of parking's
-    assert inbox.ack("parking", 10_000, NOW) == 1
+    [parked] = inbox.fetch("parking", after=0, limit=10)
+    with pytest.raises(AckBeyondHandedOut, match=f"handed out to 'parking' is {parked.cursor}"):
+        inbox.ack("parking", 10_000, NOW)  # beyond what parking has read: acknowledges nothing
+    assert inbox.pending("parking") == 1
+    assert inbox.ack("parking", parked.cursor, NOW) == 1
     assert inbox.fetch("parking", after=0, limit=10) == []
 
 

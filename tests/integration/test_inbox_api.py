@@ -1,0 +1,102 @@
+"""`GET /v1/inbox` and `POST /v1/inbox/ack` over HTTP on real SQLite and PostgreSQL: a recipient
+acknowledges only what it was handed, and out-of-range cursors are a 422, never a 500."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import SimpleNamespace
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from connectors import pull_inbox
+from hub.api.context import api_context
+from hub.api.errors import install_error_handlers
+from hub.config.loader import load_config
+from hub.events.schemas import SchemaRegistry
+from hub.inbox.store import InboxStore
+from tests.integration.test_inbox_cursors import NOW, _delivery
+from tests.unit.samples import CONFIG_DIR, SCHEMA_DIR
+
+PARKING = {"Authorization": "Bearer demo-parking-key"}
+TOO_BIG = 2**63
+
+
+@pytest.fixture
+def inbox(migrated_engine: Engine) -> InboxStore:
+    return InboxStore(migrated_engine)
+
+
+@pytest.fixture
+def client(inbox: InboxStore) -> Iterator[TestClient]:
+    config = load_config(CONFIG_DIR, SchemaRegistry.from_dir(SCHEMA_DIR))
+    app = FastAPI()
+    install_error_handlers(app)
+    app.include_router(pull_inbox.router)
+    app.dependency_overrides[api_context] = lambda: SimpleNamespace(config=config, inbox=inbox)
+    with TestClient(app) as c:
+        yield c
+
+
+def _ack(client: TestClient, up_to: object) -> tuple[int, dict[str, object]]:
+    r = client.post("/v1/inbox/ack", json={"up_to": up_to}, headers=PARKING)
+    return r.status_code, r.json()
+
+
+def test_ack_beyond_what_was_handed_out_is_refused_and_acknowledges_nothing(
+    client: TestClient, inbox: InboxStore
+) -> None:
+    inbox.add([_delivery(f"e{i}", "parking") for i in range(3)], NOW)
+    # the README's old example: acknowledge "everything" before reading anything
+    status, body = _ack(client, 1_000_000)
+    assert status == 409
+    error = body["error"]
+    assert isinstance(error, dict)
+    assert error["code"] == "ack_beyond_handed_out"
+    assert "highest cursor handed out to 'parking' is 0" in error["message"]
+    assert error["problems"] == [
+        {"field": "up_to", "rule": "max_handed_out", "message": "at most 0"}
+    ]
+    assert inbox.pending("parking") == 3
+
+    page = client.get("/v1/inbox?limit=2", headers=PARKING).json()
+    assert len(page["items"]) == 2
+    read = page["next_cursor"]
+    status, body = _ack(client, read + 1)
+    assert status == 409 and f"is {read}" in str(body)
+    assert inbox.pending("parking") == 3
+
+    assert _ack(client, read) == (200, {"acknowledged": 2})
+    assert _ack(client, 0) == (200, {"acknowledged": 0})
+    rest = client.get(f"/v1/inbox?after={read}", headers=PARKING).json()
+    assert [i["cursor"] for i in rest["items"]] == [rest["next_cursor"]]
+    assert _ack(client, rest["next_cursor"]) == (200, {"acknowledged": 1})
+    assert inbox.pending("parking") == 0
+
+
+def test_cursors_outside_the_64_bit_range_are_a_422(client: TestClient, inbox: InboxStore) -> None:
+    inbox.add([_delivery("e1", "parking")], NOW)
+    for after in (-1, TOO_BIG, 10**30):
+        r = client.get(f"/v1/inbox?after={after}", headers=PARKING)
+        assert r.status_code == 422, after
+        assert r.json()["error"]["code"] == "invalid"
+        assert [p["field"] for p in r.json()["error"]["problems"]] == ["query.after"]
+    client.get("/v1/inbox", headers=PARKING)
+    for up_to in (-1, TOO_BIG, 10**30):
+        status, body = _ack(client, up_to)
+        assert status == 422, up_to
+        error = body["error"]
+        assert isinstance(error, dict)
+        assert [p["field"] for p in error["problems"]] == ["body.up_to"]
+    assert inbox.pending("parking") == 1
+
+
+def test_the_largest_cursor_is_accepted(client: TestClient, inbox: InboxStore) -> None:
+    inbox.add([_delivery("e1", "parking")], NOW)
+    page = client.get(f"/v1/inbox?after={TOO_BIG - 1}", headers=PARKING).json()
+    assert page == {"recipient": "parking", "items": [], "next_cursor": TOO_BIG - 1}
+    status, _ = _ack(client, TOO_BIG - 1)
+    assert status == 409  # in range, but nothing that far was handed out
+    assert inbox.pending("parking") == 1

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from hub.broker.embedded import EmbeddedBroker, free_port
+from hub.broker.embedded import EmbeddedBroker
 from hub.settings import REPO_ROOT, HubSettings
+from tests.pg_server import PgServer, pg_bindir
 
 SAMPLE_CONFIG = REPO_ROOT / "config"
 WIDE_WINDOW_DAYS = 36_500
@@ -46,75 +42,17 @@ def settings(tmp_path: Path) -> HubSettings:
     )
 
 
-def _pg_bin() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    return Path(found[-1]).parent if found else None
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A PostgreSQL server started for this test run on loopback (Debian's package)."""
-    bindir = _pg_bin()
+    bindir = pg_bindir()
     if bindir is None:
         pytest.skip("PostgreSQL server binaries not installed (make test installs them)")
-    root = os.geteuid() == 0
-    data = Path(tempfile.mkdtemp(prefix="hub-pg-"))
-    run_as: list[str] = []
-    if root:
-        shutil.chown(data, "postgres", "postgres")
-        run_as = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
-    subprocess.run(
-        [
-            *run_as,
-            str(bindir / "initdb"),
-            "-D",
-            str(data / "db"),
-            "-U",
-            "hub",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [
-            *run_as,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data / "db"),
-            "-l",
-            str(data / "log"),
-            "-w",
-            "-o",
-            f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    server = PgServer(bindir)
     try:
-        deadline = time.monotonic() + 30
-        while subprocess.run(
-            [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True
-        ).returncode:
-            if time.monotonic() > deadline:
-                raise RuntimeError("PostgreSQL did not start")
-            time.sleep(0.2)
-        subprocess.run(
-            [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "hub", "hub"],
-            check=True,
-            capture_output=True,
-        )
-        yield f"postgresql://hub@127.0.0.1:{port}/hub"
+        yield server.url
     finally:
-        subprocess.run(
-            [*run_as, str(bindir / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop"],
-            capture_output=True,
-        )
-        shutil.rmtree(data, ignore_errors=True)
+        server.remove()
 
 
 # A user's journey through the CLI and HTTP runs tens of `hub` processes one after another: on a

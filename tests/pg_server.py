@@ -1,0 +1,72 @@
+"""A throw-away PostgreSQL server on loopback (Debian's package), that a test can stop and start."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from hub.broker.embedded import free_port
+
+
+def pg_bindir() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(found[-1]).parent if found else None
+
+
+class PgServer:
+    """initdb once; `start()`/`stop()` as often as a test needs (same port, same data)."""
+
+    def __init__(self, bindir: Path) -> None:
+        self.bindir = bindir
+        self.root = Path(tempfile.mkdtemp(prefix="hub-pg-"))
+        self.port = free_port()
+        self._run_as: list[str] = []
+        if os.geteuid() == 0:  # initdb refuses root: run the server as Debian's postgres user
+            shutil.chown(self.root, "postgres", "postgres")
+            self._run_as = ["runuser", "-u", "postgres", "--"]
+        self._pg("initdb", "-D", str(self.root / "db"), "-U", "hub", "--auth=trust", "-E", "UTF8")
+        self.start()
+        self._pg("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "hub", "hub")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://hub@127.0.0.1:{self.port}/hub"
+
+    def _pg(self, tool: str, *args: str, check: bool = True) -> None:
+        subprocess.run(
+            [*self._run_as, str(self.bindir / tool), *args], check=check, capture_output=True
+        )
+
+    def start(self, timeout: float = 30) -> None:
+        self._pg(
+            "pg_ctl",
+            "-D",
+            str(self.root / "db"),
+            "-l",
+            str(self.root / "log"),
+            "-w",
+            "-o",
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        )
+        deadline = time.monotonic() + timeout
+        while subprocess.run(
+            [str(self.bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
+            capture_output=True,
+        ).returncode:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"PostgreSQL did not start: see {self.root / 'log'}")
+            time.sleep(0.2)
+
+    def stop(self, mode: str = "immediate") -> None:
+        """Stop the server (`immediate`: as a crash or an outage looks to its clients)."""
+        self._pg("pg_ctl", "-D", str(self.root / "db"), "-m", mode, "stop", check=False)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)

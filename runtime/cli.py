@@ -140,7 +140,7 @@ def init() -> None:
     settings = _settings()
     settings.require_bootstrap("hub init")
     w = wire(settings)
-    asyncio.run(ensure_topics(settings.kafka_bootstrap, w.topics()))
+    asyncio.run(ensure_topics(settings, w.topics()))
     open_stores(settings).engine.dispose()
     console.print(f"{len(w.topics())} topics ready; database migrated.")
 

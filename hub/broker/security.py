@@ -173,7 +173,7 @@ async def diagnose(settings: HubSettings, bootstrap: str, timeout: float = 5.0) 
             f"{where} does not offer SASL {security.sasl_mechanism} ({exc}): "
             "check HUB_KAFKA_SASL_MECHANISM"
         )
-    except kafka_errors.SaslAuthenticationFailedError as exc:
+    except (kafka_errors.SaslAuthenticationFailed, kafka_errors.AuthenticationFailedError) as exc:
         return (
             f"{where} refused the SASL credentials ({security.describe()}): {exc}; check "
             "HUB_KAFKA_SASL_USERNAME, HUB_KAFKA_SASL_PASSWORD and HUB_KAFKA_SASL_MECHANISM"

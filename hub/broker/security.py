@@ -187,10 +187,14 @@ async def diagnose(settings: HubSettings, bootstrap: str, timeout: float = 5.0) 
         )
         return f"{where} did not complete a {security.protocol} connection within {timeout:.0f}s: {hint}"
     except kafka_errors.KafkaConnectionError as exc:
-        return (
-            f"{where} closed the {security.describe()} connection ({exc}): does the listener "
-            "expect another HUB_KAFKA_SECURITY_PROTOCOL or SASL mechanism?"
-        )
+        hints = ["does the listener expect another HUB_KAFKA_SECURITY_PROTOCOL or SASL mechanism?"]
+        if security.tls and settings.kafka_ssl_cert_file is None:
+            # TLS 1.3: a broker that requires a client certificate closes after the handshake
+            hints.append(
+                "does it require a client certificate (HUB_KAFKA_SSL_CERT_FILE, "
+                "HUB_KAFKA_SSL_KEY_FILE)?"
+            )
+        return f"{where} closed the {security.describe()} connection ({exc}): " + " ".join(hints)
     except kafka_errors.KafkaError as exc:
         return f"{where} refused the {security.describe()} connection: {exc!r}"
     except OSError as exc:

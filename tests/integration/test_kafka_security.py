@@ -162,7 +162,7 @@ async def refused(settings: HubSettings, limit_s: float = 15.0) -> str:
     return str(caught.value)
 
 
-async def test_wrong_password_unknown_user_and_unoffered_mechanism_are_clear_errors(
+async def test_wrong_password_and_unknown_user_are_clear_errors(
     secure_settings: HubSettings,
 ) -> None:
     wrong = secure_settings.model_copy(update={"kafka_sasl_password": SecretStr("guess")})
@@ -204,3 +204,23 @@ async def test_wrong_security_protocol_fails_fast_not_hangs(
     plain_on_tls = settings.model_copy(update={"kafka_bootstrap": secure_settings.kafka_bootstrap})
     message = await refused(plain_on_tls)
     assert "HUB_KAFKA_SECURITY_PROTOCOL" in message
+
+
+async def test_a_mechanism_the_broker_does_not_offer_is_a_clear_error(
+    tmp_path: Path, settings: HubSettings
+) -> None:
+    with EmbeddedBroker(
+        log_file=tmp_path / "scram-only.log", users={"svc": "pw"}, mechanisms=("SCRAM-SHA-512",)
+    ) as scram_only:
+        plain = settings.model_copy(
+            update={
+                "kafka_bootstrap": scram_only.bootstrap,
+                "kafka_security_protocol": "SASL_PLAINTEXT",
+                "kafka_sasl_mechanism": "PLAIN",
+                "kafka_sasl_username": "svc",
+                "kafka_sasl_password": SecretStr("pw"),
+            }
+        )
+        message = await refused(plain)
+        assert "does not offer SASL PLAIN" in message
+        assert "HUB_KAFKA_SASL_MECHANISM" in message

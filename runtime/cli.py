@@ -406,6 +406,11 @@ from runtime import cli_deliveries  # noqa: E402  (registers on the app defined 
 
 cli_deliveries.register(app)
 
+# `hub kafka acls` (issue 11): the Kafka ACLs of each hub principal
+from runtime.kafka_acls import kafka_app  # noqa: E402
+
+app.add_typer(kafka_app, name="kafka")
+
 
 def main() -> None:
     try:

@@ -226,9 +226,7 @@ def test_schema_registry_sends_basic_auth_and_explains_a_refusal() -> None:
         return httpx.Response(200, json={"id": 7})
 
     transport = httpx.MockTransport(registry)
-    good = ConfluentRegistryClient(
-        "https://sr.test", auth=("key", "secret"), transport=transport
-    )
+    good = ConfluentRegistryClient("https://sr.test", auth=("key", "secret"), transport=transport)
     assert good.register("events.x-value", {"type": "string"}) == 7
     bad = ConfluentRegistryClient("https://sr.test", auth=("key", "wrong"), transport=transport)
     with pytest.raises(BrokerError, match="HUB_SCHEMA_REGISTRY_PASSWORD"):

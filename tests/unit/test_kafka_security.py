@@ -315,3 +315,45 @@ def test_sasl_authenticate_response_decodes_as_aiokafka_expects(version: int) ->
     assert decoded.error_code == 58
     assert decoded.error_message == "Authentication failed"
     assert decoded.sasl_auth_bytes == b"v=abc"
+
+
+# ------------------------------------------------------------------ every client uses it
+
+KAFKA_CLIENTS = ("AIOKafkaConsumer(", "AIOKafkaProducer(", "AIOKafkaAdminClient(", "faust.App(")
+FACTORIES = {
+    "hub/broker/consumer.py",
+    "hub/broker/producer.py",
+    "hub/broker/admin.py",
+    "agents/app.py",
+}
+
+
+def test_kafka_clients_are_built_only_by_the_secured_factories() -> None:
+    """A client built anywhere else would silently connect without TLS/SASL."""
+    root = Path(__file__).resolve().parents[2]
+    offenders = []
+    for package in ("hub", "agents", "connectors", "runtime"):
+        for path in sorted((root / package).rglob("*.py")):
+            relative = path.relative_to(root).as_posix()
+            text = path.read_text()
+            if relative in FACTORIES or not any(c in text for c in KAFKA_CLIENTS):
+                continue
+            # the lag reader passes the settings' security through explicitly
+            if relative == "hub/api/metrics.py" and "**(security or {})" in text:
+                continue
+            offenders.append(relative)
+    assert offenders == [], (
+        f"{offenders} construct Kafka clients directly: use hub.broker.producer.make_producer, "
+        "hub.broker.consumer.make_consumer or hub.broker.admin.make_admin (they apply "
+        "HUB_KAFKA_SECURITY_PROTOCOL and friends)"
+    )
+
+
+def test_the_faust_app_gets_the_credentials(tmp_path: Path) -> None:
+    from agents.app import make_faust_app
+
+    settings = sasl("SASL_PLAINTEXT", "SCRAM-SHA-256", kafka_bootstrap="k:9092", data_dir=tmp_path)
+    credentials = make_faust_app(settings).conf.broker_credentials
+    assert isinstance(credentials, SASLCredentials)
+    assert (credentials.username, credentials.password) == ("hub-api", "pw-1")
+    assert credentials.mechanism.value == "SCRAM-SHA-256"

@@ -45,7 +45,9 @@ def secure_hub(
     try:
         url = f"http://127.0.0.1:{hub_env['HUB_API_PORT']}"
         deadline = time.monotonic() + 90
-        while True:  # ready: the broker answers the API over TLS+SASL, and a worker holds partitions
+        while (
+            True
+        ):  # ready: the broker answers the API over TLS+SASL, and a worker holds partitions
             for proc, log in ((api, "api.log"), (worker, "worker.log")):
                 assert proc.poll() is None, (tmp_path / log).read_text()[-3000:]
             try:
@@ -93,3 +95,35 @@ def test_hub_init_without_a_password_names_the_variable(
     result = run_hub("init", env=env, timeout=60)
     assert result.returncode == 2
     assert "HUB_KAFKA_SASL_PASSWORD" in result.stderr
+
+
+def test_kafka_acls_command_as_documented(hub_env: dict[str, str]) -> None:
+    result = run_hub(
+        "kafka",
+        "acls",
+        "--principal-api",
+        "User:hub-api",
+        "--principal-worker",
+        "User:hub-worker",
+        "--principal-connector",
+        "User:hub-connector",
+        "--principal-recipient",
+        "User:recipient-{recipient}",
+        "--bootstrap",
+        "b-1.kafka.example:9096",
+        "--command-config",
+        "admin.properties",
+        env=hub_env,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:3] == ["#!/bin/sh", lines[1], "set -e"]
+    commands = lines[3:]
+    assert commands and all(
+        c.startswith(
+            "kafka-acls.sh --bootstrap-server b-1.kafka.example:9096 "
+            "--command-config admin.properties --add --allow-principal User:"
+        )
+        for c in commands
+    )
+    assert any("User:hub-worker" in c and "--topic audit " in c for c in commands)

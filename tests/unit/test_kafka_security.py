@@ -357,3 +357,24 @@ def test_the_faust_app_gets_the_credentials(tmp_path: Path) -> None:
     assert isinstance(credentials, SASLCredentials)
     assert (credentials.username, credentials.password) == ("hub-api", "pw-1")
     assert credentials.mechanism.value == "SCRAM-SHA-256"
+
+
+def test_flexible_sasl_authenticate_v2_round_trip() -> None:
+    """SaslAuthenticate v2 (compact fields, tagged fields), as Java clients send it."""
+    import struct
+
+    token = b"n,,n=svc,r=abc"
+    # header v2: api key, version, correlation id, client id, no tagged fields; body: compact bytes
+    frame = struct.pack(">hhih", 36, 2, 7, 3) + b"cli" + b"\x00"
+    frame += bytes([len(token) + 1]) + token + b"\x00"
+    head = secure_front.parse_head(frame, flexible=True)
+    assert (head.api_key, head.api_version, head.correlation_id) == (36, 2, 7)
+    assert secure_front.authenticate_request_bytes(frame, head) == token
+
+    response = secure_front.authenticate_response(head, 0, None, b"r=abcdef")
+    body = response[4:]
+    assert int.from_bytes(body[:4], "big") == 7 and body[4] == 0  # correlation id, no tags
+    assert struct.unpack(">h", body[5:7]) == (0,)  # no error
+    assert body[7] == 0  # null error message
+    assert body[8] == len(b"r=abcdef") + 1 and body[9:17] == b"r=abcdef"
+    assert len(response) == 4 + len(body)

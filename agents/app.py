@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import faust
 
 from agents.batching import APP_ID
+from hub.broker.security import kafka_security
 from hub.broker.topics import TopicNames
 from hub.config.model import HubConfig
 from hub.events.codec import AvroCodec
@@ -30,6 +31,7 @@ def make_faust_app(settings: HubSettings) -> faust.App:
     return faust.App(
         APP_ID,
         broker=[f"kafka://{b}" for b in settings.kafka_bootstrap.split(",")],
+        broker_credentials=kafka_security(settings).faust_credentials(),
         broker_session_timeout=settings.broker_session_timeout_s,
         broker_heartbeat_interval=settings.heartbeat_interval_s,
         broker_request_timeout=max(90.0, settings.broker_session_timeout_s * 2),

@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
+from hub.broker.consumer import make_consumer as hub_consumer
 from hub.settings import HubSettings
 
 log = structlog.get_logger("agents.batching")
@@ -48,9 +49,9 @@ async def send_all(producer: AIOKafkaProducer, records: Iterable[OutRecord]) -> 
 
 
 def make_consumer(settings: HubSettings, name: str, topics: Sequence[str]) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(
+    return hub_consumer(
+        settings,
         *topics,
-        bootstrap_servers=settings.kafka_bootstrap,
         group_id=f"{APP_ID}.{name}",
         client_id=f"{APP_ID}.{name}",
         enable_auto_commit=False,

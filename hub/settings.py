@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +21,40 @@ class HubSettings(BaseSettings):
     kafka_bootstrap: str = Field(
         default="",
         description="Kafka bootstrap servers (host:port,...). Empty: `hub up` starts the embedded broker.",
+    )
+    # Kafka security (every client the hub creates: API, worker, connectors, admin, metrics,
+    # bench); turned into client arguments by hub/broker/security.py.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        description="How clients talk to Kafka: PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL.",
+    )
+    kafka_ssl_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the CA(s) that signed the brokers' certificates. Empty: the system CAs.",
+    )
+    kafka_ssl_cert_file: Path | None = Field(
+        default=None,
+        description="PEM client certificate (mutual TLS); needs HUB_KAFKA_SSL_KEY_FILE.",
+    )
+    kafka_ssl_key_file: Path | None = Field(
+        default=None, description="PEM private key of the client certificate."
+    )
+    kafka_ssl_key_password: SecretStr | None = Field(
+        default=None, description="Password of an encrypted HUB_KAFKA_SSL_KEY_FILE."
+    )
+    kafka_ssl_check_hostname: bool = Field(
+        default=True,
+        description="Check that a broker's certificate names the host connected to (keep on).",
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        default="SCRAM-SHA-512",
+        description="SASL mechanism when the protocol is SASL_*: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.",
+    )
+    kafka_sasl_username: str = Field(
+        default="", description="SASL username (the hub process's Kafka principal)."
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="SASL password (no default)."
     )
     database_url: str = Field(
         default="",
@@ -102,6 +137,16 @@ class HubSettings(BaseSettings):
         default="",
         description="Confluent-compatible Schema Registry. Empty: the hub's own ids from schemas/avro.",
     )
+    schema_registry_username: str = Field(
+        default="", description="Schema Registry basic-auth user (Confluent Cloud: the API key)."
+    )
+    schema_registry_password: SecretStr | None = Field(
+        default=None, description="Schema Registry basic-auth password (no default)."
+    )
+    schema_registry_ca_file: Path | None = Field(
+        default=None,
+        description="PEM CA file for an https Schema Registry. Empty: the system CAs.",
+    )
     log_level: str = Field(default="INFO", description="Log level of the hub's JSON logs.")
     import_batch_size: int = Field(
         default=1000,
@@ -151,6 +196,83 @@ class HubSettings(BaseSettings):
         """Consumer heartbeats: a third of the session timeout, at most every 2 s."""
         return min(2.0, self.broker_session_timeout_s / 3)
 
+    def kafka_security_problems(self) -> list[Problem]:
+        """What is wrong with the Kafka and Schema Registry security settings, each naming its variable."""
+        problems: list[Problem] = []
+        protocol = self.kafka_security_protocol
+        if protocol.startswith("SASL_"):
+            if not self.kafka_sasl_username:
+                problems.append(
+                    Problem(
+                        "HUB_KAFKA_SASL_USERNAME",
+                        "required",
+                        f"HUB_KAFKA_SECURITY_PROTOCOL is {protocol}: set the SASL username",
+                    )
+                )
+            if self.kafka_sasl_password is None or not self.kafka_sasl_password.get_secret_value():
+                problems.append(
+                    Problem(
+                        "HUB_KAFKA_SASL_PASSWORD",
+                        "required",
+                        f"HUB_KAFKA_SECURITY_PROTOCOL is {protocol}: set the SASL password",
+                    )
+                )
+        tls = protocol in ("SSL", "SASL_SSL")
+        files = {
+            "HUB_KAFKA_SSL_CA_FILE": self.kafka_ssl_ca_file,
+            "HUB_KAFKA_SSL_CERT_FILE": self.kafka_ssl_cert_file,
+            "HUB_KAFKA_SSL_KEY_FILE": self.kafka_ssl_key_file,
+        }
+        for variable, path in files.items():
+            if path is None:
+                continue
+            if not tls:
+                problems.append(
+                    Problem(
+                        variable,
+                        "unused",
+                        f"set, but HUB_KAFKA_SECURITY_PROTOCOL is {protocol}: "
+                        "use SSL or SASL_SSL for TLS, or unset it",
+                    )
+                )
+            elif not path.is_file():
+                problems.append(Problem(variable, "file_missing", f"no such file: {path}"))
+        if (self.kafka_ssl_cert_file is None) != (self.kafka_ssl_key_file is None):
+            missing = (
+                "HUB_KAFKA_SSL_KEY_FILE"
+                if self.kafka_ssl_key_file is None
+                else "HUB_KAFKA_SSL_CERT_FILE"
+            )
+            problems.append(
+                Problem(
+                    missing,
+                    "required",
+                    "a client certificate needs both HUB_KAFKA_SSL_CERT_FILE and HUB_KAFKA_SSL_KEY_FILE",
+                )
+            )
+        if self.schema_registry_username and self.schema_registry_password is None:
+            problems.append(
+                Problem(
+                    "HUB_SCHEMA_REGISTRY_PASSWORD",
+                    "required",
+                    "HUB_SCHEMA_REGISTRY_USERNAME is set: set its password",
+                )
+            )
+        if self.schema_registry_password is not None and not self.schema_registry_username:
+            problems.append(
+                Problem(
+                    "HUB_SCHEMA_REGISTRY_USERNAME",
+                    "required",
+                    "HUB_SCHEMA_REGISTRY_PASSWORD is set: set the user it belongs to",
+                )
+            )
+        ca = self.schema_registry_ca_file
+        if ca is not None and not ca.is_file():
+            problems.append(
+                Problem("HUB_SCHEMA_REGISTRY_CA_FILE", "file_missing", f"no such file: {ca}")
+            )
+        return problems
+
     def require_bootstrap(self, needed_by: str) -> str:
         """HUB_KAFKA_BOOTSTRAP, or a ConfigError saying what needs it and how to set it."""
         if not self.kafka_bootstrap:
@@ -172,7 +294,7 @@ def load_settings(**overrides: object) -> HubSettings:
     from pydantic import ValidationError
 
     try:
-        return HubSettings(**overrides)  # type: ignore[arg-type]
+        settings = HubSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = [
             Problem(
@@ -183,3 +305,7 @@ def load_settings(**overrides: object) -> HubSettings:
             for err in exc.errors()
         ]
         raise ConfigError("invalid settings", problems) from exc
+    problems = settings.kafka_security_problems()
+    if problems:
+        raise ConfigError("invalid Kafka security settings", problems)
+    return settings

@@ -30,10 +30,10 @@ from hub.api.policy import PolicyContext
 from hub.audit.checkpoint import CheckpointStore
 from hub.audit.subject_access import SubjectAccess
 from hub.broker.admin import broker_reachable
-from hub.broker.producer import AiokafkaSender, make_producer
+from hub.broker.producer import AiokafkaSender, start_producer
+from hub.broker.security import kafka_client_kwargs
 from hub.config.watch import ConfigWatcher
 from hub.connectors.store import ConnectorStore
-from hub.errors import BrokerError
 from hub.events.publisher import EventPublisher
 from hub.journal.store import JournalStore
 from hub.settings import HubSettings
@@ -55,13 +55,7 @@ def create_app(settings: HubSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        producer = make_producer(settings, settings.kafka_bootstrap)
-        try:
-            await producer.start()
-        except Exception as exc:
-            raise BrokerError(
-                f"Kafka at {settings.kafka_bootstrap} is not reachable: {exc!r}"
-            ) from exc
+        producer = await start_producer(settings)  # a BrokerError says why Kafka refused it
         app.state.hub = ApiContext(
             settings=settings,
             bootstrap=settings.kafka_bootstrap,
@@ -126,7 +120,7 @@ def create_app(settings: HubSettings) -> FastAPI:
     async def readyz() -> JSONResponse:
         """Ready when the broker answers, the database is writable and a worker holds partitions."""
         ctx: ApiContext = app.state.hub
-        broker = await broker_reachable(ctx.bootstrap)
+        broker = await broker_reachable(ctx.settings, ctx.bootstrap)
         try:
             workers = await asyncio.to_thread(ctx.heartbeat.ready_workers, utcnow(), WORKER_FRESH)
             database = await asyncio.to_thread(database_writable, app.state.ig.engine)
@@ -142,7 +136,9 @@ def create_app(settings: HubSettings) -> FastAPI:
     async def metrics() -> Response:
         """Prometheus metrics: events, deliveries by outcome and recipient, lag, audit latency."""
         ig: IgContext = app.state.ig
-        lag = await consumer_lag(settings.kafka_bootstrap, AGENT_GROUPS)
+        lag = await consumer_lag(
+            settings.kafka_bootstrap, AGENT_GROUPS, security=kafka_client_kwargs(settings)
+        )
         snap = await asyncio.to_thread(snapshot, ig.engine, lag)
         return Response(metrics_text(snap), media_type="text/plain; version=0.0.4")
 

@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
+from hub.broker.admin import make_admin
+from hub.broker.consumer import make_consumer
 from hub.broker.producer import AiokafkaSender, make_producer
 from hub.db.engine import make_engine
 from hub.db.tables import AuditRecord
@@ -191,7 +192,7 @@ async def raw_fanout(
 ) -> float:
     """A plain aiokafka consume -> produce-to-K loop: the ceiling the hub is compared with."""
     tag = f"raw{k}-{time.time_ns()}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = make_admin(settings, bootstrap)
     await admin.start()
     parts = settings.topic_partitions
     await admin.create_topics(
@@ -200,9 +201,10 @@ async def raw_fanout(
     await admin.close()
     producer = make_producer(settings, bootstrap)
     await producer.start()
-    consumer = AIOKafkaConsumer(
+    consumer = make_consumer(
+        settings,
         f"{tag}.in",
-        bootstrap_servers=bootstrap,
+        bootstrap=bootstrap,
         group_id=tag,
         auto_offset_reset="earliest",
         enable_auto_commit=False,

@@ -140,7 +140,7 @@ def init() -> None:
     settings = _settings()
     settings.require_bootstrap("hub init")
     w = wire(settings)
-    asyncio.run(ensure_topics(settings.kafka_bootstrap, w.topics()))
+    asyncio.run(ensure_topics(settings, w.topics()))
     open_stores(settings).engine.dispose()
     console.print(f"{len(w.topics())} topics ready; database migrated.")
 
@@ -424,6 +424,11 @@ cli_policy.register(app)
 from runtime import cli_deliveries  # noqa: E402  (registers on the app defined above)
 
 cli_deliveries.register(app)
+
+# `hub kafka acls` (issue 11): the Kafka ACLs of each hub principal
+from runtime.kafka_acls import kafka_app  # noqa: E402
+
+app.add_typer(kafka_app, name="kafka")
 
 
 def main() -> None:

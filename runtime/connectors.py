@@ -76,11 +76,12 @@ async def connected(
     w = wire(settings)
     if event_types:
         await ensure_topics(
-            bootstrap,
+            settings,
             [
                 TopicSpec(w.names.events(t), settings.topic_partitions, settings.topic_replication)
                 for t in event_types
             ],
+            bootstrap,
         )
     stores = open_stores(settings)
     producer = make_producer(settings, bootstrap)

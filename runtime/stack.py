@@ -95,7 +95,7 @@ class Stack:
         port = settings.api_port or free_port(settings.api_host)
         settings = settings.model_copy(update={"kafka_bootstrap": bootstrap, "api_port": port})
         self.settings = settings
-        asyncio.run(ensure_topics(bootstrap, wire(settings).topics()))
+        asyncio.run(ensure_topics(settings, wire(settings).topics()))
         open_stores(settings).engine.dispose()  # migrate once, before the children start
         env = settings_env(settings)
         connectors = ("connector run-all",) if has_connectors(settings) else ()

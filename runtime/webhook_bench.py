@@ -164,7 +164,7 @@ async def _one(k: int, n: int, bootstrap: str, base: HubSettings, work: Path) ->
         )
         config = HubConfig(systems=systems, agreements=())
         deps = WorkerDeps(settings, config, w.codec, w.names, w.registry.event_types, w.rules)
-        await ensure_topics(bootstrap, w.topics())
+        await ensure_topics(settings, w.topics(), bootstrap)
         engine = make_engine(settings.effective_database_url)
         migrate(engine)
         outbox = OutboxStore(engine)

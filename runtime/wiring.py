@@ -14,7 +14,7 @@ from hub.db.engine import make_engine, migrate
 from hub.events.codec import AvroCodec
 from hub.events.gazetteer import Gazetteer
 from hub.events.rules import RuleConfig
-from hub.events.schema_registry_client import ConfluentRegistryClient, with_registry_ids
+from hub.events.schema_registry_client import registry_client, with_registry_ids
 from hub.events.schemas import SchemaRegistry
 from hub.heartbeat import HeartbeatStore
 from hub.inbox.store import InboxStore
@@ -50,7 +50,7 @@ def wire(settings: HubSettings) -> Wiring:
     config = load_config(settings.config_dir, registry)
     names = TopicNames(settings.topic_prefix)
     if settings.schema_registry_url:
-        client = ConfluentRegistryClient(settings.schema_registry_url)
+        client = registry_client(settings)
         subjects = {t: f"{names.events(t)}-value" for t in registry.event_types}
         registry = with_registry_ids(registry, client, subjects)
     gazetteer = Gazetteer.from_csv(settings.gazetteer_csv) if settings.gazetteer_csv else None

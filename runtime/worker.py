@@ -32,7 +32,7 @@ def build_worker_app(settings: HubSettings) -> faust.App:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     w = wire(settings)
     stores = open_stores(settings)
-    asyncio.run(ensure_topics(settings.kafka_bootstrap, w.topics()))
+    asyncio.run(ensure_topics(settings, w.topics()))
     deps = WorkerDeps(settings, w.config, w.codec, w.names, w.registry.event_types, w.rules)
     watcher = ConfigWatcher(
         settings.config_dir, w.registry, w.config, settings.config_reload_interval_s

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from hub.broker.embedded import EmbeddedBroker
+from hub.broker.embedded import BrokerTls, EmbeddedBroker
 from hub.settings import REPO_ROOT, HubSettings
 from tests.pg_server import PgServer, pg_bindir
+from tests.tls_certs import TlsFiles, make_tls_files
 
 SAMPLE_CONFIG = REPO_ROOT / "config"
 WIDE_WINDOW_DAYS = 36_500
@@ -29,6 +33,69 @@ def broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
     """A fresh embedded broker per test (it starts in well under a second)."""
     with EmbeddedBroker(log_file=tmp_path / "broker.log") as b:
         yield b
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A throw-away CA, a server certificate for 127.0.0.1/localhost and a client certificate."""
+    return make_tls_files(tmp_path_factory.mktemp("tls"))
+
+
+SECURE_USERS = ("hub", "hub-api", "hub-worker", "hub-connector")
+
+
+@dataclass(frozen=True)
+class SecureBroker:
+    """An embedded broker that requires TLS with a client certificate and SASL SCRAM-SHA-512.
+
+    `settings(base)` / `env(user)` are what a hub process needs to reach it: the same HUB_*
+    variables a deployment sets for a secured Apache Kafka.
+    """
+
+    broker: EmbeddedBroker
+    tls: TlsFiles
+    passwords: dict[str, str]
+    mechanism: str = "SCRAM-SHA-512"
+
+    @property
+    def bootstrap(self) -> str:
+        return self.broker.bootstrap
+
+    def update(self, user: str = "hub") -> dict[str, object]:
+        """HubSettings fields (model_copy(update=...)) for `user`."""
+        return {
+            "kafka_bootstrap": self.bootstrap,
+            "kafka_security_protocol": "SASL_SSL",
+            "kafka_ssl_ca_file": self.tls.ca_file,
+            "kafka_ssl_cert_file": self.tls.client_cert,
+            "kafka_ssl_key_file": self.tls.client_key,
+            "kafka_sasl_mechanism": self.mechanism,
+            "kafka_sasl_username": user,
+            "kafka_sasl_password": SecretStr(self.passwords[user]),
+        }
+
+    def settings(self, base: HubSettings, user: str = "hub") -> HubSettings:
+        return base.model_copy(update=self.update(user))
+
+    def env(self, user: str = "hub") -> dict[str, str]:
+        """The HUB_* environment variables (only those) that reach this broker as `user`."""
+        plain = {
+            k: v.get_secret_value() if isinstance(v, SecretStr) else str(v)
+            for k, v in self.update(user).items()
+        }
+        return {f"HUB_{k.upper()}": v for k, v in plain.items()}
+
+
+@pytest.fixture
+def secure_broker(tmp_path: Path, tls_files: TlsFiles) -> Iterator[SecureBroker]:
+    """A fresh embedded broker over TLS (client certificate required) + SASL SCRAM-SHA-512."""
+    passwords = {user: secrets.token_urlsafe(16) for user in SECURE_USERS}
+    with EmbeddedBroker(
+        log_file=tmp_path / "broker.log",
+        tls=BrokerTls(tls_files.server_cert, tls_files.server_key, tls_files.ca_file),
+        users=passwords,
+    ) as b:
+        yield SecureBroker(b, tls_files, passwords)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -162,7 +163,10 @@ def metrics_text(snap: Snapshot) -> bytes:
 
 
 async def consumer_lag(
-    bootstrap: str, groups: Sequence[str], timeout: float = 3.0
+    bootstrap: str,
+    groups: Sequence[str],
+    timeout: float = 3.0,
+    security: Mapping[str, Any] | None = None,
 ) -> dict[tuple[str, str], int]:
     """Per consumer group and topic: end offsets minus the group's committed offsets.
 
@@ -180,7 +184,10 @@ async def consumer_lag(
         async with asyncio.timeout(timeout):
             for group in groups:
                 consumer = AIOKafkaConsumer(
-                    bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+                    bootstrap_servers=bootstrap,
+                    group_id=group,
+                    enable_auto_commit=False,
+                    **(security or {}),  # hub.broker.security.kafka_client_kwargs(settings)
                 )
                 consumers.append(consumer)
                 await consumer.start()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
+from hub.broker.admin import unreachable
+from hub.broker.security import kafka_client_kwargs
 from hub.settings import HubSettings
 
 
@@ -19,7 +23,22 @@ def make_producer(settings: HubSettings, bootstrap: str) -> AIOKafkaProducer:
         linger_ms=settings.producer_linger_ms,
         max_batch_size=settings.producer_batch_bytes,
         enable_idempotence=False,
+        **kafka_client_kwargs(settings),
     )
+
+
+async def start_producer(
+    settings: HubSettings, bootstrap: str | None = None, timeout: float = 30.0
+) -> AIOKafkaProducer:
+    """A started producer, or a BrokerError saying why Kafka refused it (bounded by `timeout`)."""
+    bootstrap = bootstrap or settings.require_bootstrap("the producer")
+    producer = make_producer(settings, bootstrap)
+    try:
+        await asyncio.wait_for(producer.start(), timeout)
+    except (KafkaError, OSError, TimeoutError) as exc:
+        await producer.stop()
+        raise await unreachable(settings, bootstrap, exc) from exc
+    return producer
 
 
 class AiokafkaSender:

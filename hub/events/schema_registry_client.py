@@ -9,22 +9,38 @@ fetches unknown writer schemas by id, so events from producers that registered t
 from __future__ import annotations
 
 import json
+import ssl
 from pathlib import Path
 from typing import Any
 
 import fastavro
 import httpx
 
-from hub.errors import BrokerError, CodecError
+from hub.errors import BrokerError, CodecError, ConfigError
 from hub.events.schemas import RegisteredSchema, SchemaRegistry
+from hub.settings import HubSettings
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 
 
 class ConfluentRegistryClient:
-    def __init__(self, url: str, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        client: httpx.Client | None = None,
+        *,
+        auth: tuple[str, str] | None = None,
+        ca_file: Path | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        """`auth`: HTTP basic-auth user and password; `ca_file`: the CA of an https registry."""
         self.url = url.rstrip("/")
-        self.client = client or httpx.Client(timeout=10)
+        self.client = client or httpx.Client(
+            timeout=10,
+            auth=httpx.BasicAuth(*auth) if auth else None,
+            verify=ssl.create_default_context(cafile=str(ca_file)) if ca_file else True,
+            transport=transport,
+        )
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         try:
@@ -33,6 +49,12 @@ class ConfluentRegistryClient:
             )
         except httpx.HTTPError as exc:
             raise BrokerError(f"schema registry at {self.url} is not reachable: {exc}") from exc
+        if response.status_code in (401, 403):
+            raise BrokerError(
+                f"schema registry at {self.url} refused the hub's credentials on {method} {path} "
+                f"(HTTP {response.status_code}): check HUB_SCHEMA_REGISTRY_USERNAME and "
+                "HUB_SCHEMA_REGISTRY_PASSWORD"
+            )
         if response.status_code >= 400:
             raise BrokerError(
                 f"schema registry refused {method} {path}: HTTP {response.status_code} {response.text[:300]}"
@@ -50,6 +72,24 @@ class ConfluentRegistryClient:
 
     def schema(self, schema_id: int) -> Any:
         return json.loads(self._call("GET", f"/schemas/ids/{schema_id}")["schema"])
+
+
+def registry_client(settings: HubSettings) -> ConfluentRegistryClient:
+    """The client for HUB_SCHEMA_REGISTRY_URL with its basic auth and CA from the settings."""
+    problems = [
+        p for p in settings.kafka_security_problems() if p.location.startswith("HUB_SCHEMA_")
+    ]
+    if problems:
+        raise ConfigError("invalid Schema Registry settings", problems)
+    password = settings.schema_registry_password
+    auth = (
+        (settings.schema_registry_username, password.get_secret_value())
+        if settings.schema_registry_username and password is not None
+        else None
+    )
+    return ConfluentRegistryClient(
+        settings.schema_registry_url, auth=auth, ca_file=settings.schema_registry_ca_file
+    )
 
 
 def with_registry_ids(

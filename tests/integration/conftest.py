@@ -108,7 +108,7 @@ def migrated_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
 @pytest.fixture
 def wiring(hub_settings: HubSettings) -> Wiring:
     w = wire(hub_settings)
-    asyncio.run(ensure_topics(hub_settings.kafka_bootstrap, w.topics()))
+    asyncio.run(ensure_topics(hub_settings, w.topics()))
     open_stores(hub_settings).engine.dispose()
     return w
 

@@ -85,7 +85,7 @@ async def test_a_withdrawal_between_two_moves_stops_the_second_for_that_recipien
     with EmbeddedBroker(log_file=tmp_path / "broker2.log") as fresh:
         settings = hub_settings.model_copy(update={"kafka_bootstrap": fresh.bootstrap})
         w = wire(settings)
-        await ensure_topics(fresh.bootstrap, w.topics())
+        await ensure_topics(settings, w.topics())
         again = WorkerProcess(settings, tmp_path / "worker2.log")
         again.start()
         try:

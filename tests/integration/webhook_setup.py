@@ -54,7 +54,7 @@ async def webhook_settings(
         }
     )
     w = wire(settings)
-    await ensure_topics(settings.kafka_bootstrap, w.topics())
+    await ensure_topics(settings, w.topics())
     open_stores(settings).engine.dispose()
     return settings
 

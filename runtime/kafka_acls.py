@@ -1,0 +1,162 @@
+"""`hub kafka acls`: the Kafka ACLs each hub principal needs, as `kafka-acls.sh` commands.
+
+Generated from the configuration (the same topic plan `hub init` creates), so a deployment can
+lock every principal down to what it uses:
+
+- the API (`hub api`): writes events.<type> and events.rejected; describes the internal topics
+  and the worker's consumer groups (readiness and the consumer lag in /metrics);
+- the worker (`hub worker`, and the operator commands that re-publish: `hub replay`,
+  `hub review retry`, `hub rejected replay`, `hub deliveries redrive`): creates, reads and writes
+  every topic in the plan, faust's own `tell-it-once-hub-*` topics, and its consumer groups
+  `tell-it-once-hub*`;
+- each source connector (`hub connector run`, `hub import`): creates and writes events.<type>;
+- each Kafka-sink recipient: reads its own topic only, in consumer groups named after it.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+import typer
+
+from agents.batching import APP_ID
+from hub.broker.topics import TopicNames, TopicSpec, topic_plan
+from hub.config.model import HubConfig, KafkaSink
+
+Resource = Literal["topic", "group"]
+Pattern = Literal["literal", "prefixed"]
+
+
+@dataclass(frozen=True, order=True)
+class Acl:
+    """Allow `principal` the `operations` on one resource (a name, or every name with a prefix)."""
+
+    principal: str
+    resource: Resource
+    name: str
+    operations: tuple[str, ...]
+    pattern: Pattern = "literal"
+
+
+@dataclass(frozen=True)
+class Principals:
+    api: str = "User:hub-api"
+    worker: str = "User:hub-worker"
+    connector: str = "User:hub-connector"
+    recipient: str = "User:recipient-{recipient}"  # {recipient}: the recipient's system id
+
+
+def hub_acls(
+    names: TopicNames,
+    config: HubConfig,
+    event_types: frozenset[str],
+    principals: Principals,
+    partitions: int = 1,
+    replication: int = 1,
+) -> list[Acl]:
+    """Every ACL the hub's principals need, least privilege, from the topic plan."""
+    plan: Sequence[TopicSpec] = topic_plan(names, config, event_types, partitions, replication)
+    events = [names.events(t) for t in sorted(event_types)]
+    acls: list[Acl] = []
+    # the API publishes events (and rejections), and reads metadata and group offsets
+    for topic in [*events, names.rejected]:
+        acls.append(Acl(principals.api, "topic", topic, ("Write", "Describe")))
+    for spec in plan:
+        if spec.name not in events and spec.name != names.rejected:
+            acls.append(Acl(principals.api, "topic", spec.name, ("Describe",)))
+    acls.append(Acl(principals.api, "group", APP_ID, ("Describe",), "prefixed"))
+    # the worker: every topic of the plan (it creates them at start), faust's own, its groups
+    for spec in plan:
+        acls.append(
+            Acl(principals.worker, "topic", spec.name, ("Create", "Describe", "Read", "Write"))
+        )
+    acls.append(
+        Acl(
+            principals.worker,
+            "topic",
+            f"{APP_ID}-",
+            ("Create", "Describe", "Read", "Write"),
+            "prefixed",
+        )
+    )
+    acls.append(Acl(principals.worker, "group", APP_ID, ("Describe", "Read"), "prefixed"))
+    # source connectors publish events of any configured type
+    for topic in events:
+        acls.append(Acl(principals.connector, "topic", topic, ("Create", "Describe", "Write")))
+    # a Kafka-sink recipient reads its own topic, nothing else
+    for system in config.recipients:
+        if isinstance(system.delivery, KafkaSink):
+            principal = principals.recipient.format(recipient=system.id)
+            topic = names.recipient_topic(system.id, system.delivery.topic)
+            acls.append(Acl(principal, "topic", topic, ("Describe", "Read")))
+            acls.append(Acl(principal, "group", system.id, ("Describe", "Read"), "prefixed"))
+    return acls
+
+
+def acl_commands(
+    acls: Iterable[Acl], bootstrap: str, command_config: str | None = None
+) -> list[str]:
+    """One `kafka-acls.sh --add` command per ACL (idempotent: adding an existing ACL is a no-op)."""
+    base = ["kafka-acls.sh", "--bootstrap-server", bootstrap]
+    if command_config:
+        base += ["--command-config", command_config]
+    commands = []
+    for acl in acls:
+        words = [*base, "--add", "--allow-principal", acl.principal]
+        for operation in acl.operations:
+            words += ["--operation", operation]
+        words += [f"--{acl.resource}", acl.name, "--resource-pattern-type", acl.pattern]
+        # an environment variable ($KAFKA_BOOTSTRAP) stays unquoted so the shell expands it
+        commands.append(" ".join(w if w.startswith("$") else shlex.quote(w) for w in words))
+    return commands
+
+
+def acls_command(
+    principal_api: Annotated[str, typer.Option(help="Kafka principal of `hub api`")] = (
+        Principals.api
+    ),
+    principal_worker: Annotated[
+        str, typer.Option(help="Kafka principal of `hub worker` (and re-publishing commands)")
+    ] = Principals.worker,
+    principal_connector: Annotated[
+        str, typer.Option(help="Kafka principal of the source connectors")
+    ] = Principals.connector,
+    principal_recipient: Annotated[
+        str,
+        typer.Option(help="Principal of each Kafka-sink recipient; {recipient} is its id"),
+    ] = Principals.recipient,
+    bootstrap: Annotated[
+        str, typer.Option(help="--bootstrap-server of the commands (default HUB_KAFKA_BOOTSTRAP)")
+    ] = "",
+    command_config: Annotated[
+        str,
+        typer.Option(help="--command-config: the admin client properties (TLS/SASL of an admin)"),
+    ] = "admin.properties",
+) -> None:
+    """Print the `kafka-acls.sh` commands granting each hub principal what it needs, and no more."""
+    from hub.settings import load_settings
+    from runtime.wiring import wire
+
+    settings = load_settings()
+    w = wire(settings)
+    acls = hub_acls(
+        w.names,
+        w.config,
+        w.registry.event_types,
+        Principals(principal_api, principal_worker, principal_connector, principal_recipient),
+        settings.topic_partitions,
+        settings.topic_replication,
+    )
+    target = bootstrap or settings.kafka_bootstrap or "$KAFKA_BOOTSTRAP"
+    typer.echo("#!/bin/sh")
+    typer.echo("# Kafka ACLs for the Tell-It-Once Hub, generated by `hub kafka acls`.")
+    typer.echo("set -e")
+    for line in acl_commands(acls, target, command_config or None):
+        typer.echo(line)
+
+
+kafka_app = typer.Typer(help="Kafka administration for the hub's topics.", no_args_is_help=True)
+kafka_app.command("acls")(acls_command)

@@ -29,7 +29,7 @@ def test_an_item_requeued_while_the_retry_is_still_publishing_stays_open(
     store = ReviewStore(migrated_engine)
     store.add([review("e-1")])
     [item] = store.find()
-    asyncio.run(ensure_topics(broker.bootstrap, [TopicSpec(item.topic, 1, 1)]))
+    asyncio.run(ensure_topics(settings, [TopicSpec(item.topic, 1, 1)], broker.bootstrap))
 
     class RouterIsFast:
         """A real producer; once the broker has the record, the router (still no link) queues it

@@ -113,7 +113,7 @@ def create_app(settings: HubSettings) -> FastAPI:
             partial(monitor.lag, AGENT_GROUPS, [t.name for t in w.topics()]),
             settings.metrics_refresh_interval_s,
         )
-        app.state.probes = Probes(readiness, gauges)
+        app.state.probes = Probes(readiness, gauges, monitor)
         await readiness.check_once()  # the first /readyz answers from a real check
         readiness.start()
         gauges.start()

@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine, func, select, text
 
 from hub.api.metrics import CONTENT_TYPE, HEARTBEATS, GaugeCache, metrics_text
+from hub.broker.clients import BrokerMonitor
 from hub.timeutil import utcnow
 
 log = structlog.get_logger("hub.api.health")
@@ -168,6 +169,7 @@ class Readiness:
 class Probes:
     readiness: Readiness
     gauges: GaugeCache | None
+    monitor: BrokerMonitor | None = None  # the long-lived Kafka clients both use
 
 
 def _probes(request: Request) -> Probes:

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -141,15 +141,15 @@ class GaugeCache(Collector):
         except Exception as exc:  # keep the last figures; the failure is counted and logged
             self.refresh_state.failures["database"] += 1
             log.warning("metrics_refresh_failed", part="database", error=repr(exc))
-        lag: dict[tuple[str, str], int] | None = None
-        if self.read_lag is not None:
+        if gauges is not None and self.read_lag is not None:
+            lag: dict[tuple[str, str], int] | None = None  # absent when the broker is silent
             try:
                 lag = await asyncio.wait_for(self.read_lag(), self.timeout_s)
             except Exception as exc:
                 self.refresh_state.failures["broker"] += 1
                 log.warning("metrics_refresh_failed", part="broker", error=repr(exc))
-        if gauges is not None:
-            self.gauges = Gauges(**{**gauges.__dict__, "lag": lag})
+            gauges = replace(gauges, lag=lag)
+        self.gauges = gauges
         self.refresh_state.seconds = time.monotonic() - started
         self.refresh_state.at = time.time()
 

@@ -385,6 +385,26 @@ def schemas_check(
     )
 
 
+@app.command("bench-metrics")
+def bench_metrics(
+    audit_rows: Annotated[
+        int, typer.Option(help="Audit rows to fill the database with")
+    ] = 1_000_000,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="A throw-away PostgreSQL database to fill instead of a fresh SQLite file"
+        ),
+    ] = None,
+    baseline_runs: Annotated[int, typer.Option(help="Runs of the old per-scrape queries")] = 3,
+) -> None:
+    """Time a /metrics scrape (p50/p99 of 20) with N audit rows, beside the old per-scrape queries."""
+    from runtime.metrics_bench import run_metrics_bench
+
+    configure_logging("WARNING")
+    run_metrics_bench(_settings(), audit_rows, database_url, baseline_runs, console)
+
+
 @app.command("bench-codec")
 def bench_codec(events: Annotated[int, typer.Option(help="Records per run")] = 50_000) -> None:
     """Avro encode+decode of an event (envelope + address.changed) on one core, beside pydantic validation."""

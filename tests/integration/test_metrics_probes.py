@@ -10,9 +10,11 @@ import asyncio
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import aiokafka.client
+import httpx
 import pytest
 from aiokafka import ConsumerRecord
 from fastapi.testclient import TestClient
@@ -22,16 +24,20 @@ from agents.audit_writer import AuditWriterHandler
 from hub.api.health import Probes
 from hub.audit.checkpoint import CheckpointStore
 from hub.audit.retention import purge_before
-from hub.audit.store import AuditStore
+from hub.audit.store import AuditRow, AuditStore
 from hub.broker.admin import broker_reachable, ensure_topics
-from hub.broker.embedded import EmbeddedBroker
+from hub.broker.embedded import EmbeddedBroker, free_port
+from hub.broker.producer import AiokafkaSender, make_producer
 from hub.db.engine import make_engine
+from hub.events.publisher import EventPublisher
 from hub.routing.messages import AuditEntry, Outcome, delivery_id
 from hub.settings import HubSettings
 from hub.timeutil import utcnow
 from runtime.api import create_app
-from runtime.wiring import wire
-from tests.people import LINKER, link_bodies
+from runtime.wiring import open_stores, wire
+from tests.integration.conftest import WorkerProcess
+from tests.integration.test_flow import move
+from tests.people import LINKER, link_bodies, link_events
 from tests.unit.test_metrics_conventions import convention_problems
 
 LINKER_KEY = {"Authorization": f"Bearer demo-{LINKER}-key"}
@@ -232,3 +238,73 @@ def test_readyz_is_ready_without_a_worker_and_not_when_the_broker_stops(
     reasons = down.json()["reasons"]
     assert "Kafka" in reasons["broker"] and broker.bootstrap in reasons["broker"]
     assert client.get("/livez").status_code == 200  # alive, only not ready
+
+
+@pytest.fixture
+def worker_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def metered_settings(hub_settings: HubSettings, worker_port: int) -> HubSettings:
+    return hub_settings.model_copy(update={"worker_metrics_port": worker_port})
+
+
+async def test_a_worker_serves_its_own_counters_on_its_metrics_port(
+    metered_settings: HubSettings,
+    worker_port: int,
+    tmp_path: Path,
+    wait_audit: Callable[..., list[AuditRow]],
+) -> None:
+    settings = metered_settings
+    w = wire(settings)
+    await ensure_topics(settings.kafka_bootstrap, w.topics())
+    open_stores(settings).engine.dispose()  # migrated
+    worker = WorkerProcess(settings, tmp_path / "worker.log")
+    worker.start()
+    try:
+        producer = make_producer(settings, settings.kafka_bootstrap)
+        await producer.start()
+        publisher = EventPublisher(AiokafkaSender(producer), w.codec, w.names)
+        for link in link_events("P-METRICS-9"):
+            await publisher.publish(link)
+        await publisher.publish(move("evt-metrics-1", "P-METRICS-9"))
+        await producer.send_and_wait(
+            w.names.events("address.changed"), b"not avro", key=b"P-9",
+            headers=[("ce_source", b"council-tax"), ("ce_type", b"address.changed")],
+        )  # fmt: skip
+        await producer.stop()
+        wait_audit(["evt-metrics-1"], expected=5)
+
+        def scraped() -> Samples:
+            text = httpx.get(f"http://127.0.0.1:{worker_port}/metrics", timeout=5).text
+            return {
+                (s.name, tuple(sorted(s.labels.items()))): s.value
+                for f in text_string_to_metric_families(text)
+                for s in f.samples
+            }
+
+        def counted() -> Samples | None:
+            found = scraped()
+            done = value(
+                found, "hub_audit_rows_written_total", recipient="waste", outcome="delivered"
+            )
+            rejected = value(
+                found, "hub_events_rejected_total",
+                source="council-tax", type="address.changed", reason="decode",
+            )  # fmt: skip
+            return found if done >= 1 and rejected >= 1 else None
+
+        found = wait_for(counted, what="the worker's counters")
+        accepted = value(
+            found, "hub_events_accepted_total", source="council-tax", type="address.changed"
+        )
+        assert accepted >= 1
+        assert value(found, "hub_deliveries_routed_total", recipient="waste") >= 1
+        assert value(found, "hub_agent_records_total", agent="router") >= 1
+        assert value(found, "hub_agent_batch_duration_seconds_count", agent="audit-writer") >= 1
+        assert value(found, "hub_audit_latency_seconds_count") >= 5
+        text = httpx.get(f"http://127.0.0.1:{worker_port}/metrics", timeout=5).text
+        assert convention_problems(list(text_string_to_metric_families(text))) == []
+    finally:
+        assert worker.stop() == 0

@@ -194,6 +194,14 @@ def health(
         return
     import httpx
 
+    if url is None and settings.api_port == 0:  # any free port: ask the running `hub up`
+        from runtime.stack import running_file
+
+        try:
+            url = str(json.loads(running_file(settings).read_text())["api_url"])
+        except (OSError, ValueError, KeyError):
+            err.print("not ready: HUB_API_PORT is 0 and no `hub up` runs here; give --url")
+            raise typer.Exit(1) from None
     base = (url or api_base_url(settings)).rstrip("/")
     try:
         response = httpx.get(f"{base}/readyz", timeout=5)

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable
 from datetime import timedelta
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import Counter
@@ -195,3 +196,40 @@ def test_hub_health_reaches_the_api_the_settings_describe() -> None:
     assert api_base_url(HubSettings(api_host="0.0.0.0", api_port=9191)) == "http://127.0.0.1:9191"
     assert api_base_url(HubSettings(api_host="10.0.0.5", api_port=80)) == "http://10.0.0.5:80"
     assert api_base_url(HubSettings(api_host="::1", api_port=8080)) == "http://[::1]:8080"
+
+
+class _Answer:
+    def __init__(self, status: int, body: dict[str, object]) -> None:
+        self.status_code = status
+        self._body = body
+        self.text = str(body)
+
+    def json(self) -> dict[str, object]:
+        return self._body
+
+
+def test_hub_health_asks_the_port_in_the_settings_and_prints_the_reasons(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import httpx
+    from typer.testing import CliRunner
+
+    from runtime.cli import app
+
+    asked: list[str] = []
+    answers = [
+        _Answer(200, {"status": "ready"}),
+        _Answer(503, {"status": "not_ready", "reasons": {"broker": "Kafka at k:9092 is down"}}),
+    ]
+
+    def fake_get(url: str, timeout: float) -> _Answer:
+        asked.append(url)
+        return answers.pop(0)
+
+    monkeypatch.setattr(httpx, "get", fake_get)
+    env = {"HUB_API_HOST": "0.0.0.0", "HUB_API_PORT": "9461"}
+    ok = CliRunner().invoke(app, ["health"], env=env)
+    assert ok.exit_code == 0, ok.output
+    down = CliRunner().invoke(app, ["health"], env=env)
+    assert down.exit_code == 1 and "broker: Kafka at k:9092 is down" in down.output
+    assert asked == ["http://127.0.0.1:9461/readyz"] * 2

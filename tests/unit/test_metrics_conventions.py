@@ -227,6 +227,8 @@ def test_hub_health_asks_the_port_in_the_settings_and_prints_the_reasons(
         return answers.pop(0)
 
     monkeypatch.setattr(httpx, "get", fake_get)
+    # the CLI would point the process's logs at the runner's stream, closed after the call
+    monkeypatch.setattr("runtime.cli.configure_logging", lambda level: None)
     env = {"HUB_API_HOST": "0.0.0.0", "HUB_API_PORT": "9461"}
     ok = CliRunner().invoke(app, ["health"], env=env)
     assert ok.exit_code == 0, ok.output

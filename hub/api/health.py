@@ -23,7 +23,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine, func, select, text
 
-from hub.api.metrics import CONTENT_TYPE, HEARTBEATS, GaugeCache, metrics_text
+from hub.api.metrics import CONTENT_TYPE, HEARTBEATS, GaugeCache, metrics_text, retrieved
 from hub.broker.clients import BrokerMonitor
 from hub.timeutil import utcnow
 
@@ -108,6 +108,7 @@ class Readiness:
             self._db_inflight = asyncio.ensure_future(
                 asyncio.to_thread(_check_database, self.engine)
             )
+            self._db_inflight.add_done_callback(retrieved)
         try:
             await asyncio.wait_for(asyncio.shield(self._db_inflight), self.timeout_s)
             return Check(True, "")

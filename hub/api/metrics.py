@@ -132,12 +132,17 @@ class GaugeCache(Collector):
         self.gauges: Gauges | None = None
         self.refresh_state = _Refresh()
         self._task: asyncio.Task[None] | None = None
+        self._db_inflight: asyncio.Future[Gauges] | None = None
 
     async def refresh(self) -> None:
         started = time.monotonic()
         gauges = self.gauges
+        # a read still blocked (a database outage) is waited on, not started again
+        if self._db_inflight is None or self._db_inflight.done():
+            self._db_inflight = asyncio.ensure_future(asyncio.to_thread(self.read_db))
+            self._db_inflight.add_done_callback(retrieved)
         try:
-            gauges = await asyncio.wait_for(asyncio.to_thread(self.read_db), self.timeout_s)
+            gauges = await asyncio.wait_for(asyncio.shield(self._db_inflight), self.timeout_s)
         except Exception as exc:  # keep the last figures; the failure is counted and logged
             self.refresh_state.failures["database"] += 1
             log.warning("metrics_refresh_failed", part="database", error=repr(exc))
@@ -238,6 +243,12 @@ class GaugeCache(Collector):
             for (group, topic), n in sorted(g.lag.items()):
                 lag.add_metric([group, topic], n)
             yield lag
+
+
+def retrieved(future: asyncio.Future[Any]) -> None:
+    """Mark a background check's error as seen (it was reported when it timed out, or is now)."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _per(name: str, doc: str, label: str, values: Mapping[str, int]) -> GaugeMetricFamily:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from agents.app import WorkerDeps
 from agents.batching import OutRecord
+from hub import metrics
 from hub.audit.store import AuditStore
 from hub.routing.messages import AuditEntry
 from hub.timeutil import utcnow
@@ -34,5 +35,7 @@ class AuditWriterHandler:
                 entries.append(AuditEntry.model_validate_json(msg.value or b""))
             except ValidationError:
                 log.error("audit_entry_undecodable", partition=msg.partition, offset=msg.offset)
-        await asyncio.to_thread(self.store.write, entries, utcnow())
+        at = utcnow()
+        written = await asyncio.to_thread(self.store.write, entries, at)
+        metrics.audited(entries, written, at)
         return []

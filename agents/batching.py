@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 from hub.broker.consumer import make_consumer as hub_consumer
+from hub.metrics import batch_done
 from hub.settings import HubSettings
 
 log = structlog.get_logger("agents.batching")
@@ -97,8 +99,10 @@ class BatchAgent:
                 records = [r for batch in batches.values() for r in batch]
                 if not records:
                     continue
+                started = time.monotonic()
                 sent = await self._handle(producer, records)
                 await consumer.commit()
+                batch_done(self.name, len(records), time.monotonic() - started)
                 log.debug(
                     "batch_done",
                     agent=self.name,

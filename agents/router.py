@@ -27,6 +27,13 @@ from hub.config.watch import ConfigWatcher
 from hub.errors import RecordRejected
 from hub.events.envelope import Event
 from hub.events.validation import accept_record
+from hub.metrics import (
+    DELIVERIES_ROUTED,
+    DELIVERIES_WITHHELD,
+    EVENTS_ACCEPTED,
+    EVENTS_REJECTED,
+    BatchCounts,
+)
 from hub.policy.state import UNKNOWN, SubjectState
 from hub.pseudonym import subject_key
 from hub.quality.counters import Tally, TallySink
@@ -108,6 +115,7 @@ class RouterHandler:
         self._use(watcher.current())
         self._released: list[int] = []
         self._routed: dict[str, int] = {}
+        self._counts = BatchCounts()  # applied in after_sent: a retried batch counts once
 
     def _use(self, config: HubConfig) -> None:
         self.config = config
@@ -123,6 +131,7 @@ class RouterHandler:
         if config is not self.config:  # reloaded: the new agreements apply from this batch on
             self._use(config)
         self._routed = {}
+        self._counts.clear()
         out: list[OutRecord] = []
         tallies: list[Tally] = []
         now = utcnow()
@@ -162,6 +171,7 @@ class RouterHandler:
         for a in accepted:
             env = a.event.envelope
             tallies.append(Tally(day, env.source, env.type, "accepted"))
+            self._counts.add(EVENTS_ACCEPTED, env.source, env.type)
             state = states.get(env.subject, UNKNOWN)
             result: RoutingResult | None = None
             if env.type in FOLLOW_UP_TYPES:
@@ -262,6 +272,7 @@ class RouterHandler:
     async def after_sent(self) -> None:
         """Once the batch's output is acknowledged: released review items leave the queue, and
         the journal learns how many final outcomes each event's routing produced."""
+        self._counts.flush()
         if self._released:
             released, self._released = self._released, []
             await asyncio.to_thread(self.ports.review.mark_released, released, utcnow())
@@ -282,6 +293,10 @@ class RouterHandler:
 
     def _emit(self, msg: ConsumerRecord[bytes, bytes], result: RoutingResult) -> list[OutRecord]:
         names = self.deps.names
+        for d in result.deliveries:
+            self._counts.add(DELIVERIES_ROUTED, d.recipient)
+        for w in result.withheld:
+            self._counts.add(DELIVERIES_WITHHELD, w.recipient)
         return [
             *(
                 OutRecord(names.deliveries(d.recipient), msg.key, d.model_dump_json().encode())
@@ -320,6 +335,13 @@ class RouterHandler:
             self._routed[event_id] = 0  # kept whole by the rejected-event recorder instead
         tallies.extend(
             Tally(day, source, event_type, "rejected", r) for r in sorted(set(rej.rules))
+        )
+        known = (source in self.sources, event_type in self.deps.event_types)  # bounded labels
+        self._counts.add(
+            EVENTS_REJECTED,
+            source if known[0] else "",
+            event_type if known[1] else "",
+            rej.rules[0] if rej.rules else "",
         )
         log.warning(
             "event_rejected",

@@ -16,6 +16,8 @@ from hub.api.errors import BadRequest
 from hub.config.model import Role, System
 from hub.errors import EventValidationError
 from hub.events.validation import EventSubmission, build_event
+from hub.metrics import INGEST_PUBLISHED, label
+from hub.metrics import rejected as count_rejected
 from hub.quality.counters import rejection_tallies
 from hub.timeutil import utcnow
 
@@ -50,8 +52,10 @@ async def publish_event(
     try:
         body: Any = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        count_rejected(system.id, "", ["json"])
         raise BadRequest(f"the body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):
+        count_rejected(system.id, "", ["json"])
         raise BadRequest("the body must be a JSON object")
     now = utcnow()
     try:
@@ -60,8 +64,11 @@ async def publish_event(
         raw_type = body.get("type")
         event_type = raw_type[:64] if isinstance(raw_type, str) else ""
         await asyncio.to_thread(ctx.quality.add, rejection_tallies(exc, system.id, event_type, now))
+        known = event_type if event_type in ctx.registry.event_types else ""  # bounded labels
+        count_rejected(system.id, known, [p.rule for p in exc.problems])
         raise
     receipt = await ctx.publisher.publish(event)
+    INGEST_PUBLISHED.labels(label(system.id), label(event.envelope.type)).inc()
     log.info(
         "event_accepted",
         event_id=event.envelope.id,

@@ -181,6 +181,29 @@ class HubSettings(BaseSettings):
         description="How often each webhook recipient's loop looks for due deliveries.",
     )
 
+    metrics_refresh_interval_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="How often the API recomputes the business gauges of /metrics in the background.",
+    )
+    readiness_check_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often the API checks the broker and database for /readyz in the background.",
+    )
+    worker_stale_after_s: float = Field(
+        default=3.0,
+        gt=0,
+        description="A worker whose heartbeat (every second) is older than this is not live.",
+    )
+    worker_metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Port on which each worker serves its Prometheus metrics (0: off).",
+    )
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

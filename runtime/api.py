@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import partial
 
 import uvicorn
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, Response
 
 from agents.batching import APP_ID
 from connectors import http_ingest, pull_inbox
@@ -18,30 +17,28 @@ from hub import __version__
 from hub.access.keys import KeyStore
 from hub.api import admin as admin_api
 from hub.api import audit as audit_api
-from hub.api import dashboard
+from hub.api import dashboard, health
 from hub.api import policy as policy_api
 from hub.api import quality as quality_api
 from hub.api.context import ApiContext
 from hub.api.errors import install_error_handlers
-from hub.api.health import database_writable
+from hub.api.health import Probes, Readiness
 from hub.api.ig_context import IgContext
-from hub.api.metrics import consumer_lag, metrics_text, snapshot
+from hub.api.metrics import GaugeCache, HttpMetrics, read_gauges
 from hub.api.policy import PolicyContext
 from hub.audit.checkpoint import CheckpointStore
 from hub.audit.subject_access import SubjectAccess
-from hub.broker.admin import broker_reachable
+from hub.broker.clients import BrokerMonitor
 from hub.broker.producer import AiokafkaSender, start_producer
-from hub.broker.security import kafka_client_kwargs
+from hub.config.model import KafkaSink, WebhookSink
 from hub.config.watch import ConfigWatcher
 from hub.connectors.store import ConnectorStore
 from hub.events.publisher import EventPublisher
 from hub.journal.store import JournalStore
 from hub.settings import HubSettings
-from hub.timeutil import utcnow
 from runtime.connectors import connector_defs
 from runtime.wiring import open_stores, wire
 
-WORKER_FRESH = timedelta(seconds=10)
 # the worker's batch agents (runtime/worker.py), whose consumer lag /metrics reports
 AGENT_GROUPS = tuple(
     f"{APP_ID}.{name}" for name in ("router", "delivery", "audit-writer", "rejected-recorder")
@@ -88,9 +85,37 @@ def create_app(settings: HubSettings) -> FastAPI:
             ),
             keys=app.state.keys,
         )
+        monitor = BrokerMonitor(settings)
+        fresh = timedelta(seconds=settings.worker_stale_after_s)
+        readiness = Readiness(
+            monitor.ping,
+            stores.engine,
+            settings.kafka_bootstrap,
+            settings.readiness_check_interval_s,
+            fresh,
+        )
+        recipients = w.config.recipients
+        gauges = GaugeCache(
+            partial(
+                read_gauges,
+                stores.engine,
+                [s.id for s in recipients if not isinstance(s.delivery, WebhookSink | KafkaSink)],
+                [s.id for s in recipients if isinstance(s.delivery, WebhookSink)],
+                worker_fresh=fresh,
+            ),
+            partial(monitor.lag, AGENT_GROUPS, [t.name for t in w.topics()]),
+            settings.metrics_refresh_interval_s,
+        )
+        app.state.probes = Probes(readiness, gauges, monitor)
+        await readiness.check_once()  # the first /readyz answers from a real check
+        readiness.start()
+        gauges.start()
         try:
             yield
         finally:
+            await gauges.stop()
+            await readiness.stop()
+            await monitor.stop()
             await producer.stop()
             stores.engine.dispose()
 
@@ -101,6 +126,8 @@ def create_app(settings: HubSettings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(HttpMetrics)
+    app.include_router(health.router)
     app.include_router(http_ingest.router)
     app.include_router(pull_inbox.router)
     app.include_router(quality_api.router)
@@ -110,37 +137,6 @@ def create_app(settings: HubSettings) -> FastAPI:
     app.include_router(dashboard.router)
     app.include_router(connectors_router(ConnectorStore(stores.engine), connector_defs(w)))
     dashboard.mount_static(app)
-
-    @app.get("/healthz", tags=["health"])
-    async def healthz() -> dict[str, str]:
-        """The API process is up."""
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["health"])
-    async def readyz() -> JSONResponse:
-        """Ready when the broker answers, the database is writable and a worker holds partitions."""
-        ctx: ApiContext = app.state.hub
-        broker = await broker_reachable(ctx.settings, ctx.bootstrap)
-        try:
-            workers = await asyncio.to_thread(ctx.heartbeat.ready_workers, utcnow(), WORKER_FRESH)
-            database = await asyncio.to_thread(database_writable, app.state.ig.engine)
-        except Exception:
-            workers, database = 0, False
-        checks = {"broker": broker, "database": database, "workers": workers > 0}
-        ok = all(checks.values())
-        return JSONResponse(
-            {"status": "ready" if ok else "not_ready", "checks": checks}, 200 if ok else 503
-        )
-
-    @app.get("/metrics", tags=["health"], response_class=Response)
-    async def metrics() -> Response:
-        """Prometheus metrics: events, deliveries by outcome and recipient, lag, audit latency."""
-        ig: IgContext = app.state.ig
-        lag = await consumer_lag(
-            settings.kafka_bootstrap, AGENT_GROUPS, security=kafka_client_kwargs(settings)
-        )
-        snap = await asyncio.to_thread(snapshot, ig.engine, lag)
-        return Response(metrics_text(snap), media_type="text/plain; version=0.0.4")
 
     return app
 

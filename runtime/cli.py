@@ -145,38 +145,76 @@ def init() -> None:
     console.print(f"{len(w.topics())} topics ready; database migrated.")
 
 
+def api_base_url(settings: HubSettings) -> str:
+    """Where this host reaches the API the settings describe (a wildcard bind is loopback)."""
+    host = settings.api_host
+    if host in ("0.0.0.0", "", "::"):
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{settings.api_port}"
+
+
 @app.command()
 def health(
-    url: Annotated[str, typer.Option(help="Base URL of the hub API")] = "http://127.0.0.1:8080",
+    url: Annotated[
+        str | None,
+        typer.Option(help="Base URL of the hub API [default: from HUB_API_HOST and HUB_API_PORT]"),
+    ] = None,
     worker: Annotated[
         bool,
         typer.Option("--worker", help="Check this host's worker heartbeat in the database instead"),
     ] = False,
 ) -> None:
-    """Exit 0 if the API at URL reports ready (broker, database, a worker), else print why and exit 1."""
+    """Exit 0 if the API reports ready (broker and database reachable), else print why and exit 1.
+
+    With --worker: exit 0 if a worker on this host wrote its heartbeat within
+    HUB_WORKER_STALE_AFTER_S seconds."""
+    settings = _settings()
     if worker:
         import socket
         from datetime import timedelta
 
         from runtime.wiring import open_stores
 
-        stores = open_stores(_settings(), run_migrations=False)
-        if not stores.heartbeat.fresh_on_host(
-            socket.gethostname(), utcnow(), timedelta(seconds=15)
-        ):
-            err.print(f"not ready: no fresh worker heartbeat from {socket.gethostname()}")
+        stores = open_stores(settings, run_migrations=False)
+        try:
+            fresh = stores.heartbeat.fresh_on_host(
+                socket.gethostname(), utcnow(), timedelta(seconds=settings.worker_stale_after_s)
+            )
+        finally:
+            stores.engine.dispose()
+        if not fresh:
+            err.print(
+                f"not alive: no worker heartbeat from {socket.gethostname()} in the last "
+                f"{settings.worker_stale_after_s:g}s"
+            )
             raise typer.Exit(1)
         console.print("worker alive")
         return
     import httpx
 
+    if url is None and settings.api_port == 0:  # any free port: ask the running `hub up`
+        from runtime.stack import running_file
+
+        try:
+            url = str(json.loads(running_file(settings).read_text())["api_url"])
+        except (OSError, ValueError, KeyError):
+            err.print("not ready: HUB_API_PORT is 0 and no `hub up` runs here; give --url")
+            raise typer.Exit(1) from None
+    base = (url or api_base_url(settings)).rstrip("/")
     try:
-        response = httpx.get(f"{url.rstrip('/')}/readyz", timeout=5)
+        response = httpx.get(f"{base}/readyz", timeout=5)
     except httpx.HTTPError as exc:
-        err.print(f"not ready: {url} did not answer ({exc})")
+        err.print(f"not ready: {base} did not answer ({exc})")
         raise typer.Exit(1) from exc
     if response.status_code != 200:
-        err.print(f"not ready: {response.text}")
+        try:
+            reasons = response.json().get("reasons") or {}
+            why = "; ".join(f"{k}: {v}" for k, v in reasons.items()) or response.text
+        except ValueError:
+            why = response.text
+        err.print(f"not ready: {why}")
         raise typer.Exit(1)
     console.print("ready")
 
@@ -353,6 +391,26 @@ def schemas_check(
     console.print(
         f"OK: {total} schema versions of {len(registry.event_types)} event types are {chosen.value} compatible."
     )
+
+
+@app.command("bench-metrics")
+def bench_metrics(
+    audit_rows: Annotated[
+        int, typer.Option(help="Audit rows to fill the database with")
+    ] = 1_000_000,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="A throw-away PostgreSQL database to fill instead of a fresh SQLite file"
+        ),
+    ] = None,
+    baseline_runs: Annotated[int, typer.Option(help="Runs of the old per-scrape queries")] = 3,
+) -> None:
+    """Time a /metrics scrape (p50/p99 of 20) with N audit rows, beside the old per-scrape queries."""
+    from runtime.metrics_bench import run_metrics_bench
+
+    configure_logging("WARNING")
+    run_metrics_bench(_settings(), audit_rows, database_url, baseline_runs, console)
 
 
 @app.command("bench-codec")

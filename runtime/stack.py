@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 
@@ -22,8 +23,11 @@ import structlog
 
 from hub.broker.admin import ensure_topics
 from hub.broker.embedded import EmbeddedBroker, die_with_parent, free_port
+from hub.db.engine import make_engine
 from hub.errors import ConfigError, Problem, StackError
+from hub.heartbeat import HeartbeatStore
 from hub.settings import HubSettings
+from hub.timeutil import utcnow
 from runtime.connectors import has_connectors
 from runtime.wiring import open_stores, wire
 
@@ -120,21 +124,32 @@ class Stack:
         self._wait_ready()
 
     def _wait_ready(self) -> None:
+        """Until the API is ready (/readyz) and, a check of its own since readiness does not
+        depend on a worker, the worker's agents hold partitions (its heartbeat says so)."""
         deadline = time.monotonic() + self.ready_timeout
         last = "no answer"
-        while time.monotonic() < deadline:
-            self.check_alive()
-            try:
-                response = httpx.get(f"{self.api_url}/readyz", timeout=5)
-                if response.status_code == 200:
-                    log.info(
-                        "stack_ready", api=self.api_url, bootstrap=self.settings.kafka_bootstrap
-                    )
-                    return
-                last = response.text
-            except httpx.HTTPError as exc:
-                last = repr(exc)
-            time.sleep(0.2)
+        beats = HeartbeatStore(make_engine(self.settings.effective_database_url))
+        fresh = timedelta(seconds=self.settings.worker_stale_after_s)
+        try:
+            while time.monotonic() < deadline:
+                self.check_alive()
+                try:
+                    response = httpx.get(f"{self.api_url}/readyz", timeout=5)
+                    last = response.text
+                    if response.status_code == 200:
+                        last = "the worker's agents hold no partitions yet"
+                        if beats.ready_workers(utcnow(), fresh) > 0:
+                            log.info(
+                                "stack_ready",
+                                api=self.api_url,
+                                bootstrap=self.settings.kafka_bootstrap,
+                            )
+                            return
+                except httpx.HTTPError as exc:
+                    last = repr(exc)
+                time.sleep(0.2)
+        finally:
+            beats.engine.dispose()
         raise StackError(f"the stack was not ready within {self.ready_timeout:.0f}s ({last})")
 
     def check_alive(self) -> None:

@@ -22,6 +22,7 @@ from hub.config.watch import ConfigWatcher
 from hub.delivery.kafka_record import DeliveryCodec
 from hub.delivery.outbox import OutboxStore
 from hub.journal.store import JournalStore
+from hub.metrics import serve_worker_metrics
 from hub.routing.originals import AuditOriginals
 from hub.settings import HubSettings
 from runtime.wiring import open_stores, wire
@@ -75,6 +76,7 @@ def build_worker_app(settings: HubSettings) -> faust.App:
 
 def run_worker(settings: HubSettings) -> None:
     app = build_worker_app(settings)
+    serve_worker_metrics(settings.worker_metrics_port)
     logging.getLogger("faust").setLevel(logging.WARNING)
     loglevel = "info" if settings.log_level.upper() == "DEBUG" else "warning"
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

@@ -1,210 +1,298 @@
-"""`/metrics` in Prometheus text format, computed from the database at scrape time.
+"""`/metrics` for Prometheus: in-process counters and histograms, plus cached business gauges.
 
-The API process does not see the events the workers handle, so every figure is read from the
-shared tables: quality counters (accepted), rejected events, the audit store (deliveries by
-outcome and recipient, dead letters, retries, write latency) and worker heartbeats. Consumer lag
-comes from the broker (committed offsets against end offsets), when the caller can measure it.
-Labels are system ids, event types and outcomes only: never personal data.
+A scrape does no database query and opens no Kafka connection: it renders the process's own
+instruments (`hub.metrics`: HTTP requests, ingest, rejections) and the last business gauges a
+background task computed (at most every HUB_METRICS_REFRESH_INTERVAL_S) with cheap queries: the
+chain head row, indexed counts of pending inbox items and webhook dead letters per recipient,
+the open review items, the unrouted journal entries, fresh worker heartbeats, and consumer lag
+from the group coordinator through one long-lived admin client. Labels are system ids, event
+types, topics and outcomes only: never personal data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import timedelta
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from prometheus_client import CollectorRegistry, generate_latest
+import structlog
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, Table, func, select
 
-from hub.audit.ledger import AUDIT, HEAD
-from hub.db.tables import QualityCounter, RejectedEvent, WorkerHeartbeat
+from hub.audit.ledger import HEAD
+from hub.db.tables import (
+    InboxItem,
+    IngestJournal,
+    ReviewItem,
+    WebhookOutbox,
+    WorkerHeartbeat,
+)
+from hub.metrics import HTTP_DURATION, HTTP_REQUESTS, UNMATCHED_ROUTE, method_label
 from hub.timeutil import utcnow
 
-QUALITY: Table = QualityCounter.__table__  # type: ignore[attr-defined]
-REJECTED: Table = RejectedEvent.__table__  # type: ignore[attr-defined]
+log = structlog.get_logger("hub.api.metrics")
+
+INBOX: Table = InboxItem.__table__  # type: ignore[attr-defined]
+REVIEW: Table = ReviewItem.__table__  # type: ignore[attr-defined]
+OUTBOX: Table = WebhookOutbox.__table__  # type: ignore[attr-defined]
+JOURNAL: Table = IngestJournal.__table__  # type: ignore[attr-defined]
 HEARTBEATS: Table = WorkerHeartbeat.__table__  # type: ignore[attr-defined]
-LATENCY_SAMPLE = 1000
-FRESH = timedelta(seconds=10)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    accepted: Mapping[tuple[str, str], int]
-    rejected: Mapping[str, int]
-    deliveries: Mapping[tuple[str, str], int]
-    retries: int
-    audit_rows: int
-    chain_head: int
-    write_latency_avg_s: float
-    write_latency_max_s: float
-    workers: int
-    lag: Mapping[tuple[str, str], int] = field(default_factory=dict)
+class Gauges:
+    """Figures read from the database (and the broker) in the background, never at scrape time."""
+
+    inbox_pending: Mapping[str, int] = field(default_factory=dict)
+    webhook_pending: Mapping[str, int] = field(default_factory=dict)
+    dead_letters: Mapping[str, int] = field(default_factory=dict)
+    review_open: int = 0
+    journal_unrouted: int = 0
+    chain_head: int = 0
+    workers_live: int = 0
+    lag: Mapping[tuple[str, str], int] | None = None  # None: the broker did not answer
 
 
-def snapshot(engine: Engine, lag: Mapping[tuple[str, str], int] | None = None) -> Snapshot:
+def read_gauges(
+    engine: Engine,
+    inbox_recipients: Sequence[str],
+    webhook_recipients: Sequence[str],
+    worker_fresh: timedelta,
+    now: datetime | None = None,
+) -> Gauges:
+    """The database gauges, each from an index or a one-row table, never a whole-table count of
+    the audit store (whose size has no bound but retention)."""
+    now = now or utcnow()
     with engine.connect() as conn:
-        accepted = {
-            (s, t): int(n)
-            for s, t, n in conn.execute(
-                select(QUALITY.c.source, QUALITY.c.event_type, func.sum(QUALITY.c.count))
-                .where(QUALITY.c.outcome == "accepted")
-                .group_by(QUALITY.c.source, QUALITY.c.event_type)
+        inbox = {
+            r: int(
+                conn.execute(
+                    select(func.count()).where(INBOX.c.recipient == r, INBOX.c.acked_at.is_(None))
+                ).scalar_one()
             )
+            for r in inbox_recipients
         }
-        rejected = {
-            s: int(n)
-            for s, n in conn.execute(
-                select(REJECTED.c.source, func.count()).group_by(REJECTED.c.source)
-            )
-        }
-        deliveries = {
-            (r, o): int(n)
-            for r, o, n in conn.execute(
-                select(AUDIT.c.recipient, AUDIT.c.outcome, func.count()).group_by(
-                    AUDIT.c.recipient, AUDIT.c.outcome
+        outbox: dict[tuple[str, str], int] = {}
+        for r in webhook_recipients:
+            for status in ("pending", "dead"):  # ix_webhook_outbox_due (recipient, status, ...)
+                outbox[(r, status)] = int(
+                    conn.execute(
+                        select(func.count()).where(
+                            OUTBOX.c.recipient == r, OUTBOX.c.status == status
+                        )
+                    ).scalar_one()
                 )
-            )
-        }
-        retries = conn.execute(
-            select(func.coalesce(func.sum(AUDIT.c.attempt - 1), 0)).where(AUDIT.c.attempt > 1)
+        review = conn.execute(select(func.count()).where(REVIEW.c.status == "open")).scalar_one()
+        unrouted = conn.execute(
+            select(func.count()).where(JOURNAL.c.status == "accepted")
         ).scalar_one()
         head = conn.execute(select(HEAD.c.head_seq)).scalar_one_or_none()
-        recent = conn.execute(
-            select(AUDIT.c.recorded_at, AUDIT.c.decided_at)
-            .order_by(AUDIT.c.seq.desc())
-            .limit(LATENCY_SAMPLE)
-        ).all()
         workers = conn.execute(
-            select(func.count()).where(HEARTBEATS.c.last_seen >= utcnow() - FRESH)
+            select(func.count()).where(HEARTBEATS.c.last_seen >= now - worker_fresh)
         ).scalar_one()
-    gaps = [max(0.0, (rec - dec).total_seconds()) for rec, dec in recent]
-    return Snapshot(
-        accepted=accepted,
-        rejected=rejected,
-        deliveries=deliveries,
-        retries=int(retries or 0),
-        audit_rows=sum(deliveries.values()),
+    return Gauges(
+        inbox_pending=inbox,
+        webhook_pending={r: n for (r, s), n in outbox.items() if s == "pending"},
+        dead_letters={r: n for (r, s), n in outbox.items() if s == "dead"},
+        review_open=int(review),
+        journal_unrouted=int(unrouted),
         chain_head=int(head or 0),
-        write_latency_avg_s=sum(gaps) / len(gaps) if gaps else 0.0,
-        write_latency_max_s=max(gaps, default=0.0),
-        workers=int(workers),
-        lag=lag or {},
+        workers_live=int(workers),
     )
 
 
-class _SnapshotCollector(Collector):
-    def __init__(self, snap: Snapshot) -> None:
-        self.snap = snap
+@dataclass
+class _Refresh:
+    at: float = 0.0  # unix time of the last refresh that finished
+    seconds: float = 0.0
+    failures: dict[str, int] = field(default_factory=lambda: {"database": 0, "broker": 0})
 
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-        s = self.snap
-        accepted = CounterMetricFamily(
-            "hub_events_accepted", "Events accepted by the router", labels=["source", "event_type"]
-        )
-        for (source, event_type), n in sorted(s.accepted.items()):
-            accepted.add_metric([source, event_type], n)
-        yield accepted
-        rejected = CounterMetricFamily(
-            "hub_events_rejected", "Records rejected (undecodable or invalid)", labels=["source"]
-        )
-        for source, n in sorted(s.rejected.items()):
-            rejected.add_metric([source or "unknown"], n)
-        yield rejected
-        deliveries = CounterMetricFamily(
-            "hub_deliveries",
-            "Audited decisions by recipient and outcome (delivered, withheld, failed)",
-            labels=["recipient", "outcome"],
-        )
-        for (recipient, outcome), n in sorted(s.deliveries.items()):
-            deliveries.add_metric([recipient, outcome], n)
-        yield deliveries
-        yield CounterMetricFamily(
-            "hub_delivery_retries", "Delivery attempts beyond the first", value=s.retries
-        )
-        dead = sum(n for (_, o), n in s.deliveries.items() if o == "failed")
-        yield CounterMetricFamily(
-            "hub_dead_letters", "Deliveries given up after the retry budget", value=dead
-        )
-        lag = GaugeMetricFamily(
-            "hub_consumer_lag", "Records not yet consumed, per agent group", labels=["group"]
-        )
-        per_group: dict[str, int] = {}
-        for (group, _topic), n in s.lag.items():
-            per_group[group] = per_group.get(group, 0) + n
-        for group, n in sorted(per_group.items()):
-            lag.add_metric([group], n)
-        yield lag
-        yield GaugeMetricFamily("hub_audit_rows", "Rows in the audit store", value=s.audit_rows)
+
+class GaugeCache(Collector):
+    """The last gauges read, and the loop that reads them every `interval_s` in the background."""
+
+    def __init__(
+        self,
+        read_db: Callable[[], Gauges],
+        read_lag: Callable[[], Awaitable[dict[tuple[str, str], int]]] | None,
+        interval_s: float,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.read_db = read_db
+        self.read_lag = read_lag
+        self.interval_s = interval_s
+        self.timeout_s = timeout_s
+        self.gauges: Gauges | None = None
+        self.refresh_state = _Refresh()
+        self._task: asyncio.Task[None] | None = None
+        self._db_inflight: asyncio.Future[Gauges] | None = None
+
+    async def refresh(self) -> None:
+        started = time.monotonic()
+        gauges = self.gauges
+        # a read still blocked (a database outage) is waited on, not started again
+        if self._db_inflight is None or self._db_inflight.done():
+            self._db_inflight = asyncio.ensure_future(asyncio.to_thread(self.read_db))
+            self._db_inflight.add_done_callback(retrieved)
+        try:
+            gauges = await asyncio.wait_for(asyncio.shield(self._db_inflight), self.timeout_s)
+        except Exception as exc:  # keep the last figures; the failure is counted and logged
+            self.refresh_state.failures["database"] += 1
+            log.warning("metrics_refresh_failed", part="database", error=repr(exc))
+        if gauges is not None and self.read_lag is not None:
+            lag: dict[tuple[str, str], int] | None = None  # absent when the broker is silent
+            try:
+                lag = await asyncio.wait_for(self.read_lag(), self.timeout_s)
+            except Exception as exc:
+                self.refresh_state.failures["broker"] += 1
+                log.warning("metrics_refresh_failed", part="broker", error=repr(exc))
+            gauges = replace(gauges, lag=lag)
+        self.gauges = gauges
+        self.refresh_state.seconds = time.monotonic() - started
+        self.refresh_state.at = time.time()
+
+    async def _loop(self) -> None:
+        while True:
+            await self.refresh()
+            await asyncio.sleep(self.interval_s)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="metrics-gauges")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        state = self.refresh_state
         yield GaugeMetricFamily(
-            "hub_audit_chain_head_seq", "Sequence number of the chain head", value=s.chain_head
+            "hub_metrics_refresh_timestamp_seconds",
+            "Unix time the business gauges were last computed (0: not yet).",
+            value=state.at,
         )
         yield GaugeMetricFamily(
-            "hub_audit_write_latency_seconds_avg",
-            f"Decision to audit row, mean of the last {LATENCY_SAMPLE} rows",
-            value=s.write_latency_avg_s,
+            "hub_metrics_refresh_duration_seconds",
+            "How long the last computation of the business gauges took.",
+            value=state.seconds,
+        )
+        failures = CounterMetricFamily(
+            "hub_metrics_refresh_failures",
+            "Computations of the business gauges that failed, by part (database, broker).",
+            labels=["part"],
+        )
+        for part, n in sorted(state.failures.items()):
+            failures.add_metric([part], n)
+        yield failures
+        g = self.gauges
+        if g is None:
+            return
+        yield _per(
+            "hub_inbox_pending_items",
+            "Pull-inbox deliveries not yet acknowledged, by recipient.",
+            "recipient",
+            g.inbox_pending,
+        )
+        yield _per(
+            "hub_webhook_pending_items",
+            "Webhook deliveries waiting for a 2xx (being retried), by recipient.",
+            "recipient",
+            g.webhook_pending,
+        )
+        yield _per(
+            "hub_dead_letters",
+            "Webhook deliveries given up after the retry budget, not redriven, by recipient.",
+            "recipient",
+            g.dead_letters,
         )
         yield GaugeMetricFamily(
-            "hub_audit_write_latency_seconds_max",
-            f"Decision to audit row, max of the last {LATENCY_SAMPLE} rows",
-            value=s.write_latency_max_s,
+            "hub_review_queue_items",
+            "Events waiting in the review queue for a person no system's record is linked to.",
+            value=g.review_open,
         )
         yield GaugeMetricFamily(
-            "hub_workers_ready", "Workers with a fresh heartbeat", value=s.workers
+            "hub_ingest_unrouted_events",
+            "Accepted events the router has not yet finished (ingest journal); the reconciler "
+            "re-publishes those that stay.",
+            value=g.journal_unrouted,
         )
+        yield GaugeMetricFamily(
+            "hub_audit_chain_head_seq",
+            "Sequence number of the audit chain head (rows ever appended; a purge does not lower it).",
+            value=g.chain_head,
+        )
+        yield GaugeMetricFamily(
+            "hub_workers_live", "Workers whose heartbeat is fresh.", value=g.workers_live
+        )
+        if g.lag is not None:  # absent, not zero, when the broker did not answer
+            lag = GaugeMetricFamily(
+                "hub_consumer_lag",
+                "Records on a topic not yet committed by a worker agent's consumer group.",
+                labels=["group", "topic"],
+            )
+            for (group, topic), n in sorted(g.lag.items()):
+                lag.add_metric([group, topic], n)
+            yield lag
 
 
-def metrics_text(snap: Snapshot) -> bytes:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_SnapshotCollector(snap))
-    return generate_latest(registry)
+def retrieved(future: asyncio.Future[Any]) -> None:
+    """Mark a background check's error as seen (it was reported when it timed out, or is now)."""
+    if not future.cancelled():
+        future.exception()
 
 
-async def consumer_lag(
-    bootstrap: str,
-    groups: Sequence[str],
-    timeout: float = 3.0,
-    security: Mapping[str, Any] | None = None,
-) -> dict[tuple[str, str], int]:
-    """Per consumer group and topic: end offsets minus the group's committed offsets.
+def _per(name: str, doc: str, label: str, values: Mapping[str, int]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, doc, labels=[label])
+    for key, n in sorted(values.items()):
+        family.add_metric([key], n)
+    return family
 
-    Asks each group's coordinator for its committed offsets (OffsetFetch, as the agents' own
-    consumers do, without joining the group). Empty when the broker does not answer in time:
-    the metric is then absent, not zero.
-    """
-    import asyncio
 
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+def metrics_text(cache: GaugeCache | None) -> bytes:
+    """The process's instruments, then the cached gauges: no I/O."""
+    text = generate_latest(REGISTRY)
+    if cache is not None:
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(cache)
+        text += generate_latest(registry)
+    return text
 
-    lag: dict[tuple[str, str], int] = {}
-    consumers: list[AIOKafkaConsumer] = []
-    try:
-        async with asyncio.timeout(timeout):
-            for group in groups:
-                consumer = AIOKafkaConsumer(
-                    bootstrap_servers=bootstrap,
-                    group_id=group,
-                    enable_auto_commit=False,
-                    **(security or {}),  # hub.broker.security.kafka_client_kwargs(settings)
-                )
-                consumers.append(consumer)
-                await consumer.start()
-                parts = [
-                    TopicPartition(topic, p)
-                    for topic in sorted(await consumer.topics())
-                    for p in sorted(consumer.partitions_for_topic(topic) or ())
-                ]
-                committed = {tp: await consumer.committed(tp) for tp in parts}
-                mine = [tp for tp, offset in committed.items() if offset is not None]
-                ends = await consumer.end_offsets(mine) if mine else {}
-                for tp in mine:
-                    behind = max(0, ends.get(tp, 0) - (committed[tp] or 0))
-                    lag[(group, tp.topic)] = lag.get((group, tp.topic), 0) + behind
-    except Exception:
-        return {}
-    finally:
-        for consumer in consumers:
-            await consumer.stop()
-    return lag
+
+class HttpMetrics:
+    """ASGI middleware: every HTTP request counted and timed under its route template
+    (`/v1/inbox/{recipient}`, never the raw path), method and status."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or UNMATCHED_ROUTE
+            method = method_label(str(scope.get("method", "")))
+            HTTP_REQUESTS.labels(method, template, str(status)).inc()
+            HTTP_DURATION.labels(method, template).observe(time.perf_counter() - started)

@@ -20,12 +20,16 @@ TOPIC_ALREADY_EXISTS = 36
 
 
 def make_admin(
-    settings: HubSettings, bootstrap: str | None = None, timeout: float = 30.0
+    settings: HubSettings,
+    bootstrap: str | None = None,
+    timeout: float = 30.0,
+    client_id: str = "tell-it-once-hub.admin",
 ) -> AIOKafkaAdminClient:
     """The one way to build an admin client: the settings' bootstrap (unless given) and security."""
     return AIOKafkaAdminClient(
         bootstrap_servers=bootstrap or settings.require_bootstrap("the Kafka admin client"),
         request_timeout_ms=int(timeout * 1000),
+        client_id=client_id,
         **kafka_client_kwargs(settings),
     )
 

@@ -77,9 +77,16 @@ def hub_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+def stack_ready(url: str) -> bool:
+    """The API is ready (/readyz) and, reported there as information, a worker's agents hold
+    partitions: readiness itself does not wait for a worker, the tests' flows do."""
+    response = httpx.get(f"{url}/readyz", timeout=2)
+    return response.status_code == 200 and (response.json()["workers"]["assigned"] or 0) > 0
+
+
 def start_hub(env: dict[str, str], output: int | None = subprocess.PIPE) -> RunningHub:
     """`hub up` as a terminal runs it: its own process group (Ctrl-C signals the whole group);
-    returns once /readyz says ready."""
+    returns once /readyz says ready and a worker holds partitions."""
     proc = subprocess.Popen(
         hub_cmd("up"),
         env=env,
@@ -93,7 +100,7 @@ def start_hub(env: dict[str, str], output: int | None = subprocess.PIPE) -> Runn
     while True:
         assert proc.poll() is None, f"hub up exited: {proc.communicate()}"
         try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+            if stack_ready(url):
                 break
         except httpx.HTTPError:
             pass

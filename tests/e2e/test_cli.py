@@ -20,6 +20,7 @@ COMMANDS = [
     ["health"],
     ["bench"],
     ["bench-codec"],
+    ["bench-metrics"],
     ["bench-policy"],
     ["explain"],
     ["agreements"],

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.conftest import RunningHub, alive, hub_cmd, run_hub
+from tests.e2e.conftest import RunningHub, alive, hub_cmd, run_hub, stack_ready
 from tests.people import post_links
 
 MOVE = {
@@ -192,7 +192,7 @@ def test_hub_up_against_an_existing_kafka_and_postgresql(
             while True:
                 assert proc.poll() is None, proc.communicate()
                 try:
-                    if httpx.get(f"{hub.url}/readyz", timeout=2).status_code == 200:
+                    if stack_ready(hub.url):
                         break
                 except httpx.HTTPError:
                     pass

@@ -25,6 +25,7 @@ from hub.api.context import ApiContext
 from hub.api.errors import install_error_handlers
 from hub.api.health import database_writable
 from hub.api.ig_context import IgContext
+from hub.api.limits import install_limits
 from hub.api.metrics import consumer_lag, metrics_text, snapshot
 from hub.api.policy import PolicyContext
 from hub.audit.checkpoint import CheckpointStore
@@ -107,6 +108,7 @@ def create_app(settings: HubSettings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_limits(app, settings.api_max_body_bytes)
     app.include_router(http_ingest.router)
     app.include_router(pull_inbox.router)
     app.include_router(quality_api.router)

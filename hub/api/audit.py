@@ -32,6 +32,7 @@ from hub.audit.queries import (
 from hub.audit.store import AuditRow
 from hub.audit.subject_access import AccessLogEntry, SubjectAccessReport
 from hub.audit.verify import Break, verify_chain
+from hub.api.limits import MAX_INT64
 from hub.config.model import Role, System
 from hub.timeutil import utcnow
 
@@ -54,7 +55,9 @@ def transfer_query(
     outcome: Literal["delivered", "withheld", "failed"] | None = None,
     date_from: Annotated[date | None, Query(alias="from", description="First day (UTC)")] = None,
     date_to: Annotated[date | None, Query(alias="to", description="Last day, inclusive")] = None,
-    after: Annotated[int, Query(ge=0, description="Page: the next_after of the last page")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_INT64, description="Page: the next_after of the last page")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> TransferQuery:
     return TransferQuery(

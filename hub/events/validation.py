@@ -138,7 +138,11 @@ def validate_event(event: Event, ctx: RuleContext) -> Event:
         )
     problems.extend(
         character_problems(
-            {"id": envelope.id, "subject": envelope.subject, "correlationid": envelope.correlationid}
+            {
+                "id": envelope.id,
+                "subject": envelope.subject,
+                "correlationid": envelope.correlationid,
+            }
         )
     )
     data = validate_data(envelope.type, event.data, ctx, problems)

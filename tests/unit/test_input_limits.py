@@ -76,7 +76,9 @@ def test_a_deeply_nested_corrected_data_is_a_validation_problem(registry: Schema
 # --- NUL, control and bidi characters ----------------------------------------------------
 
 
-@pytest.mark.parametrize("ch", ["\x00", "\x07", "\x1b", "\x7f", "\x85", "\u202e", "\u2066", "\u200f"])
+@pytest.mark.parametrize(
+    "ch", ["\x00", "\x07", "\x1b", "\x7f", "\x85", "\u202e", "\u2066", "\u200f"]
+)
 def test_forbidden_characters(ch: str) -> None:
     assert forbidden_character(f"Ann{ch}e") == ch
 
@@ -143,9 +145,7 @@ def test_correction_data_is_checked_inside(registry: SchemaRegistry) -> None:
     }
     with pytest.raises(EventValidationError) as info:
         build_event(raw, "council-tax", registry, RuleConfig().at(NOW))
-    assert {p.location for p in info.value.problems} == {
-        "data.corrected_data.new_name.family_name"
-    }
+    assert {p.location for p in info.value.problems} == {"data.corrected_data.new_name.family_name"}
 
 
 def test_kafka_direct_events_are_checked_too(registry: SchemaRegistry) -> None:
@@ -159,7 +159,9 @@ def test_kafka_direct_events_are_checked_too(registry: SchemaRegistry) -> None:
     codec = AvroCodec(registry)
     record = codec.encode_event(forged)
     with pytest.raises(RecordRejected) as info:
-        accept_record(record.value, record.headers, codec, frozenset({"council-tax"}), RuleConfig().at(NOW))
+        accept_record(
+            record.value, record.headers, codec, frozenset({"council-tax"}), RuleConfig().at(NOW)
+        )
     assert info.value.rules == ("forbidden_character",)
     assert "subject" in str(info.value) and "data.new_address.lines.0" in str(info.value)
 

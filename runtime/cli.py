@@ -406,6 +406,11 @@ from runtime import cli_deliveries  # noqa: E402  (registers on the app defined 
 
 cli_deliveries.register(app)
 
+# `hub retention purge [--dry-run]` (issue 12)
+from runtime import cli_retention  # noqa: E402  (registers on the app defined above)
+
+cli_retention.register(app)
+
 
 def main() -> None:
     try:

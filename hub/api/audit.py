@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from hub.api.auth import current_system, require_role
 from hub.api.context import ApiContext, api_context
 from hub.api.ig_context import IgContext, ig_context
+from hub.api.limits import MAX_INT64
 from hub.api.templating import render
 from hub.audit.export import rows_csv
 from hub.audit.queries import (
@@ -32,7 +33,6 @@ from hub.audit.queries import (
 from hub.audit.store import AuditRow
 from hub.audit.subject_access import AccessLogEntry, SubjectAccessReport
 from hub.audit.verify import Break, verify_chain
-from hub.api.limits import MAX_INT64
 from hub.config.model import Role, System
 from hub.timeutil import utcnow
 

@@ -18,10 +18,10 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from fastapi.staticfiles import StaticFiles
 
 from hub.api.auth import authenticate
-from hub.api.limits import MAX_INT64
 from hub.api.chart import day_chart
 from hub.api.context import ApiContext, api_context
 from hub.api.ig_context import IgContext, ig_context
+from hub.api.limits import MAX_INT64
 from hub.api.templating import render
 from hub.audit.export import rows_csv
 from hub.audit.queries import (

@@ -1,0 +1,163 @@
+"""Retention on real SQLite and PostgreSQL: what each purge removes, and what it must keep."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, select
+from typer.testing import CliRunner
+
+from hub.audit.store import AuditStore
+from hub.db.tables import InboxItem
+from hub.inbox.store import InboxStore
+from hub.journal.store import JournalStore
+from hub.policy.state import ConsentAction
+from hub.rejected.store import RejectedStore, Rejection
+from hub.retention import RetentionPolicy, purge
+from hub.routing.messages import Outcome
+from hub.subjects.changes import ConsentChange, DeathChange, LinkChange
+from hub.subjects.store import SubjectChanges, SubjectStore
+from hub.timeutil import utcnow
+from runtime.cli import app
+
+from .test_journal import GRACE, accepted, final
+from .test_stores import _delivery
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+POLICY = RetentionPolicy(journal_days=30, inbox_days=30, rejected_days=90, deceased_days=2557)
+LONG_AGO = NOW - timedelta(days=400)
+RECENTLY = NOW - timedelta(days=2)
+
+
+def counts(engine: Engine, dry_run: bool = False, now: datetime = NOW) -> dict[str, int]:
+    return {p.store: p.count for p in purge(engine, POLICY, now, dry_run)}
+
+
+def test_the_journal_purges_only_events_whose_outcomes_are_final(migrated_engine: Engine) -> None:
+    journal = JournalStore(migrated_engine)
+    for event_id in ("old-complete", "old-waiting", "old-never-routed", "new-complete"):
+        journal.record([accepted(event_id)], at=LONG_AGO)
+    journal.mark_routed({"old-complete": 0, "old-waiting": 2}, LONG_AGO)
+    journal.mark_routed({"new-complete": 0}, RECENTLY)
+    AuditStore(migrated_engine).write([final("old-waiting", "waste")], LONG_AGO)  # 1 of 2
+
+    assert counts(migrated_engine, dry_run=True)["journal"] == 1
+    assert len(journal.accepted_since(LONG_AGO)) == 4  # a dry run changes nothing
+    assert counts(migrated_engine)["journal"] == 1
+    left = {e.event_id: e.status for e in journal.accepted_since(LONG_AGO)}
+    assert left == {
+        "old-waiting": "routed",
+        "old-never-routed": "accepted",
+        "new-complete": "complete",
+    }
+
+    # the reconciler still finds what it must re-publish, whatever its age
+    assert [e.event_id for e in journal.due(NOW, GRACE)] == ["old-waiting", "old-never-routed"]
+
+    # the last outcome arrives: complete from now, purged a retention period later
+    AuditStore(migrated_engine).write([final("old-waiting", "libraries", Outcome.WITHHELD)], NOW)
+    assert [e.event_id for e in journal.due(NOW, GRACE)] == ["old-never-routed"]
+    assert counts(migrated_engine)["journal"] == 0
+    assert counts(migrated_engine, now=NOW + timedelta(days=31))["journal"] == 2
+    assert [e.event_id for e in journal.accepted_since(LONG_AGO)] == ["old-never-routed"]
+
+
+def test_the_inbox_erases_acknowledged_values_and_still_knows_the_delivery(
+    migrated_engine: Engine,
+) -> None:
+    inbox = InboxStore(migrated_engine)
+    inbox.add([_delivery("e1", "waste"), _delivery("e2", "waste")], LONG_AGO)
+    inbox.add([_delivery("e3", "waste")], LONG_AGO)
+    (first, second, third) = inbox.fetch("waste", 0, 10)
+    inbox.ack("waste", first.cursor, LONG_AGO)  # acknowledged long ago
+    inbox.ack("waste", second.cursor, RECENTLY)  # acknowledged recently; e3 never
+
+    assert counts(migrated_engine, dry_run=True)["inbox"] == 1
+    assert counts(migrated_engine)["inbox"] == 1
+    assert counts(migrated_engine)["inbox"] == 0  # nothing left to erase
+    with migrated_engine.connect() as conn:
+        payloads = dict(
+            conn.execute(select(InboxItem.event_id, InboxItem.payload)).all()  # type: ignore[call-overload]
+        )
+    assert payloads["e1"] == ""
+    assert "EX4 7QT" in payloads["e2"] and "EX4 7QT" in payloads["e3"]
+    assert [e.delivery.event_id for e in inbox.fetch("waste", 0, 10)] == ["e3"]
+    # a redelivery of the erased delivery is recognised, not shown again
+    assert inbox.add([_delivery("e1", "waste")], NOW) == 0
+    assert [e.delivery.event_id for e in inbox.fetch("waste", 0, 10)] == ["e3"]
+
+
+def rejection(offset: int, at: datetime) -> Rejection:
+    return Rejection(
+        rejected_at=at,
+        source="registrar",
+        event_id=f"r{offset}",
+        event_type="death.notified",
+        original_topic="events.death.notified",
+        original_partition=0,
+        original_offset=offset,
+        key=b"P-9",
+        value=b"\x00values",
+        headers=[("ce_id", b"r")],
+        reason="date of death is in the future",
+        rules=("not_in_future",),
+    )
+
+
+def test_rejected_events_are_deleted_after_their_retention(migrated_engine: Engine) -> None:
+    store = RejectedStore(migrated_engine)
+    store.add([rejection(1, NOW - timedelta(days=91)), rejection(2, NOW - timedelta(days=89))])
+    assert counts(migrated_engine, dry_run=True)["rejected"] == 1
+    assert counts(migrated_engine)["rejected"] == 1
+    assert [r.event_id for r in store.list()] == ["r2"]
+
+
+def test_deceased_flags_go_but_consent_and_links_stay(migrated_engine: Engine) -> None:
+    store = SubjectStore(migrated_engine)
+    ancient = NOW - timedelta(days=2558)
+    store.record(
+        SubjectChanges(
+            consent=[ConsentChange("c-1", "P-1", ConsentAction.WITHDRAWN, "Care", None, ancient)],
+            links=[LinkChange("l-1", "P-1", "waste", "W-1", ancient)],
+            deaths=[DeathChange("d-1", "P-1", date(2019, 11, 1))],
+        ),
+        ancient,
+    )
+    store.record(SubjectChanges(deaths=[DeathChange("d-2", "P-2", date(2026, 11, 1))]), RECENTLY)
+    assert counts(migrated_engine)["deceased"] == 1
+    state = store.load(["P-1", "P-2"])
+    assert state["P-1"].deceased_on is None
+    assert [c.action for c in state["P-1"].consent] == [ConsentAction.WITHDRAWN]
+    assert dict(state["P-1"].links) == {"waste": "W-1"}
+    assert state["P-2"].deceased_on == date(2026, 11, 1)
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_hub_retention_purge_prints_counts_per_store(
+    migrated_engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: object, dry_run: bool
+) -> None:
+    now = utcnow()
+    JournalStore(migrated_engine).record([accepted("done"), accepted("open")], at=now)
+    JournalStore(migrated_engine).mark_routed({"done": 0}, now - timedelta(days=31))
+    RejectedStore(migrated_engine).add([rejection(1, now - timedelta(days=91))])
+    monkeypatch.setenv(
+        "HUB_DATABASE_URL", migrated_engine.url.render_as_string(hide_password=False)
+    )
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path))
+    args = ["retention", "purge", "--json", *(["--dry-run"] if dry_run else [])]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    key = "would_purge" if dry_run else "purged"
+    assert {r["store"]: r[key] for r in lines} == {
+        "journal": 1,
+        "inbox": 0,
+        "rejected": 1,
+        "deceased": 0,
+    }
+    left = {e.event_id for e in JournalStore(migrated_engine).accepted_since(now - timedelta(1))}
+    assert left == ({"done", "open"} if dry_run else {"open"})
+    table = CliRunner().invoke(app, ["retention", "purge", "--dry-run"])
+    assert table.exit_code == 0 and "would purge" in table.output

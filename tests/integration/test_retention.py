@@ -70,7 +70,7 @@ def test_the_inbox_erases_acknowledged_values_and_still_knows_the_delivery(
     inbox = InboxStore(migrated_engine)
     inbox.add([_delivery("e1", "waste"), _delivery("e2", "waste")], LONG_AGO)
     inbox.add([_delivery("e3", "waste")], LONG_AGO)
-    (first, second, third) = inbox.fetch("waste", 0, 10)
+    first, second, _ = inbox.fetch("waste", 0, 10)
     inbox.ack("waste", first.cursor, LONG_AGO)  # acknowledged long ago
     inbox.ack("waste", second.cursor, RECENTLY)  # acknowledged recently; e3 never
 

@@ -138,6 +138,16 @@ class HubSettings(BaseSettings):
         ge=1,
         description="`hub retention purge` deletes rejected events older than this (days).",
     )
+    retention_webhook_days: int = Field(
+        default=30,
+        ge=1,
+        description="`hub retention purge` deletes webhook deliveries settled longer ago (days).",
+    )
+    retention_review_days: int = Field(
+        default=90,
+        ge=1,
+        description="`hub retention purge` deletes review items resolved longer ago (days).",
+    )
     retention_deceased_days: int = Field(
         default=2557,
         ge=1,

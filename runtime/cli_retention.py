@@ -11,14 +11,16 @@ import typer
 from hub.timeutil import utcnow
 
 retention_app = typer.Typer(
-    help="Retention of personal values: the journal, inbox, rejected events, deceased flags.",
+    help="Retention of personal values: journal, inbox, webhook outbox, rejected, review, deceased.",
     no_args_is_help=True,
 )
 
 WHAT = {
     "journal": "complete events (whole values) in the ingest journal",
     "inbox": "values of acknowledged inbox deliveries",
+    "webhook": "webhook deliveries delivered or withheld",
     "rejected": "rejected events (whole values)",
+    "review": "review items released or retried (whole events)",
     "deceased": "deceased flags (subject status)",
 }
 

@@ -10,12 +10,13 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from hub.audit.store import AuditStore
-from hub.db.tables import InboxItem
+from hub.db.tables import InboxItem, WebhookOutbox
 from hub.inbox.store import InboxStore
 from hub.journal.store import JournalStore
 from hub.policy.state import ConsentAction
 from hub.rejected.store import RejectedStore, Rejection
 from hub.retention import RetentionPolicy, purge
+from hub.review.store import ReviewStore
 from hub.routing.messages import Outcome
 from hub.subjects.changes import ConsentChange, DeathChange, LinkChange
 from hub.subjects.store import SubjectChanges, SubjectStore
@@ -24,9 +25,17 @@ from runtime.cli import app
 
 from .test_journal import GRACE, accepted, final
 from .test_stores import _delivery
+from .test_subject_store import review
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-POLICY = RetentionPolicy(journal_days=30, inbox_days=30, rejected_days=90, deceased_days=2557)
+POLICY = RetentionPolicy(
+    journal_days=30,
+    inbox_days=30,
+    rejected_days=90,
+    deceased_days=2557,
+    webhook_days=30,
+    review_days=90,
+)
 LONG_AGO = NOW - timedelta(days=400)
 RECENTLY = NOW - timedelta(days=2)
 
@@ -134,6 +143,58 @@ def test_deceased_flags_go_but_consent_and_links_stay(migrated_engine: Engine) -
     assert state["P-2"].deceased_on == date(2026, 11, 1)
 
 
+def outbox_row(delivery_id: str, event_id: str, status: str, at: datetime) -> dict[str, object]:
+    return {
+        "delivery_id": delivery_id,
+        "recipient": "waste",
+        "subject_key": "k",
+        "event_id": event_id,
+        "event_type": "death.notified",
+        "payload": '{"data": {"informant": "values"}}',
+        "status": status,
+        "attempts": 1,
+        "attempt_base": 0,
+        "next_attempt_at": at,
+        "created_at": at,
+        "updated_at": at,
+        "last_error": "",
+    }
+
+
+def test_settled_webhook_deliveries_go_once_their_event_is_complete(
+    migrated_engine: Engine,
+) -> None:
+    journal = JournalStore(migrated_engine)
+    journal.record([accepted("done"), accepted("open")], at=LONG_AGO)
+    journal.mark_routed({"done": 0, "open": 3}, LONG_AGO)
+    rows = [
+        outbox_row("d1", "done", "delivered", LONG_AGO),
+        outbox_row("d2", "done", "withheld", LONG_AGO),
+        outbox_row("d3", "done", "dead", LONG_AGO),  # a dead letter: kept for redrive
+        outbox_row("d4", "done", "pending", LONG_AGO),  # still being retried
+        outbox_row("d5", "done", "delivered", RECENTLY),
+        outbox_row("o1", "open", "delivered", LONG_AGO),  # its event still counts on it
+    ]
+    with migrated_engine.begin() as conn:
+        conn.execute(WebhookOutbox.__table__.insert(), rows)  # type: ignore[attr-defined]
+    assert counts(migrated_engine, dry_run=True)["webhook"] == 2
+    assert counts(migrated_engine)["webhook"] == 2
+    with migrated_engine.connect() as conn:
+        left = conn.execute(select(WebhookOutbox.delivery_id)).scalars().all()  # type: ignore[call-overload]
+    assert sorted(left) == ["d3", "d4", "d5", "o1"]
+
+
+def test_resolved_review_items_go_open_ones_stay(migrated_engine: Engine) -> None:
+    store = ReviewStore(migrated_engine)
+    store.add([review("e-1"), review("e-2", "k2"), review("e-3", "k3")])
+    first, second, _ = store.find()
+    store.mark_released([first.seq], NOW - timedelta(days=91))
+    store.mark_released([second.seq], NOW - timedelta(days=89))
+    assert counts(migrated_engine)["review"] == 1
+    assert sorted(i.event_id for i in store.find()) == ["e-3"]
+    assert counts(migrated_engine, now=NOW + timedelta(days=2))["review"] == 1
+
+
 @pytest.mark.parametrize("dry_run", [True, False])
 def test_hub_retention_purge_prints_counts_per_store(
     migrated_engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: object, dry_run: bool
@@ -154,7 +215,9 @@ def test_hub_retention_purge_prints_counts_per_store(
     assert {r["store"]: r[key] for r in lines} == {
         "journal": 1,
         "inbox": 0,
+        "webhook": 0,
         "rejected": 1,
+        "review": 0,
         "deceased": 0,
     }
     left = {e.event_id for e in JournalStore(migrated_engine).accepted_since(now - timedelta(1))}

@@ -138,6 +138,11 @@ class HubSettings(BaseSettings):
         ge=1,
         description="`hub retention purge` deletes rejected events older than this (days).",
     )
+    retention_interval_s: float = Field(
+        default=86400,
+        ge=0,
+        description="How often each worker runs the retention purge (s); 0: never (use cron).",
+    )
     retention_webhook_days: int = Field(
         default=30,
         ge=1,

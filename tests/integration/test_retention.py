@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, select
-from typer.testing import CliRunner
 
+from agents.retention import RetentionTask, attach_retention
 from hub.audit.store import AuditStore
 from hub.db.tables import InboxItem, WebhookOutbox
 from hub.inbox.store import InboxStore
@@ -18,10 +21,10 @@ from hub.rejected.store import RejectedStore, Rejection
 from hub.retention import RetentionPolicy, purge
 from hub.review.store import ReviewStore
 from hub.routing.messages import Outcome
+from hub.settings import HubSettings
 from hub.subjects.changes import ConsentChange, DeathChange, LinkChange
 from hub.subjects.store import SubjectChanges, SubjectStore
 from hub.timeutil import utcnow
-from runtime.cli import app
 
 from .test_journal import GRACE, accepted, final
 from .test_stores import _delivery
@@ -195,32 +198,67 @@ def test_resolved_review_items_go_open_ones_stay(migrated_engine: Engine) -> Non
     assert counts(migrated_engine, now=NOW + timedelta(days=2))["review"] == 1
 
 
-@pytest.mark.parametrize("dry_run", [True, False])
+def hub(*args: str, database_url: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    """The `hub` command as a user runs it (its own process: its logging is its own)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update({"HUB_DATABASE_URL": database_url, "HUB_DATA_DIR": str(data_dir)})
+    return subprocess.run(
+        [sys.executable, "-m", "runtime.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_hub_retention_purge_prints_counts_per_store(
-    migrated_engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: object, dry_run: bool
+    migrated_engine: Engine, tmp_path: Path
 ) -> None:
     now = utcnow()
     JournalStore(migrated_engine).record([accepted("done"), accepted("open")], at=now)
     JournalStore(migrated_engine).mark_routed({"done": 0}, now - timedelta(days=31))
     RejectedStore(migrated_engine).add([rejection(1, now - timedelta(days=91))])
-    monkeypatch.setenv(
-        "HUB_DATABASE_URL", migrated_engine.url.render_as_string(hide_password=False)
+    url = migrated_engine.url.render_as_string(hide_password=False)
+    expected = {"journal": 1, "inbox": 0, "webhook": 0, "rejected": 1, "review": 0, "deceased": 0}
+
+    table = hub("retention", "purge", "--dry-run", database_url=url, data_dir=tmp_path)
+    assert table.returncode == 0, table.stderr
+    assert "would purge: 2 in all" in table.stdout
+    for dry_run in (True, False):
+        args = ["retention", "purge", "--json", *(["--dry-run"] if dry_run else [])]
+        result = hub(*args, database_url=url, data_dir=tmp_path)
+        assert result.returncode == 0, result.stderr
+        lines = [json.loads(line) for line in result.stdout.splitlines()]
+        key = "would_purge" if dry_run else "purged"
+        assert {r["store"]: r[key] for r in lines} == expected
+        left = {
+            e.event_id for e in JournalStore(migrated_engine).accepted_since(now - timedelta(1))
+        }
+        assert left == ({"done", "open"} if dry_run else {"open"})
+
+
+async def test_the_worker_task_purges_with_the_settings(
+    migrated_engine: Engine, settings: HubSettings
+) -> None:
+    RejectedStore(migrated_engine).add(
+        [rejection(1, utcnow() - timedelta(days=8)), rejection(2, utcnow())]
     )
-    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path))
-    args = ["retention", "purge", "--json", *(["--dry-run"] if dry_run else [])]
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.output
-    lines = [json.loads(line) for line in result.output.splitlines()]
-    key = "would_purge" if dry_run else "purged"
-    assert {r["store"]: r[key] for r in lines} == {
-        "journal": 1,
-        "inbox": 0,
-        "webhook": 0,
-        "rejected": 1,
-        "review": 0,
-        "deceased": 0,
-    }
-    left = {e.event_id for e in JournalStore(migrated_engine).accepted_since(now - timedelta(1))}
-    assert left == ({"done", "open"} if dry_run else {"open"})
-    table = CliRunner().invoke(app, ["retention", "purge", "--dry-run"])
-    assert table.exit_code == 0 and "would purge" in table.output
+    task = RetentionTask(
+        migrated_engine, settings.model_copy(update={"retention_rejected_days": 7})
+    )
+    results = {r.store: r.count for r in await task.run_once()}
+    assert results["rejected"] == 1
+    assert [r.event_id for r in RejectedStore(migrated_engine).list()] == ["r2"]
+
+    class App:
+        tasks: list[object] = []
+
+        def task(self, fn: object) -> object:
+            self.tasks.append(fn)
+            return fn
+
+    attach_retention(App(), task)
+    assert len(App.tasks) == 1
+    off = RetentionTask(migrated_engine, settings.model_copy(update={"retention_interval_s": 0}))
+    attach_retention(App(), off)
+    assert len(App.tasks) == 1  # 0: the worker never purges (cron runs the command)

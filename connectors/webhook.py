@@ -12,9 +12,10 @@ import httpcore
 import httpx
 
 from hub.config.model import WebhookSink
+from hub.delivery.pinned import PinnedBackend
 from hub.delivery.schedule import parse_retry_after
 from hub.delivery.signing import webhook_headers
-from hub.delivery.ssrf import PinnedBackend, Resolver, WebhookTargetRefused, resolve
+from hub.delivery.ssrf import Resolver, WebhookTargetRefused, resolve
 from hub.timeutil import utcnow
 
 RETRY_AFTER_STATUSES = frozenset({429, 503})

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from connectors.webhook import WebhookSender, pinned_transport
 from hub.config.loader import load_config
 from hub.config.model import WebhookSink
+from hub.delivery.pinned import PinnedBackend
 from hub.delivery.ssrf import (
-    PinnedBackend,
     WebhookTargetRefused,
     check_target,
     is_public,

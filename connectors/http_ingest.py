@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Annotated, Any
 
 import structlog
@@ -15,6 +14,7 @@ from hub.api.context import ApiContext, api_context
 from hub.api.errors import BadRequest
 from hub.config.model import Role, System
 from hub.errors import EventValidationError
+from hub.events.safe_json import JsonRejected, load_json
 from hub.events.validation import EventSubmission, build_event
 from hub.metrics import INGEST_PUBLISHED, label
 from hub.metrics import rejected as count_rejected
@@ -48,12 +48,11 @@ async def publish_event(
 ) -> Accepted:
     """Publish one change event as the authenticated source system."""
     require_role(system, Role.SOURCE)
-    raw = await request.body()
     try:
-        body: Any = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        body: Any = load_json(await request.body())
+    except JsonRejected:
         count_rejected(system.id, "", ["json"])
-        raise BadRequest(f"the body is not valid JSON: {exc}") from exc
+        raise
     if not isinstance(body, dict):
         count_rejected(system.id, "", ["json"])
         raise BadRequest("the body must be a JSON object")

@@ -1,16 +1,21 @@
-"""Webhook sink: one signed Standard Webhooks POST per attempt (httpx, no redirects, TLS verified)."""
+"""Webhook sink: one signed Standard Webhooks POST per attempt (httpx, no redirects, TLS verified).
+
+Connections go only to addresses the SSRF guard checked (PinnedBackend: resolve once, check,
+connect to that address, TLS and Host still for the name), and never through a proxy."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
+import httpcore
 import httpx
 
 from hub.config.model import WebhookSink
+from hub.delivery.pinned import PinnedBackend
 from hub.delivery.schedule import parse_retry_after
 from hub.delivery.signing import webhook_headers
-from hub.delivery.ssrf import Resolver, WebhookTargetRefused, check_target, resolve
+from hub.delivery.ssrf import Resolver, WebhookTargetRefused, resolve
 from hub.timeutil import utcnow
 
 RETRY_AFTER_STATUSES = frozenset({429, 503})
@@ -34,6 +39,25 @@ class AttemptResult:
         return self.http_status == 410
 
 
+def pinned_transport(
+    sink: WebhookSink,
+    verify_tls: bool = True,
+    resolver: Resolver = resolve,
+    inner: httpcore.AsyncNetworkBackend | None = None,
+) -> httpx.AsyncHTTPTransport:
+    """An httpx transport whose connections are made by the SSRF guard's PinnedBackend and
+    which ignores the environment (no HTTP(S)_PROXY, no SSL_CERT_FILE)."""
+    transport = httpx.AsyncHTTPTransport(verify=verify_tls, trust_env=False)
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=httpx.create_ssl_context(verify=verify_tls, trust_env=False),
+        max_connections=sink.concurrency,
+        max_keepalive_connections=sink.concurrency,
+        keepalive_expiry=5.0,
+        network_backend=PinnedBackend(sink.allow_private, resolver, inner),
+    )
+    return transport
+
+
 class WebhookSender:
     """Sends to one recipient's endpoint over its own connection pool (no sharing across recipients)."""
 
@@ -48,12 +72,10 @@ class WebhookSender:
         self.secrets = secrets
         self.resolver = resolver
         self.client = httpx.AsyncClient(
+            transport=pinned_transport(sink, verify_tls, resolver),
             follow_redirects=False,
-            verify=verify_tls,
+            trust_env=False,  # a proxy from the environment would bypass the SSRF guard
             timeout=httpx.Timeout(sink.timeout_s),
-            limits=httpx.Limits(
-                max_connections=sink.concurrency, max_keepalive_connections=sink.concurrency
-            ),
         )
 
     async def close(self) -> None:
@@ -65,14 +87,12 @@ class WebhookSender:
         def elapsed() -> float:
             return round((time.perf_counter() - started) * 1000, 3)
 
-        try:
-            await check_target(self.sink.url, self.sink.allow_private, self.resolver)
-        except WebhookTargetRefused:
-            return AttemptResult(None, elapsed(), error="target_refused")
         headers = webhook_headers(self.secrets, msg_id, int(time.time()), body)
         headers["content-type"] = "application/json"
         try:
             response = await self.client.post(self.sink.url, content=body, headers=headers)
+        except WebhookTargetRefused:
+            return AttemptResult(None, elapsed(), error="target_refused")
         except httpx.TimeoutException:
             return AttemptResult(None, elapsed(), error="timeout")
         except httpx.HTTPError as exc:

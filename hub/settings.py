@@ -81,6 +81,11 @@ class HubSettings(BaseSettings):
     api_port: int = Field(
         default=8080, ge=0, le=65535, description="Port of the HTTP API (0: any free port)."
     )
+    api_max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="Largest request body the HTTP API reads (bytes); larger ones get 413.",
+    )
     consumer_fetch_wait_ms: int = Field(
         default=10,
         ge=0,
@@ -162,6 +167,41 @@ class HubSettings(BaseSettings):
         default=2557,
         ge=1,
         description="`hub audit purge` without --before deletes audit rows older than this (days).",
+    )
+    retention_journal_days: int = Field(
+        default=30,
+        ge=1,
+        description="`hub retention purge` deletes journaled events complete for longer (days).",
+    )
+    retention_inbox_days: int = Field(
+        default=30,
+        ge=1,
+        description="`hub retention purge` erases inbox deliveries acknowledged longer ago (days).",
+    )
+    retention_rejected_days: int = Field(
+        default=90,
+        ge=1,
+        description="`hub retention purge` deletes rejected events older than this (days).",
+    )
+    retention_interval_s: float = Field(
+        default=86400,
+        ge=0,
+        description="How often each worker runs the retention purge (s); 0: never (use cron).",
+    )
+    retention_webhook_days: int = Field(
+        default=30,
+        ge=1,
+        description="`hub retention purge` deletes webhook deliveries settled longer ago (days).",
+    )
+    retention_review_days: int = Field(
+        default=90,
+        ge=1,
+        description="`hub retention purge` deletes review items resolved longer ago (days).",
+    )
+    retention_deceased_days: int = Field(
+        default=2557,
+        ge=1,
+        description="`hub retention purge` deletes deceased flags recorded longer ago (days).",
     )
     webhook_secrets: dict[str, list[SecretStr]] = Field(
         default_factory=dict,

@@ -24,6 +24,7 @@ from hub.api.context import ApiContext
 from hub.api.errors import install_error_handlers
 from hub.api.health import Probes, Readiness
 from hub.api.ig_context import IgContext
+from hub.api.limits import install_limits
 from hub.api.metrics import GaugeCache, HttpMetrics, read_gauges
 from hub.api.policy import PolicyContext
 from hub.audit.checkpoint import CheckpointStore
@@ -128,6 +129,7 @@ def create_app(settings: HubSettings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(HttpMetrics)
     app.include_router(health.router)
+    install_limits(app, settings.api_max_body_bytes)
     app.include_router(http_ingest.router)
     app.include_router(pull_inbox.router)
     app.include_router(quality_api.router)

@@ -488,6 +488,11 @@ from runtime.kafka_acls import kafka_app  # noqa: E402
 
 app.add_typer(kafka_app, name="kafka")
 
+# `hub retention purge [--dry-run]` (issue 12)
+from runtime import cli_retention  # noqa: E402  (registers on the app defined above)
+
+cli_retention.register(app)
+
 
 def main() -> None:
     try:

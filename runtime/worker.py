@@ -14,6 +14,7 @@ from agents.delivery import DeliveryHandler
 from agents.heartbeat import register_heartbeat
 from agents.reconciler import Reconciler, attach_reconciler
 from agents.rejected_recorder import RejectedRecorderHandler
+from agents.retention import RetentionTask, attach_retention
 from agents.router import RouterHandler, RouterPorts
 from agents.webhook_dispatcher import WebhookDispatcher
 from hub.broker.admin import ensure_topics
@@ -65,6 +66,7 @@ def build_worker_app(settings: HubSettings) -> faust.App:
         Reconciler(journal, settings),
         lambda: make_producer(settings, settings.kafka_bootstrap),
     )
+    attach_retention(app, RetentionTask(stores.engine, settings))
     # Ready only when every agent holds partitions.
     register_heartbeat(
         app,

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from hub.api.auth import current_system, require_role
 from hub.api.context import ApiContext, api_context
 from hub.api.ig_context import IgContext, ig_context
+from hub.api.limits import MAX_INT64
 from hub.api.templating import render
 from hub.audit.export import rows_csv
 from hub.audit.queries import (
@@ -54,7 +55,9 @@ def transfer_query(
     outcome: Literal["delivered", "withheld", "failed"] | None = None,
     date_from: Annotated[date | None, Query(alias="from", description="First day (UTC)")] = None,
     date_to: Annotated[date | None, Query(alias="to", description="Last day, inclusive")] = None,
-    after: Annotated[int, Query(ge=0, description="Page: the next_after of the last page")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_INT64, description="Page: the next_after of the last page")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> TransferQuery:
     return TransferQuery(

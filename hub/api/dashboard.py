@@ -21,6 +21,7 @@ from hub.api.auth import authenticate
 from hub.api.chart import day_chart
 from hub.api.context import ApiContext, api_context
 from hub.api.ig_context import IgContext, ig_context
+from hub.api.limits import MAX_INT64
 from hub.api.templating import render
 from hub.audit.export import rows_csv
 from hub.audit.queries import (
@@ -130,6 +131,13 @@ async def overview(request: Request, ctx: Ctx, ig: Ig) -> Response:
     return HTMLResponse(page)
 
 
+def _cursor(text: str) -> int:
+    """A page cursor: digits only, at most a BIGINT (ValueError otherwise: a 422 page)."""
+    if not (text.isascii() and text.isdigit()) or int(text[:20]) > MAX_INT64:
+        raise ValueError(f"after must be a whole number from 0 to {MAX_INT64}")
+    return int(text)
+
+
 def _query(params: dict[str, str]) -> TransferQuery:
     def day(name: str) -> date | None:
         return date.fromisoformat(params[name]) if params.get(name) else None
@@ -147,7 +155,7 @@ def _query(params: dict[str, str]) -> TransferQuery:
         outcome=params.get("outcome") or None,
         date_from=day("from"),
         date_to=day("to"),
-        after_seq=int(params.get("after") or 0),
+        after_seq=_cursor(params.get("after") or "0"),
         limit=100,
     )
 

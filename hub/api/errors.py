@@ -15,11 +15,13 @@ from hub.errors import (
     Problem,
     ProblemsError,
 )
+from hub.events.safe_json import JsonRejected
 
 STATUS: dict[type[HubError], int] = {
     AuthenticationError: 401,
     PermissionDenied: 403,
     ProblemsError: 422,
+    JsonRejected: 400,
     BrokerError: 503,
 }
 

@@ -114,7 +114,7 @@ def search(engine: Engine, q: TransferQuery, resolved: ResolvedPerson | None) ->
             stmt = stmt.where(column == value)
     if q.date_from:
         stmt = stmt.where(AUDIT.c.decided_at >= _start(q.date_from))
-    if q.date_to:
+    if q.date_to and q.date_to < date.max:  # the last day there is: no end bound
         stmt = stmt.where(AUDIT.c.decided_at < _start(q.date_to + timedelta(days=1)))
     stmt = stmt.order_by(AUDIT.c.seq).limit(q.limit + 1)
     with engine.connect() as conn:
@@ -183,7 +183,7 @@ def withheld_by_reason(
     stmt = select(AUDIT.c.reason_codes, func.count()).where(AUDIT.c.outcome == "withheld")
     if date_from:
         stmt = stmt.where(AUDIT.c.decided_at >= _start(date_from))
-    if date_to:
+    if date_to and date_to < date.max:
         stmt = stmt.where(AUDIT.c.decided_at < _start(date_to + timedelta(days=1)))
     stmt = stmt.group_by(AUDIT.c.reason_codes)
     counts: Counter[str] = Counter()

@@ -18,6 +18,8 @@ from pydantic import (
     model_validator,
 )
 
+from hub.delivery.ssrf import static_refusal
+
 SystemId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 EventType = Annotated[str, StringConstraints(pattern=r"^[a-z]+(\.[a-z]+)*$")]
 FieldPath = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")]
@@ -53,6 +55,17 @@ class WebhookSink(_Config):
     )
     timeout_s: float = Field(default=10.0, gt=0, le=120)
     concurrency: int = Field(default=4, ge=1, le=64, description="Requests in flight at once")
+
+    @model_validator(mode="after")
+    def _public_unless_allowed(self) -> WebhookSink:
+        why = None if self.allow_private else static_refusal(self.url)
+        if why is not None:
+            raise ValueError(
+                f"the webhook URL can only reach a non-public address ({why}); webhooks go to "
+                "public addresses only. For a test or development receiver on this machine or "
+                "the local network, set allow_private: true for this recipient"
+            )
+        return self
 
 
 class KafkaSink(_Config):

@@ -25,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from hub.events.safe_json import JsonRejected, load_json
+
 _POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)\s*([0-9][A-Z]{2})$")
 _UK_PHONE = re.compile(r"^(?:\+44|0044|0)([1-9][0-9]{8,9})$")
 
@@ -159,9 +161,9 @@ class Correction(_Payload):
     @model_validator(mode="after")
     def _corrected_data_fits_the_original_type(self) -> Correction:
         try:
-            parsed = json.loads(self.corrected_data)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"corrected_data is not JSON: {exc}") from exc
+            parsed = load_json(self.corrected_data, what="corrected_data")
+        except JsonRejected as exc:
+            raise ValueError(str(exc)) from exc
         model = PAYLOAD_MODELS[self.original_event_type]
         try:
             canonical = model.model_validate(parsed).model_dump(mode="json")

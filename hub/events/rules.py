@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -44,6 +47,68 @@ class RuleConfig:
         return RuleContext(
             now, self.effective_past_days, self.effective_future_days, self.gazetteer
         )
+
+
+# Bidirectional formatting controls: they make text display differently from what it holds
+# (a name that reads one way on screen and sorts, matches or prints another).
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+LINE_BREAKS = frozenset("\t\n\r")
+# Free text where tabs and line breaks are sensible; everywhere else (ids, names, addresses,
+# phone, email) they are refused too.
+FREE_TEXT_FIELDS = frozenset({"reason", "purpose"})
+
+
+def forbidden_character(text: str, free_text: bool = False) -> str | None:
+    """The first character `text` may not hold (NUL and other controls, bidi controls), or None."""
+    for ch in text:
+        if ch in BIDI_CONTROLS:
+            return ch
+        if unicodedata.category(ch) == "Cc" and not (free_text and ch in LINE_BREAKS):
+            return ch
+    return None
+
+
+def _strings(value: Any, location: str) -> Iterator[tuple[str, str]]:
+    stack: list[tuple[Any, str]] = [(value, location)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            yield where, item
+        elif isinstance(item, dict):
+            stack.extend((v, f"{where}.{k}" if where else str(k)) for k, v in item.items())
+        elif isinstance(item, list | tuple):
+            stack.extend((v, f"{where}.{i}") for i, v in enumerate(item))
+
+
+def character_problems(values: dict[str, Any], prefix: str = "") -> list[Problem]:
+    """A problem for every text field (at any depth) holding a forbidden character.
+
+    The problem names the field and the character's code point, never the value."""
+    problems: list[Problem] = []
+    for where, text in _strings(values, prefix.rstrip(".")):
+        name = where.rsplit(".", 1)[-1]
+        if name == "corrected_data" and text.startswith("{"):
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, dict):
+                problems.extend(character_problems(parsed, f"{where}."))
+                continue
+        ch = forbidden_character(text, free_text=name in FREE_TEXT_FIELDS)
+        if ch is not None:
+            kind = "a bidirectional control" if ch in BIDI_CONTROLS else "a control character"
+            problems.append(
+                Problem(
+                    where,
+                    "forbidden_character",
+                    f"contains {kind} (U+{ord(ch):04X} {unicodedata.name(ch, 'control')}); "
+                    "remove it",
+                )
+            )
+    return sorted(problems, key=lambda p: p.location)
 
 
 def _effective_date(data: dict[str, Any], ctx: RuleContext, problems: list[Problem]) -> None:

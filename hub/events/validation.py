@@ -12,7 +12,7 @@ from hub.errors import CodecError, EventValidationError, PermissionDenied, Probl
 from hub.events.codec import AvroCodec
 from hub.events.envelope import Envelope, Event, Headers
 from hub.events.payloads import PAYLOAD_MODELS
-from hub.events.rules import RuleContext, apply_rules
+from hub.events.rules import RuleContext, apply_rules, character_problems
 from hub.events.schemas import SchemaRegistry
 
 
@@ -61,6 +61,7 @@ def validate_data(
     except ValidationError as exc:
         problems.extend(problems_from_validation(exc, prefix="data."))
         return {}
+    problems.extend(character_problems(data, "data."))
     data, rule_problems = apply_rules(event_type, data, ctx)
     problems.extend(rule_problems)
     return data
@@ -97,6 +98,15 @@ def build_event(
     data = validate_data(event_type, payload, ctx, problems) if isinstance(payload, dict) else {}
     if submission is None:
         raise EventValidationError("the event is not valid", problems)
+    problems.extend(
+        character_problems(
+            {
+                "id": submission.id or "",
+                "subject": submission.subject,
+                "correlation_id": submission.correlation_id or "",
+            }
+        )
+    )
     time = submission.time or ctx.now
     if time.tzinfo is None:
         problems.append(Problem("time", "timezone", "time must include a timezone, e.g. Z"))
@@ -120,12 +130,22 @@ def build_event(
 def validate_event(event: Event, ctx: RuleContext) -> Event:
     """Re-check a decoded event (e.g. produced straight onto Kafka) with the same rules as ingest."""
     problems: list[Problem] = []
-    if event.envelope.type not in PAYLOAD_MODELS:
+    envelope = event.envelope
+    if envelope.type not in PAYLOAD_MODELS:
         raise EventValidationError(
             "the event is not valid",
-            [Problem("type", "known_event_type", f"unknown event type {event.envelope.type!r}")],
+            [Problem("type", "known_event_type", f"unknown event type {envelope.type!r}")],
         )
-    data = validate_data(event.envelope.type, event.data, ctx, problems)
+    problems.extend(
+        character_problems(
+            {
+                "id": envelope.id,
+                "subject": envelope.subject,
+                "correlationid": envelope.correlationid,
+            }
+        )
+    )
+    data = validate_data(envelope.type, event.data, ctx, problems)
     if problems:
         raise EventValidationError("the event is not valid", problems)
     return Event(envelope=event.envelope, data=data)

@@ -214,6 +214,21 @@ class InboxStore:
                 raise AckBeyondHandedOut(recipient, up_to, handed_out)
             return int(conn.execute(stmt).rowcount or 0)
 
+    def purge_acknowledged(self, before: datetime, dry_run: bool = False) -> int:
+        """Retention: erase the values of deliveries acknowledged before `before` (or with
+        dry_run, count them). The row stays without its payload (delivery id, recipient, event
+        id, times), so a redelivery of the same delivery is still recognised and not shown
+        again; unacknowledged deliveries are never touched."""
+        erasable = (
+            _TABLE.c.acked_at.is_not(None) & (_TABLE.c.acked_at < before) & (_TABLE.c.payload != "")
+        )
+        with self.engine.begin() as conn:
+            if dry_run:
+                return int(conn.execute(select(func.count()).where(erasable)).scalar_one())
+            return int(
+                conn.execute(update(_TABLE).where(erasable).values(payload="")).rowcount or 0
+            )
+
     def pending(self, recipient: str) -> int:
         stmt = select(func.count()).where(
             _TABLE.c.recipient == recipient, _TABLE.c.acked_at.is_(None)

@@ -8,7 +8,9 @@ outcome, so a broker that loses messages (the embedded one keeps them in memory)
 - `due`: events with no routing, or fewer final outcomes than expected (an audited decision,
   or a delivery handed to a webhook outbox), past a grace period: the reconciler re-publishes them with their original id (delivery ids are derived
   from it, so nobody receives anything twice);
-- `accepted_since`: what replay re-runs through the policy in force now.
+- `accepted_since`: what replay re-runs through the policy in force now;
+- `purge_complete`: retention. Only complete events (every expected final outcome is in the
+  audit trail or a webhook outbox) are deleted; an event still waiting is kept, whatever its age.
 """
 
 from __future__ import annotations
@@ -211,6 +213,16 @@ class JournalStore:
         stmt = stmt.order_by(_TABLE.c.seq).limit(limit)
         with self.engine.connect() as conn:
             return [_entry(r._mapping) for r in conn.execute(stmt)]
+
+    def purge_complete(self, before: datetime, dry_run: bool = False) -> int:
+        """Delete (or with dry_run, count) the events complete before `before`: the whole
+        event values go, the audit trail keeps its references. Open events are never purged:
+        the reconciler still needs them to re-publish what a broker lost."""
+        finished = (_TABLE.c.status == "complete") & (_TABLE.c.completed_at < before)
+        with self.engine.begin() as conn:
+            if dry_run:
+                return int(conn.execute(select(func.count()).where(finished)).scalar_one())
+            return int(conn.execute(delete(_TABLE).where(finished)).rowcount or 0)
 
     def counts(self) -> dict[str, int]:
         stmt = select(_TABLE.c.status, func.count()).group_by(_TABLE.c.status)

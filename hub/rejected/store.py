@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, delete, func, select, update
 
 from hub.db.engine import insert_ignoring_duplicates
 from hub.db.tables import RejectedEvent
@@ -103,6 +103,15 @@ class RejectedStore:
                 .where(_TABLE.c.seq == seq)
                 .values(status="replayed", replayed_at=at, replayed_as=as_event_id)
             )
+
+    def purge_before(self, before: datetime, dry_run: bool = False) -> int:
+        """Retention: delete (or with dry_run, count) records rejected before `before`, replayed
+        or not. The data quality counters keep the counts per source, type and rule."""
+        old = _TABLE.c.rejected_at < before
+        with self.engine.begin() as conn:
+            if dry_run:
+                return int(conn.execute(select(func.count()).where(old)).scalar_one())
+            return int(conn.execute(delete(_TABLE).where(old)).rowcount or 0)
 
 
 def _rejection(m: object) -> Rejection:

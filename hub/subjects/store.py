@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, func, select
 
 from hub.db.engine import insert_ignoring_duplicates, upsert_newer
 from hub.db.tables import ConsentRecord, IdentityLink, SubjectStatus
@@ -138,6 +138,18 @@ class SubjectStore:
             )
             for subject, b in building.items()
         }
+
+    def purge_deceased(self, before: datetime, dry_run: bool = False) -> int:
+        """Retention: delete (or with dry_run, count) deceased flags recorded before `before`.
+
+        Consent records and identity links are not purged by age: a purged withdrawal or
+        objection would let flows resume, and a purged link would stop (or misdirect) the
+        deliveries the person's services are entitled to; both are undone by events instead."""
+        old = _STATUS.c.recorded_at < before
+        with self.engine.begin() as conn:
+            if dry_run:
+                return int(conn.execute(select(func.count()).where(old)).scalar_one())
+            return int(conn.execute(delete(_STATUS).where(old)).rowcount or 0)
 
     def subjects_for_local_id(self, local_id: str, system: str | None = None) -> list[str]:
         """Hub persons a record `local_id` is linked to (of `system`, or of any system)."""

@@ -27,6 +27,7 @@ from hub.config.watch import ConfigWatcher
 from hub.errors import RecordRejected
 from hub.events.envelope import Event
 from hub.events.validation import accept_record
+from hub.policy.authority import authorise
 from hub.policy.state import UNKNOWN, SubjectState
 from hub.pseudonym import subject_key
 from hub.quality.counters import Tally, TallySink
@@ -49,7 +50,6 @@ from hub.subjects.changes import (
     consent_change,
     death_change,
     link_change,
-    link_refusal,
 )
 from hub.subjects.store import SubjectChanges
 from hub.timeutil import uk_date, utcnow
@@ -140,9 +140,12 @@ class RouterHandler:
             except RecordRejected as rej:
                 out.append(self._reject(msg, rej, tallies, day))
                 continue
+            if (refused := self._unauthorised(event)) is not None:
+                out.append(self._reject(msg, refused, tallies, day))
+                continue
             accepted.append(_Accepted(msg, event))
 
-        changes, accepted = self._control_changes(accepted, out, tallies, day)
+        changes = self._control_changes(accepted)
         waiting = await asyncio.to_thread(self._record_and_take_waiting, changes, now)
         self._released = [r.seq for r in waiting]
         accepted += self._accept_waiting(waiting, out, tallies, day, now)
@@ -189,31 +192,30 @@ class RouterHandler:
         await asyncio.to_thread(self._after, deaths, reviews, tallies, now)
         return out
 
-    def _control_changes(
-        self,
-        accepted: list[_Accepted],
-        out: list[OutRecord],
-        tallies: list[Tally],
-        day: date,
-    ) -> tuple[SubjectChanges, list[_Accepted]]:
-        consent, links, kept = [], [], []
-        for a in accepted:
+    def _control_changes(self, accepted: list[_Accepted]) -> SubjectChanges:
+        consent, links = [], []
+        for a in accepted:  # every one passed `authorise` (hub.policy.authority) already
             env = a.event.envelope
             if env.type == CONSENT:
                 consent.append(consent_change(a.event))
             elif env.type == LINK:
-                link = link_change(a.event)
-                refusal = link_refusal(link, env.source, self.config)
-                if refusal is not None:
-                    out.append(
-                        self._reject(
-                            a.msg, RecordRejected(refusal, ("link_authority",)), tallies, day
-                        )
-                    )
-                    continue
-                links.append(link)
-            kept.append(a)
-        return SubjectChanges(consent=consent, links=links), kept
+                links.append(link_change(a.event))
+        return SubjectChanges(consent=consent, links=links)
+
+    def _unauthorised(self, event: Event) -> RecordRejected | None:
+        """A fact (death, consent, objection, link) its source has no authority to assert is
+        rejected with the named reason, before it can change any state."""
+        verdict = authorise(event, event.envelope.source, self.config)
+        if verdict.allowed or verdict.code is None:
+            return None
+        log.warning(
+            "fact_without_authority",
+            event_id=event.envelope.id,
+            source=event.envelope.source,
+            event_type=event.envelope.type,
+            code=verdict.code.value,
+        )
+        return RecordRejected(verdict.message, (verdict.code.value,))
 
     def _record_and_take_waiting(self, changes: SubjectChanges, now: datetime) -> list[Review]:
         """Record the batch's control events; return the queued events of people just linked."""
@@ -254,6 +256,9 @@ class RouterHandler:
                 )
             except RecordRejected as rej:  # e.g. now outside the effective-date window
                 out.append(self._reject(msg, rej, tallies, day))
+                continue
+            if (refused := self._unauthorised(event)) is not None:  # the config changed since
+                out.append(self._reject(msg, refused, tallies, day))
                 continue
             log.info("review_item_released", event_id=item.event_id, review_seq=item.seq)
             accepted.append(_Accepted(msg, event))

@@ -25,6 +25,7 @@ from agents.batching import OutRecord
 from hub.config.model import HubConfig, Role
 from hub.config.watch import ConfigWatcher
 from hub.errors import RecordRejected
+from hub.events.content import content_hash
 from hub.events.envelope import Event
 from hub.events.validation import accept_record
 from hub.policy.authority import authorise
@@ -32,6 +33,7 @@ from hub.policy.state import UNKNOWN, SubjectState
 from hub.pseudonym import subject_key
 from hub.quality.counters import Tally, TallySink
 from hub.review.store import Review
+from hub.routing.claims import Claim
 from hub.routing.route import (
     FOLLOW_UP_TYPES,
     OriginalTransfer,
@@ -60,6 +62,7 @@ REJECTED_REASON = "hub_rejected_reason"
 REJECTED_RULES = "hub_rejected_rules"
 ORIGINAL_TOPIC = "hub_original_topic"
 ORIGINAL_OFFSET = "hub_original_offset"
+EVENT_ID_CONFLICT = "event_id_conflict"
 UNRESOLVED = "no system's record is linked to this person (publish person.linked, then retry)"
 
 
@@ -79,7 +82,11 @@ class OriginalsLookup(Protocol):
 
 
 class RoutedMarks(Protocol):
-    def mark_routed(self, expected: Mapping[str, int], at: datetime) -> None: ...
+    def mark_routed(self, expected: Mapping[tuple[str, str], int], at: datetime) -> None: ...
+
+
+class EventClaims(Protocol):
+    def claim(self, claims: Sequence[Claim], at: datetime) -> dict[tuple[str, str], str]: ...
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,7 @@ class RouterPorts:
     review: ReviewQueue
     originals: OriginalsLookup
     journal: RoutedMarks | None = None  # the ingest journal: what each event's routing produced
+    claims: EventClaims | None = None  # (source, event id) -> content of record: conflicts
 
 
 @dataclass
@@ -107,7 +115,7 @@ class RouterHandler:
         self.secret = deps.settings.pseudonym_key.get_secret_value()
         self._use(watcher.current())
         self._released: list[int] = []
-        self._routed: dict[str, int] = {}
+        self._routed: dict[tuple[str, str], int] = {}
 
     def _use(self, config: HubConfig) -> None:
         self.config = config
@@ -145,6 +153,7 @@ class RouterHandler:
                 continue
             accepted.append(_Accepted(msg, event))
 
+        accepted = await self._without_conflicts(accepted, out, tallies, day, now)
         changes = self._control_changes(accepted)
         waiting = await asyncio.to_thread(self._record_and_take_waiting, changes, now)
         self._released = [r.seq for r in waiting]
@@ -182,7 +191,7 @@ class RouterHandler:
                 reviews.append(self._review(a, now))
             if result is not None:
                 out.extend(self._emit(a.msg, result))
-            self._routed[env.id] = (
+            self._routed[(env.source, env.id)] = (
                 len(result.deliveries) + len(result.withheld) if result is not None else 0
             )
             if env.type == DEATH and state.deceased_on is None:
@@ -201,6 +210,43 @@ class RouterHandler:
             elif env.type == LINK:
                 links.append(link_change(a.event))
         return SubjectChanges(consent=consent, links=links)
+
+    async def _without_conflicts(
+        self,
+        accepted: list[_Accepted],
+        out: list[OutRecord],
+        tallies: list[Tally],
+        day: date,
+        now: datetime,
+    ) -> list[_Accepted]:
+        """Event ids are per source: a repeat of (source, event id) with the content of record
+        is routed again (idempotently); one with other content goes to `events.rejected`."""
+        if self.ports.claims is None or not accepted:
+            return accepted
+        claims = [
+            Claim(a.event.envelope.source, a.event.envelope.id, a.event.envelope.type, h)
+            for a, h in ((a, content_hash(a.event)) for a in accepted)
+        ]
+        of_record = await asyncio.to_thread(self.ports.claims.claim, claims, now)
+        kept: list[_Accepted] = []
+        for a, c in zip(accepted, claims, strict=True):
+            if of_record.get(c.key, c.content_sha256) in ("", c.content_sha256):
+                kept.append(a)
+                continue
+            env = a.event.envelope
+            log.warning(
+                "event_id_conflict", event_id=env.id, source=env.source, event_type=env.type
+            )
+            reason = (
+                f"{env.source} already sent event {env.id} with other content: event ids are "
+                "per source and a repeat must carry the same content (send a new id for a new "
+                "change, or a correction)"
+            )
+            out.append(
+                self._reject(a.msg, RecordRejected(reason, (EVENT_ID_CONFLICT,)), tallies, day)
+            )
+            self._routed.pop((env.source, env.id), None)  # the event of record is not this one
+        return kept
 
     def _unauthorised(self, event: Event) -> RecordRejected | None:
         """A fact (death, consent, objection, link) its source has no authority to assert is
@@ -322,7 +368,8 @@ class RouterHandler:
     ) -> OutRecord:
         source, event_type = _header(msg, "ce_source"), _header(msg, "ce_type")
         if event_id := _header(msg, "ce_id", 128):
-            self._routed[event_id] = 0  # kept whole by the rejected-event recorder instead
+            # kept whole by the rejected-event recorder instead
+            self._routed[(_header(msg, "ce_source"), event_id)] = 0
         tallies.extend(
             Tally(day, source, event_type, "rejected", r) for r in sorted(set(rej.rules))
         )

@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hub.errors import (
     AuthenticationError,
     BrokerError,
+    Conflict,
     HubError,
     PermissionDenied,
     Problem,
@@ -19,6 +20,7 @@ from hub.errors import (
 STATUS: dict[type[HubError], int] = {
     AuthenticationError: 401,
     PermissionDenied: 403,
+    Conflict: 409,
     ProblemsError: 422,
     BrokerError: 503,
 }

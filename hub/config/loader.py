@@ -260,9 +260,9 @@ def authority_problems(
         if "death.notified" not in agreement.shares:
             continue
         for provider in agreement.providers:
-            system = by_id.get(provider)
-            if system is not None and not system.authority.death:
-                i = systems.index(system)
+            giver = by_id.get(provider)
+            if giver is not None and not giver.authority.death:
+                i = systems.index(giver)
                 problems.append(
                     doc.problem(
                         ("systems", i, "authority"),

@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from hub.config.model import Agreement, HubConfig, System
+from hub.errors import PermissionDenied
 from hub.events.envelope import Event
 from hub.policy.state import normalise_purpose
 
@@ -55,6 +56,15 @@ class AuthorityDecision:
     @staticmethod
     def refuse(code: AuthorityCode, message: str) -> AuthorityDecision:
         return AuthorityDecision(False, message, code)
+
+
+class FactWithoutAuthority(PermissionDenied):
+    """A source asserted a fact it has no authority for (HTTP 403, the code names the rule)."""
+
+    def __init__(self, decision: AuthorityDecision) -> None:
+        super().__init__(decision.message)
+        self.code = (decision.code or AuthorityCode.UNKNOWN_SOURCE).value
+        self.decision = decision
 
 
 def authorise(event: Event, source: str, config: HubConfig) -> AuthorityDecision:

@@ -111,7 +111,8 @@ def explain(
     """
     table = RoutingTable.build(config)
     env = event.envelope
-    received = {o.recipient: o for o in originals}
+    own = [o for o in originals if o.source == env.source]
+    received = {o.recipient: o for o in sorted(own or originals, key=lambda o: o.source)}
     unresolved = env.type not in CONTROL_TYPES | FOLLOW_UP_TYPES and not subject.resolved
     out: list[Explanation] = []
     for recipient in recipients:

@@ -25,6 +25,7 @@ class ConsentChange:
     purpose: str
     recipient: str | None
     effective_at: datetime
+    source: str = ""  # event ids are per source: (source, event id) is the record's key
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ def consent_change(event: Event) -> ConsentChange:
     effective = d["effective_at"]
     return ConsentChange(
         event_id=event.envelope.id,
+        source=event.envelope.source,
         subject=event.envelope.subject,
         action=ConsentAction(d["action"]),
         purpose=str(d["purpose"]),

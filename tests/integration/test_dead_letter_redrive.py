@@ -108,7 +108,10 @@ async def test_dead_letters_then_redrive_withholds_under_an_expired_agreement(
 
             wait_for(
                 lambda: (
-                    {delivery_id(e.envelope.id, "parking", source=e.envelope.source) for e in events}
+                    {
+                        delivery_id(e.envelope.id, "parking", source=e.envelope.source)
+                        for e in events
+                    }
                     <= parking.accepted_ids()
                 ),
                 30,

@@ -60,7 +60,9 @@ def test_audit_write_is_idempotent_and_holds_no_values(engine: Engine) -> None:
     store = AuditStore(engine)
     delivered = delivered_entry(_delivery("e1", "waste"), NOW)
     withheld = AuditEntry(
-        entry_id=AuditEntry.make_id(delivery_id("e1", "libraries", source="council-tax"), Outcome.WITHHELD),
+        entry_id=AuditEntry.make_id(
+            delivery_id("e1", "libraries", source="council-tax"), Outcome.WITHHELD
+        ),
         delivery_id=delivery_id("e1", "libraries", source="council-tax"),
         event_id="e1",
         event_type="address.changed",

@@ -231,7 +231,8 @@ class JournalStore:
     def _final_counts(self, keys: Sequence[EventKey]) -> dict[EventKey, int]:
         """Per (source, event id), how many recipients hold a final outcome: an audited
         decision, or the delivery durably handed to a webhook outbox (which retries it for days
-        on its own; the outbox row is matched by its delivery id, which derives from the source)."""
+        on its own; where sources share the event id, the outbox row is told apart by its delivery
+        id, which derives from the source)."""
         if not keys:
             return {}
         wanted = set(keys)
@@ -253,8 +254,9 @@ class JournalStore:
                     _OUTBOX.c.event_id, _OUTBOX.c.recipient, _OUTBOX.c.delivery_id
                 ).where(_OUTBOX.c.event_id.in_(chunk))
                 for event_id, recipient, did in conn.execute(outboxed):
-                    for source in sources_of.get(event_id, []):
-                        if did in (
+                    sources = sources_of.get(event_id, [])
+                    for source in sources:
+                        if len(sources) == 1 or did in (
                             delivery_id(event_id, recipient, source=source),
                             legacy_delivery_id(event_id, recipient),  # written before 0009
                         ):

@@ -2,9 +2,17 @@
 
 A repeat of (source, event id) with the same content is a duplicate (routed again idempotently:
 delivery ids derive from source, event id and recipient); with other content it is a conflict.
-The content of record is the one the ingest journal holds (what the API answered "accepted"
-for), else the first one the router saw (kept here, in `event_claim`, for events produced
-straight onto Kafka). Only content hashes are kept here, never values.
+
+- The router claims each (source, event id) with the content hash of the event as it decoded
+  and validated it; the first claim is the content of record (`event_claim`), and a later
+  record with other content is rejected (`event_id_conflict`).
+- The API answers a repeat before publishing it: the content of record is the ingest journal's
+  (what it answered "accepted" for), else the router's claim (e.g. an event produced straight
+  onto Kafka).
+
+Only content hashes are kept, never values. Known limit: two API requests with one id and
+different content at the same instant can both pass the API's check; the API then answers the
+one the journal did not keep with 409, while the router routes whichever it reads first.
 """
 
 from __future__ import annotations
@@ -54,8 +62,7 @@ class ClaimStore:
         self.engine = engine
 
     def claim(self, claims: Sequence[Claim], at: datetime) -> dict[EventKey, str]:
-        """Record the first content seen for each key; return the content of record of each
-        (the journal's where the API accepted it, else the first claimed)."""
+        """Record the first content the router saw for each key; return it for each key."""
         if not claims:
             return {}
         first: dict[EventKey, Claim] = {}
@@ -75,13 +82,14 @@ class ClaimStore:
         with self.engine.begin() as conn:
             ins: Any = (sqlite if conn.dialect.name == "sqlite" else postgresql).insert(_CLAIM)
             conn.execute(ins.on_conflict_do_nothing(index_elements=["source", "event_id"]), rows)
-        return self._of_record(keys)
+        return self._of_record(keys, journal=False)
 
     def content_of(self, source: str, event_id: str) -> str | None:
-        """The content of record of one (source, event id), None if the hub never saw it."""
-        return self._of_record([(source, event_id)]).get((source, event_id))
+        """The content of record of one (source, event id) for the API: the journal's, else the
+        router's claim; None if the hub never saw it."""
+        return self._of_record([(source, event_id)], journal=True).get((source, event_id))
 
-    def _of_record(self, keys: Sequence[EventKey]) -> dict[EventKey, str]:
+    def _of_record(self, keys: Sequence[EventKey], journal: bool) -> dict[EventKey, str]:
         found: dict[EventKey, str] = {}
         journaled: dict[EventKey, str] = {}
         with self.engine.connect() as conn:
@@ -93,6 +101,8 @@ class ClaimStore:
                     )
                 ):
                     found[(s, e)] = h
+                if not journal:
+                    continue
                 for s, e, h in conn.execute(
                     select(_JOURNAL.c.source, _JOURNAL.c.event_id, _JOURNAL.c.content_sha256).where(
                         _keyed(_JOURNAL, chunk) & _JOURNAL.c.content_sha256.is_not(None)

@@ -153,13 +153,16 @@ def test_the_journal_claims_and_review_queue_key_events_by_source_and_id(
     claims = ClaimStore(migrated_engine)
     of_record = claims.claim(
         [
-            Claim("registrar", "X", "address.changed", "h-kafka"),  # journaled: the journal wins
+            Claim("registrar", "X", "address.changed", "h-kafka"),  # journaled as h2 by the API
             Claim("housing", "X", "address.changed", "h3"),  # straight onto Kafka: first wins
             Claim("housing", "X", "address.changed", "h4"),
         ],
         T0,
     )
-    assert of_record == {("registrar", "X"): "h2", ("housing", "X"): "h3"}
+    # the router's claims: the first content it saw wins
+    assert of_record == {("registrar", "X"): "h-kafka", ("housing", "X"): "h3"}
+    # the API's view: the journal's content first (what it answered "accepted" for)
+    assert claims.content_of("registrar", "X") == "h2"
     assert claims.claim([Claim("housing", "X", "address.changed", "h5")], T0) == {
         ("housing", "X"): "h3"
     }

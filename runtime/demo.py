@@ -215,6 +215,15 @@ def run_demo(settings: HubSettings, console: Console) -> None:
                     f"3. A malformed event is refused at the door -> HTTP {bad.status_code}, "
                     f"problems in: {', '.join(problems)}"
                 )
+                forged = post_event(
+                    client, "council-tax", {**SCENARIO[1].body, "subject": "P-100234"}
+                )
+                if forged.status_code != 403:
+                    raise StackError(f"a forged death: HTTP {forged.status_code} {forged.text}")
+                console.print(
+                    "   Council Tax tries to notify a death: it has no death authority -> HTTP "
+                    f"{forged.status_code} {forged.json()['error']['code']}, nothing recorded"
+                )
                 stranger = post_event(client, "registrar", UNKNOWN_PERSON)
                 if stranger.status_code != 202:
                     raise StackError(f"step 4: HTTP {stranger.status_code} {stranger.text}")

@@ -188,3 +188,35 @@ def test_an_existing_system_cannot_be_added_again(
     keys.add_system("ig-bob", "Bob", frozenset({Role.IG}), T0, config)
     with pytest.raises(SystemExists):
         keys.add_system("ig-bob", "Bob", frozenset({Role.ADMIN}), T0, config)
+
+
+def test_a_webhook_hand_over_counts_for_the_source_whose_delivery_it_is(
+    migrated_engine: Engine,
+) -> None:
+    from hub.db.tables import WebhookOutbox
+    from hub.routing.messages import delivery_id
+
+    journal = JournalStore(migrated_engine)
+    journal.record([accepted("council-tax", "W", "h1"), accepted("registrar", "W", "h2")], at=T0)
+    journal.mark_routed({("council-tax", "W"): 1, ("registrar", "W"): 1}, T0)
+    with migrated_engine.begin() as conn:
+        conn.execute(
+            WebhookOutbox.__table__.insert(),  # type: ignore[attr-defined]
+            {
+                "delivery_id": delivery_id("W", "waste", source="registrar"),
+                "recipient": "waste",
+                "subject_key": "k",
+                "event_id": "W",
+                "event_type": "death.notified",
+                "payload": "{}",
+                "status": "pending",
+                "attempts": 0,
+                "attempt_base": 0,
+                "next_attempt_at": T0,
+                "created_at": T0,
+                "updated_at": T0,
+                "last_error": "",
+            },
+        )
+    due = journal.due(T0 + timedelta(minutes=1), timedelta(seconds=30))
+    assert [(e.source, e.event_id) for e in due] == [("council-tax", "W")]

@@ -39,7 +39,9 @@ class Reconciler:
         await send_all(
             producer, [OutRecord(e.topic, e.key, e.value, tuple(e.headers)) for e in due]
         )
-        await asyncio.to_thread(self.store.mark_republished, [e.event_id for e in due], now)
+        await asyncio.to_thread(
+            self.store.mark_republished, [(e.source, e.event_id) for e in due], now
+        )
         log.warning(
             "reconciled_republished",
             events=len(due),

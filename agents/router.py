@@ -25,6 +25,7 @@ from agents.batching import OutRecord
 from hub.config.model import HubConfig, Role
 from hub.config.watch import ConfigWatcher
 from hub.errors import RecordRejected
+from hub.events.content import content_hash
 from hub.events.envelope import Event
 from hub.events.validation import accept_record
 from hub.metrics import (
@@ -34,10 +35,12 @@ from hub.metrics import (
     EVENTS_REJECTED,
     BatchCounts,
 )
+from hub.policy.authority import authorise
 from hub.policy.state import UNKNOWN, SubjectState
 from hub.pseudonym import subject_key
 from hub.quality.counters import Tally, TallySink
 from hub.review.store import Review
+from hub.routing.claims import Claim
 from hub.routing.route import (
     FOLLOW_UP_TYPES,
     OriginalTransfer,
@@ -56,7 +59,6 @@ from hub.subjects.changes import (
     consent_change,
     death_change,
     link_change,
-    link_refusal,
 )
 from hub.subjects.store import SubjectChanges
 from hub.timeutil import uk_date, utcnow
@@ -67,6 +69,7 @@ REJECTED_REASON = "hub_rejected_reason"
 REJECTED_RULES = "hub_rejected_rules"
 ORIGINAL_TOPIC = "hub_original_topic"
 ORIGINAL_OFFSET = "hub_original_offset"
+EVENT_ID_CONFLICT = "event_id_conflict"
 UNRESOLVED = "no system's record is linked to this person (publish person.linked, then retry)"
 
 
@@ -86,7 +89,11 @@ class OriginalsLookup(Protocol):
 
 
 class RoutedMarks(Protocol):
-    def mark_routed(self, expected: Mapping[str, int], at: datetime) -> None: ...
+    def mark_routed(self, expected: Mapping[tuple[str, str], int], at: datetime) -> None: ...
+
+
+class EventClaims(Protocol):
+    def claim(self, claims: Sequence[Claim], at: datetime) -> dict[tuple[str, str], str]: ...
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,7 @@ class RouterPorts:
     review: ReviewQueue
     originals: OriginalsLookup
     journal: RoutedMarks | None = None  # the ingest journal: what each event's routing produced
+    claims: EventClaims | None = None  # (source, event id) -> content of record: conflicts
 
 
 @dataclass
@@ -114,7 +122,7 @@ class RouterHandler:
         self.secret = deps.settings.pseudonym_key.get_secret_value()
         self._use(watcher.current())
         self._released: list[int] = []
-        self._routed: dict[str, int] = {}
+        self._routed: dict[tuple[str, str], int] = {}
         self._counts = BatchCounts()  # applied in after_sent: a retried batch counts once
 
     def _use(self, config: HubConfig) -> None:
@@ -149,9 +157,13 @@ class RouterHandler:
             except RecordRejected as rej:
                 out.append(self._reject(msg, rej, tallies, day))
                 continue
+            if (refused := self._unauthorised(event)) is not None:
+                out.append(self._reject(msg, refused, tallies, day))
+                continue
             accepted.append(_Accepted(msg, event))
 
-        changes, accepted = self._control_changes(accepted, out, tallies, day)
+        accepted = await self._without_conflicts(accepted, out, tallies, day, now)
+        changes = self._control_changes(accepted)
         waiting = await asyncio.to_thread(self._record_and_take_waiting, changes, now)
         self._released = [r.seq for r in waiting]
         accepted += self._accept_waiting(waiting, out, tallies, day, now)
@@ -189,7 +201,7 @@ class RouterHandler:
                 reviews.append(self._review(a, now))
             if result is not None:
                 out.extend(self._emit(a.msg, result))
-            self._routed[env.id] = (
+            self._routed[(env.source, env.id)] = (
                 len(result.deliveries) + len(result.withheld) if result is not None else 0
             )
             if env.type == DEATH and state.deceased_on is None:
@@ -199,31 +211,67 @@ class RouterHandler:
         await asyncio.to_thread(self._after, deaths, reviews, tallies, now)
         return out
 
-    def _control_changes(
+    def _control_changes(self, accepted: list[_Accepted]) -> SubjectChanges:
+        consent, links = [], []
+        for a in accepted:  # every one passed `authorise` (hub.policy.authority) already
+            env = a.event.envelope
+            if env.type == CONSENT:
+                consent.append(consent_change(a.event))
+            elif env.type == LINK:
+                links.append(link_change(a.event))
+        return SubjectChanges(consent=consent, links=links)
+
+    async def _without_conflicts(
         self,
         accepted: list[_Accepted],
         out: list[OutRecord],
         tallies: list[Tally],
         day: date,
-    ) -> tuple[SubjectChanges, list[_Accepted]]:
-        consent, links, kept = [], [], []
-        for a in accepted:
+        now: datetime,
+    ) -> list[_Accepted]:
+        """Event ids are per source: a repeat of (source, event id) with the content of record
+        is routed again (idempotently); one with other content goes to `events.rejected`."""
+        if self.ports.claims is None or not accepted:
+            return accepted
+        claims = [
+            Claim(a.event.envelope.source, a.event.envelope.id, a.event.envelope.type, h)
+            for a, h in ((a, content_hash(a.event)) for a in accepted)
+        ]
+        of_record = await asyncio.to_thread(self.ports.claims.claim, claims, now)
+        kept: list[_Accepted] = []
+        for a, c in zip(accepted, claims, strict=True):
+            if of_record.get(c.key, c.content_sha256) in ("", c.content_sha256):
+                kept.append(a)
+                continue
             env = a.event.envelope
-            if env.type == CONSENT:
-                consent.append(consent_change(a.event))
-            elif env.type == LINK:
-                link = link_change(a.event)
-                refusal = link_refusal(link, env.source, self.config)
-                if refusal is not None:
-                    out.append(
-                        self._reject(
-                            a.msg, RecordRejected(refusal, ("link_authority",)), tallies, day
-                        )
-                    )
-                    continue
-                links.append(link)
-            kept.append(a)
-        return SubjectChanges(consent=consent, links=links), kept
+            log.warning(
+                "event_id_conflict", event_id=env.id, source=env.source, event_type=env.type
+            )
+            reason = (
+                f"{env.source} already sent event {env.id} with other content: event ids are "
+                "per source and a repeat must carry the same content (send a new id for a new "
+                "change, or a correction)"
+            )
+            out.append(
+                self._reject(a.msg, RecordRejected(reason, (EVENT_ID_CONFLICT,)), tallies, day)
+            )
+            self._routed.pop((env.source, env.id), None)  # the event of record is not this one
+        return kept
+
+    def _unauthorised(self, event: Event) -> RecordRejected | None:
+        """A fact (death, consent, objection, link) its source has no authority to assert is
+        rejected with the named reason, before it can change any state."""
+        verdict = authorise(event, event.envelope.source, self.config)
+        if verdict.allowed or verdict.code is None:
+            return None
+        log.warning(
+            "fact_without_authority",
+            event_id=event.envelope.id,
+            source=event.envelope.source,
+            event_type=event.envelope.type,
+            code=verdict.code.value,
+        )
+        return RecordRejected(verdict.message, (verdict.code.value,))
 
     def _record_and_take_waiting(self, changes: SubjectChanges, now: datetime) -> list[Review]:
         """Record the batch's control events; return the queued events of people just linked."""
@@ -264,6 +312,9 @@ class RouterHandler:
                 )
             except RecordRejected as rej:  # e.g. now outside the effective-date window
                 out.append(self._reject(msg, rej, tallies, day))
+                continue
+            if (refused := self._unauthorised(event)) is not None:  # the config changed since
+                out.append(self._reject(msg, refused, tallies, day))
                 continue
             log.info("review_item_released", event_id=item.event_id, review_seq=item.seq)
             accepted.append(_Accepted(msg, event))
@@ -332,7 +383,8 @@ class RouterHandler:
     ) -> OutRecord:
         source, event_type = _header(msg, "ce_source"), _header(msg, "ce_type")
         if event_id := _header(msg, "ce_id", 128):
-            self._routed[event_id] = 0  # kept whole by the rejected-event recorder instead
+            # kept whole by the rejected-event recorder instead
+            self._routed[(_header(msg, "ce_source"), event_id)] = 0
         tallies.extend(
             Tally(day, source, event_type, "rejected", r) for r in sorted(set(rej.rules))
         )

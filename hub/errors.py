@@ -86,6 +86,18 @@ class PermissionDenied(HubError):
     code = "forbidden"
 
 
+class Conflict(HubError):
+    """The request contradicts what the hub already holds (HTTP 409)."""
+
+    code = "conflict"
+
+
+class EventIdConflict(Conflict):
+    """A source re-used one of its event ids for other content (ids are per source)."""
+
+    code = "event_id_conflict"
+
+
 class BrokerError(HubError):
     """The Kafka broker could not be reached, started, or did not acknowledge a write."""
 

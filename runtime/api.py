@@ -36,6 +36,7 @@ from hub.config.watch import ConfigWatcher
 from hub.connectors.store import ConnectorStore
 from hub.events.publisher import EventPublisher
 from hub.journal.store import JournalStore
+from hub.routing.claims import ClaimStore
 from hub.settings import HubSettings
 from runtime.connectors import connector_defs
 from runtime.wiring import open_stores, wire
@@ -68,6 +69,7 @@ def create_app(settings: HubSettings) -> FastAPI:
             heartbeat=stores.heartbeat,
             quality=stores.quality,
             rejected=stores.rejected,
+            claims=ClaimStore(stores.engine),
         )
         app.state.keys = KeyStore(stores.engine)
         app.state.policy = PolicyContext(

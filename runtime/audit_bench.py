@@ -38,7 +38,7 @@ def _entries(start: int, stop: int, people: int, t0: datetime) -> list[AuditEntr
         recipient = RECIPIENTS[i % len(RECIPIENTS)]
         withheld = i % 4 == 0
         outcome = Outcome.WITHHELD if withheld else Outcome.DELIVERED
-        did = delivery_id(f"ev-{i}", recipient)
+        did = delivery_id(f"ev-{i}", recipient, source="council-tax")
         out.append(
             AuditEntry(
                 entry_id=AuditEntry.make_id(did, outcome),

@@ -408,7 +408,12 @@ def systems_add(
         raise typer.BadParameter(
             "roles are source, recipient, ig or admin", param_hint="--role"
         ) from exc
-    key = KeyStore(_stores().engine).add_system(system_id, name or system_id, roles, utcnow())
+    from runtime.cli import _settings
+    from runtime.wiring import wire
+
+    key = KeyStore(_stores().engine).add_system(
+        system_id, name or system_id, roles, utcnow(), wire(_settings()).config
+    )
     console.print(
         f"API key for {system_id} ({', '.join(sorted(roles))}), shown once: keep it safe.\n{key}",
         soft_wrap=True,

@@ -157,6 +157,14 @@ def explain_command(
         f"{fan_out.event_type} from {fan_out.source}, decided at {fan_out.decided_at:%Y-%m-%d %H:%M:%S} "
         f"UTC; person {'known' if fan_out.subject_resolved else 'NOT linked to any record'}."
     )
+    if not fan_out.authority.allowed:
+        console.print(
+            f"[red]REJECTED[/red] ({fan_out.authority.code}): {fan_out.authority.message}. "
+            "The router would put it in events.rejected and tell nobody; nothing was sent.",
+            soft_wrap=True,
+        )
+        raise typer.Exit(0)
+    console.print(f"Authority: {fan_out.authority.message}.", soft_wrap=True)
     print_table(
         "What the hub would do (nothing was sent)",
         ("recipient", "decision", "agreement", "lawful basis", "fields", "why"),

@@ -18,6 +18,7 @@ from hub.db.engine import make_engine
 from hub.errors import StackError
 from hub.review.store import Review, ReviewStore
 from hub.settings import HubSettings
+from hub.subjects.store import SubjectStore
 from hub.timeutil import uk_date, utcnow
 from runtime.stack import Stack
 from runtime.wiring import wire
@@ -134,6 +135,22 @@ def wait_for_audit(
     raise StackError(f"only {len(rows)} of {expected} audit rows arrived within {timeout:.0f}s")
 
 
+def wait_for_links(stack: Stack, store: SubjectStore, timeout: float) -> None:
+    """The links are recorded before the scenario starts (events on other topics may otherwise
+    be routed before them, and find nobody linked)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stack.check_alive()
+        states = store.load(list(LINKS))
+        if all(
+            person in states and dict(states[person].links) == records
+            for person, records in LINKS.items()
+        ):
+            return
+        time.sleep(0.1)
+    raise StackError(f"the customer index's links were not recorded within {timeout:.0f}s")
+
+
 def wait_for_review(stack: Stack, store: ReviewStore, timeout: float) -> list[Review]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -186,6 +203,8 @@ def run_demo(settings: HubSettings, console: Console) -> None:
                     response = post_event(client, "customer-index", body)
                     if response.status_code != 202:
                         raise StackError(f"linking: HTTP {response.status_code} {response.text}")
+                engine = make_engine(stack.settings.effective_database_url)
+                wait_for_links(stack, SubjectStore(engine), timeout=60)
                 console.print(
                     f"0. The customer index links {len(LINKS)} residents to the records each "
                     f"service holds ({len(link_step())} person.linked events)\n"
@@ -215,6 +234,15 @@ def run_demo(settings: HubSettings, console: Console) -> None:
                     f"3. A malformed event is refused at the door -> HTTP {bad.status_code}, "
                     f"problems in: {', '.join(problems)}"
                 )
+                forged = post_event(
+                    client, "council-tax", {**SCENARIO[1].body, "subject": "P-100234"}
+                )
+                if forged.status_code != 403:
+                    raise StackError(f"a forged death: HTTP {forged.status_code} {forged.text}")
+                console.print(
+                    "   Council Tax tries to notify a death: it has no death authority -> HTTP "
+                    f"{forged.status_code} {forged.json()['error']['code']}, nothing recorded"
+                )
                 stranger = post_event(client, "registrar", UNKNOWN_PERSON)
                 if stranger.status_code != 202:
                     raise StackError(f"step 4: HTTP {stranger.status_code} {stranger.text}")
@@ -222,7 +250,6 @@ def run_demo(settings: HubSettings, console: Console) -> None:
                     "4. A death is notified for a person no service's record is linked to: it is "
                     "accepted and waits in the review queue (`hub review list`), not dropped\n"
                 )
-                engine = make_engine(stack.settings.effective_database_url)
                 rows = wait_for_audit(stack, AuditStore(engine), event_ids, expected, timeout=60)
                 console.print(audit_table(rows, names, types))
                 withheld = [r for r in rows if r.outcome == "withheld"]

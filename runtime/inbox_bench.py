@@ -85,7 +85,9 @@ Page = Callable[[str, int], list[int]]
 def _batches(prefix: str, tag: str, count: int) -> list[tuple[list[Delivery], list[str]]]:
     deliveries = [
         Delivery(
-            delivery_id=delivery_id(f"{tag}-{i}", f"{prefix}{i % RECIPIENTS}"),
+            delivery_id=delivery_id(
+                f"{tag}-{i}", f"{prefix}{i % RECIPIENTS}", source="council-tax"
+            ),
             event_id=f"{tag}-{i}",
             event_type="address.changed",
             source="council-tax",

@@ -89,7 +89,7 @@ def _deliveries(recipient: str, n: int) -> list[Delivery]:
     at = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
     return [
         Delivery(
-            delivery_id=delivery_id(f"evt-bench-{i}", recipient),
+            delivery_id=delivery_id(f"evt-bench-{i}", recipient, source="council-tax"),
             event_id=f"evt-bench-{i}",
             event_type="address.changed",
             source="council-tax",

@@ -24,6 +24,7 @@ from hub.delivery.kafka_record import DeliveryCodec
 from hub.delivery.outbox import OutboxStore
 from hub.journal.store import JournalStore
 from hub.metrics import serve_worker_metrics
+from hub.routing.claims import ClaimStore
 from hub.routing.originals import AuditOriginals
 from hub.settings import HubSettings
 from runtime.wiring import open_stores, wire
@@ -41,7 +42,12 @@ def build_worker_app(settings: HubSettings) -> faust.App:
     )
     journal = JournalStore(stores.engine)
     ports = RouterPorts(
-        stores.quality, stores.subjects, stores.review, AuditOriginals(stores.engine), journal
+        stores.quality,
+        stores.subjects,
+        stores.review,
+        AuditOriginals(stores.engine),
+        journal,
+        ClaimStore(stores.engine),
     )
     router = RouterHandler(deps, ports, watcher)
     outbox = OutboxStore(stores.engine)

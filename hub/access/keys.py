@@ -28,6 +28,13 @@ class KeyProblem(HubError):
     code = "key_error"
 
 
+class SystemExists(KeyProblem):
+    """`systems add` for a system that exists (in systems.yaml or the key table): a new key
+    for it is a rotation (`hub keys rotate`), which keeps its roles and revokes the old keys."""
+
+    code = "system_exists"
+
+
 def hash_key(key: str) -> str:
     """Only this SHA-256 (hex) of a key is ever stored."""
     return hashlib.sha256(key.encode()).hexdigest()
@@ -84,16 +91,31 @@ class KeyStore:
             id=stored.system_id, name=stored.name, roles=stored.roles, api_key_sha256=key_hash
         )
 
-    def add_system(self, system_id: str, name: str, roles: frozenset[Role], at: datetime) -> str:
-        """A new key for a system (IG officers, admins and new systems); returns it, once."""
+    def add_system(
+        self,
+        system_id: str,
+        name: str,
+        roles: frozenset[Role],
+        at: datetime,
+        config: HubConfig | None = None,
+    ) -> str:
+        """A new key for a new system (IG officers, admins and new systems); returns it, once.
+
+        A system that exists already, in systems.yaml (`config`) or in the key table, is
+        refused (SystemExists): its key is rotated with `hub keys rotate`, never re-created."""
         if not roles:
             raise KeyProblem("give at least one --role")
+        if config is not None and config.system(system_id) is not None:
+            raise SystemExists(
+                f"system {system_id!r} exists in systems.yaml: rotate its key with "
+                "`hub keys rotate` (its roles come from systems.yaml)"
+            )
         with self.engine.connect() as conn:
             exists = conn.execute(
                 select(KEYS.c.id).where(KEYS.c.system_id == system_id).limit(1)
             ).first()
         if exists is not None:
-            raise KeyProblem(f"system {system_id!r} already has keys: use `hub keys rotate`")
+            raise SystemExists(f"system {system_id!r} already has keys: use `hub keys rotate`")
         return self._insert(system_id, name, roles, at)
 
     def _insert(self, system_id: str, name: str, roles: frozenset[Role], at: datetime) -> str:

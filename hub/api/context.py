@@ -15,6 +15,7 @@ from hub.heartbeat import HeartbeatStore
 from hub.inbox.store import InboxStore
 from hub.quality.counters import QualityCounters
 from hub.rejected.store import RejectedStore
+from hub.routing.claims import ClaimStore
 from hub.settings import HubSettings
 
 
@@ -31,6 +32,7 @@ class ApiContext:
     heartbeat: HeartbeatStore
     quality: QualityCounters
     rejected: RejectedStore
+    claims: ClaimStore | None = None  # (source, event id) -> content of record: dup or conflict
 
 
 def api_context(request: Request) -> ApiContext:

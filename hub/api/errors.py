@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hub.errors import (
     AuthenticationError,
     BrokerError,
+    Conflict,
     HubError,
     PermissionDenied,
     Problem,
@@ -20,6 +21,7 @@ from hub.events.safe_json import JsonRejected
 STATUS: dict[type[HubError], int] = {
     AuthenticationError: 401,
     PermissionDenied: 403,
+    Conflict: 409,
     ProblemsError: 422,
     JsonRejected: 400,
     BrokerError: 503,

@@ -60,6 +60,7 @@ def load_config(config_dir: Path, registry: SchemaRegistry) -> HubConfig:
                     )
         _check_notify_to_match(doc, agreement, registry, problems)
     problems.extend(contradictions(list(zip(docs, agreements, strict=True))))
+    problems.extend(authority_problems(systems_doc, systems, agreements))
     if problems:
         raise ConfigError(f"invalid configuration in {config_dir}", problems)
     return HubConfig(systems=systems, agreements=tuple(agreements))
@@ -203,3 +204,71 @@ def _check_parties(
                     (field, i), f"{role.value}_role", f"{system_id!r} is not a {role.value}"
                 )
             )
+
+
+def authority_problems(
+    doc: YamlDocument, systems: tuple[System, ...], agreements: list[Agreement]
+) -> list[Problem]:
+    """Every `authority:` declaration must name known agreements and systems, belong to a
+    source system, and every source an agreement takes deaths from must have death authority."""
+    problems: list[Problem] = []
+    known_agreements = {a.id for a in agreements}
+    known_systems = {s.id for s in systems}
+    for i, system in enumerate(systems):
+        auth = system.authority
+        declared = (
+            auth.death
+            or auth.consent == "all"
+            or bool(auth.consent)
+            or auth.objection == "all"
+            or bool(auth.objection)
+            or auth.link != "own"
+        )
+        if declared and Role.SOURCE not in system.roles:
+            problems.append(
+                doc.problem(
+                    ("systems", i, "authority"),
+                    "source_role",
+                    f"{system.id!r} declares authority but is not a source: only a source "
+                    "system publishes facts",
+                )
+            )
+        for key, ids in (("consent", auth.consent), ("objection", auth.objection)):
+            if ids == "all":
+                continue
+            for j, agreement_id in enumerate(ids):
+                if agreement_id not in known_agreements:
+                    problems.append(
+                        doc.problem(
+                            ("systems", i, "authority", key, j),
+                            "known_agreement",
+                            f"unknown agreement {agreement_id!r} (not in agreements/)",
+                        )
+                    )
+        if auth.link not in ("own", "any"):
+            for j, system_id in enumerate(auth.link):
+                if system_id not in known_systems:
+                    problems.append(
+                        doc.problem(
+                            ("systems", i, "authority", "link", j),
+                            "known_system",
+                            f"unknown system {system_id!r}",
+                        )
+                    )
+    by_id = {s.id: s for s in systems}
+    for agreement in agreements:
+        if "death.notified" not in agreement.shares:
+            continue
+        for provider in agreement.providers:
+            giver = by_id.get(provider)
+            if giver is not None and not giver.authority.death:
+                i = systems.index(giver)
+                problems.append(
+                    doc.problem(
+                        ("systems", i, "authority"),
+                        "death_authority",
+                        f"{provider!r} provides death.notified under {agreement.id} but has no "
+                        "`authority: {death: true}`: its deaths would all be rejected",
+                    )
+                )
+    return problems

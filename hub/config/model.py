@@ -23,6 +23,7 @@ from hub.delivery.ssrf import static_refusal
 SystemId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 EventType = Annotated[str, StringConstraints(pattern=r"^[a-z]+(\.[a-z]+)*$")]
 FieldPath = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")]
+AgreementId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 
 
 class _Config(BaseModel):
@@ -78,6 +79,35 @@ class KafkaSink(_Config):
 DeliverySink = Annotated[InboxSink | WebhookSink | KafkaSink, Field(discriminator="kind")]
 
 
+class Authority(_Config):
+    """Which facts about a person a source system may assert; the router enforces it.
+
+    A fact without authority (a death from a system that may not notify one, a consent for an
+    agreement the system may not record consent for, a link of another system's record) is
+    rejected with a named reason and changes no state.
+    """
+
+    death: bool = Field(default=False, description="May notify a death (death.notified)")
+    consent: Literal["all"] | tuple[AgreementId, ...] = Field(
+        default=(),
+        description=(
+            "Agreements whose purpose it may record a consent granted or withdrawn for "
+            "(consent.changed), or `all`"
+        ),
+    )
+    objection: Literal["all"] | tuple[AgreementId, ...] = Field(
+        default=(),
+        description="Agreements whose purpose it may record an objection for, or `all`",
+    )
+    link: Literal["own", "any"] | tuple[SystemId, ...] = Field(
+        default="own",
+        description=(
+            "Whose records it may link to hub persons (person.linked): `own`, `any` (an "
+            "identity provider), or a list of systems besides its own"
+        ),
+    )
+
+
 class System(_Config):
     """A council service system that publishes events, receives updates, or both."""
 
@@ -97,12 +127,24 @@ class System(_Config):
     delivery: DeliverySink = Field(
         default_factory=InboxSink, description="How this recipient receives its deliveries"
     )
+    authority: Authority = Field(
+        default_factory=Authority,
+        description="Which facts about a person it may assert (death, consent, objection, link)",
+    )
 
     @model_validator(mode="after")
     def _subscriptions_need_recipient(self) -> System:
         if self.subscriptions and Role.RECIPIENT not in self.roles:
             raise ValueError("only a system with the recipient role can have subscriptions")
         return self
+
+    def may_link(self, system_id: str) -> bool:
+        """Whether it may link `system_id`'s records (its own always; `identity_provider: true`
+        is the same as `authority: {link: any}`)."""
+        link = self.authority.link
+        if system_id == self.id or self.identity_provider or link == "any":
+            return True
+        return link != "own" and system_id in link
 
 
 class SystemsFile(_Config):

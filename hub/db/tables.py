@@ -145,9 +145,13 @@ class ConsentRecord(SQLModel, table=True):
     """
 
     __tablename__ = "consent_record"
+    __table_args__ = (
+        UniqueConstraint("source", "event_id", name="uq_consent_record_source_event"),
+    )
 
     seq: int | None = Field(default=None, primary_key=True)
-    event_id: str = Field(unique=True, max_length=128)
+    source: str = Field(default="", max_length=64)
+    event_id: str = Field(max_length=128)
     subject: str = Field(index=True, max_length=128)
     action: str = Field(max_length=16)
     purpose: str = Field(max_length=500)
@@ -188,9 +192,10 @@ class ReviewItem(SQLModel, table=True):
     """An event whose subject could not be resolved to any system's record: kept for review."""
 
     __tablename__ = "review_item"
+    __table_args__ = (UniqueConstraint("source", "event_id", name="uq_review_item_source_event"),)
 
     seq: int | None = Field(default=None, primary_key=True)
-    event_id: str = Field(unique=True, max_length=128)
+    event_id: str = Field(max_length=128)
     event_type: str = Field(max_length=64)
     source: str = Field(max_length=64)
     subject_key: str = Field(index=True, max_length=64)
@@ -306,11 +311,17 @@ class IngestJournal(SQLModel, table=True):
     """
 
     __tablename__ = "ingest_journal"
+    __table_args__ = (
+        UniqueConstraint("source", "event_id", name="uq_ingest_journal_source_event"),
+    )
 
     seq: int | None = Field(default=None, primary_key=True)
-    event_id: str = Field(unique=True, max_length=128)
+    event_id: str = Field(max_length=128)
     event_type: str = Field(max_length=64)
     source: str = Field(max_length=64)
+    content_sha256: str | None = Field(
+        default=None, max_length=64, description="hub.events.content.content_hash of the event"
+    )
     topic: str = Field(max_length=255)
     key: bytes | None = Field(default=None, sa_type=LargeBinary)
     value: bytes = Field(sa_type=LargeBinary)
@@ -322,6 +333,21 @@ class IngestJournal(SQLModel, table=True):
     republished: int = 0
     republished_at: datetime | None = Field(default=None)
     completed_at: datetime | None = Field(default=None)
+
+
+class EventClaim(SQLModel, table=True):
+    """The first content the router saw for a (source, event id): ids are per source, and a
+    repeat with other content is a conflict (rejected), not a silent duplicate."""
+
+    __tablename__ = "event_claim"
+    __table_args__ = (UniqueConstraint("source", "event_id", name="uq_event_claim_source_event"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=64)
+    event_id: str = Field(max_length=128)
+    event_type: str = Field(max_length=64)
+    content_sha256: str = Field(max_length=64)
+    claimed_at: datetime
 
 
 class WebhookOutbox(SQLModel, table=True):

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from hub.broker.topics import TopicNames
 from hub.errors import BrokerError
 from hub.events.codec import AvroCodec
+from hub.events.content import content_hash
 from hub.events.envelope import Event
 
 
@@ -32,13 +33,14 @@ class Accepted:
     key: bytes
     value: bytes
     headers: tuple[tuple[str, bytes], ...]
+    content_sha256: str = ""  # hub.events.content.content_hash: tells a duplicate from a conflict
 
 
 class AcceptedSink(Protocol):
     """Where accepted events are kept durably (hub.journal.store.JournalStore fits)."""
 
-    def record(self, accepted: Sequence[Accepted]) -> list[str]: ...
-    def forget(self, event_ids: Sequence[str]) -> None: ...
+    def record(self, accepted: Sequence[Accepted]) -> list[tuple[str, str]]: ...
+    def forget(self, keys: Sequence[tuple[str, str]]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class EventPublisher:
                     record.key,
                     record.value,
                     tuple(record.headers),
+                    content_hash(event),
                 )
             )
             try:

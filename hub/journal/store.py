@@ -5,6 +5,8 @@ outcome, so a broker that loses messages (the embedded one keeps them in memory)
   answers "accepted";
 - `mark_routed`: the router records how many final outcomes routing produced (0: nothing
   further to wait for, e.g. a link, or an event held for review);
+Entries are keyed by (source, event id): event ids are per source.
+
 - `due`: events with no routing, or fewer final outcomes than expected (an audited decision,
   or a delivery handed to a webhook outbox), past a grace period: the reconciler re-publishes them with their original id (delivery ids are derived
   from it, so nobody receives anything twice);
@@ -18,13 +20,27 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, RowMapping, bindparam, delete, func, select, union, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    RowMapping,
+    and_,
+    bindparam,
+    delete,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 
-from hub.db.engine import inserted_keys
 from hub.db.tables import AuditRecord, IngestJournal, WebhookOutbox
 from hub.events.publisher import Accepted
 from hub.rejected.store import Headers, headers_from_json, headers_to_json
+from hub.routing.messages import delivery_id, legacy_delivery_id
 from hub.timeutil import utcnow
 
 _TABLE = IngestJournal.__table__  # type: ignore[attr-defined]
@@ -33,12 +49,29 @@ _OUTBOX = WebhookOutbox.__table__  # type: ignore[attr-defined]
 FINAL_OUTCOMES = ("delivered", "withheld", "failed")
 OPEN = ("accepted", "routed")
 MAX_BACKOFF = timedelta(hours=6)
+_CHUNK = 500
+
+EventKey = tuple[str, str]  # (source, event id): the idempotency key of an event
+
+
+def _insert_new(dialect: str) -> Any:
+    """INSERT that skips rows whose (source, event id) is journaled already."""
+    ins: Any = (sqlite if dialect == "sqlite" else postgresql).insert(_TABLE)
+    return ins.on_conflict_do_nothing(index_elements=["source", "event_id"])
+
+
+def _keyed(keys: Sequence[EventKey]) -> ColumnElement[bool]:
+    """WHERE (source, event_id) is one of `keys` (portable: SQLite and PostgreSQL)."""
+    if not keys:
+        return false()
+    return or_(*(and_(_TABLE.c.source == s, _TABLE.c.event_id == e) for s, e in keys))
 
 
 @dataclass(frozen=True)
 class JournalEntry:
     seq: int
     event_id: str
+    content_sha256: str | None
     event_type: str
     source: str
     topic: str
@@ -56,6 +89,7 @@ def _entry(m: RowMapping) -> JournalEntry:
     return JournalEntry(
         seq=m["seq"],
         event_id=m["event_id"],
+        content_sha256=m["content_sha256"],
         event_type=m["event_type"],
         source=m["source"],
         topic=m["topic"],
@@ -74,13 +108,14 @@ class JournalStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def record(self, accepted: Sequence[Accepted], at: datetime | None = None) -> list[str]:
-        """Journal accepted events; one already journaled (a retry, same id) is kept as is.
-        Returns the ids this call added."""
+    def record(self, accepted: Sequence[Accepted], at: datetime | None = None) -> list[EventKey]:
+        """Journal accepted events; one already journaled (a retry: same source and id) is kept
+        as is. Returns the (source, event id) keys this call added."""
         now = at or utcnow()
         rows = [
             {
                 "event_id": a.event_id,
+                "content_sha256": a.content_sha256 or None,
                 "event_type": a.event_type,
                 "source": a.source,
                 "topic": a.topic,
@@ -95,27 +130,43 @@ class JournalStore:
         ]
         if not rows:
             return []
+        stmt = _insert_new(self.engine.dialect.name).returning(_TABLE.c.source, _TABLE.c.event_id)
         with self.engine.begin() as conn:
-            return [str(k) for k in inserted_keys(conn, _TABLE, rows, "event_id")]
+            return [(r[0], r[1]) for r in conn.execute(stmt, rows)]
 
-    def forget(self, event_ids: Sequence[str]) -> None:
+    def content_of(self, source: str, event_id: str) -> str | None:
+        """The content hash journaled for (source, event id), "" if journaled without one, None
+        if never accepted."""
+        stmt = select(_TABLE.c.content_sha256).where(
+            (_TABLE.c.source == source) & (_TABLE.c.event_id == event_id)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else (row[0] or "")
+
+    def forget(self, keys: Sequence[EventKey]) -> None:
         """Drop entries this process journaled for events the broker then refused (the caller
         was told they were not accepted), unless routing has already seen them."""
-        if event_ids:
+        if keys:
             with self.engine.begin() as conn:
-                conn.execute(
-                    delete(_TABLE).where(
-                        _TABLE.c.event_id.in_(list(event_ids)) & (_TABLE.c.status == "accepted")
+                for i in range(0, len(keys), _CHUNK):
+                    conn.execute(
+                        delete(_TABLE).where(
+                            _keyed(keys[i : i + _CHUNK]) & (_TABLE.c.status == "accepted")
+                        )
                     )
-                )
 
-    def mark_routed(self, expected: Mapping[str, int], at: datetime) -> None:
+    def mark_routed(self, expected: Mapping[EventKey, int], at: datetime) -> None:
         """How many final outcomes each routed event produced; 0 completes it at once."""
         if not expected:
             return
         stmt = (
             update(_TABLE)
-            .where((_TABLE.c.event_id == bindparam("b_id")) & (_TABLE.c.status != "complete"))
+            .where(
+                (_TABLE.c.source == bindparam("b_source"))
+                & (_TABLE.c.event_id == bindparam("b_id"))
+                & (_TABLE.c.status != "complete")
+            )
             .values(
                 expected=bindparam("b_expected"),
                 routed_at=at,
@@ -125,12 +176,13 @@ class JournalStore:
         )
         rows = [
             {
+                "b_source": source,
                 "b_id": event_id,
                 "b_expected": n,
                 "b_status": "complete" if n == 0 else "routed",
                 "b_completed": at if n == 0 else None,
             }
-            for event_id, n in expected.items()
+            for (source, event_id), n in expected.items()
         ]
         with self.engine.begin() as conn:
             conn.execute(stmt, rows)
@@ -154,55 +206,75 @@ class JournalStore:
             candidates = [_entry(r._mapping) for r in conn.execute(stmt)]
         if not candidates:
             return []
-        finals = self._final_counts([c.event_id for c in candidates if c.expected])
+        finals = self._final_counts([(c.source, c.event_id) for c in candidates if c.expected])
         complete = [
-            c.event_id
+            c.seq
             for c in candidates
-            if c.expected is not None and finals.get(c.event_id, 0) >= c.expected
+            if c.expected is not None and finals.get((c.source, c.event_id), 0) >= c.expected
         ]
         if complete:
             with self.engine.begin() as conn:
                 conn.execute(
                     update(_TABLE)
-                    .where(_TABLE.c.event_id.in_(complete))
+                    .where(_TABLE.c.seq.in_(complete))
                     .values(status="complete", completed_at=now)
                 )
         done = set(complete)
         return [
             c
             for c in candidates
-            if c.event_id not in done
+            if c.seq not in done
             and (
                 c.republished_at is None
                 or c.republished_at <= now - min(grace * (2**c.republished), MAX_BACKOFF)
             )
         ]
 
-    def _final_counts(self, event_ids: Sequence[str]) -> dict[str, int]:
-        """Per event, how many recipients hold a final outcome: an audited decision, or the
-        delivery durably handed to a webhook outbox (which retries it for days on its own)."""
-        if not event_ids:
+    def _final_counts(self, keys: Sequence[EventKey]) -> dict[EventKey, int]:
+        """Per (source, event id), how many recipients hold a final outcome: an audited
+        decision, or the delivery durably handed to a webhook outbox (which retries it for days
+        on its own; where sources share the event id, the outbox row is told apart by its delivery
+        id, which derives from the source)."""
+        if not keys:
             return {}
-        ids = list(event_ids)
-        handed = union(
-            select(_AUDIT.c.event_id, _AUDIT.c.recipient).where(
-                _AUDIT.c.event_id.in_(ids) & _AUDIT.c.outcome.in_(FINAL_OUTCOMES)
-            ),
-            select(_OUTBOX.c.event_id, _OUTBOX.c.recipient).where(_OUTBOX.c.event_id.in_(ids)),
-        ).subquery()
-        stmt = select(handed.c.event_id, func.count()).group_by(handed.c.event_id)
+        wanted = set(keys)
+        ids = sorted({e for _, e in keys})
+        sources_of: dict[str, list[str]] = {}
+        for source, event_id in wanted:
+            sources_of.setdefault(event_id, []).append(source)
+        handed: dict[EventKey, set[str]] = {}
         with self.engine.connect() as conn:
-            return {r[0]: int(r[1]) for r in conn.execute(stmt)}
+            for i in range(0, len(ids), _CHUNK):
+                chunk = ids[i : i + _CHUNK]
+                audited = select(_AUDIT.c.event_id, _AUDIT.c.source, _AUDIT.c.recipient).where(
+                    _AUDIT.c.event_id.in_(chunk) & _AUDIT.c.outcome.in_(FINAL_OUTCOMES)
+                )
+                for event_id, source, recipient in conn.execute(audited):
+                    if (source, event_id) in wanted:
+                        handed.setdefault((source, event_id), set()).add(recipient)
+                outboxed = select(
+                    _OUTBOX.c.event_id, _OUTBOX.c.recipient, _OUTBOX.c.delivery_id
+                ).where(_OUTBOX.c.event_id.in_(chunk))
+                for event_id, recipient, did in conn.execute(outboxed):
+                    sources = sources_of.get(event_id, [])
+                    for source in sources:
+                        if len(sources) == 1 or did in (
+                            delivery_id(event_id, recipient, source=source),
+                            legacy_delivery_id(event_id, recipient),  # written before 0009
+                        ):
+                            handed.setdefault((source, event_id), set()).add(recipient)
+        return {key: len(recipients) for key, recipients in handed.items()}
 
-    def mark_republished(self, event_ids: Sequence[str], at: datetime) -> None:
-        if not event_ids:
+    def mark_republished(self, keys: Sequence[EventKey], at: datetime) -> None:
+        if not keys:
             return
         with self.engine.begin() as conn:
-            conn.execute(
-                update(_TABLE)
-                .where(_TABLE.c.event_id.in_(list(event_ids)))
-                .values(republished=_TABLE.c.republished + 1, republished_at=at)
-            )
+            for i in range(0, len(keys), _CHUNK):
+                conn.execute(
+                    update(_TABLE)
+                    .where(_keyed(keys[i : i + _CHUNK]))
+                    .values(republished=_TABLE.c.republished + 1, republished_at=at)
+                )
 
     def accepted_since(
         self, since: datetime, event_type: str | None = None, limit: int = 100_000

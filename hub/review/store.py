@@ -63,13 +63,13 @@ class ReviewStore:
                 "status": "open",
                 "resolved_at": None,
             }
-            for i in {i.event_id: i for i in items}.values()
+            for i in {(i.source, i.event_id): i for i in items}.values()
         ]
         with self.engine.begin() as conn:
             dialect = conn.dialect.name
             ins: Any = (sqlite if dialect == "sqlite" else postgresql).insert(_TABLE)
             stmt = ins.on_conflict_do_update(
-                index_elements=["event_id"], set_={"status": "open", "resolved_at": None}
+                index_elements=["source", "event_id"], set_={"status": "open", "resolved_at": None}
             )
             conn.execute(stmt, rows)
 

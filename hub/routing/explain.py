@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.config.model import HubConfig
 from hub.events.envelope import Event
+from hub.policy.authority import authorise
 from hub.policy.decision import Allow, Decision, Reason, Withhold
 from hub.policy.reasons import ReasonCode
 from hub.policy.state import SubjectState
@@ -57,6 +58,16 @@ class Explanation(BaseModel):
     subject_flags: tuple[str, ...] = ()
 
 
+class AuthorityVerdict(BaseModel):
+    """Whether the source may assert this fact (systems.yaml `authority:`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    allowed: bool
+    code: str | None = Field(default=None, description="e.g. no_death_authority, when refused")
+    message: str
+
+
 class FanOut(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -65,6 +76,9 @@ class FanOut(BaseModel):
     source: str
     decided_at: datetime
     subject_resolved: bool = Field(description="Whether any system has a record of the person")
+    authority: AuthorityVerdict = Field(
+        description="Refused: the event would be rejected (events.rejected), nobody told"
+    )
     recipients: tuple[Explanation, ...]
 
 
@@ -111,7 +125,24 @@ def explain(
     """
     table = RoutingTable.build(config)
     env = event.envelope
-    received = {o.recipient: o for o in originals}
+    verdict = authorise(event, env.source, config)
+    authority = AuthorityVerdict(
+        allowed=verdict.allowed,
+        code=verdict.code.value if verdict.code is not None else None,
+        message=verdict.message,
+    )
+    if not verdict.allowed:  # rejected before any recipient is considered, nothing recorded
+        return FanOut(
+            event_id=env.id,
+            event_type=env.type,
+            source=env.source,
+            decided_at=now,
+            subject_resolved=subject.resolved,
+            authority=authority,
+            recipients=(),
+        )
+    own = [o for o in originals if o.source == env.source]
+    received = {o.recipient: o for o in sorted(own or originals, key=lambda o: o.source)}
     unresolved = env.type not in CONTROL_TYPES | FOLLOW_UP_TYPES and not subject.resolved
     out: list[Explanation] = []
     for recipient in recipients:
@@ -149,5 +180,6 @@ def explain(
         source=env.source,
         decided_at=now,
         subject_resolved=subject.resolved,
+        authority=authority,
         recipients=tuple(out),
     )

@@ -10,8 +10,21 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 
-def delivery_id(event_id: str, recipient: str) -> str:
-    """Stable id of the delivery of one event to one recipient: the same on every retry/replay."""
+def delivery_id(event_id: str, recipient: str, *, source: str) -> str:
+    """Stable id of the delivery of one event to one recipient: the same on every retry/replay.
+
+    Event ids are per source, so the source is part of it: two sources' events with one id are
+    two deliveries. (Before revision 0009 the id was derived from event id and recipient only:
+    `legacy_delivery_id`; ids issued then are kept as they are.)
+    """
+    digest = hashlib.sha256(
+        f"tell-it-once/delivery/v2\x1f{source}\x1f{event_id}\x1f{recipient}".encode()
+    )
+    return "dlv_" + digest.hexdigest()[:32]
+
+
+def legacy_delivery_id(event_id: str, recipient: str) -> str:
+    """The delivery id before event ids were per source (to recognise rows written then)."""
     digest = hashlib.sha256(f"tell-it-once/delivery\x1f{event_id}\x1f{recipient}".encode())
     return "dlv_" + digest.hexdigest()[:32]
 

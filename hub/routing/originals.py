@@ -19,8 +19,9 @@ class AuditOriginals:
         self.engine = engine
 
     def delivered(self, event_ids: Sequence[str]) -> dict[str, list[OriginalTransfer]]:
-        """For each event id, every recipient it was delivered to (once each)."""
-        found: dict[str, dict[str, OriginalTransfer]] = {}
+        """For each event id, every (recipient, source) it was delivered to (once each): event ids
+        are per source, so two sources' events with one id are told apart by the caller."""
+        found: dict[str, dict[tuple[str, str], OriginalTransfer]] = {}
         wanted = sorted(set(event_ids))
         with self.engine.connect() as conn:
             for i in range(0, len(wanted), _CHUNK):
@@ -31,7 +32,7 @@ class AuditOriginals:
                     & (_TABLE.c.outcome == Outcome.DELIVERED.value)
                 )
                 for r in conn.execute(stmt):
-                    found.setdefault(r.event_id, {})[r.recipient] = OriginalTransfer(
+                    found.setdefault(r.event_id, {})[(r.recipient, r.source)] = OriginalTransfer(
                         r.recipient, r.source, r.event_type
                     )
         return {event_id: list(by.values()) for event_id, by in found.items()}

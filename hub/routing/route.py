@@ -66,7 +66,7 @@ def outcome_of(
     mode: Mode,
     payload: dict[str, Any] | None = None,
 ) -> Delivery | AuditEntry:
-    did = delivery_id(env.id, recipient)
+    did = delivery_id(env.id, recipient, source=env.source)
     if isinstance(decision, Allow):
         agreement = decision.agreement
         return Delivery(
@@ -206,7 +206,10 @@ def route_follow_up(
     original_id, original_type = original_of(event)
     key = subject_key(pseudonym_secret, env.subject)
     items: list[Delivery | AuditEntry] = []
-    for original in sorted(originals, key=lambda o: o.recipient):
+    # Event ids are per source: the source's own event with that id is the one it corrects;
+    # only if it has none are other sources' events with the id answered (withheld, not its own).
+    own = [o for o in originals if o.source == env.source]
+    for original in sorted(own or originals, key=lambda o: (o.recipient, o.source)):
         decision = follow_up_decision(event, original, table, subject, now)
         payload: dict[str, Any] = {
             "original_event_id": original_id,

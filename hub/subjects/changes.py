@@ -1,6 +1,6 @@
 """State changes carried by control events (`consent.changed`, `person.linked`, `death.notified`).
 
-Pure: turning a validated event into the change it makes, and who may make it.
+Pure: turning a validated event into the change it makes (who may make it: hub.policy.authority).
 """
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from hub.config.model import HubConfig
 from hub.events.envelope import Event
 from hub.policy.state import ConsentAction
 
@@ -26,6 +25,7 @@ class ConsentChange:
     purpose: str
     recipient: str | None
     effective_at: datetime
+    source: str = ""  # event ids are per source: (source, event id) is the record's key
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ def consent_change(event: Event) -> ConsentChange:
     effective = d["effective_at"]
     return ConsentChange(
         event_id=event.envelope.id,
+        source=event.envelope.source,
         subject=event.envelope.subject,
         action=ConsentAction(d["action"]),
         purpose=str(d["purpose"]),
@@ -75,24 +76,4 @@ def death_change(event: Event) -> DeathChange:
         event_id=event.envelope.id,
         subject=event.envelope.subject,
         deceased_on=died if isinstance(died, date) else date.fromisoformat(died),
-    )
-
-
-def link_refusal(link: LinkChange, publisher: str, config: HubConfig) -> str | None:
-    """Why `publisher` may not link this record (None: it may).
-
-    A source system links its own records; an identity provider (a system with
-    `identity_provider: true`, e.g. the corporate customer index) links any system's.
-    """
-    target = config.system(link.system)
-    if target is None:
-        return f"person.linked names unknown system {link.system!r}"
-    if link.system == publisher:
-        return None
-    source = config.system(publisher)
-    if source is not None and source.identity_provider:
-        return None
-    return (
-        f"{publisher} may only link its own records (system {link.system!r} is not its own, "
-        "and it is not an identity provider)"
     )

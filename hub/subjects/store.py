@@ -57,6 +57,7 @@ class SubjectStore:
                 [
                     {
                         "event_id": c.event_id,
+                        "source": c.source,
                         "subject": c.subject,
                         "action": c.action.value,
                         "purpose": c.purpose,
@@ -66,7 +67,7 @@ class SubjectStore:
                     }
                     for c in changes.consent
                 ],
-                "event_id",
+                ("source", "event_id"),
             )
             latest: dict[tuple[str, str], LinkChange] = {}
             for link in changes.links:  # one row per (subject, system) per statement

@@ -115,7 +115,13 @@ def test_ig_answers_who_got_what_and_proves_the_trail(
         alice = {"Authorization": f"Bearer {issued.json()['api_key']}"}
         assert client.get("/v1/audit/withheld", headers=alice).status_code == 200
         again = client.post("/v1/admin/systems", json=body, headers=admin)
-        assert again.status_code == 400
+        assert again.status_code == 409 and again.json()["error"]["code"] == "system_exists"
+        # a systems.yaml system cannot be re-created with other roles either (issue 12)
+        squat = {"id": "registrar", "name": "Registrar", "roles": ["ig"]}
+        refused = client.post("/v1/admin/systems", json=squat, headers=admin)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["error"]["code"] == "system_exists"
+        assert "hub keys rotate" in refused.json()["error"]["message"]
         rotated = client.post("/v1/admin/systems/ig-alice/rotate-key", headers=admin).json()
         assert client.get("/v1/audit/withheld", headers=alice).status_code == 401
         fresh = {"Authorization": f"Bearer {rotated['api_key']}"}

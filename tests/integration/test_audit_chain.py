@@ -22,7 +22,7 @@ SECRET = "test-checkpoint-key"
 
 
 def entry(i: int, recipient: str = "waste", outcome: Outcome = Outcome.DELIVERED) -> AuditEntry:
-    did = delivery_id(f"e{i}", recipient)
+    did = delivery_id(f"e{i}", recipient, source="council-tax")
     return AuditEntry(
         entry_id=AuditEntry.make_id(did, outcome),
         delivery_id=did,

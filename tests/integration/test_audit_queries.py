@@ -44,7 +44,7 @@ def entry(
     at: datetime = NOW,
     agreement: str = "DSA-ADDR-001",
 ) -> AuditEntry:
-    did = delivery_id(event, recipient)
+    did = delivery_id(event, recipient, source="council-tax")
     withheld = outcome is Outcome.WITHHELD
     return AuditEntry(
         entry_id=AuditEntry.make_id(did, outcome),

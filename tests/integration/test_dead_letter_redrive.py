@@ -95,7 +95,7 @@ async def test_dead_letters_then_redrive_withholds_under_an_expired_agreement(
             )
             assert listing.returncode == 0, listing.stderr
             assert "2 dead letters" in listing.stdout
-            assert delivery_id("evt-dl-1", "waste") in listing.stdout
+            assert delivery_id("evt-dl-1", "waste", source="council-tax") in listing.stdout
 
             # DSA-001 (waste) has since expired; DSA-003 (parking) is still in force
             dsa1 = config / "agreements" / "DSA-001-waste-address.yaml"
@@ -108,7 +108,10 @@ async def test_dead_letters_then_redrive_withholds_under_an_expired_agreement(
 
             wait_for(
                 lambda: (
-                    {delivery_id(e.envelope.id, "parking") for e in events}
+                    {
+                        delivery_id(e.envelope.id, "parking", source=e.envelope.source)
+                        for e in events
+                    }
                     <= parking.accepted_ids()
                 ),
                 30,

@@ -32,7 +32,7 @@ BATCH_SIZE = 8
 
 def _delivery(event_id: str, recipient: str, mode: Mode = Mode.LIVE) -> Delivery:
     return Delivery(
-        delivery_id=delivery_id(event_id, recipient),
+        delivery_id=delivery_id(event_id, recipient, source="council-tax"),
         event_id=event_id,
         event_type="address.changed",
         source="council-tax",

@@ -49,7 +49,14 @@ def test_lost_events_are_due_after_the_grace_period_and_complete_ones_never(
     for event_id in ("never-routed", "half-done", "all-done", "nothing-to-do"):
         journal.record([accepted(event_id)], at=T0)
     journal.record([accepted("never-routed")], at=T0 + timedelta(minutes=5))  # a retry: kept once
-    journal.mark_routed({"half-done": 2, "all-done": 2, "nothing-to-do": 0}, T0)
+    journal.mark_routed(
+        {
+            ("registrar", "half-done"): 2,
+            ("registrar", "all-done"): 2,
+            ("registrar", "nothing-to-do"): 0,
+        },
+        T0,
+    )
     AuditStore(migrated_engine).write(
         [
             final("half-done", "waste"),
@@ -64,7 +71,9 @@ def test_lost_events_are_due_after_the_grace_period_and_complete_ones_never(
     assert due[0].value == b"\x00avro" and due[0].headers == [("ce_id", b"never-routed")]
     assert journal.counts() == {"accepted": 1, "routed": 1, "complete": 2}
 
-    journal.mark_republished(["never-routed", "half-done"], T0 + GRACE)
+    journal.mark_republished(
+        [("registrar", "never-routed"), ("registrar", "half-done")], T0 + GRACE
+    )
     assert journal.due(T0 + GRACE + timedelta(seconds=45), GRACE) == []  # backing off: 2 x grace
     again = journal.due(T0 + GRACE + timedelta(seconds=60), GRACE)
     assert [e.event_id for e in again] == ["never-routed", "half-done"]
@@ -88,7 +97,7 @@ def test_a_delivery_waiting_in_a_webhook_outbox_counts_as_handed_over(
 
     journal = JournalStore(migrated_engine)
     journal.record([accepted("to-webhook")], at=T0)
-    journal.mark_routed({"to-webhook": 2}, T0)
+    journal.mark_routed({("registrar", "to-webhook"): 2}, T0)
     AuditStore(migrated_engine).write([final("to-webhook", "libraries", Outcome.WITHHELD)], T0)
     assert [e.event_id for e in journal.due(T0 + GRACE, GRACE)] == ["to-webhook"]
     with migrated_engine.begin() as conn:

@@ -91,7 +91,7 @@ def _audit_entries(n: int) -> list[AuditEntry]:
     at = utcnow()
     out = []
     for i in range(n):
-        did = delivery_id(f"evt-{i}", "waste")
+        did = delivery_id(f"evt-{i}", "waste", source="council-tax")
         out.append(
             AuditEntry(
                 entry_id=AuditEntry.make_id(did, Outcome.DELIVERED),

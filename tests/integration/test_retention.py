@@ -51,8 +51,10 @@ def test_the_journal_purges_only_events_whose_outcomes_are_final(migrated_engine
     journal = JournalStore(migrated_engine)
     for event_id in ("old-complete", "old-waiting", "old-never-routed", "new-complete"):
         journal.record([accepted(event_id)], at=LONG_AGO)
-    journal.mark_routed({"old-complete": 0, "old-waiting": 2}, LONG_AGO)
-    journal.mark_routed({"new-complete": 0}, RECENTLY)
+    journal.mark_routed(
+        {("registrar", "old-complete"): 0, ("registrar", "old-waiting"): 2}, LONG_AGO
+    )
+    journal.mark_routed({("registrar", "new-complete"): 0}, RECENTLY)
     AuditStore(migrated_engine).write([final("old-waiting", "waste")], LONG_AGO)  # 1 of 2
 
     assert counts(migrated_engine, dry_run=True)["journal"] == 1
@@ -169,7 +171,7 @@ def test_settled_webhook_deliveries_go_once_their_event_is_complete(
 ) -> None:
     journal = JournalStore(migrated_engine)
     journal.record([accepted("done"), accepted("open")], at=LONG_AGO)
-    journal.mark_routed({"done": 0, "open": 3}, LONG_AGO)
+    journal.mark_routed({("registrar", "done"): 0, ("registrar", "open"): 3}, LONG_AGO)
     rows = [
         outbox_row("d1", "done", "delivered", LONG_AGO),
         outbox_row("d2", "done", "withheld", LONG_AGO),
@@ -216,7 +218,7 @@ def test_hub_retention_purge_prints_counts_per_store(
 ) -> None:
     now = utcnow()
     JournalStore(migrated_engine).record([accepted("done"), accepted("open")], at=now)
-    JournalStore(migrated_engine).mark_routed({"done": 0}, now - timedelta(days=31))
+    JournalStore(migrated_engine).mark_routed({("registrar", "done"): 0}, now - timedelta(days=31))
     RejectedStore(migrated_engine).add([rejection(1, now - timedelta(days=91))])
     url = migrated_engine.url.render_as_string(hide_password=False)
     expected = {"journal": 1, "inbox": 0, "webhook": 0, "rejected": 1, "review": 0, "deceased": 0}

@@ -57,7 +57,7 @@ async def test_a_kafka_recipient_reads_wire_format_avro_with_cloudevents_headers
         finally:
             await consumer.stop()
         headers = {k: v.decode() for k, v in msg.headers}
-        did = delivery_id("evt-kafka-1", "electoral")
+        did = delivery_id("evt-kafka-1", "electoral", source="council-tax")
         assert headers["ce_id"] == did
         assert headers["ce_specversion"] == "1.0"
         assert headers["ce_type"].endswith("address.changed")

@@ -31,7 +31,7 @@ def engine(migrated_engine: Engine) -> Engine:
 
 def _delivery(event_id: str, recipient: str) -> Delivery:
     return Delivery(
-        delivery_id=delivery_id(event_id, recipient),
+        delivery_id=delivery_id(event_id, recipient, source="council-tax"),
         event_id=event_id,
         event_type="address.changed",
         source="council-tax",
@@ -60,8 +60,10 @@ def test_audit_write_is_idempotent_and_holds_no_values(engine: Engine) -> None:
     store = AuditStore(engine)
     delivered = delivered_entry(_delivery("e1", "waste"), NOW)
     withheld = AuditEntry(
-        entry_id=AuditEntry.make_id(delivery_id("e1", "libraries"), Outcome.WITHHELD),
-        delivery_id=delivery_id("e1", "libraries"),
+        entry_id=AuditEntry.make_id(
+            delivery_id("e1", "libraries", source="council-tax"), Outcome.WITHHELD
+        ),
+        delivery_id=delivery_id("e1", "libraries", source="council-tax"),
         event_id="e1",
         event_type="address.changed",
         source="council-tax",

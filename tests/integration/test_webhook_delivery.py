@@ -45,12 +45,17 @@ async def test_retries_until_2xx_every_delivery_once_after_dedup_in_order_and_au
                 move(f"evt-{s}-{i}", s, i) for i in range(3) for s in SUBJECTS
             ]  # three moves per person
             await publisher.publish_many(events)
-            expected = {delivery_id(e.envelope.id, "waste") for e in events}
+            expected = {
+                delivery_id(e.envelope.id, "waste", source=e.envelope.source) for e in events
+            }
             wait_for(
                 lambda: (
                     flaky.accepted_ids() == expected
                     and steady.accepted_ids()
-                    == {delivery_id(e.envelope.id, "parking") for e in events}
+                    == {
+                        delivery_id(e.envelope.id, "parking", source=e.envelope.source)
+                        for e in events
+                    }
                 ),
                 60,
                 lambda: (
@@ -131,7 +136,10 @@ async def test_a_hanging_receiver_never_delays_another(
             wait_for(
                 lambda: (
                     healthy.accepted_ids()
-                    == {delivery_id(e.envelope.id, "parking") for e in events}
+                    == {
+                        delivery_id(e.envelope.id, "parking", source=e.envelope.source)
+                        for e in events
+                    }
                 ),
                 60,
                 lambda: f"parking got {len(healthy.accepted_ids())} of {len(events)}",

@@ -21,7 +21,7 @@ def engine(migrated_engine: Engine) -> Engine:
 
 def dlv(event: str, subject: str, mode: Mode = Mode.LIVE) -> Delivery:
     return Delivery(
-        delivery_id=delivery_id(event, "waste"),
+        delivery_id=delivery_id(event, "waste", source="council-tax"),
         event_id=event,
         event_type="address.changed",
         source="council-tax",
@@ -64,7 +64,10 @@ def test_queue_is_idempotent_and_due_keeps_per_person_order(engine: Engine) -> N
 def test_dead_requeue_withheld_and_replay(engine: Engine) -> None:
     outbox = OutboxStore(engine)
     outbox.add([dlv("e1", "A"), dlv("e2", "B")], NOW)
-    d1, d2 = delivery_id("e1", "waste"), delivery_id("e2", "waste")
+    d1, d2 = (
+        delivery_id("e1", "waste", source="council-tax"),
+        delivery_id("e2", "waste", source="council-tax"),
+    )
     outbox.mark_dead(d1, 3, 503, "http_503", NOW)
     outbox.mark_dead(d2, 3, None, "timeout", NOW)
     assert {r.delivery_id for r in outbox.dead()} == {d1, d2}

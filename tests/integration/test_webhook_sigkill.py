@@ -57,7 +57,10 @@ async def test_sigkill_mid_stream_loses_nothing(
         worker.start()
         try:
             for endpoint in (waste, parking):
-                expected = {delivery_id(e.envelope.id, endpoint.name) for e in events}
+                expected = {
+                    delivery_id(e.envelope.id, endpoint.name, source=e.envelope.source)
+                    for e in events
+                }
                 wait_for(
                     all_received(endpoint, expected),
                     240,

@@ -87,6 +87,13 @@ def test_no_agreements_directory_means_no_agreements(
     for file in (config_copy / "agreements").iterdir():
         file.unlink()
     (config_copy / "agreements").rmdir()
+    edit(
+        config_copy,
+        "systems.yaml",
+        "    authority: {consent: [DSA-004], objection: [DSA-004]}\n",
+        "",
+    )
+    edit(config_copy, "systems.yaml", "    authority: {death: true}\n", "")
     assert load_config(config_copy, registry).agreements == ()
 
 
@@ -230,7 +237,7 @@ def test_every_problem_across_files_is_reported_at_once(
     assert found == {
         at(config_copy, DSA1, 4, "recipients.0"),
         at(config_copy, DSA2, 12, "status"),
-        at(config_copy, "systems.yaml", 18, "systems.2.subscriptions.0"),
+        at(config_copy, "systems.yaml", 27, "systems.2.subscriptions.0"),
     }
 
 
@@ -257,7 +264,7 @@ def test_duplicate_key_in_an_agreement_is_rejected(
 def test_duplicate_system_id(config_copy: Path, registry: SchemaRegistry) -> None:
     edit(config_copy, "systems.yaml", "- id: libraries", "- id: waste")
     found = [p for p in problems(config_copy, registry) if p.rule == "unique_id"]
-    assert [p.location for p in found] == [at(config_copy, "systems.yaml", 19, "systems.3.id")]
+    assert [p.location for p in found] == [at(config_copy, "systems.yaml", 28, "systems.3.id")]
     assert "'waste'" in found[0].message
 
 
@@ -269,7 +276,7 @@ def test_two_systems_with_one_api_key(config_copy: Path, registry: SchemaRegistr
         "b1d38ec11f10233453a0082e1ba80bb4a2506bc3cb05e2e1f38c55fed27dd970",
     )
     p = only_problem(config_copy, registry)
-    assert p.location == at(config_copy, "systems.yaml", 22, "systems.3.api_key_sha256")
+    assert p.location == at(config_copy, "systems.yaml", 31, "systems.3.api_key_sha256")
     assert p.rule == "unique_key"
 
 
@@ -281,7 +288,7 @@ def test_unknown_event_type_in_subscriptions(config_copy: Path, registry: Schema
         "subscriptions: [address.changed, pet.adopted]\n  - id: parking",
     )
     p = only_problem(config_copy, registry)
-    assert p.location == at(config_copy, "systems.yaml", 23, "systems.3.subscriptions.1")
+    assert p.location == at(config_copy, "systems.yaml", 32, "systems.3.subscriptions.1")
     assert p.rule == "known_event_type"
 
 
@@ -290,7 +297,7 @@ def test_missing_system_field_points_at_the_system_entry(
 ) -> None:
     edit(config_copy, "systems.yaml", "    name: Waste and Recycling\n", "")
     p = only_problem(config_copy, registry)
-    assert p.location == at(config_copy, "systems.yaml", 14, "systems.2.name")
+    assert p.location == at(config_copy, "systems.yaml", 23, "systems.2.name")
     assert p.rule == "missing"
 
 
@@ -302,7 +309,7 @@ def test_source_only_system_cannot_subscribe(config_copy: Path, registry: Schema
         "    roles: [source]\n    subscriptions: [death.notified]\n    api_key_sha256: d5f8",
     )
     p = only_problem(config_copy, registry)
-    assert p.location == at(config_copy, "systems.yaml", 6, "systems.0")
+    assert p.location == at(config_copy, "systems.yaml", 13, "systems.0")
     assert "recipient role" in p.message
 
 
@@ -314,7 +321,7 @@ def test_bad_api_key_hash(config_copy: Path, registry: SchemaRegistry) -> None:
         "demo-council-tax-key",
     )
     p = only_problem(config_copy, registry)
-    assert p.location == at(config_copy, "systems.yaml", 9, "systems.0.api_key_sha256")
+    assert p.location == at(config_copy, "systems.yaml", 16, "systems.0.api_key_sha256")
 
 
 def test_missing_systems_file(config_copy: Path, registry: SchemaRegistry) -> None:

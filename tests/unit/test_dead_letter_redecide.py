@@ -16,7 +16,7 @@ LINKED = SubjectState(links={"waste": "WST-1", "parking": "PRK-1"})
 
 def dead_letter(recipient: str, fields: tuple[str, ...], data: dict[str, object]) -> Delivery:
     return Delivery(
-        delivery_id=delivery_id("evt-1", recipient),
+        delivery_id=delivery_id("evt-1", recipient, source="council-tax"),
         event_id="evt-1",
         event_type="address.changed",
         source="council-tax",

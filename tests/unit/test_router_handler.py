@@ -240,6 +240,10 @@ def encoded(
     return record(e.value, e.headers)
 
 
+_ADDRESS = {"uprn": "1", "lines": ["1 Road"], "postcode": "EX1 1AA"}
+MOVE = {"previous_address": _ADDRESS, "new_address": _ADDRESS, "effective_date": date(2026, 11, 1)}
+
+
 def death_record(codec: AvroCodec, subject: str, id_: str) -> ConsumerRecord[bytes, bytes]:
     return encoded(
         codec,
@@ -298,8 +302,65 @@ async def test_a_source_may_not_link_another_systems_records(
     link = encoded(codec, "person.linked", "P-9", {"system": "waste", "local_id": "W-9"}, "l-2")
     out = await handler(config, registry, subjects=subjects)([link])
     assert [o.topic for o in out] == ["events.rejected"]
-    assert dict(out[0].headers)["hub_rejected_rules"] == b"link_authority"
+    assert dict(out[0].headers)["hub_rejected_rules"] == b"link_not_own_record"
     assert all(not c.links for c in subjects.recorded)
+
+
+async def test_a_death_from_a_source_without_death_authority_is_rejected_and_records_nothing(
+    config: HubConfig, registry: SchemaRegistry
+) -> None:
+    codec = AvroCodec(registry)
+    subjects = Subjects({"P-1": EVERYWHERE})
+    tallies = Tallies()
+    forged = encoded(
+        codec,
+        "death.notified",
+        "P-1",
+        {"date_of_death": date(2026, 11, 18), "verified_by": "hospital"},
+        "d-ct",
+        "council-tax",
+    )
+    route = handler(config, registry, tallies=tallies, subjects=subjects)
+    out = await route([forged])
+    assert [o.topic for o in out] == ["events.rejected"]
+    headers = dict(out[0].headers)
+    assert headers["hub_rejected_rules"] == b"no_death_authority"
+    assert b"council-tax may not notify a death" in headers["hub_rejected_reason"]
+    assert not any(c.deaths for c in subjects.recorded)
+    assert [(t.outcome, t.rule) for t in tallies] == [("rejected", "no_death_authority")]
+    # later deliveries about the person carry no deceased flag
+    move = encoded(codec, "address.changed", "P-1", MOVE, "m-after")
+    later = [
+        Delivery.model_validate_json(o.value)
+        for o in await route([move])
+        if o.topic.startswith("deliveries.")
+    ]
+    assert later and all(d.subject_flags == () for d in later)
+
+
+async def test_consent_from_a_source_without_consent_authority_is_rejected_and_records_nothing(
+    config: HubConfig, registry: SchemaRegistry
+) -> None:
+    codec = AvroCodec(registry)
+    subjects = Subjects({"P-1": EVERYWHERE})
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    grant = {
+        "action": "granted",
+        "purpose": "Keep care and support records current",
+        "recipient": None,
+        "effective_at": at,
+    }
+    out = await handler(config, registry, subjects=subjects)(
+        [
+            encoded(codec, "consent.changed", "P-1", grant, "c-reg", "registrar"),
+            encoded(codec, "consent.changed", "P-1", grant, "c-ct", "council-tax"),
+        ]
+    )
+    assert [(o.topic, dict(o.headers).get("hub_rejected_rules")) for o in out] == [
+        ("events.rejected", b"no_consent_authority")
+    ]
+    recorded = [c.event_id for changes in subjects.recorded for c in changes.consent]
+    assert recorded == ["c-ct"]
 
 
 async def test_a_death_marks_the_person_deceased_for_later_events(

@@ -164,25 +164,29 @@ def test_delivery_id_is_stable_per_event_and_recipient(config: HubConfig) -> Non
     assert ids_first == ids_second
     assert len(set(ids_first.values())) == len(ids_first)
     for recipient, did in ids_first.items():
-        assert did == delivery_id("evt-20260314-0001", recipient)
+        assert did == delivery_id("evt-20260314-0001", recipient, source="council-tax")
     other = route(config, event=make_event(event_id="evt-20260314-0002"))
     assert {d.delivery_id for d in other.deliveries}.isdisjoint(ids_first.values())
 
 
 def test_delivery_id_function() -> None:
-    a = delivery_id("evt-1", "waste")
-    assert a == delivery_id("evt-1", "waste")
+    a = delivery_id("evt-1", "waste", source="council-tax")
+    assert a == delivery_id("evt-1", "waste", source="council-tax")
     assert a.startswith("dlv_")
-    assert a != delivery_id("evt-1", "parking")
-    assert a != delivery_id("evt-2", "waste")
+    assert a != delivery_id("evt-1", "parking", source="council-tax")
+    assert a != delivery_id("evt-2", "waste", source="council-tax")
     # the separator keeps (event, recipient) pairs apart that would concatenate alike
-    assert delivery_id("evt-1w", "aste") != delivery_id("evt-1", "waste")
+    assert delivery_id("evt-1w", "aste", source="council-tax") != delivery_id(
+        "evt-1", "waste", source="council-tax"
+    )
+    # event ids are per source: two sources' events with one id are two deliveries
+    assert a != delivery_id("evt-1", "waste", source="registrar")
 
 
 def test_withheld_entries_are_audit_records_with_stable_ids(config: HubConfig) -> None:
     _, withheld = by_recipient(route(config))
     entry = withheld["libraries"]
-    did = delivery_id("evt-20260314-0001", "libraries")
+    did = delivery_id("evt-20260314-0001", "libraries", source="council-tax")
     assert entry.delivery_id == did
     assert entry.entry_id == f"{did}:withheld"
     assert entry.outcome is Outcome.WITHHELD

@@ -1,0 +1,112 @@
+"""Event ids are per source: the content of record for each (source, event id).
+
+A repeat of (source, event id) with the same content is a duplicate (routed again idempotently:
+delivery ids derive from source, event id and recipient); with other content it is a conflict.
+
+- The router claims each (source, event id) with the content hash of the event as it decoded
+  and validated it; the first claim is the content of record (`event_claim`), and a later
+  record with other content is rejected (`event_id_conflict`).
+- The API answers a repeat before publishing it: the content of record is the ingest journal's
+  (what it answered "accepted" for), else the router's claim (e.g. an event produced straight
+  onto Kafka).
+
+Only content hashes are kept, never values. Known limit: two API requests with one id and
+different content at the same instant can both pass the API's check; the API then answers the
+one the journal did not keep with 409, while the router routes whichever it reads first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, Table, and_, false, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from hub.db.tables import EventClaim, IngestJournal
+
+_CLAIM: Table = EventClaim.__table__  # type: ignore[attr-defined]
+_JOURNAL: Table = IngestJournal.__table__  # type: ignore[attr-defined]
+_CHUNK = 300
+
+EventKey = tuple[str, str]  # (source, event id)
+
+
+@dataclass(frozen=True)
+class Claim:
+    source: str
+    event_id: str
+    event_type: str
+    content_sha256: str
+
+    @property
+    def key(self) -> EventKey:
+        return (self.source, self.event_id)
+
+
+def _keyed(table: Table, keys: Sequence[EventKey]) -> ColumnElement[bool]:
+    if not keys:
+        return false()
+    return or_(*(and_(table.c.source == s, table.c.event_id == e) for s, e in keys))
+
+
+def conflicts(claims: Sequence[Claim], of_record: dict[EventKey, str]) -> set[EventKey]:
+    """The claims whose content differs from the content of record for their key (pure)."""
+    return {c.key for c in claims if of_record.get(c.key) not in (None, "", c.content_sha256)}
+
+
+class ClaimStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def claim(self, claims: Sequence[Claim], at: datetime) -> dict[EventKey, str]:
+        """Record the first content the router saw for each key; return it for each key."""
+        if not claims:
+            return {}
+        first: dict[EventKey, Claim] = {}
+        for c in claims:
+            first.setdefault(c.key, c)
+        keys = list(first)
+        rows = [
+            {
+                "source": c.source,
+                "event_id": c.event_id,
+                "event_type": c.event_type,
+                "content_sha256": c.content_sha256,
+                "claimed_at": at,
+            }
+            for c in first.values()
+        ]
+        with self.engine.begin() as conn:
+            ins: Any = (sqlite if conn.dialect.name == "sqlite" else postgresql).insert(_CLAIM)
+            conn.execute(ins.on_conflict_do_nothing(index_elements=["source", "event_id"]), rows)
+        return self._of_record(keys, journal=False)
+
+    def content_of(self, source: str, event_id: str) -> str | None:
+        """The content of record of one (source, event id) for the API: the journal's, else the
+        router's claim; None if the hub never saw it."""
+        return self._of_record([(source, event_id)], journal=True).get((source, event_id))
+
+    def _of_record(self, keys: Sequence[EventKey], journal: bool) -> dict[EventKey, str]:
+        found: dict[EventKey, str] = {}
+        journaled: dict[EventKey, str] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(keys), _CHUNK):
+                chunk = keys[i : i + _CHUNK]
+                for s, e, h in conn.execute(
+                    select(_CLAIM.c.source, _CLAIM.c.event_id, _CLAIM.c.content_sha256).where(
+                        _keyed(_CLAIM, chunk)
+                    )
+                ):
+                    found[(s, e)] = h
+                if not journal:
+                    continue
+                for s, e, h in conn.execute(
+                    select(_JOURNAL.c.source, _JOURNAL.c.event_id, _JOURNAL.c.content_sha256).where(
+                        _keyed(_JOURNAL, chunk) & _JOURNAL.c.content_sha256.is_not(None)
+                    )
+                ):
+                    journaled[(s, e)] = h
+        return {**found, **journaled}

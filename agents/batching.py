@@ -19,6 +19,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 from hub.settings import HubSettings
+from hub.signing.records import RecordKeys
 
 log = structlog.get_logger("agents.batching")
 
@@ -32,6 +33,17 @@ class OutRecord:
     key: bytes | None
     value: bytes
     headers: Sequence[tuple[str, bytes]] = ()
+
+
+def signed(
+    keys: RecordKeys,
+    topic: str,
+    key: bytes | None,
+    value: bytes,
+    headers: Sequence[tuple[str, bytes]] = (),
+) -> OutRecord:
+    """A record for an internal topic, signed by the hub (its consumers verify it)."""
+    return OutRecord(topic, key, value, keys.sign_headers(topic, key, value, headers))
 
 
 Handler = Callable[[Sequence[ConsumerRecord[bytes, bytes]]], Awaitable[Iterable[OutRecord]]]

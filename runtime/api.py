@@ -37,6 +37,7 @@ from hub.errors import BrokerError
 from hub.events.publisher import EventPublisher
 from hub.journal.store import JournalStore
 from hub.settings import HubSettings
+from hub.signing.keys import record_keys
 from hub.timeutil import utcnow
 from runtime.connectors import connector_defs
 from runtime.wiring import open_stores, wire
@@ -69,7 +70,11 @@ def create_app(settings: HubSettings) -> FastAPI:
             registry=w.registry,
             rules=w.rules,
             publisher=EventPublisher(
-                AiokafkaSender(producer), w.codec, w.names, JournalStore(stores.engine)
+                AiokafkaSender(producer),
+                w.codec,
+                w.names,
+                JournalStore(stores.engine),
+                keys=record_keys(settings),
             ),
             inbox=stores.inbox,
             audit=stores.audit,

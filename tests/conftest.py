@@ -12,12 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from hub.broker.embedded import EmbeddedBroker, free_port
 from hub.settings import REPO_ROOT, HubSettings
 
 SAMPLE_CONFIG = REPO_ROOT / "config"
 WIDE_WINDOW_DAYS = 36_500
+TEST_RECORD_KEY = "test-record-signing-key-0123456789"
 
 
 @pytest.fixture(autouse=True)
@@ -43,6 +45,7 @@ def settings(tmp_path: Path) -> HubSettings:
         config_dir=SAMPLE_CONFIG,
         api_port=0,
         effective_date_past_days=WIDE_WINDOW_DAYS,
+        record_signing_key=SecretStr(TEST_RECORD_KEY),
     )
 
 

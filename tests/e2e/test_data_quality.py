@@ -14,6 +14,7 @@ from hub.broker.producer import AiokafkaSender, make_producer
 from hub.events.envelope import Envelope, Event
 from hub.events.publisher import EventPublisher
 from hub.settings import HubSettings
+from hub.signing.keys import record_keys
 from runtime.wiring import wire
 from tests.e2e.conftest import RunningHub, run_hub
 from tests.people import post_links
@@ -29,7 +30,9 @@ def publish_straight_to_kafka(hub: RunningHub, event: Event) -> None:
         producer = make_producer(settings, running["bootstrap"])
         await producer.start()
         try:
-            await EventPublisher(AiokafkaSender(producer), w.codec, w.names).publish(event)
+            await EventPublisher(
+                AiokafkaSender(producer), w.codec, w.names, keys=record_keys(w.settings)
+            ).publish(event)
         finally:
             await producer.stop()
 

@@ -406,6 +406,11 @@ from runtime import cli_deliveries  # noqa: E402  (registers on the app defined 
 
 cli_deliveries.register(app)
 
+# `hub quarantine list` (issue 12: records on internal topics the hub did not sign)
+from runtime import cli_quarantine  # noqa: E402  (registers on the app defined above)
+
+cli_quarantine.register(app)
+
 
 def main() -> None:
     try:

@@ -4,6 +4,10 @@ the real worker consumes."""
 
 from __future__ import annotations
 
+import base64
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -21,6 +25,7 @@ from hub.rejected.store import RejectedStore, Rejection
 from hub.routing.messages import AuditEntry, Delivery, Outcome, delivery_id
 from hub.settings import HubSettings
 from hub.signing.keys import record_keys
+from runtime.stack import settings_env
 from runtime.wiring import Wiring
 from tests.integration.conftest import WorkerProcess
 from tests.integration.test_flow import death, move
@@ -130,6 +135,16 @@ async def test_forged_internal_records_are_quarantined_never_acted_on(
     assert not {"evt-forged-death", "evt-altered"} & set(inbox)
     assert InboxStore(engine).fetch("parking", 0, 100)[0].delivery.event_id != "evt-altered"
     assert wait_audit(["evt-forged-audit", "evt-forged-death", "evt-altered"], expected=0) == []
+    listed = subprocess.run(
+        [sys.executable, "-m", "runtime.cli", "quarantine", "list", "--json"],
+        env=settings_env(hub_settings),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert sorted(x["topic"] for x in lines)[0] == "audit"
+    assert {base64.b64decode(x["value_b64"]) for x in lines} >= {fake, entry}
     log = (worker.log_file).read_text()
     assert '"record_refused"' in log and '"offset"' in log
     assert worker.stop() == 0

@@ -28,6 +28,7 @@ MIN_KEY_BYTES = 16
 
 _DOMAIN = b"tell-it-once/record/v1"
 _NO_KEY = b"\xff" * 8  # a length no real part has: "no key" differs from an empty key
+_DOMAIN_PART = len(_DOMAIN).to_bytes(8, "big") + _DOMAIN
 
 RecordHeaders = Sequence[tuple[str, bytes | None]]
 
@@ -45,19 +46,24 @@ class SigningKeyError(HubError):
     code = "signing_key_invalid"
 
 
-def _part(data: bytes) -> bytes:
-    return len(data).to_bytes(8, "big") + data
-
-
 def signing_input(topic: str, key: bytes | None, value: bytes, headers: RecordHeaders) -> bytes:
-    """The exact bytes the signature covers."""
-    parts = [_part(_DOMAIN), _part(topic.encode()), _NO_KEY if key is None else _part(key)]
-    parts.append(_part(value))
+    """The exact bytes the signature covers (each part length-prefixed, 8 bytes big-endian)."""
+    topic_b = topic.encode()
+    parts = [_DOMAIN_PART, len(topic_b).to_bytes(8, "big"), topic_b]
+    if key is None:
+        parts.append(_NO_KEY)
+    else:
+        parts += (len(key).to_bytes(8, "big"), key)
+    parts += (len(value).to_bytes(8, "big"), value)
     for name, data in headers:
         if name in SIGNATURE_HEADERS:
             continue
-        parts.append(_part(name.encode()))
-        parts.append(_NO_KEY if data is None else _part(data))
+        name_b = name.encode()
+        parts += (len(name_b).to_bytes(8, "big"), name_b)
+        if data is None:
+            parts.append(_NO_KEY)
+        else:
+            parts += (len(data).to_bytes(8, "big"), data)
     return b"".join(parts)
 
 
@@ -86,7 +92,9 @@ class RecordKeys:
     """The hub's record keys: the first signs; all of them verify (rotation)."""
 
     secrets: tuple[bytes, ...]
-    _by_id: dict[str, bytes] = field(init=False, repr=False, compare=False)
+    # keyed HMAC states, copied per record (no re-keying on the hot path)
+    _by_id: dict[str, hmac.HMAC] = field(init=False, repr=False, compare=False)
+    _kid: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.secrets:
@@ -96,7 +104,14 @@ class RecordKeys:
                 raise SigningKeyError(
                     f"a record signing key must be at least {MIN_KEY_BYTES} bytes"
                 )
-        object.__setattr__(self, "_by_id", {key_id(s): s for s in reversed(self.secrets)})
+        states = {key_id(s): hmac.new(s, digestmod=hashlib.sha256) for s in reversed(self.secrets)}
+        object.__setattr__(self, "_by_id", states)
+        object.__setattr__(self, "_kid", key_id(self.secrets[0]))
+
+    def _mac(self, kid: str, data: bytes) -> bytes:
+        mac = self._by_id[kid].copy()
+        mac.update(data)
+        return mac.hexdigest().encode()
 
     @classmethod
     def of(cls, *secrets: str | bytes) -> RecordKeys:
@@ -104,15 +119,15 @@ class RecordKeys:
 
     @property
     def kid(self) -> str:
-        return key_id(self.secrets[0])
+        return self._kid
 
     def sign_headers(
         self, topic: str, key: bytes | None, value: bytes, headers: RecordHeaders = ()
     ) -> list[tuple[str, bytes]]:
         """The headers to send: the given ones (any old signature dropped) plus the signature."""
         plain = unsigned(headers)
-        sig = sign(self.secrets[0], topic, key, value, plain)
-        return [*plain, (SIG_HEADER, sig), (KID_HEADER, self.kid.encode())]
+        sig = self._mac(self._kid, signing_input(topic, key, value, plain))
+        return [*plain, (SIG_HEADER, sig), (KID_HEADER, self._kid.encode())]
 
     def check(
         self, topic: str, key: bytes | None, value: bytes | None, headers: RecordHeaders
@@ -124,11 +139,11 @@ class RecordKeys:
             return Refusal.UNSIGNED
         if len(sigs) > 1 or len(kids) > 1:
             return Refusal.AMBIGUOUS
-        secret = self._by_id.get((kids[0] or b"").decode(errors="replace")) if kids else None
-        if secret is None:
+        kid = (kids[0] or b"").decode(errors="replace") if kids else ""
+        if kid not in self._by_id:
             return Refusal.UNKNOWN_KEY
-        expected = hmac.digest(secret, signing_input(topic, key, value or b"", headers), "sha256")
-        if not hmac.compare_digest(expected.hex().encode(), sigs[0] or b""):
+        expected = self._mac(kid, signing_input(topic, key, value or b"", headers))
+        if not hmac.compare_digest(expected, sigs[0] or b""):
             return Refusal.BAD_SIGNATURE
         return None
 

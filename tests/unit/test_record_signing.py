@@ -9,6 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from hub.errors import ConfigError
+from hub.routing.messages import Delivery
 from hub.settings import HubSettings
 from hub.signing.keys import key_file, record_keys
 from hub.signing.records import (
@@ -138,15 +139,31 @@ def test_the_embedded_hub_generates_its_key_once_and_its_children_share_it(
     assert len(first.secrets[0]) >= 32
 
 
-def test_signing_and_verifying_are_fast() -> None:
-    """On the hot path: every internal record is signed once and verified once."""
-    n = 20_000
+def test_verifying_costs_less_than_decoding_the_record() -> None:
+    """On the hot path every internal record is signed once and verified once. Measured against
+    what each consumer does anyway (pydantic-decoding the record), so a loaded machine slows
+    both alike."""
+    value = Delivery.model_validate_json(DELIVERY).model_dump_json().encode()
+    n = 5_000
+    signed_headers = [KEYS.sign_headers(TOPIC, b"P-1", value) for _ in range(n)]
     started = time.perf_counter()
-    signed_headers = [KEYS.sign_headers(TOPIC, b"P-1", VALUE, HEADERS) for _ in range(n)]
-    sign_s = time.perf_counter() - started
-    started = time.perf_counter()
-    assert all(KEYS.verify(TOPIC, b"P-1", VALUE, h) for h in signed_headers)
+    assert all(KEYS.verify(TOPIC, b"P-1", value, h) for h in signed_headers)
     verify_s = time.perf_counter() - started
-    # measured ~250k/s each on the dev box; a generous floor that still catches a slow path
-    assert n / sign_s > 20_000, f"{n / sign_s:.0f} signs/s"
-    assert n / verify_s > 20_000, f"{n / verify_s:.0f} verifies/s"
+    started = time.perf_counter()
+    for _ in range(n):
+        Delivery.model_validate_json(value)
+    decode_s = time.perf_counter() - started
+    assert verify_s < 4 * decode_s, (
+        f"verify {verify_s / n * 1e6:.1f} us, decode {decode_s / n * 1e6:.1f} us"
+    )
+
+
+DELIVERY = (
+    '{"delivery_id":"dlv_1","event_id":"e-1","event_type":"address.changed",'
+    '"source":"council-tax","subject":"P-1","subject_key":"k","recipient":"waste",'
+    '"local_id":"W-1","event_time":"2026-11-20T09:00:00Z","agreement_id":"DSA-001",'
+    '"agreement_version":"v1","lawful_basis":"Art. 6(1)(e)","purpose":"bins",'
+    '"fields":["effective_date","new_address"],"data":{"effective_date":"2026-11-20",'
+    '"new_address":{"uprn":"100023412345","lines":["7 Orchard Close"],"postcode":"EX4 7QT"}},'
+    '"decided_at":"2026-11-20T09:00:00Z"}'
+)

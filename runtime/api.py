@@ -52,6 +52,7 @@ AGENT_GROUPS = tuple(
 def create_app(settings: HubSettings) -> FastAPI:
     settings.require_bootstrap("the API")
     w = wire(settings)
+    keys = record_keys(settings)  # no key, no API (it signs every event it accepts)
     stores = open_stores(settings)
 
     @asynccontextmanager
@@ -74,7 +75,7 @@ def create_app(settings: HubSettings) -> FastAPI:
                 w.codec,
                 w.names,
                 JournalStore(stores.engine),
-                keys=record_keys(settings),
+                keys=keys,
             ),
             inbox=stores.inbox,
             audit=stores.audit,

@@ -17,7 +17,7 @@ from threading import Lock
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, RowMapping, func, select
+from sqlalchemy import Engine, RowMapping, delete, func, select
 
 from hub.db.engine import insert_ignoring_duplicates
 from hub.db.tables import QuarantinedRecord
@@ -100,6 +100,13 @@ class QuarantineStore:
             stmt = stmt.where(_TABLE.c.topic == topic)
         with self.engine.connect() as conn:
             return [_quarantined(r._mapping) for r in conn.execute(stmt)]
+
+    def purge_before(self, cutoff: datetime) -> int:
+        """Delete what was quarantined before `cutoff` (the values may hold personal data)."""
+        with self.engine.begin() as conn:
+            return int(
+                conn.execute(delete(_TABLE).where(_TABLE.c.quarantined_at < cutoff)).rowcount
+            )
 
     def counts(self) -> dict[tuple[str, str], int]:
         """(topic, reason) -> records kept: the durable counter, across every worker."""

@@ -337,6 +337,8 @@ class RouterHandler:
         source, event_type = _header(msg, "ce_source"), _header(msg, "ce_type")
         if not trusted:
             source = self.bound.get(msg.topic, "")
+        elif msg.topic in self.bound:
+            pass  # a Kafka-native source's record: never in the ingest journal
         elif event_id := _header(msg, "ce_id", 128):
             self._routed[event_id] = 0  # kept whole by the rejected-event recorder instead
         tallies.extend(

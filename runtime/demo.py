@@ -18,6 +18,7 @@ from hub.db.engine import make_engine
 from hub.errors import StackError
 from hub.review.store import Review, ReviewStore
 from hub.settings import HubSettings
+from hub.subjects.store import SubjectStore
 from hub.timeutil import uk_date, utcnow
 from runtime.stack import Stack
 from runtime.wiring import wire
@@ -134,6 +135,22 @@ def wait_for_audit(
     raise StackError(f"only {len(rows)} of {expected} audit rows arrived within {timeout:.0f}s")
 
 
+def wait_for_links(stack: Stack, store: SubjectStore, timeout: float) -> None:
+    """The customer index's links are recorded before the scenario starts: links and changes
+    travel on different topics, so a change published right after them could be routed first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stack.check_alive()
+        states = store.load(list(LINKS))
+        if all(
+            set(records) <= set(states[p].links) if p in states else False
+            for p, records in LINKS.items()
+        ):
+            return
+        time.sleep(0.1)
+    raise StackError(f"the customer index's links were not recorded within {timeout:.0f}s")
+
+
 def wait_for_review(stack: Stack, store: ReviewStore, timeout: float) -> list[Review]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -186,6 +203,9 @@ def run_demo(settings: HubSettings, console: Console) -> None:
                     response = post_event(client, "customer-index", body)
                     if response.status_code != 202:
                         raise StackError(f"linking: HTTP {response.status_code} {response.text}")
+                links_engine = make_engine(stack.settings.effective_database_url)
+                wait_for_links(stack, SubjectStore(links_engine), timeout=60)
+                links_engine.dispose()
                 console.print(
                     f"0. The customer index links {len(LINKS)} residents to the records each "
                     f"service holds ({len(link_step())} person.linked events)\n"

@@ -13,6 +13,7 @@ from hub.config.model import HubConfig
 from hub.events.codec import AvroCodec
 from hub.events.rules import RuleConfig
 from hub.settings import HubSettings
+from hub.signing.records import RecordKeys
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class WorkerDeps:
     names: TopicNames
     event_types: frozenset[str]
     rules: RuleConfig
+    keys: RecordKeys  # signs what the agents write on internal topics; verifies what they read
 
 
 def make_faust_app(settings: HubSettings) -> faust.App:

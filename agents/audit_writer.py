@@ -11,8 +11,10 @@ from pydantic import ValidationError
 
 from agents.app import WorkerDeps
 from agents.batching import OutRecord
+from agents.integrity import RecordGate
 from hub import metrics
 from hub.audit.store import AuditStore
+from hub.rejected.quarantine import QuarantineStore
 from hub.routing.messages import AuditEntry
 from hub.timeutil import utcnow
 
@@ -20,9 +22,12 @@ log = structlog.get_logger("agents.audit_writer")
 
 
 class AuditWriterHandler:
-    def __init__(self, deps: WorkerDeps, store: AuditStore) -> None:
+    def __init__(
+        self, deps: WorkerDeps, store: AuditStore, quarantine: QuarantineStore | None = None
+    ) -> None:
         self.deps = deps
         self.store = store
+        self.gate = RecordGate(deps.keys, "audit-writer", quarantine)
 
     @property
     def topics(self) -> list[str]:
@@ -30,7 +35,7 @@ class AuditWriterHandler:
 
     async def __call__(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[OutRecord]:
         entries: list[AuditEntry] = []
-        for msg in records:
+        for msg in await self.gate.admit(records):  # only entries the hub signed become rows
             try:
                 entries.append(AuditEntry.model_validate_json(msg.value or b""))
             except ValidationError:

@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from hub.broker.consumer import make_consumer as hub_consumer
 from hub.metrics import batch_done
 from hub.settings import HubSettings
+from hub.signing.records import RecordKeys
 
 log = structlog.get_logger("agents.batching")
 
@@ -35,6 +36,17 @@ class OutRecord:
     key: bytes | None
     value: bytes
     headers: Sequence[tuple[str, bytes]] = ()
+
+
+def signed(
+    keys: RecordKeys,
+    topic: str,
+    key: bytes | None,
+    value: bytes,
+    headers: Sequence[tuple[str, bytes]] = (),
+) -> OutRecord:
+    """A record for an internal topic, signed by the hub (its consumers verify it)."""
+    return OutRecord(topic, key, value, keys.sign_headers(topic, key, value, headers))
 
 
 Handler = Callable[[Sequence[ConsumerRecord[bytes, bytes]]], Awaitable[Iterable[OutRecord]]]

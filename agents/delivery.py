@@ -15,11 +15,13 @@ from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
 from agents.app import WorkerDeps
-from agents.batching import OutRecord
+from agents.batching import OutRecord, signed
+from agents.integrity import RecordGate
 from hub.config.model import KafkaSink, WebhookSink
 from hub.delivery.kafka_record import DeliveryCodec
 from hub.delivery.outbox import OutboxStore
 from hub.inbox.store import InboxStore
+from hub.rejected.quarantine import QuarantineStore
 from hub.routing.messages import Delivery, delivered_entry
 from hub.timeutil import utcnow
 
@@ -33,8 +35,10 @@ class DeliveryHandler:
         inbox: InboxStore,
         outbox: OutboxStore | None = None,
         kafka_codec: DeliveryCodec | None = None,
+        quarantine: QuarantineStore | None = None,
     ) -> None:
         self.deps = deps
+        self.gate = RecordGate(deps.keys, "delivery", quarantine)
         self.inbox = inbox
         self.outbox = outbox
         self.kafka_codec = kafka_codec
@@ -51,12 +55,20 @@ class DeliveryHandler:
         inbox: list[tuple[Delivery, str]] = []
         webhook: list[tuple[Delivery, str]] = []
         kafka: list[Delivery] = []
-        for msg in records:
+        for msg in await self.gate.admit(records):  # only what the hub's router signed
             try:
                 delivery = Delivery.model_validate_json(msg.value or b"")
             except ValidationError:
                 log.error(
                     "delivery_undecodable",
+                    topic=msg.topic,
+                    partition=msg.partition,
+                    offset=msg.offset,
+                )
+                continue
+            if msg.topic != self.deps.names.deliveries(delivery.recipient):
+                log.error(
+                    "delivery_on_wrong_topic",
                     topic=msg.topic,
                     partition=msg.partition,
                     offset=msg.offset,
@@ -87,9 +99,13 @@ class DeliveryHandler:
         audit = self.deps.names.audit
         # The batch agent sends these together; the Kafka sink's records are acknowledged with
         # their audit entries before the offsets are committed.
+        keys = self.deps.keys
         out += [
-            OutRecord(
-                audit, d.subject_key.encode(), delivered_entry(d, now).model_dump_json().encode()
+            signed(
+                keys,
+                audit,
+                d.subject_key.encode(),
+                delivered_entry(d, now).model_dump_json().encode(),
             )
             for d in [*(d for d, _ in inbox), *kafka]
         ]

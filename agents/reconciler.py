@@ -17,17 +17,19 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaProducer
 
-from agents.batching import OutRecord, send_all
+from agents.batching import send_all, signed
 from hub.journal.store import JournalStore
 from hub.settings import HubSettings
+from hub.signing.records import RecordKeys
 from hub.timeutil import utcnow
 
 log = structlog.get_logger("agents.reconciler")
 
 
 class Reconciler:
-    def __init__(self, store: JournalStore, settings: HubSettings) -> None:
+    def __init__(self, store: JournalStore, settings: HubSettings, keys: RecordKeys) -> None:
         self.store = store
+        self.keys = keys
         self.grace = timedelta(seconds=settings.reconcile_grace_s)
         self.interval_s = settings.reconcile_interval_s
 
@@ -36,8 +38,9 @@ class Reconciler:
         due = await asyncio.to_thread(self.store.due, now, self.grace)
         if not due:
             return 0
+        # signed again: the journal is the hub's own record (events journaled before signing too)
         await send_all(
-            producer, [OutRecord(e.topic, e.key, e.value, tuple(e.headers)) for e in due]
+            producer, [signed(self.keys, e.topic, e.key, e.value, e.headers) for e in due]
         )
         await asyncio.to_thread(
             self.store.mark_republished, [(e.source, e.event_id) for e in due], now

@@ -14,15 +14,23 @@ from aiokafka import ConsumerRecord
 
 from agents.app import WorkerDeps
 from agents.batching import OutRecord
+from agents.integrity import RecordGate
 from agents.router import ORIGINAL_OFFSET, ORIGINAL_TOPIC, REJECTED_REASON, REJECTED_RULES
+from hub.broker.topics import source_topics
+from hub.rejected.quarantine import QuarantineStore
 from hub.rejected.store import RejectedStore, Rejection
+from hub.signing.records import unsigned
 from hub.timeutil import utcnow
 
 _HUB_HEADERS = {REJECTED_REASON, REJECTED_RULES, ORIGINAL_TOPIC, ORIGINAL_OFFSET}
 
 
-def to_rejection(msg: ConsumerRecord[bytes, bytes]) -> Rejection:
-    headers = [(k, v or b"") for k, v in msg.headers or ()]
+def to_rejection(
+    msg: ConsumerRecord[bytes, bytes], bound: dict[str, str] | None = None
+) -> Rejection:
+    """`bound`: each source's own topic -> its id (the source of a record there is the topic's,
+    whatever its ce_source claims)."""
+    headers = unsigned(msg.headers or ())
     hub = {k: v.decode(errors="replace") for k, v in headers if k in _HUB_HEADERS}
     original = [(k, v) for k, v in headers if k not in _HUB_HEADERS]
     ce = {k[3:]: v.decode(errors="replace")[:128] for k, v in original if k.startswith("ce_")}
@@ -30,12 +38,14 @@ def to_rejection(msg: ConsumerRecord[bytes, bytes]) -> Rejection:
         partition, offset = json.loads(hub.get(ORIGINAL_OFFSET, "[]"))
     except (ValueError, TypeError):  # not written by the router: keep it under its own position
         partition, offset = msg.partition, msg.offset
+    original_topic = hub.get(ORIGINAL_TOPIC, msg.topic)
+    source = (bound or {}).get(original_topic) or ce.get("source", "")
     return Rejection(
         rejected_at=utcnow(),
-        source=ce.get("source", "")[:64],
+        source=source[:64],
         event_id=ce.get("id", ""),
         event_type=ce.get("type", "")[:64],
-        original_topic=hub.get(ORIGINAL_TOPIC, msg.topic),
+        original_topic=original_topic,
         original_partition=int(partition),
         original_offset=int(offset),
         key=msg.key,
@@ -47,14 +57,19 @@ def to_rejection(msg: ConsumerRecord[bytes, bytes]) -> Rejection:
 
 
 class RejectedRecorderHandler:
-    def __init__(self, deps: WorkerDeps, store: RejectedStore) -> None:
+    def __init__(
+        self, deps: WorkerDeps, store: RejectedStore, quarantine: QuarantineStore | None = None
+    ) -> None:
         self.deps = deps
         self.store = store
+        self.gate = RecordGate(deps.keys, "rejected-recorder", quarantine)
 
     @property
     def topics(self) -> list[str]:
         return [self.deps.names.rejected]
 
     async def __call__(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[OutRecord]:
-        await asyncio.to_thread(self.store.add, [to_rejection(m) for m in records])
+        ok = await self.gate.admit(records)  # the router's rejections; anything else: quarantine
+        bound = source_topics(self.deps.names, self.deps.config)
+        await asyncio.to_thread(self.store.add, [to_rejection(m, bound) for m in ok])
         return []

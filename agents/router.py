@@ -21,7 +21,8 @@ import structlog
 from aiokafka import ConsumerRecord
 
 from agents.app import WorkerDeps
-from agents.batching import OutRecord
+from agents.batching import OutRecord, signed
+from hub.broker.topics import source_topics
 from hub.config.model import HubConfig, Role
 from hub.config.watch import ConfigWatcher
 from hub.errors import RecordRejected
@@ -50,6 +51,8 @@ from hub.routing.route import (
     route_follow_up,
 )
 from hub.routing.table import RoutingTable
+from hub.signing.gate import admit_event_record
+from hub.signing.records import RecordKeys, unsigned
 from hub.subjects.changes import (
     CONSENT,
     CONTROL_TYPES,
@@ -129,10 +132,16 @@ class RouterHandler:
         self.config = config
         self.table = RoutingTable.build(config)
         self.sources = frozenset(s.id for s in config.systems if Role.SOURCE in s.roles)
+        self.bound = source_topics(self.deps.names, config)  # sources.<id> -> id
 
     @property
     def topics(self) -> list[str]:
-        return [self.deps.names.events(t) for t in sorted(self.deps.event_types)]
+        """The hub's own events topics (signed records only) and each source's own topic."""
+        names = self.deps.names
+        return [
+            *(names.events(t) for t in sorted(self.deps.event_types)),
+            *source_topics(names, self.config),
+        ]
 
     async def __call__(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[OutRecord]:
         config = await asyncio.to_thread(self.watcher.current)
@@ -146,6 +155,13 @@ class RouterHandler:
         day = uk_date(now)
         accepted: list[_Accepted] = []
         for msg in records:
+            # who wrote it: the hub (signed) on events.<type>, or the topic's own source
+            refused = admit_event_record(
+                msg.topic, msg.key, msg.value, msg.headers or (), self.deps.keys, self.bound
+            )
+            if refused is not None:
+                out.append(self._reject(msg, refused, tallies, day, trusted=False))
+                continue
             try:
                 event = accept_record(
                     msg.value,
@@ -343,18 +359,18 @@ class RouterHandler:
         self.ports.quality.add(tallies)
 
     def _emit(self, msg: ConsumerRecord[bytes, bytes], result: RoutingResult) -> list[OutRecord]:
-        names = self.deps.names
+        names, keys = self.deps.names, self.deps.keys
         for d in result.deliveries:
             self._counts.add(DELIVERIES_ROUTED, d.recipient)
         for w in result.withheld:
             self._counts.add(DELIVERIES_WITHHELD, w.recipient)
         return [
             *(
-                OutRecord(names.deliveries(d.recipient), msg.key, d.model_dump_json().encode())
+                signed(keys, names.deliveries(d.recipient), msg.key, d.model_dump_json().encode())
                 for d in result.deliveries
             ),
             *(
-                OutRecord(names.audit, msg.key, w.model_dump_json().encode())
+                signed(keys, names.audit, msg.key, w.model_dump_json().encode())
                 for w in result.withheld
             ),
         ]
@@ -380,9 +396,16 @@ class RouterHandler:
         rej: RecordRejected,
         tallies: list[Tally],
         day: date,
+        trusted: bool = True,
     ) -> OutRecord:
+        """To events.rejected, signed. Not `trusted` (not the hub's, or a source claiming
+        another's name): counted under the topic's source only, and never marks the journal."""
         source, event_type = _header(msg, "ce_source"), _header(msg, "ce_type")
-        if event_id := _header(msg, "ce_id", 128):
+        if not trusted:
+            source = self.bound.get(msg.topic, "")
+        elif msg.topic in self.bound:
+            pass  # a Kafka-native source's record: never in the ingest journal
+        elif event_id := _header(msg, "ce_id", 128):
             # kept whole by the rejected-event recorder instead
             self._routed[(_header(msg, "ce_source"), event_id)] = 0
         tallies.extend(
@@ -402,7 +425,7 @@ class RouterHandler:
             offset=msg.offset,
             rules=list(rej.rules),
         )
-        return rejected(self.deps.names.rejected, msg, rej.reason, rej.rules)
+        return rejected(self.deps.names.rejected, msg, rej.reason, rej.rules, self.deps.keys)
 
 
 def _header(msg: ConsumerRecord[bytes, bytes], name: str, limit: int = 64) -> str:
@@ -413,13 +436,18 @@ def _header(msg: ConsumerRecord[bytes, bytes], name: str, limit: int = 64) -> st
 
 
 def rejected(
-    topic: str, msg: ConsumerRecord[bytes, bytes], reason: str, rules: Sequence[str] = ("decode",)
+    topic: str,
+    msg: ConsumerRecord[bytes, bytes],
+    reason: str,
+    rules: Sequence[str],
+    keys: RecordKeys,
 ) -> OutRecord:
-    headers = [*(msg.headers or ())]
+    """The original record, whole (its signature, if any, dropped), with why: signed by the hub."""
+    headers = unsigned(msg.headers or ())
     headers += [
         (REJECTED_REASON, reason.encode()),
         (REJECTED_RULES, ",".join(rules).encode()),
         (ORIGINAL_TOPIC, msg.topic.encode()),
         (ORIGINAL_OFFSET, json.dumps([msg.partition, msg.offset]).encode()),
     ]
-    return OutRecord(topic, msg.key, msg.value or b"", headers)
+    return signed(keys, topic, msg.key, msg.value or b"", headers)

@@ -21,7 +21,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 
 from agents.app import WorkerDeps
-from agents.batching import OutRecord, send_all
+from agents.batching import OutRecord, send_all, signed
 from connectors.webhook import AttemptResult, WebhookSender
 from hub.config.model import System, WebhookSink
 from hub.delivery.attempts import attempt_entry, failed_entry, success_entry
@@ -173,7 +173,8 @@ class RecipientLoop:
         delay = self.d.schedule.next_delay(n - row.attempt_base, self.d.rng, result.retry_after_s)
         if delay is None:
             entries.append(failed_entry(delivery, now, n, status, row.attempt_base > 0))
-            dead = OutRecord(
+            dead = signed(
+                self.d.deps.keys,
                 self.d.deps.names.dead_letters,
                 row.subject_key.encode(),
                 row.payload.encode(),
@@ -246,8 +247,10 @@ class WebhookDispatcher:
         extra: Sequence[OutRecord] = (),
     ) -> None:
         audit = self.deps.names.audit
+        keys = self.deps.keys
         records = [
-            OutRecord(audit, e.subject_key.encode(), e.model_dump_json().encode()) for e in entries
+            signed(keys, audit, e.subject_key.encode(), e.model_dump_json().encode())
+            for e in entries
         ]
         await send_all(producer, [*records, *extra])
 

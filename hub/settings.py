@@ -203,6 +203,14 @@ class HubSettings(BaseSettings):
         ge=1,
         description="`hub retention purge` deletes deceased flags recorded longer ago (days).",
     )
+    record_signing_key: SecretStr | None = Field(
+        default=None,
+        description="Secret signing the hub's internal Kafka records (HMAC-SHA256). Required in production; the embedded hub generates one in the data dir.",
+    )
+    record_signing_old_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Previous record signing keys, JSON list: still accepted while rotating (records already on the topics).",
+    )
     webhook_secrets: dict[str, list[SecretStr]] = Field(
         default_factory=dict,
         description='Webhook signing secrets per recipient, JSON: {"waste": ["whsec_..."]} (several while rotating).',

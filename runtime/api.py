@@ -38,6 +38,7 @@ from hub.events.publisher import EventPublisher
 from hub.journal.store import JournalStore
 from hub.routing.claims import ClaimStore
 from hub.settings import HubSettings
+from hub.signing.keys import record_keys
 from runtime.connectors import connector_defs
 from runtime.wiring import open_stores, wire
 
@@ -50,6 +51,7 @@ AGENT_GROUPS = tuple(
 def create_app(settings: HubSettings) -> FastAPI:
     settings.require_bootstrap("the API")
     w = wire(settings)
+    keys = record_keys(settings)  # no key, no API (it signs every event it accepts)
     stores = open_stores(settings)
 
     @asynccontextmanager
@@ -62,7 +64,11 @@ def create_app(settings: HubSettings) -> FastAPI:
             registry=w.registry,
             rules=w.rules,
             publisher=EventPublisher(
-                AiokafkaSender(producer), w.codec, w.names, JournalStore(stores.engine)
+                AiokafkaSender(producer),
+                w.codec,
+                w.names,
+                JournalStore(stores.engine),
+                keys=keys,
             ),
             inbox=stores.inbox,
             audit=stores.audit,

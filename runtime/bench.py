@@ -36,6 +36,7 @@ from hub.db.tables import AuditRecord
 from hub.events.envelope import Envelope, Event
 from hub.events.publisher import EventPublisher
 from hub.settings import HubSettings
+from hub.signing.keys import record_keys
 from hub.subjects.changes import LinkChange
 from hub.subjects.store import SubjectChanges, SubjectStore
 from hub.timeutil import utcnow
@@ -277,7 +278,9 @@ def measure(settings: HubSettings, n: int, k: int, rate: int) -> BenchResult:
             async def run() -> tuple[float, float, list[float]]:
                 producer = make_producer(stack.settings, bootstrap)
                 await producer.start()
-                publisher = EventPublisher(AiokafkaSender(producer), w.codec, w.names)
+                publisher = EventPublisher(
+                    AiokafkaSender(producer), w.codec, w.names, keys=record_keys(stack.settings)
+                )
                 try:
                     await _publish(
                         publisher, [bench_event(i, f"w{k}") for i in range(200)]

@@ -493,6 +493,11 @@ from runtime import cli_retention  # noqa: E402  (registers on the app defined a
 
 cli_retention.register(app)
 
+# `hub quarantine list` (issue 12: records on internal topics the hub did not sign)
+from runtime import cli_quarantine  # noqa: E402  (registers on the app defined above)
+
+cli_quarantine.register(app)
+
 
 def main() -> None:
     try:

@@ -35,6 +35,7 @@ async def redrive(settings: HubSettings, bootstrap: str, recipient: str | None) 
     from hub.policy.state import UNKNOWN
     from hub.routing.messages import AuditEntry
     from hub.routing.table import RoutingTable
+    from hub.signing.keys import record_keys
     from hub.timeutil import utcnow
     from runtime.wiring import open_stores, wire
 
@@ -55,15 +56,15 @@ async def redrive(settings: HubSettings, bootstrap: str, recipient: str | None) 
         elif outbox.requeue(row.delivery_id, decided.model_dump_json(), row.attempts, now):
             requeued += 1
     if withheld:
+        keys = record_keys(settings)
         producer = make_producer(settings, bootstrap)
         await producer.start()
         try:
-            futures = [
-                await producer.send(
-                    w.names.audit, e.model_dump_json().encode(), key=e.subject_key.encode()
-                )
-                for _, e in withheld
-            ]
+            futures = []
+            for _, e in withheld:
+                value, key = e.model_dump_json().encode(), e.subject_key.encode()
+                headers = keys.sign_headers(w.names.audit, key, value)
+                futures.append(await producer.send(w.names.audit, value, key=key, headers=headers))
             await asyncio.gather(*futures)
         finally:
             await producer.stop()

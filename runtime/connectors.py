@@ -34,6 +34,7 @@ from hub.errors import ConfigError, HubError, Problem
 from hub.events.publisher import EventPublisher
 from hub.journal.store import JournalStore
 from hub.settings import HubSettings
+from hub.signing.keys import record_keys
 from hub.timeutil import utcnow
 from runtime.wiring import Wiring, open_stores, wire
 
@@ -89,7 +90,11 @@ async def connected(
     try:
         # accepted rows are journaled too: a lost broker cannot lose what the position passed
         publisher = EventPublisher(
-            AiokafkaSender(producer), w.codec, w.names, JournalStore(stores.engine)
+            AiokafkaSender(producer),
+            w.codec,
+            w.names,
+            JournalStore(stores.engine),
+            keys=record_keys(settings),
         )
         store = ConnectorStore(stores.engine)
         yield Hub(

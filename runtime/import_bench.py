@@ -32,6 +32,7 @@ from hub.connectors.store import ConnectorStore
 from hub.events.publisher import EventPublisher
 from hub.journal.store import JournalStore
 from hub.settings import HubSettings
+from hub.signing.keys import record_keys
 from hub.timeutil import uk_date, utcnow
 from runtime.wiring import open_stores, wire
 
@@ -128,7 +129,11 @@ async def _bench(settings: HubSettings, bootstrap: str, rows: int, work: Path) -
     await producer.start()
     try:
         publisher = EventPublisher(
-            AiokafkaSender(producer), w.codec, w.names, JournalStore(stores.engine)
+            AiokafkaSender(producer),
+            w.codec,
+            w.names,
+            JournalStore(stores.engine),
+            keys=record_keys(settings),
         )
         ctx = ImportContext(
             publisher,

@@ -13,11 +13,18 @@ from hub.events.validation import accept_record, build_event
 from hub.journal.store import JournalStore
 from hub.rejected.store import RejectedStore, Rejection
 from hub.settings import HubSettings
+from hub.signing.gate import SOURCE_MISMATCH
+from hub.signing.keys import record_keys
+from hub.signing.records import Refusal
 from runtime.wiring import Wiring
 
 
 class ReplayError(HubError):
     code = "replay_refused"
+
+
+# rejected because of who wrote it, not what it says: never re-published by the hub
+UNTRUSTED_RULES = frozenset({r.value for r in Refusal} | {SOURCE_MISMATCH})
 
 
 async def replay(
@@ -40,7 +47,15 @@ async def replay(
         raise ReplayError(f"there is no rejected event {seq} (see `hub rejected list`)")
     if rejection.status == "replayed":
         raise ReplayError(f"rejected event {seq} was already replayed as {rejection.replayed_as}")
+    untrusted = sorted(set(rejection.rules) & UNTRUSTED_RULES)
+    if untrusted:
+        raise ReplayError(
+            f"rejected event {seq} was not written by the hub or by its own source "
+            f"({', '.join(untrusted)}): it cannot be replayed; the source publishes it again "
+            "through the API or on its own sources.<system id> topic"
+        )
     sources = frozenset(s.id for s in w.config.systems if Role.SOURCE in s.roles)
+    keys = record_keys(settings)
     producer = make_producer(settings, bootstrap)
     await producer.start()
     try:
@@ -52,7 +67,9 @@ async def replay(
                 rejection.original_topic,
                 rejection.value,
                 key=rejection.key,
-                headers=list(rejection.headers),
+                headers=keys.sign_headers(
+                    rejection.original_topic, rejection.key, rejection.value, rejection.headers
+                ),
             )
             await future
         else:
@@ -60,7 +77,9 @@ async def replay(
                 _with_id(fixed, rejection), _source(rejection, sources), w.registry, w.rules.at(now)
             )
             journal = JournalStore(store.engine)
-            await EventPublisher(AiokafkaSender(producer), w.codec, w.names, journal).publish(event)
+            await EventPublisher(
+                AiokafkaSender(producer), w.codec, w.names, journal, keys=keys
+            ).publish(event)
     finally:
         await producer.stop()
     store.mark_replayed(seq, now, event.envelope.id)

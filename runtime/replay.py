@@ -30,6 +30,7 @@ from hub.routing.route import (
 )
 from hub.routing.table import RoutingTable
 from hub.settings import HubSettings
+from hub.signing.keys import record_keys
 from hub.subjects.changes import CONTROL_TYPES
 from hub.subjects.store import SubjectStore
 from runtime.wiring import Wiring
@@ -98,17 +99,19 @@ async def replay_for(
             decision = decide_for(event, recipient, table, state, now)
         key = subject_key(secret, env.subject)
         decided.append((event, outcome_of(env, recipient, decision, table, key, now, Mode.REPLAY)))
+    keys = record_keys(settings)
     producer = make_producer(settings, bootstrap)
     await producer.start()
     try:
-        futures = [
-            await producer.send(
-                w.names.deliveries(recipient) if isinstance(out, Delivery) else w.names.audit,
-                out.model_dump_json().encode(),
-                key=event.envelope.subject.encode(),
+        futures = []
+        for event, out in decided:
+            topic = w.names.deliveries(recipient) if isinstance(out, Delivery) else w.names.audit
+            value, kb = out.model_dump_json().encode(), event.envelope.subject.encode()
+            futures.append(
+                await producer.send(
+                    topic, value, key=kb, headers=keys.sign_headers(topic, kb, value)
+                )
             )
-            for event, out in decided
-        ]
         for fut in futures:
             await fut
     finally:

@@ -6,6 +6,7 @@ from hub.broker.producer import make_producer
 from hub.errors import HubError
 from hub.review.store import ReviewStore
 from hub.settings import HubSettings
+from hub.signing.keys import record_keys
 from hub.timeutil import utcnow
 
 
@@ -24,14 +25,12 @@ async def retry(settings: HubSettings, bootstrap: str, store: ReviewStore, seq: 
     if not store.mark(seq, "retried", utcnow(), only_if="open"):
         raise RetryError(f"review item {seq} is no longer open (see `hub review list`)")
     try:
+        # the router checked it before queueing it: re-published signed by the hub
+        headers = record_keys(settings).sign_headers(item.topic, item.key, item.value, item.headers)
         producer = make_producer(settings, bootstrap)
         await producer.start()
         try:
-            await (
-                await producer.send(
-                    item.topic, item.value, key=item.key, headers=list(item.headers)
-                )
-            )
+            await (await producer.send(item.topic, item.value, key=item.key, headers=headers))
         finally:
             await producer.stop()
     except BaseException:

@@ -27,6 +27,7 @@ from hub.db.engine import make_engine
 from hub.errors import ConfigError, Problem, StackError
 from hub.heartbeat import HeartbeatStore
 from hub.settings import HubSettings
+from hub.signing.keys import record_keys
 from hub.timeutil import utcnow
 from runtime.connectors import has_connectors
 from runtime.wiring import open_stores, wire
@@ -82,6 +83,9 @@ class Stack:
 
     def start(self) -> Stack:
         wire(self.settings)  # fail fast on bad configuration, before anything starts
+        # the record key every child signs with: generated in the data dir on the first
+        # broker-less run; with HUB_KAFKA_BOOTSTRAP set and none configured, nothing starts
+        record_keys(self.settings)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
             self._start()

@@ -40,6 +40,7 @@ from hub.db.engine import make_engine, migrate
 from hub.delivery.outbox import OutboxStore
 from hub.routing.messages import Delivery, delivery_id
 from hub.settings import HubSettings
+from hub.signing.keys import record_keys
 from hub.timeutil import utcnow
 from runtime.wiring import wire
 
@@ -163,7 +164,15 @@ async def _one(k: int, n: int, bootstrap: str, base: HubSettings, work: Path) ->
             for i, r in enumerate(names)
         )
         config = HubConfig(systems=systems, agreements=())
-        deps = WorkerDeps(settings, config, w.codec, w.names, w.registry.event_types, w.rules)
+        deps = WorkerDeps(
+            settings,
+            config,
+            w.codec,
+            w.names,
+            w.registry.event_types,
+            w.rules,
+            record_keys(settings),
+        )
         await ensure_topics(settings, w.topics(), bootstrap)
         engine = make_engine(settings.effective_database_url)
         migrate(engine)

@@ -24,9 +24,11 @@ from hub.delivery.kafka_record import DeliveryCodec
 from hub.delivery.outbox import OutboxStore
 from hub.journal.store import JournalStore
 from hub.metrics import serve_worker_metrics
+from hub.rejected.quarantine import QuarantineStore
 from hub.routing.claims import ClaimStore
 from hub.routing.originals import AuditOriginals
 from hub.settings import HubSettings
+from hub.signing.keys import record_keys
 from runtime.wiring import open_stores, wire
 
 
@@ -34,9 +36,11 @@ def build_worker_app(settings: HubSettings) -> faust.App:
     settings.require_bootstrap("the worker")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     w = wire(settings)
+    keys = record_keys(settings)  # no key, no worker (never signs with an empty one)
     stores = open_stores(settings)
     asyncio.run(ensure_topics(settings, w.topics()))
-    deps = WorkerDeps(settings, w.config, w.codec, w.names, w.registry.event_types, w.rules)
+    deps = WorkerDeps(settings, w.config, w.codec, w.names, w.registry.event_types, w.rules, keys)
+    quarantine = QuarantineStore(stores.engine)
     watcher = ConfigWatcher(
         settings.config_dir, w.registry, w.config, settings.config_reload_interval_s
     )
@@ -52,10 +56,10 @@ def build_worker_app(settings: HubSettings) -> faust.App:
     router = RouterHandler(deps, ports, watcher)
     outbox = OutboxStore(stores.engine)
     delivery = DeliveryHandler(
-        deps, stores.inbox, outbox, DeliveryCodec.from_dir(settings.schema_dir)
+        deps, stores.inbox, outbox, DeliveryCodec.from_dir(settings.schema_dir), quarantine
     )
-    audit = AuditWriterHandler(deps, stores.audit)
-    recorder = RejectedRecorderHandler(deps, stores.rejected)
+    audit = AuditWriterHandler(deps, stores.audit, quarantine)
+    recorder = RejectedRecorderHandler(deps, stores.rejected, quarantine)
     agents = [
         BatchAgent("router", router.topics, router, settings, after_sent=router.after_sent),
         BatchAgent("delivery", delivery.topics, delivery, settings),
@@ -69,7 +73,7 @@ def build_worker_app(settings: HubSettings) -> faust.App:
     )
     attach_reconciler(
         app,
-        Reconciler(journal, settings),
+        Reconciler(journal, settings, keys),
         lambda: make_producer(settings, settings.kafka_bootstrap),
     )
     attach_retention(app, RetentionTask(stores.engine, settings))

@@ -18,6 +18,7 @@ from tests.tls_certs import TlsFiles, make_tls_files
 
 SAMPLE_CONFIG = REPO_ROOT / "config"
 WIDE_WINDOW_DAYS = 36_500
+TEST_RECORD_KEY = "test-record-signing-key-0123456789"
 
 
 @pytest.fixture(autouse=True)
@@ -106,6 +107,7 @@ def settings(tmp_path: Path) -> HubSettings:
         config_dir=SAMPLE_CONFIG,
         api_port=0,
         effective_date_past_days=WIDE_WINDOW_DAYS,
+        record_signing_key=SecretStr(TEST_RECORD_KEY),
     )
 
 

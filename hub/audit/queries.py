@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, Table, and_, false, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from hub.audit.bounds import in_chain
 from hub.audit.ledger import AUDIT
 from hub.audit.store import AuditRow, audit_row
 from hub.config.model import HubConfig
@@ -100,7 +101,7 @@ def _start(d: date) -> datetime:
 
 
 def search(engine: Engine, q: TransferQuery, resolved: ResolvedPerson | None) -> TransferPage:
-    stmt = select(AUDIT).where(AUDIT.c.seq > q.after_seq)
+    stmt = select(AUDIT).where(AUDIT.c.seq > q.after_seq, in_chain())
     if resolved is not None:
         stmt = stmt.where(person_condition(resolved))
     for column, value in (
@@ -125,7 +126,7 @@ def search(engine: Engine, q: TransferQuery, resolved: ResolvedPerson | None) ->
 
 
 def rows_about(engine: Engine, resolved: ResolvedPerson) -> list[AuditRow]:
-    stmt = select(AUDIT).where(person_condition(resolved)).order_by(AUDIT.c.seq)
+    stmt = select(AUDIT).where(person_condition(resolved), in_chain()).order_by(AUDIT.c.seq)
     with engine.connect() as conn:
         return [audit_row(r._mapping) for r in conn.execute(stmt)]
 
@@ -146,8 +147,10 @@ class AgreementFlow(BaseModel):
 
 
 def agreements_overview(engine: Engine, config: HubConfig, today: date) -> list[AgreementFlow]:
-    stmt = select(AUDIT.c.agreement_id, AUDIT.c.outcome, func.count()).group_by(
-        AUDIT.c.agreement_id, AUDIT.c.outcome
+    stmt = (
+        select(AUDIT.c.agreement_id, AUDIT.c.outcome, func.count())
+        .where(in_chain())
+        .group_by(AUDIT.c.agreement_id, AUDIT.c.outcome)
     )
     with engine.connect() as conn:
         counts = {(a, o): int(n) for a, o, n in conn.execute(stmt)}
@@ -180,7 +183,9 @@ class ReasonCount(BaseModel):
 def withheld_by_reason(
     engine: Engine, date_from: date | None = None, date_to: date | None = None
 ) -> list[ReasonCount]:
-    stmt = select(AUDIT.c.reason_codes, func.count()).where(AUDIT.c.outcome == "withheld")
+    stmt = select(AUDIT.c.reason_codes, func.count()).where(
+        AUDIT.c.outcome == "withheld", in_chain()
+    )
     if date_from:
         stmt = stmt.where(AUDIT.c.decided_at >= _start(date_from))
     if date_to and date_to < date.max:
@@ -195,7 +200,7 @@ def withheld_by_reason(
 
 
 def failures(engine: Engine, limit: int = 100) -> list[AuditRow]:
-    stmt = select(AUDIT).where(AUDIT.c.outcome == "failed").order_by(AUDIT.c.seq.desc())
+    stmt = select(AUDIT).where(AUDIT.c.outcome == "failed", in_chain()).order_by(AUDIT.c.seq.desc())
     with engine.connect() as conn:
         return [audit_row(r._mapping) for r in conn.execute(stmt.limit(limit))]
 
@@ -217,7 +222,7 @@ def transfers_per_day(engine: Engine, today: date, days: int = 14) -> list[DayCo
     day = _day(engine, AUDIT.c.decided_at)
     stmt = (
         select(day, AUDIT.c.recipient, func.count())
-        .where(AUDIT.c.outcome == "delivered")
+        .where(AUDIT.c.outcome == "delivered", in_chain())
         .where(AUDIT.c.decided_at >= _start(today - timedelta(days=days - 1)))
         .group_by(day, AUDIT.c.recipient)
         .order_by(day, AUDIT.c.recipient)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, RowMapping, select
 from sqlalchemy.exc import IntegrityError
 
+from hub.audit.bounds import in_chain
 from hub.audit.chain import as_utc
 from hub.audit.ledger import AUDIT, chain, insert_rows, lock_head, move_head
 from hub.routing.messages import AuditEntry, AuditReason
@@ -138,7 +139,8 @@ class AuditStore:
             return len(rows)
 
     def query(self, flt: AuditFilter) -> list[AuditRow]:
-        stmt = select(_TABLE).where(_TABLE.c.seq > flt.after_seq)
+        # rows outside the chain (seq <= 0, past the head) are not audit: never shown
+        stmt = select(_TABLE).where(_TABLE.c.seq > flt.after_seq, in_chain())
         if flt.event_ids:
             stmt = stmt.where(_TABLE.c.event_id.in_(flt.event_ids))
         if flt.recipient:

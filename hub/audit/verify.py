@@ -3,7 +3,9 @@
 - a row edited: its recomputed hash differs from the stored row_hash;
 - a row deleted: the next row's prev_hash does not match (and seq jumps);
 - a row inserted or rows reordered: prev_hash or the recomputed hash does not match;
-- the tail truncated: the chain head (and any published checkpoint) names a row that is gone.
+- the tail truncated: the chain head (and any published checkpoint) names a row that is gone;
+- a row outside the chain (seq <= 0, at or below the purge anchor, past the chain head): named,
+  never skipped (the hub's writer never leaves one there).
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
+from hub.audit.bounds import outside_chain
 from hub.audit.chain import GENESIS
 from hub.audit.checkpoint import Checkpoint, CheckpointStore
-from hub.audit.ledger import HEAD, HEAD_ID, ChainRow, stream_rows
+from hub.audit.ledger import AUDIT, HEAD, HEAD_ID, ChainRow, stream_rows
 from hub.db.engine import make_engine
 
 PARALLEL_FROM = 200_000  # rows; below this, starting worker processes costs more than it saves
@@ -188,6 +191,9 @@ def verify_chain(
             n, seq, h, brk = check_rows(rows, anchor_seq, anchor_hash)
     if brk is not None:
         return result(n, seq, h, brk)
+    outside = rows_outside(engine)
+    if outside is not None:
+        return result(n, seq, h, outside)
     if head is not None and (int(head[0]), str(head[1])) != (seq, h):
         if int(head[0]) > seq:
             problem = (
@@ -200,6 +206,39 @@ def verify_chain(
     if published is not None and published.head_seq > anchor_seq:
         brk = _against_published(published, seq, h, engine)
     return result(n, seq, h, brk)
+
+
+SHOWN_OUTSIDE = 10
+
+
+def rows_outside(engine: Engine) -> Break | None:
+    """Rows that are not part of the chain: seq <= 0, at or below the purge anchor, or past the
+    chain head. The hub's writer never leaves one; each was put there by something else."""
+    stmt = select(AUDIT.c.seq).where(outside_chain()).order_by(AUDIT.c.seq)
+    with engine.connect() as conn:
+        seqs = [int(s) for s in conn.execute(stmt.limit(SHOWN_OUTSIDE + 1)).scalars()]
+        if not seqs:
+            return None
+        total = int(
+            conn.execute(
+                select(func.count()).select_from(AUDIT).where(outside_chain())
+            ).scalar_one()
+        )
+        head = conn.execute(select(HEAD.c.head_seq).where(HEAD.c.id == HEAD_ID)).scalar()
+    head_seq = int(head) if head is not None else 0
+    low = [s for s in seqs if s <= head_seq]
+    high = [s for s in seqs if s > head_seq]
+    parts = []
+    if low:
+        parts.append(f"{', '.join(map(str, low))} (at or below seq 0 or the purge anchor)")
+    if high:
+        parts.append(f"{', '.join(map(str, high))} (past the chain head, row {head_seq})")
+    more = f" and {total - len(seqs[:SHOWN_OUTSIDE])} more" if total > SHOWN_OUTSIDE else ""
+    return Break(
+        seq=seqs[0],
+        problem=f"{total} row(s) outside the chain: rows {'; '.join(parts)}{more}. The hub "
+        "never writes a row there: they were inserted, and are not shown as audit",
+    )
 
 
 def _against_published(published: Checkpoint, seq: int, h: str, engine: Engine) -> Break | None:
@@ -215,8 +254,6 @@ def _against_published(published: Checkpoint, seq: int, h: str, engine: Engine) 
                 seq=seq, problem=f"row {seq} does not match the published checkpoint's hash"
             )
         return None
-    from hub.audit.ledger import AUDIT
-
     with engine.connect() as conn:
         stored = conn.execute(
             select(AUDIT.c.row_hash).where(AUDIT.c.seq == published.head_seq)

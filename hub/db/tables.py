@@ -392,3 +392,22 @@ class WebhookEndpoint(SQLModel, table=True):
     disabled_at: datetime | None = Field(default=None)
     reason: str = Field(default="", max_length=500)
     updated_at: datetime
+
+
+class QuarantinedRecord(SQLModel, table=True):
+    """A record on an internal topic that the hub did not sign (or that was altered): refused,
+    never acted on, kept whole here for inspection (`hub quarantine list`)."""
+
+    __tablename__ = "quarantined_record"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    quarantined_at: datetime = Field(index=True)
+    consumer: str = Field(max_length=64)
+    topic: str = Field(max_length=255, index=True)
+    record_partition: int
+    record_offset: int
+    key: bytes | None = Field(default=None, sa_type=LargeBinary)
+    value: bytes = Field(sa_type=LargeBinary)
+    headers: str = Field(description="JSON list of [name, base64 value]")
+    reason: str = Field(max_length=64)
+    digest: str = Field(unique=True, max_length=64)

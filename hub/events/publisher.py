@@ -12,6 +12,7 @@ from hub.errors import BrokerError
 from hub.events.codec import AvroCodec
 from hub.events.content import content_hash
 from hub.events.envelope import Event
+from hub.signing.records import RecordKeys
 
 
 class RecordSender(Protocol):
@@ -52,8 +53,10 @@ class Receipt:
 
 
 class EventPublisher:
-    """Encodes, sends and waits for acknowledgement; with a journal, every acknowledged event is
-    also kept in the database before the call returns (so "accepted" survives a lost broker)."""
+    """Encodes, signs, sends and waits for acknowledgement; with a journal, every acknowledged
+    event is also kept in the database before the call returns (so "accepted" survives a lost
+    broker). Every record is signed with the hub's record key: the router routes from the
+    events topics only what the hub signed."""
 
     def __init__(
         self,
@@ -61,7 +64,10 @@ class EventPublisher:
         codec: AvroCodec,
         names: TopicNames,
         journal: AcceptedSink | None = None,
+        *,
+        keys: RecordKeys,
     ) -> None:
+        self._keys = keys
         self._sender = sender
         self._codec = codec
         self._names = names
@@ -80,6 +86,7 @@ class EventPublisher:
             record = self._codec.encode_event(event)
             topic = self._names.events(event.envelope.type)
             env = event.envelope
+            headers = self._keys.sign_headers(topic, record.key, record.value, record.headers)
             written.append(
                 Accepted(
                     env.id,
@@ -88,14 +95,14 @@ class EventPublisher:
                     topic,
                     record.key,
                     record.value,
-                    tuple(record.headers),
+                    tuple(headers),
                     content_hash(event),
                 )
             )
             try:
                 pending.append(
                     await self._sender.send(
-                        topic, value=record.value, key=record.key, headers=record.headers
+                        topic, value=record.value, key=record.key, headers=headers
                     )
                 )
             except Exception as exc:

@@ -42,6 +42,8 @@ COMMANDS = [
     ["config", "check"],
     ["keys"],
     ["keys", "new"],
+    ["quarantine"],
+    ["quarantine", "list"],
 ]
 
 
@@ -80,6 +82,15 @@ def test_worker_without_broker_says_what_to_set(hub_env: dict[str, str]) -> None
     result = run_hub("worker", env=hub_env)
     assert result.returncode != 0
     assert "HUB_KAFKA_BOOTSTRAP" in result.stderr
+
+
+def test_a_worker_on_a_real_cluster_without_a_record_key_does_not_start(
+    hub_env: dict[str, str],
+) -> None:
+    env = {**hub_env, "HUB_KAFKA_BOOTSTRAP": "127.0.0.1:9"}
+    result = run_hub("worker", env=env)
+    assert result.returncode != 0
+    assert "HUB_RECORD_SIGNING_KEY" in result.stderr
 
 
 def test_keys_new_prints_a_key_and_its_hash() -> None:

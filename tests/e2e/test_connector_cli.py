@@ -129,7 +129,7 @@ def test_compose_file_has_the_connector_service() -> None:
     compose = shutil.which("docker-compose")
     if compose is None:
         pytest.skip("docker-compose not installed")
-    env = {**os.environ, "HUB_PSEUDONYM_KEY": "test"}
+    env = {**os.environ, "HUB_PSEUDONYM_KEY": "test", "HUB_RECORD_SIGNING_KEY": "test"}
     result = subprocess.run(
         [compose, "config", "--services"], capture_output=True, text=True, env=env, check=False
     )

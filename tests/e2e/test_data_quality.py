@@ -10,16 +10,15 @@ from pathlib import Path
 
 import httpx
 
-from hub.broker.producer import AiokafkaSender, make_producer
+from hub.broker.producer import make_producer
 from hub.events.envelope import Envelope, Event
-from hub.events.publisher import EventPublisher
 from hub.settings import HubSettings
 from runtime.wiring import wire
 from tests.e2e.conftest import RunningHub, run_hub
 from tests.people import post_links
 
 
-def publish_straight_to_kafka(hub: RunningHub, event: Event) -> None:
+def publish_straight_to_kafka(hub: RunningHub, event: Event, as_system: str | None = None) -> None:
     """A source system with its own Kafka producer (not the HTTP API)."""
     running = json.loads((Path(hub.env["HUB_DATA_DIR"]) / "running.json").read_text())
     settings = HubSettings(effective_date_past_days=36_500)
@@ -28,8 +27,14 @@ def publish_straight_to_kafka(hub: RunningHub, event: Event) -> None:
     async def go() -> None:
         producer = make_producer(settings, running["bootstrap"])
         await producer.start()
-        try:
-            await EventPublisher(AiokafkaSender(producer), w.codec, w.names).publish(event)
+        try:  # on its own topic, sources.<system id>, unsigned: the hub's key is not its to have
+            record = w.codec.encode_event(event)
+            await producer.send_and_wait(
+                w.names.sources(as_system or event.envelope.source),
+                record.value,
+                key=record.key,
+                headers=record.headers,
+            )
         finally:
             await producer.stop()
 
@@ -100,6 +105,30 @@ def test_a_rejected_kafka_event_is_listed_then_replayed_once_fixed(
     assert after["status"] == "replayed" and after["replayed_as"] == "reg-2026-0042"
     twice = run_hub("rejected", "replay", str(row["seq"]), "--fixed", str(fixed), env=hub.env)
     assert twice.returncode != 0 and "already replayed" in twice.stderr
+
+
+def test_a_source_claiming_another_is_rejected_and_cannot_be_replayed(
+    running_hub: RunningHub, tmp_path: Path
+) -> None:
+    hub = running_hub
+    claimed = Event(
+        envelope=Envelope(
+            id="ct-claims-death",
+            source="registrar",
+            type="death.notified",
+            subject="P-100871",
+            time=datetime(2026, 11, 20, tzinfo=UTC),
+        ),
+        data={"date_of_death": date(2026, 11, 18), "verified_by": "registrar"},
+    )
+    publish_straight_to_kafka(hub, claimed, as_system="council-tax")
+    (row,) = rejected(hub, 1)
+    assert row["rules"] == ["source_mismatch"] and row["source"] == "council-tax"
+    fixed = tmp_path / "fixed.json"
+    fixed.write_text(json.dumps({"type": "death.notified", "subject": "P-100871", "data": {}}))
+    for extra in ([], ["--fixed", str(fixed)]):
+        refused = run_hub("rejected", "replay", str(row["seq"]), *extra, env=hub.env)
+        assert refused.returncode != 0 and "cannot be replayed" in refused.stderr
 
 
 def test_quality_counters_by_source_and_rule_for_ig(running_hub: RunningHub) -> None:

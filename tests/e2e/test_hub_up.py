@@ -182,7 +182,12 @@ def test_hub_up_against_an_existing_kafka_and_postgresql(
 
     reset_schema(postgres_url)
     with EmbeddedBroker(log_file=tmp_path / "external-kafka.log") as kafka:
-        env = {**hub_env, "HUB_KAFKA_BOOTSTRAP": kafka.bootstrap, "HUB_DATABASE_URL": postgres_url}
+        env = {
+            **hub_env,
+            "HUB_KAFKA_BOOTSTRAP": kafka.bootstrap,
+            "HUB_DATABASE_URL": postgres_url,
+            "HUB_RECORD_SIGNING_KEY": "a-record-signing-key-for-this-test-0123",  # required there
+        }
         proc = subprocess.Popen(
             hub_cmd("up"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )

@@ -21,6 +21,7 @@ from hub.db.engine import make_engine, migrate
 from hub.events.publisher import EventPublisher
 from hub.heartbeat import HeartbeatStore
 from hub.settings import HubSettings
+from hub.signing.keys import record_keys
 from hub.timeutil import utcnow
 from runtime.stack import settings_env
 from runtime.wiring import Wiring, open_stores, wire
@@ -126,7 +127,9 @@ def worker(hub_settings: HubSettings, wiring: Wiring, tmp_path: Path) -> Iterato
 async def publisher(hub_settings: HubSettings, wiring: Wiring) -> AsyncIterator[EventPublisher]:
     producer = make_producer(hub_settings, hub_settings.kafka_bootstrap)
     await producer.start()
-    yield EventPublisher(AiokafkaSender(producer), wiring.codec, wiring.names)
+    yield EventPublisher(
+        AiokafkaSender(producer), wiring.codec, wiring.names, keys=record_keys(hub_settings)
+    )
     await producer.stop()
 
 

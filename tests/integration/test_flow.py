@@ -138,8 +138,9 @@ async def test_undecodable_record_goes_to_rejected_and_the_router_keeps_going(
     bootstrap = hub_settings.kafka_bootstrap
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
+    # a Kafka-native source (council tax) on its own topic
     await producer.send_and_wait(
-        wiring.names.events("address.changed"),
+        wiring.names.sources("council-tax"),
         b"\x00\x00\x00\x00\x01garbage",
         key=b"P-9",
         headers=[
@@ -151,7 +152,7 @@ async def test_undecodable_record_goes_to_rejected_and_the_router_keeps_going(
         ],
     )
     await producer.send_and_wait(
-        wiring.names.events("address.changed"), b"no headers at all", key=b"P-9"
+        wiring.names.sources("council-tax"), b"no headers at all", key=b"P-9"
     )
     await producer.stop()
     await publisher.publish(move("evt-good"))

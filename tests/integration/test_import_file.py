@@ -26,6 +26,7 @@ from hub.db.engine import make_engine
 from hub.errors import BrokerError
 from hub.events.publisher import EventPublisher, RecordSender
 from hub.settings import HubSettings
+from hub.signing.keys import record_keys
 from runtime.connectors import build, connected, connector_defs, find_def
 from runtime.stack import settings_env
 from runtime.wiring import Wiring
@@ -129,7 +130,7 @@ async def test_an_interrupted_import_resumes_without_republishing_acked_rows(
 
         def ctx(s: RecordSender) -> ImportContext:
             return ImportContext(
-                EventPublisher(s, wiring.codec, wiring.names),
+                EventPublisher(s, wiring.codec, wiring.names, keys=record_keys(wiring.settings)),
                 store,
                 wiring.registry,
                 wiring.rules,

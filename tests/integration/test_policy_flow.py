@@ -20,6 +20,7 @@ from hub.events.publisher import EventPublisher
 from hub.inbox.store import InboxStore
 from hub.review.store import ReviewStore
 from hub.settings import HubSettings
+from hub.signing.keys import record_keys
 from hub.timeutil import utcnow
 from runtime.wiring import wire
 from tests.integration.conftest import WorkerProcess
@@ -92,9 +93,9 @@ async def test_a_withdrawal_between_two_moves_stops_the_second_for_that_recipien
             producer = make_producer(settings, fresh.bootstrap)
             await producer.start()
             try:
-                await EventPublisher(AiokafkaSender(producer), w.codec, w.names).publish(
-                    move("m-3")
-                )
+                await EventPublisher(
+                    AiokafkaSender(producer), w.codec, w.names, keys=record_keys(w.settings)
+                ).publish(move("m-3"))
             finally:
                 await producer.stop()
             third = outcomes(wait_audit(["m-3"], expected=5), "m-3")
@@ -229,7 +230,9 @@ async def test_replay_delivers_to_a_newly_entitled_recipient_what_the_policy_all
     producer = make_producer(settings, settings.kafka_bootstrap)
     await producer.start()
     w = wire(settings)
-    journaled = EventPublisher(AiokafkaSender(producer), w.codec, w.names, JournalStore(engine))
+    journaled = EventPublisher(
+        AiokafkaSender(producer), w.codec, w.names, JournalStore(engine), keys=record_keys(settings)
+    )
     try:
         await journaled.publish_many(link_events(SUBJECT))
         await journaled.publish(move("m-then"))

@@ -20,6 +20,7 @@ from hub.db.engine import make_engine, migrate
 from hub.delivery.outbox import OutboxStatus, OutboxStore
 from hub.routing.messages import AuditEntry
 from hub.settings import HubSettings
+from hub.signing.keys import record_keys
 from hub.timeutil import utcnow
 from runtime.wiring import wire
 from tests.integration.test_webhook_outbox import dlv
@@ -92,6 +93,7 @@ def loop_for(
         w.names,
         w.registry.event_types,
         w.rules,
+        record_keys(settings),
     )
     return WebhookDispatcher(deps, outbox).loops()[0]
 

@@ -15,6 +15,9 @@ from hub.events.codec import AvroCodec
 from hub.events.envelope import Envelope, Event
 from hub.events.publisher import Accepted, EventPublisher
 from hub.events.schemas import SchemaRegistry
+from hub.signing.records import RecordKeys
+
+KEYS = RecordKeys.of("unit-test-record-key-0123456789")
 
 
 class Journal:
@@ -64,7 +67,7 @@ def death(event_id: str) -> Event:
 
 async def test_acknowledged_events_are_journaled_whole(registry: SchemaRegistry) -> None:
     journal = Journal()
-    publisher = EventPublisher(Broker(set()), AvroCodec(registry), TopicNames(), journal)
+    publisher = EventPublisher(Broker(set()), AvroCodec(registry), TopicNames(), journal, keys=KEYS)
     await publisher.publish_many([death("d-1"), death("d-2")])
     assert sorted(journal.kept) == ["d-1", "d-2"]
     kept = journal.kept["d-1"]
@@ -76,9 +79,11 @@ async def test_a_refused_batch_leaves_no_journal_entry_but_keeps_earlier_ones(
     registry: SchemaRegistry,
 ) -> None:
     journal = Journal()
-    ok = EventPublisher(Broker(set()), AvroCodec(registry), TopicNames(), journal)
+    ok = EventPublisher(Broker(set()), AvroCodec(registry), TopicNames(), journal, keys=KEYS)
     await ok.publish(death("d-1"))
-    refusing = EventPublisher(Broker({"d-2"}), AvroCodec(registry), TopicNames(), journal)
+    refusing = EventPublisher(
+        Broker({"d-2"}), AvroCodec(registry), TopicNames(), journal, keys=KEYS
+    )
     with pytest.raises(BrokerError, match="d-2"):
         await refusing.publish_many([death("d-1"), death("d-2")])  # d-1: a retry of an accepted one
     assert sorted(journal.kept) == ["d-1"]  # accepted earlier: still journaled

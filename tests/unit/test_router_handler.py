@@ -23,14 +23,24 @@ from hub.review.store import Review
 from hub.routing.messages import AuditEntry, Delivery
 from hub.routing.route import OriginalTransfer
 from hub.settings import HubSettings
+from hub.signing.records import RecordKeys
 from hub.subjects.store import SubjectChanges
+
+KEYS = RecordKeys.of("unit-test-record-key-0123456789")
 
 
 def record(
-    value: bytes | None, headers: list[tuple[str, bytes]], offset: int = 0
+    value: bytes | None,
+    headers: list[tuple[str, bytes]],
+    offset: int = 0,
+    topic: str = "events.death.notified",
+    sign: bool = True,
 ) -> ConsumerRecord[bytes, bytes]:
+    """A record on an events topic, signed by the hub as the publisher signs it (by default)."""
+    if sign:
+        headers = KEYS.sign_headers(topic, b"P-1", value or b"", headers)
     return ConsumerRecord(
-        topic="events.death.notified",
+        topic=topic,
         partition=0,
         offset=offset,
         timestamp=0,
@@ -112,6 +122,7 @@ def handler(
         TopicNames(),
         registry.event_types,
         RuleConfig(effective_past_days=36_500),
+        KEYS,
     )
     ports = RouterPorts(
         tallies if tallies is not None else Tallies(),

@@ -27,6 +27,7 @@ from hub.errors import BrokerError
 from hub.events.publisher import EventPublisher
 from hub.inbox.store import InboxStore
 from hub.settings import HubSettings
+from hub.signing.keys import record_keys
 from runtime.wiring import open_stores, wire
 from tests.conftest import SecureBroker
 from tests.integration.conftest import WorkerProcess
@@ -92,7 +93,9 @@ def test_worker_routes_an_event_over_tls_and_scram(
             w = wire(api_settings)
             producer = await start_producer(api_settings)
             try:
-                publisher = EventPublisher(AiokafkaSender(producer), w.codec, w.names)
+                publisher = EventPublisher(
+                    AiokafkaSender(producer), w.codec, w.names, keys=record_keys(api_settings)
+                )
                 await publisher.publish_many(link_events("P-100234"))
                 await publisher.publish(move("evt-secure-1"))
             finally:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import aiokafka.client
@@ -28,10 +29,13 @@ from hub.audit.store import AuditRow, AuditStore
 from hub.broker.admin import broker_reachable, ensure_topics
 from hub.broker.embedded import EmbeddedBroker, free_port
 from hub.broker.producer import AiokafkaSender, make_producer
+from hub.broker.topics import TopicNames
 from hub.db.engine import make_engine
 from hub.events.publisher import EventPublisher
 from hub.routing.messages import AuditEntry, Outcome, delivery_id
 from hub.settings import HubSettings
+from hub.signing.keys import record_keys
+from hub.signing.records import RecordKeys
 from hub.timeutil import utcnow
 from runtime.api import create_app
 from runtime.wiring import open_stores, wire
@@ -109,15 +113,20 @@ def _audit_entries(n: int) -> list[AuditEntry]:
     return out
 
 
-def _records(entries: list[AuditEntry]) -> list[ConsumerRecord[bytes, bytes]]:
-    return [
-        ConsumerRecord(
-            topic="audit", partition=0, offset=i, timestamp=0, timestamp_type=0, key=None,
-            value=e.model_dump_json().encode(), checksum=None, serialized_key_size=0,
-            serialized_value_size=0, headers=(),
-        )
-        for i, e in enumerate(entries)
-    ]  # fmt: skip
+def _records(entries: list[AuditEntry], keys: RecordKeys) -> list[ConsumerRecord[bytes, bytes]]:
+    """Audit entries as the hub puts them on the audit topic: signed."""
+    out = []
+    for i, e in enumerate(entries):
+        value = e.model_dump_json().encode()
+        headers = tuple(keys.sign_headers("audit", None, value, ()))
+        out.append(
+            ConsumerRecord(
+                topic="audit", partition=0, offset=i, timestamp=0, timestamp_type=0, key=None,
+                value=value, checksum=None, serialized_key_size=0,
+                serialized_value_size=len(value), headers=headers,
+            )
+        )  # fmt: skip
+    return out
 
 
 def test_counters_follow_the_conventions_and_never_fall_after_a_purge(
@@ -127,8 +136,10 @@ def test_counters_follow_the_conventions_and_never_fall_after_a_purge(
     assert client.post("/v1/events", json=body, headers=LINKER_KEY).status_code == 202
     # the worker's audit writer appends rows (and counts them) in this same process
     engine = make_engine(api_settings.effective_database_url)
-    writer = AuditWriterHandler(None, AuditStore(engine))  # type: ignore[arg-type]
-    asyncio.run(writer(_records(_audit_entries(5))))
+    keys = record_keys(api_settings)
+    deps = SimpleNamespace(keys=keys, names=TopicNames())
+    writer = AuditWriterHandler(deps, AuditStore(engine))  # type: ignore[arg-type]
+    asyncio.run(writer(_records(_audit_entries(5), keys)))
     wait_for(lambda: value(samples(client), "hub_audit_chain_head_seq") == 5, what="the chain head")
     before = samples(client)
     assert (
@@ -261,13 +272,18 @@ async def test_a_worker_serves_its_own_counters_on_its_metrics_port(
     try:
         producer = make_producer(settings, settings.kafka_bootstrap)
         await producer.start()
-        publisher = EventPublisher(AiokafkaSender(producer), w.codec, w.names)
+        publisher = EventPublisher(
+            AiokafkaSender(producer), w.codec, w.names, keys=record_keys(settings)
+        )
         for link in link_events("P-METRICS-9"):
             await publisher.publish(link)
         await publisher.publish(move("evt-metrics-1", "P-METRICS-9"))
+        topic = w.names.events("address.changed")
+        plain = [("ce_source", b"council-tax"), ("ce_type", b"address.changed")]
+        # signed by the hub (as the API would), but its body does not decode
         await producer.send_and_wait(
-            w.names.events("address.changed"), b"not avro", key=b"P-9",
-            headers=[("ce_source", b"council-tax"), ("ce_type", b"address.changed")],
+            topic, b"not avro", key=b"P-9",
+            headers=record_keys(settings).sign_headers(topic, b"P-9", b"not avro", plain),
         )  # fmt: skip
         await producer.stop()
         wait_audit(["evt-metrics-1"], expected=5)

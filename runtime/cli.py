@@ -66,9 +66,12 @@ def safe_url(url: str) -> str:
 
 
 def _settings() -> HubSettings:
+    from hub.secrets import embedded_settings
+
     settings = load_settings()
     configure_logging(settings.log_level)
-    return settings
+    # embedded default: the keys kept in the data dir (made on first run); external: as set
+    return embedded_settings(settings) if settings.embedded_broker else settings
 
 
 @app.command()

@@ -23,6 +23,7 @@ import structlog
 from hub.broker.admin import ensure_topics
 from hub.broker.embedded import EmbeddedBroker, die_with_parent, free_port
 from hub.errors import ConfigError, Problem, StackError
+from hub.secrets import embedded_settings, require_secrets
 from hub.settings import HubSettings
 from runtime.connectors import has_connectors
 from runtime.wiring import open_stores, wire
@@ -78,6 +79,9 @@ class Stack:
 
     def start(self) -> Stack:
         wire(self.settings)  # fail fast on bad configuration, before anything starts
+        require_secrets(
+            self.settings, "hub up"
+        )  # external Kafka: its own secrets, or nothing starts
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
             self._start()
@@ -90,6 +94,8 @@ class Stack:
         settings = self.settings
         bootstrap = settings.kafka_bootstrap
         if not bootstrap:
+            # keys generated into (or read from) the data dir before any child starts
+            settings = embedded_settings(settings)
             self.broker = EmbeddedBroker(log_file=self.log_dir / "broker.log")
             bootstrap = self.broker.start()
         port = settings.api_port or free_port(settings.api_host)
@@ -181,6 +187,7 @@ def running_file(settings: HubSettings) -> Path:
 def running_bootstrap(settings: HubSettings) -> str:
     """HUB_KAFKA_BOOTSTRAP, or the broker of the `hub up` running on this data dir."""
     if settings.kafka_bootstrap:
+        require_secrets(settings, "this command")
         return settings.kafka_bootstrap
     try:
         running = json.loads(running_file(settings).read_text())

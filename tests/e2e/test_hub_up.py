@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.conftest import TEST_SECRETS_ENV
 from tests.e2e.conftest import RunningHub, alive, hub_cmd, run_hub
 from tests.people import post_links
 
@@ -182,7 +183,12 @@ def test_hub_up_against_an_existing_kafka_and_postgresql(
 
     reset_schema(postgres_url)
     with EmbeddedBroker(log_file=tmp_path / "external-kafka.log") as kafka:
-        env = {**hub_env, "HUB_KAFKA_BOOTSTRAP": kafka.bootstrap, "HUB_DATABASE_URL": postgres_url}
+        env = {
+            **hub_env,
+            **TEST_SECRETS_ENV,  # against an external Kafka, the hub needs its own secrets
+            "HUB_KAFKA_BOOTSTRAP": kafka.bootstrap,
+            "HUB_DATABASE_URL": postgres_url,
+        }
         proc = subprocess.Popen(
             hub_cmd("up"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )

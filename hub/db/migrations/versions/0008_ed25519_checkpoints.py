@@ -1,0 +1,27 @@
+"""Audit checkpoints signed with Ed25519: the signature column holds `ed25519:<key id>:<base64>`
+(113 characters), wider than the 64 hex digits of the old HMAC signatures.
+
+Revision ID: 0008s (the lead re-chains it after the other 0008 migrations when merging)
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0008s"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("audit_checkpoint") as batch:
+        batch.alter_column(
+            "signature", existing_type=sa.String(64), type_=sa.String(200), existing_nullable=False
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("audit_checkpoint") as batch:
+        batch.alter_column(
+            "signature", existing_type=sa.String(200), type_=sa.String(64), existing_nullable=False
+        )

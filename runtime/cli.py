@@ -409,6 +409,11 @@ from runtime import cli_deliveries  # noqa: E402  (registers on the app defined 
 
 cli_deliveries.register(app)
 
+# `hub db upgrade|current|history|downgrade` (issue 11)
+from runtime import cli_db  # noqa: E402  (registers on the app defined above)
+
+cli_db.register(app)
+
 
 def main() -> None:
     try:

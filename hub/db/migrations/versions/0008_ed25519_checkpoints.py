@@ -1,5 +1,7 @@
-"""Audit checkpoints signed with Ed25519: the signature column holds `ed25519:<key id>:<base64>`
-(113 characters), wider than the 64 hex digits of the old HMAC signatures.
+"""Audit checkpoints signed with Ed25519 (a wider signature column).
+
+The column holds `ed25519:<key id>:<base64>` (113 characters), wider than the 64 hex digits of
+the old HMAC signatures.
 
 Revision ID: 0008s (the lead re-chains it after the other 0008 migrations when merging)
 """

@@ -463,6 +463,17 @@ def keys_secret() -> None:
     print(random_secret())
 
 
+def keys_env() -> None:
+    """Print a new set of every secret a production hub needs, as KEY=value lines for a .env
+    file (docker compose) or `set -a; . ./.env` (the signing key is multi-line, double-quoted)."""
+    from hub.audit.signing import generate_private_pem
+    from hub.secrets import SECRET_SETTINGS
+
+    for spec in SECRET_SETTINGS:
+        print(f"{spec.env}={spec.generate()}")
+    print(f'HUB_AUDIT_SIGNING_KEY="{generate_private_pem().decode().strip()}"')
+
+
 def keys_signing(
     out: Annotated[
         Path,
@@ -510,4 +521,5 @@ def register(app: typer.Typer, keys_app: typer.Typer) -> None:
     keys_app.command("rotate")(keys_rotate)
     keys_app.command("secret")(keys_secret)
     keys_app.command("signing")(keys_signing)
+    keys_app.command("env")(keys_env)
     app.command("bench-audit")(bench_audit)

@@ -76,20 +76,21 @@ def _spell(revisions: tuple[str, ...]) -> str:
 @db_app.command("upgrade")
 def db_upgrade(
     revision: Annotated[
-        str, typer.Argument(metavar="[REV]", help="Target revision (default: head, the newest)")
+        str, typer.Argument(help="Target revision (default: head, the newest)")
     ] = "head",
 ) -> None:
-    """Migrate the database to REV (default: the newest), one migrator at a time."""
+    """Migrate the database to REVISION (default: the newest), one migrator at a time."""
     _run("upgrade", revision, "cannot upgrade to")
 
 
-@db_app.command("downgrade")
+# `-1` (one back) is a revision, not an option
+@db_app.command("downgrade", context_settings={"ignore_unknown_options": True})
 def db_downgrade(
     revision: Annotated[
-        str, typer.Argument(metavar="REV", help="Target revision, e.g. 0006, -1, or base")
+        str, typer.Argument(help="Target revision: an id (e.g. 0006), -1 (one back), or base")
     ],
 ) -> None:
-    """Take the database back to REV (drops what later migrations added: data in it is lost)."""
+    """Take the database back to REVISION (drops what later migrations added: data in it is lost)."""
     _run("downgrade", revision, "cannot downgrade to")
 
 

@@ -16,6 +16,7 @@ import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -148,6 +149,10 @@ def _kept(path: Path, make: Callable[[], bytes]) -> bytes:
     return path.read_bytes()
 
 
+def _generated(spec: SecretSetting) -> bytes:
+    return spec.generate().encode()
+
+
 def secrets_dir(settings: HubSettings) -> Path:
     return settings.data_dir / "secrets"
 
@@ -161,7 +166,7 @@ def embedded_settings(settings: HubSettings) -> HubSettings:
     update: dict[str, object] = {"allow_demo_keys": True}
     for spec in SECRET_SETTINGS:
         if not _text(getattr(settings, spec.field)):
-            value = _kept(folder / spec.field, lambda s=spec: s.generate().encode())  # type: ignore[misc]
+            value = _kept(folder / spec.field, partial(_generated, spec))
             update[spec.field] = SecretStr(value.decode().strip())
     if settings.audit_signing_key is None and settings.audit_signing_key_file is None:
         private = folder / SIGNING_KEY_FILE

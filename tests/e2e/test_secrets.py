@@ -176,3 +176,35 @@ def test_a_dpo_verifies_checkpoints_and_anchors_with_the_public_key_alone(
 def test_hub_keys_secret_prints_a_usable_secret() -> None:
     result = run_hub("keys", "secret")
     assert result.returncode == 0 and len(result.stdout.strip()) == 64
+
+
+def test_hub_keys_signing_makes_a_private_pair_production_signs_with(
+    hub_env: dict[str, str], tmp_path: Path
+) -> None:
+    made = run_hub("keys", "signing", "--out", str(tmp_path / "keys"), env=hub_env)
+    assert made.returncode == 0, made.stderr
+    private = tmp_path / "keys" / "audit-signing-key.pem"
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    assert f"HUB_AUDIT_SIGNING_KEY_FILE={private}" in made.stdout
+    again = run_hub("keys", "signing", "--out", str(tmp_path / "keys"), env=hub_env)
+    assert again.returncode == 1 and "exists already" in again.stderr
+    env = {
+        **hub_env,
+        **TEST_SECRETS_ENV,
+        "HUB_KAFKA_BOOTSTRAP": NO_BROKER,
+        "HUB_AUDIT_SIGNING_KEY_FILE": str(private),
+    }
+    del env["HUB_AUDIT_SIGNING_KEY"]
+    cp = run_hub("audit", "checkpoint", "--out", str(tmp_path / "cp.json"), env=env)
+    assert cp.returncode == 0, cp.stderr
+    public = str(tmp_path / "keys" / "audit-public-key.pem")
+    ok = run_hub(
+        "audit",
+        "verify",
+        "--checkpoint",
+        str(tmp_path / "cp.json"),
+        "--public-key",
+        public,
+        env=env,
+    )
+    assert ok.returncode == 0, ok.stderr

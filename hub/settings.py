@@ -104,9 +104,33 @@ class HubSettings(BaseSettings):
         ge=1,
         description="Max records an agent takes from the broker and handles as one batch.",
     )
+    # Secret settings (the table of them, their checks and generation: hub/secrets.py).
     pseudonym_key: SecretStr = Field(
-        default=SecretStr("change-me-tell-it-once-demo-key"),
-        description="Secret for the pseudonymous subject keys in the audit store (HMAC-SHA256).",
+        default=SecretStr(""),
+        description="Secret for the pseudonymous subject keys in the audit store (HMAC-SHA256). "
+        "Embedded: generated into the data dir; external Kafka: required.",
+    )
+    record_signing_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key signing the hub's internal Kafka records. "
+        "Embedded: generated into the data dir; external Kafka: required.",
+    )
+    audit_signing_key: SecretStr | None = Field(
+        default=None,
+        description="Ed25519 private key (PEM text) signing audit checkpoints and purge anchors.",
+    )
+    audit_signing_key_file: Path | None = Field(
+        default=None,
+        description="File holding the Ed25519 private key (PEM) signing checkpoints and anchors.",
+    )
+    audit_public_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 public key (PEM) checkpoints and anchors are verified with.",
+    )
+    allow_demo_keys: bool = Field(
+        default=False,
+        description="Accept the published demo API keys of config/systems.yaml (set by `hub up` "
+        "for its embedded stack; never in production).",
     )
     gazetteer_csv: Path | None = Field(
         default=None,
@@ -159,10 +183,6 @@ class HubSettings(BaseSettings):
         le=50_000,
         description="Rows a file import publishes per batch; its position is saved after each.",
     )
-    audit_checkpoint_key: SecretStr = Field(
-        default=SecretStr("change-me-tell-it-once-checkpoint-key"),
-        description="Secret signing audit checkpoints and purge anchors (HMAC-SHA256).",
-    )
     audit_retention_days: int = Field(
         default=2557,
         ge=1,
@@ -202,10 +222,6 @@ class HubSettings(BaseSettings):
         default=2557,
         ge=1,
         description="`hub retention purge` deletes deceased flags recorded longer ago (days).",
-    )
-    record_signing_key: SecretStr | None = Field(
-        default=None,
-        description="Secret signing the hub's internal Kafka records (HMAC-SHA256). Required in production; the embedded hub generates one in the data dir.",
     )
     record_signing_old_keys: list[SecretStr] = Field(
         default_factory=list,
@@ -357,6 +373,9 @@ class HubSettings(BaseSettings):
                     )
                 ],
             )
+        from hub.secrets import require_secrets
+
+        require_secrets(self, needed_by)
         return self.kafka_bootstrap
 
 

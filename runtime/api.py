@@ -14,7 +14,7 @@ from agents.batching import APP_ID
 from connectors import http_ingest, pull_inbox
 from connectors.status_api import connectors_router
 from hub import __version__
-from hub.access.keys import KeyStore
+from hub.access.keys import KeyStore, refuse_demo_keys
 from hub.api import admin as admin_api
 from hub.api import audit as audit_api
 from hub.api import dashboard, health
@@ -37,6 +37,7 @@ from hub.connectors.store import ConnectorStore
 from hub.events.publisher import EventPublisher
 from hub.journal.store import JournalStore
 from hub.routing.claims import ClaimStore
+from hub.secrets import audit_verifier
 from hub.settings import HubSettings
 from hub.signing.keys import record_keys
 from runtime.connectors import connector_defs
@@ -53,6 +54,8 @@ def create_app(settings: HubSettings) -> FastAPI:
     w = wire(settings)
     keys = record_keys(settings)  # no key, no API (it signs every event it accepts)
     stores = open_stores(settings)
+    refuse_demo_keys(w.config, KeyStore(stores.engine), settings.allow_demo_keys)
+    audit_verifier(settings)  # a bad audit key stops the start, not the first verify
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -89,9 +92,7 @@ def create_app(settings: HubSettings) -> FastAPI:
         app.state.ig = IgContext(
             engine=stores.engine,
             access=SubjectAccess(stores.engine, settings.pseudonym_key.get_secret_value()),
-            checkpoints=CheckpointStore(
-                stores.engine, settings.audit_checkpoint_key.get_secret_value()
-            ),
+            checkpoints=CheckpointStore(stores.engine, audit_verifier(settings)),
             keys=app.state.keys,
         )
         monitor = BrokerMonitor(settings)

@@ -66,9 +66,12 @@ def safe_url(url: str) -> str:
 
 
 def _settings() -> HubSettings:
+    from hub.secrets import embedded_settings
+
     settings = load_settings()
     configure_logging(settings.log_level)
-    return settings
+    # embedded default: the keys kept in the data dir (made on first run); external: as set
+    return embedded_settings(settings) if settings.embedded_broker else settings
 
 
 @app.command()
@@ -497,6 +500,11 @@ cli_retention.register(app)
 from runtime import cli_quarantine  # noqa: E402  (registers on the app defined above)
 
 cli_quarantine.register(app)
+
+# `hub db upgrade|current|history|downgrade` (issue 11)
+from runtime import cli_db  # noqa: E402  (registers on the app defined above)
+
+cli_db.register(app)
 
 
 def main() -> None:

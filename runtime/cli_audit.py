@@ -210,20 +210,27 @@ def audit_verify(
         Path | None,
         typer.Option(help="A checkpoint file from `hub audit checkpoint --out` (truncation)"),
     ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="The hub's Ed25519 public key (PEM, from `hub audit public-key`) to check "
+            "signatures with (default: HUB_AUDIT_PUBLIC_KEY_FILE, or the signing key's)"
+        ),
+    ] = None,
 ) -> None:
     """Recompute the hash chain; exit 1 naming the first row edited, deleted, inserted,
-    reordered or truncated."""
+    reordered or truncated, or a checkpoint or purge anchor not signed by the hub's key."""
     from hub.audit.checkpoint import Checkpoint, CheckpointStore
     from hub.audit.verify import verify_chain
+    from hub.secrets import audit_verifier
     from runtime.cli import _settings, console, err
 
     settings = _settings()
-    checkpoints = CheckpointStore(
-        _stores().engine, settings.audit_checkpoint_key.get_secret_value()
-    )
+    checkpoints = CheckpointStore(_stores().engine, audit_verifier(settings, public_key))
     published = Checkpoint.from_file(checkpoint) if checkpoint else None
-    if published is not None and not checkpoints.signature_valid(published):
-        err.print(f"FAILED: {checkpoint} is not signed by this hub's checkpoint key")
+    problem = checkpoints.signature_problem(published) if published is not None else None
+    if problem is not None:
+        err.print(f"FAILED: {checkpoint} is not signed by the hub's audit key: {problem}")
         raise typer.Exit(1)
     r = verify_chain(checkpoints.engine, checkpoints, published)
     figures = f"{r.rows_checked} rows in {r.seconds:.2f}s ({r.rows_per_second:,.0f} rows/s)"
@@ -233,7 +240,8 @@ def audit_verify(
     since = f" from the purge anchor at row {r.anchor_seq}" if r.anchor_seq else ""
     against = f"; matches checkpoint {checkpoint}" if checkpoint else ""
     console.print(
-        f"OK: chain intact{since}, head row {r.head_seq} {r.head_hash}{against}\n{figures}"
+        f"OK: chain intact{since}, head row {r.head_seq} {r.head_hash}{against}\n{figures}",
+        soft_wrap=True,
     )
 
 
@@ -243,19 +251,37 @@ def audit_checkpoint(
         Path | None, typer.Option(help="Write the signed checkpoint to this file")
     ] = None,
 ) -> None:
-    """Sign the chain head (seq, hash, count, time) and print it; keep it somewhere else."""
+    """Sign the chain head (seq, hash, count, time) with the hub's Ed25519 key and print it;
+    keep it somewhere else, with the public key (`hub audit public-key`)."""
     from hub.audit.checkpoint import CheckpointStore
+    from hub.secrets import audit_signer
     from runtime.cli import _settings, console
 
     settings = _settings()
-    checkpoints = CheckpointStore(
-        _stores().engine, settings.audit_checkpoint_key.get_secret_value()
-    )
+    checkpoints = CheckpointStore.signing(_stores().engine, audit_signer(settings))
     cp = checkpoints.publish(utcnow())
     if out is not None:
         cp.to_file(out)
         console.print(f"Checkpoint of row {cp.head_seq} ({cp.row_count} rows) written to {out}")
     print(cp.model_dump_json(indent=2))
+
+
+@audit_app.command("public-key")
+def audit_public_key(
+    out: Annotated[Path | None, typer.Option(help="Write the PEM to this file")] = None,
+) -> None:
+    """Print the hub's Ed25519 public key (PEM): all a DPO needs to verify checkpoints and
+    purge anchors (`hub audit verify --checkpoint FILE --public-key FILE`)."""
+    from hub.secrets import audit_verifier
+    from runtime.cli import _settings, err
+
+    verifier = audit_verifier(_settings())
+    pem = verifier.public_pem()
+    if out is not None:
+        out.write_bytes(pem)
+        err.print(f"Public key {verifier.key_id} written to {out}")
+        return
+    sys.stdout.write(pem.decode())
 
 
 @audit_app.command("purge")
@@ -277,6 +303,7 @@ def audit_purge(
     from hub.audit.checkpoint import CheckpointStore
     from hub.audit.ledger import AUDIT
     from hub.audit.retention import purge_before
+    from hub.secrets import audit_signer
     from runtime.cli import _settings, console
 
     settings = _settings()
@@ -293,7 +320,7 @@ def audit_purge(
             ).scalar_one()
         console.print(f"{n} rows recorded before {day} would be purged; add --yes to do it.")
         return
-    checkpoints = CheckpointStore(engine, settings.audit_checkpoint_key.get_secret_value())
+    checkpoints = CheckpointStore.signing(engine, audit_signer(settings))
     done = purge_before(checkpoints, cutoff, utcnow())
     if done.anchor is None:
         console.print(f"Nothing recorded before {day}.")
@@ -434,6 +461,54 @@ def keys_rotate(system_id: Annotated[str, typer.Argument(metavar="ID")]) -> None
     )
 
 
+def keys_secret() -> None:
+    """Print a new random secret (256 bits, hex) for HUB_PSEUDONYM_KEY or HUB_RECORD_SIGNING_KEY."""
+    from hub.secrets import random_secret
+
+    print(random_secret())
+
+
+def keys_env() -> None:
+    """Print a new set of every secret a production hub needs, as KEY=value lines for a .env
+    file (docker compose) or `set -a; . ./.env` (the signing key is multi-line, double-quoted)."""
+    from hub.audit.signing import generate_private_pem
+    from hub.secrets import SECRET_SETTINGS
+
+    for spec in SECRET_SETTINGS:
+        print(f"{spec.env}={spec.generate()}")
+    print(f'HUB_AUDIT_SIGNING_KEY="{generate_private_pem().decode().strip()}"')
+
+
+def keys_signing(
+    out: Annotated[
+        Path,
+        typer.Option(help="Directory to write audit-signing-key.pem (0600) and the public key"),
+    ],
+) -> None:
+    """Make the Ed25519 key pair that signs audit checkpoints and purge anchors."""
+    import os
+
+    from hub.audit.signing import generate_private_pem, load_private, public_pem
+    from hub.secrets import PUBLIC_KEY_FILE, SIGNING_KEY_FILE
+    from runtime.cli import console, err
+
+    out.mkdir(parents=True, exist_ok=True)
+    private, public = out / SIGNING_KEY_FILE, out / PUBLIC_KEY_FILE
+    if private.exists():
+        err.print(f"{private} exists already: keep it, or move it away first")
+        raise typer.Exit(1)
+    pem = generate_private_pem()
+    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+    public.write_bytes(public_pem(load_private(pem, str(private)).public_key()))
+    console.print(
+        f"HUB_AUDIT_SIGNING_KEY_FILE={private.resolve()}\n"
+        f"HUB_AUDIT_PUBLIC_KEY_FILE={public.resolve()}",
+        soft_wrap=True,
+    )
+
+
 def bench_audit(
     rows: Annotated[int, typer.Option(help="Audit rows to build")] = 1_000_000,
     batch: Annotated[int, typer.Option(help="Rows per writer transaction")] = 5000,
@@ -449,4 +524,7 @@ def register(app: typer.Typer, keys_app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
     app.add_typer(systems_app, name="systems")
     keys_app.command("rotate")(keys_rotate)
+    keys_app.command("secret")(keys_secret)
+    keys_app.command("signing")(keys_signing)
+    keys_app.command("env")(keys_env)
     app.command("bench-audit")(bench_audit)

@@ -26,8 +26,8 @@ from hub.broker.embedded import EmbeddedBroker, die_with_parent, free_port
 from hub.db.engine import make_engine
 from hub.errors import ConfigError, Problem, StackError
 from hub.heartbeat import HeartbeatStore
+from hub.secrets import embedded_settings, require_secrets
 from hub.settings import HubSettings
-from hub.signing.keys import record_keys
 from hub.timeutil import utcnow
 from runtime.connectors import has_connectors
 from runtime.wiring import open_stores, wire
@@ -83,9 +83,9 @@ class Stack:
 
     def start(self) -> Stack:
         wire(self.settings)  # fail fast on bad configuration, before anything starts
-        # the record key every child signs with: generated in the data dir on the first
-        # broker-less run; with HUB_KAFKA_BOOTSTRAP set and none configured, nothing starts
-        record_keys(self.settings)
+        require_secrets(
+            self.settings, "hub up"
+        )  # external Kafka: its own secrets, or nothing starts
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
             self._start()
@@ -98,6 +98,8 @@ class Stack:
         settings = self.settings
         bootstrap = settings.kafka_bootstrap
         if not bootstrap:
+            # keys generated into (or read from) the data dir before any child starts
+            settings = embedded_settings(settings)
             self.broker = EmbeddedBroker(log_file=self.log_dir / "broker.log")
             bootstrap = self.broker.start()
         port = settings.api_port or free_port(settings.api_host)
@@ -200,6 +202,7 @@ def running_file(settings: HubSettings) -> Path:
 def running_bootstrap(settings: HubSettings) -> str:
     """HUB_KAFKA_BOOTSTRAP, or the broker of the `hub up` running on this data dir."""
     if settings.kafka_bootstrap:
+        require_secrets(settings, "this command")
         return settings.kafka_bootstrap
     try:
         running = json.loads(running_file(settings).read_text())

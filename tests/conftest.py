@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from hub.audit.signing import generate_private_pem
 from hub.broker.embedded import BrokerTls, EmbeddedBroker
 from hub.settings import REPO_ROOT, HubSettings
 from tests.pg_server import PgServer, pg_bindir
@@ -18,7 +19,23 @@ from tests.tls_certs import TlsFiles, make_tls_files
 
 SAMPLE_CONFIG = REPO_ROOT / "config"
 WIDE_WINDOW_DAYS = 36_500
-TEST_RECORD_KEY = "test-record-signing-key-0123456789"
+TEST_SIGNING_PEM = generate_private_pem().decode()
+TEST_RECORD_KEY = "test-record-signing-key-" + "r" * 32
+# What a production process must be given (processes started on these settings get them through
+# settings_env); the repository's config holds demo API keys, so tests allow them explicitly.
+TEST_SECRETS: dict[str, object] = {
+    "pseudonym_key": SecretStr("test-pseudonym-key-" + "p" * 32),
+    "record_signing_key": SecretStr(TEST_RECORD_KEY),
+    "audit_signing_key": SecretStr(TEST_SIGNING_PEM),
+    "allow_demo_keys": True,
+}
+# The same as environment variables, for `hub` processes against a fixture broker.
+TEST_SECRETS_ENV = {
+    "HUB_PSEUDONYM_KEY": "test-pseudonym-key-" + "p" * 32,
+    "HUB_RECORD_SIGNING_KEY": TEST_RECORD_KEY,
+    "HUB_AUDIT_SIGNING_KEY": TEST_SIGNING_PEM,
+    "HUB_ALLOW_DEMO_KEYS": "true",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -107,7 +124,7 @@ def settings(tmp_path: Path) -> HubSettings:
         config_dir=SAMPLE_CONFIG,
         api_port=0,
         effective_date_past_days=WIDE_WINDOW_DAYS,
-        record_signing_key=SecretStr(TEST_RECORD_KEY),
+        **TEST_SECRETS,  # type: ignore[arg-type]
     )
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, Table, insert, select, update
 
 from hub.config.model import HubConfig, Role, System
 from hub.db.tables import ApiKey
-from hub.errors import HubError
+from hub.errors import ConfigError, HubError, Problem
 
 KEYS: Table = ApiKey.__table__  # type: ignore[attr-defined]
 CACHE_S = 5.0
@@ -42,6 +42,45 @@ def hash_key(key: str) -> str:
 
 def new_key() -> str:
     return "tio_" + secrets.token_urlsafe(32)
+
+
+def demo_key(system_id: str) -> str:
+    """The published demo key of a system (README, config/systems.yaml): `demo-<id>-key`."""
+    return f"demo-{system_id}-key"
+
+
+def demo_keys_in_use(config: HubConfig, keys: KeyStore | None) -> list[System]:
+    """Systems whose systems.yaml key is still the published demo key (and not rotated away)."""
+    found = []
+    for system in config.systems:
+        if system.api_key_sha256 != hash_key(demo_key(system.id)):
+            continue
+        stored = keys.lookup(system.api_key_sha256) if keys is not None else None
+        if stored is not None and stored.revoked:
+            continue  # `hub keys rotate` revoked it
+        found.append(system)
+    return found
+
+
+def refuse_demo_keys(config: HubConfig, keys: KeyStore | None, allowed: bool) -> None:
+    """Outside the embedded demo stack, a ConfigError naming every system still on a demo key."""
+    if allowed:
+        return
+    found = demo_keys_in_use(config, keys)
+    if found:
+        raise ConfigError(
+            "the API refuses to start: systems.yaml still holds the published demo API keys "
+            "(anyone who read the README could use them)",
+            [
+                Problem(
+                    f"systems.yaml: {s.id}",
+                    "demo_key",
+                    f"api_key_sha256 is that of {demo_key(s.id)!r}: give the system its own key "
+                    f"(`hub keys new {s.id}` prints one and its hash, or `hub keys rotate {s.id}`)",
+                )
+                for s in found
+            ],
+        )
 
 
 class StoredKey(BaseModel):

@@ -3,6 +3,9 @@
 `published` checkpoints are exported for safekeeping elsewhere (`hub audit checkpoint --out`)
 and detect truncation later (`hub audit verify --checkpoint FILE`); `purge` checkpoints are
 the anchors retention leaves behind: verification starts from the newest one.
+
+Both are signed with the hub's Ed25519 private key and verified with its public key alone
+(hub/audit/signing.py). Checkpoints signed before that, with the shared HMAC key, are refused.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Connection, Engine, Table, func, insert, select
 
-from hub.audit.chain import as_utc, canonical_time, sign, signature_ok
+from hub.audit.chain import as_utc, canonical_time
 from hub.audit.ledger import AUDIT, lock_head
+from hub.audit.signing import Signer, Verifier, is_legacy_hmac
 from hub.db.tables import AuditCheckpoint
 from hub.errors import HubError
 
@@ -63,17 +67,26 @@ class Checkpoint(BaseModel):
 
 
 class CheckpointStore:
-    def __init__(self, engine: Engine, secret: str) -> None:
+    """Checkpoints in the database; signing needs the private key, checking only the public."""
+
+    def __init__(self, engine: Engine, verifier: Verifier, signer: Signer | None = None) -> None:
         self.engine = engine
-        self.secret = secret
+        self.verifier = verifier
+        self.signer = signer
+
+    @classmethod
+    def signing(cls, engine: Engine, signer: Signer) -> CheckpointStore:
+        return cls(engine, signer.verifier, signer)
 
     def make(
         self, kind: CheckpointKind, head_seq: int, head_hash: str, row_count: int, at: datetime
     ) -> Checkpoint:
+        if self.signer is None:
+            raise CheckpointError(
+                "signing a checkpoint needs the hub's private key (HUB_AUDIT_SIGNING_KEY_FILE)"
+            )
         at = as_utc(at)
-        signature = sign(
-            self.secret, Checkpoint.statement(kind, head_seq, head_hash, row_count, at)
-        )
+        signature = self.signer.sign(Checkpoint.statement(kind, head_seq, head_hash, row_count, at))
         return Checkpoint(
             kind=kind,
             head_seq=head_seq,
@@ -83,11 +96,29 @@ class CheckpointStore:
             signature=signature,
         )
 
-    def signature_valid(self, cp: Checkpoint) -> bool:
+    def signature_problem(self, cp: Checkpoint) -> str | None:
+        """None when the checkpoint is signed by this public key; else why not, in words."""
+        if is_legacy_hmac(cp.signature):
+            return (
+                "it is signed with the old shared HMAC key (before Ed25519 signatures), whose "
+                "default was published: it proves nothing; make a new one with "
+                "`hub audit checkpoint --out FILE`"
+            )
+        signer_id = cp.signature.split(":")[1] if cp.signature.count(":") >= 2 else "?"
+        if signer_id != self.verifier.key_id:
+            return (
+                f"it is signed by key {signer_id}, not by this public key "
+                f"({self.verifier.key_id}; `hub audit public-key` prints the hub's)"
+            )
         statement = Checkpoint.statement(
             cp.kind, cp.head_seq, cp.head_hash, cp.row_count, as_utc(cp.created_at)
         )
-        return signature_ok(self.secret, statement, cp.signature)
+        if not self.verifier.verify(statement, cp.signature):
+            return "its signature does not match its content (altered or forged)"
+        return None
+
+    def signature_valid(self, cp: Checkpoint) -> bool:
+        return self.signature_problem(cp) is None
 
     def record(self, conn: Connection, cp: Checkpoint) -> None:
         conn.execute(insert(CHECKPOINTS).values(**cp.model_dump()))

@@ -168,10 +168,11 @@ def verify_chain(
             first_break=brk,
         )
 
-    if anchor is not None and not checkpoints.signature_valid(anchor):
+    bad_anchor = checkpoints.signature_problem(anchor) if anchor is not None else None
+    if anchor is not None and bad_anchor is not None:
         unsigned = (
-            f"the purge checkpoint at row {anchor.head_seq} is not signed by this hub's "
-            "checkpoint key (HUB_AUDIT_CHECKPOINT_KEY)"
+            f"the purge anchor at row {anchor.head_seq} is not signed by this hub's audit "
+            f"signing key: {bad_anchor}"
         )
         return result(0, anchor_seq, anchor_hash, Break(seq=anchor.head_seq, problem=unsigned))
     with engine.connect() as conn:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import fcntl
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, event
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -41,16 +47,85 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (no-op when it is already there)."""
-    from alembic import command
-    from alembic.config import Config
+# pg_advisory_xact_lock key of the one migrator (any fixed 64-bit number; this is b"tio-migr")
+MIGRATION_LOCK_KEY = 0x74696F2D6D696772
 
+
+def sqlite_path(engine: Engine) -> Path | None:
+    """The database file of a SQLite engine (None: in memory, or not SQLite)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    return Path(database).resolve() if database and database != ":memory:" else None
+
+
+@contextmanager
+def migration_lock(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction that holds the migration lock: one migrator at a time.
+
+    PostgreSQL: `pg_advisory_xact_lock` on a fixed key, taken in the migration's own
+    transaction (released by its commit or rollback, or when a killed migrator's connection
+    drops; nothing to unlock). SQLite: an exclusive `flock` on `<database file>.migrate-lock`,
+    held until the migration's transaction has committed (released by the kernel if the
+    process dies).
+    """
+    path = sqlite_path(engine)
+    if path is None:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
+            yield conn
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".migrate-lock"), "a") as lock_file:
+        fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
+        try:
+            with engine.begin() as conn:
+                yield conn
+        finally:
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+
+
+def alembic_config(conn: Connection | None = None) -> Config:
+    """Alembic's configuration for the hub's migrations, run on `conn` when given."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
+    if conn is not None:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    return cfg
+
+
+Revisions = tuple[str, ...]
+
+
+def migrate(engine: Engine, revision: str = "head") -> tuple[Revisions, Revisions]:
+    """Bring the schema to `revision` (the newest by default; no-op when it is already there),
+    under the migration lock, so processes starting together migrate one after another.
+    Returns the revisions before and after, as this migrator found and left them."""
+    with migration_lock(engine) as conn:
+        before = tuple(MigrationContext.configure(conn).get_current_heads())
+        command.upgrade(alembic_config(conn), revision)
+        return before, tuple(MigrationContext.configure(conn).get_current_heads())
+
+
+def downgrade(engine: Engine, revision: str) -> tuple[Revisions, Revisions]:
+    """Take the schema back to `revision` (under the migration lock); revisions before, after."""
+    with migration_lock(engine) as conn:
+        before = tuple(MigrationContext.configure(conn).get_current_heads())
+        command.downgrade(alembic_config(conn), revision)
+        return before, tuple(MigrationContext.configure(conn).get_current_heads())
+
+
+def current_revisions(engine: Engine) -> tuple[str, ...]:
+    """The revisions the database is at (empty: never migrated)."""
+    with engine.connect() as conn:
+        return tuple(MigrationContext.configure(conn).get_current_heads())
+
+
+def script_directory() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
 
 
 def insert_ignoring_duplicates(

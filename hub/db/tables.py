@@ -230,7 +230,7 @@ class AuditCheckpoint(SQLModel, table=True):
     head_hash: str = Field(max_length=64)
     row_count: int
     created_at: datetime
-    signature: str = Field(max_length=64)
+    signature: str = Field(max_length=200)
 
 
 class AuditAccessLog(SQLModel, table=True):

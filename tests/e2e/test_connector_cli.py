@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import TEST_SECRETS_ENV
 from tests.connector_samples import issue_csv, many_rows_csv
 from tests.e2e.conftest import RunningHub, run_hub
 from tests.integration.connector_helpers import topic_event_ids
@@ -103,7 +104,7 @@ def test_import_refuses_an_unreadable_file_with_exit_2(
         str(bad),
         "--source",
         "council-tax",
-        env={**hub_env, "HUB_KAFKA_BOOTSTRAP": "127.0.0.1:9"},
+        env={**hub_env, **TEST_SECRETS_ENV, "HUB_KAFKA_BOOTSTRAP": "127.0.0.1:9"},
     )
     assert result.returncode == 2
     assert "UTF-16" in result.stderr

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.conftest import TEST_SECRETS_ENV
 from tests.e2e.conftest import RunningHub, alive, hub_cmd, run_hub, stack_ready
 from tests.people import post_links
 
@@ -184,9 +185,9 @@ def test_hub_up_against_an_existing_kafka_and_postgresql(
     with EmbeddedBroker(log_file=tmp_path / "external-kafka.log") as kafka:
         env = {
             **hub_env,
+            **TEST_SECRETS_ENV,  # against an external Kafka, the hub needs its own secrets
             "HUB_KAFKA_BOOTSTRAP": kafka.bootstrap,
             "HUB_DATABASE_URL": postgres_url,
-            "HUB_RECORD_SIGNING_KEY": "a-record-signing-key-for-this-test-0123",  # required there
         }
         proc = subprocess.Popen(
             hub_cmd("up"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

@@ -8,17 +8,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, text
 
 from hub.audit.checkpoint import CheckpointStore
 from hub.audit.retention import purge_before
+from hub.audit.signing import Signer
 from hub.audit.store import AuditFilter, AuditStore
 from hub.audit.verify import verify_chain
 from hub.db.engine import make_engine, migrate
 from hub.routing.messages import AuditEntry, AuditReason, Mode, Outcome, delivery_id
 
 T0 = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
-SECRET = "test-checkpoint-key"
+SIGNER = Signer(Ed25519PrivateKey.generate())
 
 
 def entry(i: int, recipient: str = "waste", outcome: Outcome = Outcome.DELIVERED) -> AuditEntry:
@@ -63,7 +65,7 @@ def filled(engine: Engine, n: int = 10) -> AuditStore:
 
 
 def verify(engine: Engine, published: object = None) -> tuple[bool, int | None, str]:
-    result = verify_chain(engine, CheckpointStore(engine, SECRET), published)  # type: ignore[arg-type]
+    result = verify_chain(engine, CheckpointStore.signing(engine, SIGNER), published)  # type: ignore[arg-type]
     brk = result.first_break
     return result.ok, brk.seq if brk else None, brk.problem if brk else ""
 
@@ -160,7 +162,7 @@ def test_a_truncated_tail_is_found_by_the_head_and_by_a_checkpoint(
     from hub.audit.checkpoint import Checkpoint
 
     filled(engine)
-    checkpoints = CheckpointStore(engine, SECRET)
+    checkpoints = CheckpointStore.signing(engine, SIGNER)
     cp = checkpoints.publish(T0)
     assert (cp.head_seq, cp.row_count) == (10, 10)
     cp.to_file(tmp_path / "cp.json")
@@ -189,7 +191,7 @@ def test_purge_leaves_a_signed_anchor_and_the_rest_verifies(engine: Engine) -> N
     store = AuditStore(engine)
     store.write([entry(i) for i in range(1, 6)], T0)
     store.write([entry(i) for i in range(6, 11)], T0 + timedelta(days=400))
-    checkpoints = CheckpointStore(engine, SECRET)
+    checkpoints = CheckpointStore.signing(engine, SIGNER)
     done = purge_before(checkpoints, T0 + timedelta(days=1), T0 + timedelta(days=401))
     assert done.deleted == 5 and done.anchor is not None and done.anchor.head_seq == 5
     assert [r.seq for r in store.query(AuditFilter())] == list(range(6, 11))
@@ -197,8 +199,9 @@ def test_purge_leaves_a_signed_anchor_and_the_rest_verifies(engine: Engine) -> N
     assert ok, problem
     store.write([entry(11)], T0 + timedelta(days=402))
     assert verify(engine)[0]
-    # an anchor forged without the key is refused
-    forged = verify_chain(engine, CheckpointStore(engine, "another key"))
+    # an anchor checked with another hub's public key is refused
+    other = Signer(Ed25519PrivateKey.generate()).verifier
+    forged = verify_chain(engine, CheckpointStore(engine, other))
     assert not forged.ok and forged.first_break is not None
     assert "not signed" in forged.first_break.problem
 
@@ -293,7 +296,7 @@ def test_verify_in_parallel_slices_finds_the_same_breaks(
     if sql:
         with engine.begin() as conn:
             conn.execute(text(sql))
-    result = verify_chain(engine, CheckpointStore(engine, SECRET), workers=2)
+    result = verify_chain(engine, CheckpointStore.signing(engine, SIGNER), workers=2)
     expected = {"none": None, "edit": 33, "delete_at_boundary": 22, "truncate": 38}[tamper]
     assert (result.first_break.seq if result.first_break else None) == expected, result
     if tamper == "none":

@@ -76,8 +76,9 @@ class EmbeddedBroker:
                 "wheel, or set HUB_KAFKA_BOOTSTRAP to an existing Kafka"
             ) from exc
 
-    def start(self, timeout: float = 20.0) -> str:
-        self.port = free_port(self.host)
+    def start(self, timeout: float = 20.0, port: int = 0) -> str:
+        """Start on `port` (0: a free one); `hub up` restarts a dead broker on its old port."""
+        self.port = port or free_port(self.host)
         url = f"tcp://{self.host}:{self.port}"
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         try:
@@ -112,6 +113,11 @@ class EmbeddedBroker:
             raise BrokerError(f"embedded broker exited at start (code {self._proc.returncode})")
         log.info("embedded_broker_started", bootstrap=self.bootstrap, pid=self._proc.pid)
         return self.bootstrap
+
+    @property
+    def exit_code(self) -> int | None:
+        """None while it runs (or was never started); its exit code once it has died."""
+        return self._proc.poll() if self._proc else None
 
     @property
     def pid(self) -> int | None:

@@ -151,8 +151,8 @@ class Stack:
         return self.settings.data_dir / "logs"
 
     def start(self) -> Stack:
-        wire(self.settings)  # fail fast on bad configuration, before anything starts
-        check_api_port(self.settings)
+        check_api_port(self.settings)  # fail fast: the port taken (another `hub up`?) ...
+        wire(self.settings)  # ... or a bad configuration, before anything starts
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
             self._start()

@@ -206,12 +206,12 @@ async def test_survivors_of_a_sigkilled_worker_ride_out_the_rebalance(
         killed_at: list[float] = []
 
         async def keep_publishing() -> None:
-            """10 events a second from now until the rebalance is over (the kill + 10 s)."""
+            """20 events a second from now until the rebalance is over (the kill + 10 s)."""
             while not killed_at or time.monotonic() - killed_at[0] < 10:
                 more = moves("kill", len(events) + 5)[len(events) :]
                 await publisher.publish_many(more)
                 events.extend(more)
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(0.25)
 
         flow = asyncio.create_task(keep_publishing())
         stack.callback(flow.cancel)

@@ -12,22 +12,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from hub.broker.consumer import make_consumer as hub_consumer
 from hub.metrics import batch_done
+from hub.resilience import (
+    RETRIES,
+    Backoff,
+    error_kind,
+    error_text,
+    is_rebalance,
+    is_transient,
+    keep_running,
+)
 from hub.settings import HubSettings
 from hub.signing.records import RecordKeys
 
 log = structlog.get_logger("agents.batching")
 
 APP_ID = "tell-it-once-hub"
-RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # for errors that are not transient
 
 
 @dataclass(frozen=True)
@@ -95,12 +104,26 @@ class BatchAgent:
         self.after_sent = after_sent  # runs once a batch's output is acknowledged, before commit
         self.consumer: AIOKafkaConsumer | None = None
 
+    async def run_supervised(self, producer: AIOKafkaProducer) -> None:
+        """`run`, started again (a new consumer, re-joining the group) after a transient error:
+        the broker restarting, the group coordinator moving."""
+        await keep_running(
+            self.name,
+            lambda: self.run(producer),
+            self.settings.retry_backoff_initial_s,
+            self.settings.retry_backoff_max_s,
+        )
+
     def assigned(self) -> int:
         return len(self.consumer.assignment()) if self.consumer else 0
 
     async def run(self, producer: AIOKafkaProducer) -> None:
         consumer = make_consumer(self.settings, self.name, self.topics)
-        await consumer.start()
+        try:
+            await consumer.start()
+        except BaseException:
+            await consumer.stop()
+            raise
         self.consumer = consumer
         log.info("agent_started", agent=self.name, topics=list(self.topics))
         try:
@@ -113,13 +136,14 @@ class BatchAgent:
                     continue
                 started = time.monotonic()
                 sent = await self._handle(producer, records)
-                await consumer.commit()
+                committed = await self._commit(consumer, batches)
                 batch_done(self.name, len(records), time.monotonic() - started)
                 log.debug(
                     "batch_done",
                     agent=self.name,
                     records=len(records),
                     sent=sent,
+                    committed=committed,
                     offsets={
                         f"{tp.topic}/{tp.partition}": b[-1].offset for tp, b in batches.items()
                     },
@@ -129,36 +153,87 @@ class BatchAgent:
             await consumer.stop()
             log.info("agent_stopped", agent=self.name)
 
+    async def _commit(
+        self,
+        consumer: AIOKafkaConsumer,
+        batches: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]],
+    ) -> bool:
+        """Commit the end of the handled batch, for the partitions this member still holds.
+
+        The group may have rebalanced while the batch was handled (a worker joined or died): the
+        commit then fails (CommitFailedError) and must not be retried, since the partitions may
+        belong to another member now. Nothing is committed; the new owner re-reads the records
+        from the last committed offset (aiokafka resets every newly assigned partition's position
+        to it) and handles them again, which the idempotent handlers make harmless. Any other
+        transient commit failure is skipped the same way: the next batch's commit covers it.
+        """
+        assigned = consumer.assignment()
+        offsets = {tp: b[-1].offset + 1 for tp, b in batches.items() if b and tp in assigned}
+        if not offsets:
+            self._skipped_commit("partitions_revoked", len(batches))
+            return False
+        try:
+            await consumer.commit(offsets)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            RETRIES.add(f"{self.name}.commit", exc)
+            self._skipped_commit(
+                "rebalanced" if is_rebalance(exc) else error_kind(exc), len(offsets)
+            )
+            return False
+        return True
+
+    def _skipped_commit(self, reason: str, partitions: int) -> None:
+        log.warning(
+            "batch_commit_skipped",
+            agent=self.name,
+            reason=reason,
+            partitions=partitions,
+            note="records are handled again from the last committed offset",
+        )
+
     async def _handle(
         self, producer: AIOKafkaProducer, records: Sequence[ConsumerRecord[bytes, bytes]]
     ) -> int:
         """Handle and send one batch; retry it on failure (the database or broker restarting).
 
-        Handlers are idempotent (unique keys), so a retried batch never doubles anything. After
-        the last attempt the error propagates and the worker stops, its offsets uncommitted.
+        Handlers are idempotent (unique keys), so a retried batch never doubles anything. A
+        transient error (database down or locked, broker unreachable) is retried with capped
+        exponential backoff for as long as it lasts; any other error `RETRY_DELAYS_S` times,
+        then it propagates and the worker stops, its offsets uncommitted.
         """
-        for attempt, delay in enumerate((*RETRY_DELAYS_S, None), start=1):
+        backoff = Backoff(self.settings.retry_backoff_initial_s, self.settings.retry_backoff_max_s)
+        other_failures = 0
+        while True:
             try:
                 sent = await send_all(producer, await self.handler(records))
                 if self.after_sent is not None:
                     await self.after_sent()
                 return sent
             except Exception as exc:
-                if delay is None:
-                    raise
+                if is_transient(exc):
+                    delay = backoff.next_delay()
+                else:
+                    if other_failures >= len(RETRY_DELAYS_S):
+                        log.error("batch_failed", agent=self.name, error=error_text(exc))
+                        raise
+                    delay = RETRY_DELAYS_S[other_failures]
+                    other_failures += 1
                 first = records[0]
-                log.error(
+                log.warning(
                     "batch_failed_retrying",
                     agent=self.name,
-                    attempt=attempt,
-                    retry_in_s=delay,
+                    attempt=backoff.attempt + other_failures,
+                    retry_in_s=round(delay, 2),
                     topic=first.topic,
                     partition=first.partition,
                     offset=first.offset,
-                    error=repr(exc),
+                    error=error_kind(exc),
+                    transient=is_transient(exc),
+                    retries_total=RETRIES.add(self.name, exc),
                 )
                 await asyncio.sleep(delay)
-        raise AssertionError("unreachable")
 
 
 def attach(
@@ -170,9 +245,29 @@ def attach(
     async def run_agents() -> None:
         # The worker's logging setup leaves the root at DEBUG; aiokafka logs every send there.
         logging.getLogger("aiokafka").setLevel(logging.WARNING)
-        producer = producer_factory()
-        await producer.start()
+        producer = await start_producer(producer_factory, agents[0].settings, "agents.producer")
         try:
-            await asyncio.gather(*(agent.run(producer) for agent in agents))
+            await asyncio.gather(*(agent.run_supervised(producer) for agent in agents))
         finally:
             await producer.stop()
+
+
+async def start_producer(
+    factory: Callable[[], AIOKafkaProducer], settings: HubSettings, task: str
+) -> AIOKafkaProducer:
+    """A started producer; while the broker is unreachable (restarting), try again with backoff."""
+    started: list[AIOKafkaProducer] = []
+
+    async def attempt() -> None:
+        producer = factory()
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()
+            raise
+        started.append(producer)
+
+    await keep_running(
+        task, attempt, settings.retry_backoff_initial_s, settings.retry_backoff_max_s
+    )
+    return started[0]

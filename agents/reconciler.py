@@ -17,8 +17,9 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaProducer
 
-from agents.batching import send_all, signed
+from agents.batching import send_all, signed, start_producer
 from hub.journal.store import JournalStore
+from hub.resilience import RETRIES, Backoff, error_kind, error_text, is_transient
 from hub.settings import HubSettings
 from hub.signing.records import RecordKeys
 from hub.timeutil import utcnow
@@ -32,6 +33,8 @@ class Reconciler:
         self.keys = keys
         self.grace = timedelta(seconds=settings.reconcile_grace_s)
         self.interval_s = settings.reconcile_interval_s
+        self.backoff_initial_s = min(settings.retry_backoff_initial_s, self.interval_s)
+        self.settings = settings
 
     async def run_once(self, producer: AIOKafkaProducer) -> int:
         now = utcnow()
@@ -54,12 +57,27 @@ class Reconciler:
         return len(due)
 
     async def run(self, producer: AIOKafkaProducer) -> None:
+        """Every interval; after a failure sooner (capped exponential backoff, at most the
+        interval) while the database or broker is restarting. Another error is logged and tried
+        again at the next interval: the reconciler is a safety net, it must not stop the worker."""
+        backoff = Backoff(self.backoff_initial_s, self.interval_s)
         while True:
+            delay = self.interval_s
             try:
                 await self.run_once(producer)
-            except Exception as exc:  # the database or broker restarting: try again later
-                log.error("reconcile_failed", error=repr(exc))
-            await asyncio.sleep(self.interval_s)
+                backoff.reset()
+            except Exception as exc:
+                transient = is_transient(exc)
+                if transient:
+                    delay = backoff.next_delay()
+                (log.warning if transient else log.error)(
+                    "reconcile_failed_retrying",
+                    error=error_kind(exc) if transient else error_text(exc),
+                    transient=transient,
+                    retry_in_s=round(delay, 2),
+                    retries_total=RETRIES.add("reconciler", exc),
+                )
+            await asyncio.sleep(delay)
 
 
 def attach_reconciler(app: Any, reconciler: Reconciler, producer_factory: Any) -> None:
@@ -67,8 +85,9 @@ def attach_reconciler(app: Any, reconciler: Reconciler, producer_factory: Any) -
 
     @app.task
     async def reconcile() -> None:
-        producer = producer_factory()
-        await producer.start()
+        producer = await start_producer(
+            producer_factory, reconciler.settings, "reconciler.producer"
+        )
         try:
             await reconciler.run(producer)
         finally:

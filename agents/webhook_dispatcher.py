@@ -21,12 +21,13 @@ import structlog
 from aiokafka import AIOKafkaProducer
 
 from agents.app import WorkerDeps
-from agents.batching import OutRecord, send_all, signed
+from agents.batching import OutRecord, send_all, signed, start_producer
 from connectors.webhook import AttemptResult, WebhookSender
 from hub.config.model import System, WebhookSink
 from hub.delivery.attempts import attempt_entry, failed_entry, success_entry
 from hub.delivery.outbox import OutboxRow, OutboxStatus, OutboxStore, OutboxUpdate
 from hub.delivery.schedule import RetrySchedule
+from hub.resilience import RETRIES, Backoff, error_kind, error_text, is_transient
 from hub.routing.messages import AuditEntry
 from hub.timeutil import utcnow
 
@@ -74,6 +75,8 @@ class RecipientLoop:
         in_flight: dict[asyncio.Task[AttemptOutcome], OutboxRow] = {}
         disabled_logged = False
         next_endpoint_check = 0.0
+        settings = self.d.deps.settings
+        backoff = Backoff(settings.retry_backoff_initial_s, settings.retry_backoff_max_s)
         log.info("webhook_loop_started", recipient=self.recipient)
         try:
             while True:
@@ -114,7 +117,7 @@ class RecipientLoop:
                                     "webhook_attempt_error",
                                     recipient=self.recipient,
                                     delivery_id=row.delivery_id,
-                                    error=repr(task.exception()),
+                                    error=error_text(task.exception()),  # type: ignore[arg-type]
                                 )
                             else:
                                 finished.append(task.result())
@@ -122,11 +125,24 @@ class RecipientLoop:
                             await self.settle(producer, finished)
                     else:
                         await asyncio.sleep(poll)
+                    backoff.reset()
                 except asyncio.CancelledError:
                     raise
-                except Exception as exc:  # the database or broker restarting: try again soon
-                    log.error("webhook_loop_error", recipient=self.recipient, error=repr(exc))
-                    await asyncio.sleep(1.0)
+                except Exception as exc:
+                    # The database or broker restarting: wait (capped exponential backoff) and
+                    # try again, for as long as it lasts. Anything else is logged as an error and
+                    # retried the same way: one recipient's loop never stops the worker.
+                    transient = is_transient(exc)
+                    delay = backoff.next_delay()
+                    (log.warning if transient else log.error)(
+                        "webhook_loop_retrying",
+                        recipient=self.recipient,
+                        error=error_kind(exc) if transient else error_text(exc),
+                        transient=transient,
+                        retry_in_s=round(delay, 2),
+                        retries_total=RETRIES.add("webhook-dispatcher", exc),
+                    )
+                    await asyncio.sleep(delay)
         finally:
             for task in in_flight:
                 task.cancel()
@@ -276,8 +292,9 @@ class WebhookDispatcher:
 
         @app.task
         async def run_webhook_dispatcher() -> None:
-            producer = producer_factory()
-            await producer.start()
+            producer = await start_producer(
+                producer_factory, self.deps.settings, "webhook-dispatcher.producer"
+            )
             try:
                 await self.run(producer)
             finally:

@@ -239,6 +239,31 @@ class HubSettings(BaseSettings):
     webhook_retry_jitter: float = Field(
         default=0.2, ge=0, le=1, description="Random spread of each retry delay (fraction of it)."
     )
+    retry_backoff_initial_s: float = Field(
+        default=0.5,
+        gt=0,
+        description="A worker task's first wait before retrying a transient error (database or broker down, rebalance); doubles up to the maximum.",
+    )
+    retry_backoff_max_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="The longest wait between a worker task's retries of a transient error (it retries for as long as the error lasts).",
+    )
+    db_busy_timeout_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="SQLite: how long a statement waits for another writer's lock before failing (the worker then retries).",
+    )
+    stack_restart_limit: int = Field(
+        default=5,
+        ge=1,
+        description="`hub up` restarts a crashed child (worker, API, connectors, broker) up to this many times per window, then stops the stack.",
+    )
+    stack_restart_window_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="The window (s) in which `hub up` counts a child's restarts against HUB_STACK_RESTART_LIMIT.",
+    )
     webhook_poll_interval_s: float = Field(
         default=0.2,
         gt=0,

@@ -88,7 +88,7 @@ def up() -> None:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    stack = Stack(settings)
+    stack = Stack(settings, notify=lambda message: console.print(message, highlight=False))
     try:
         stack.start()
         broker = "embedded" if stack.broker else "external"
@@ -98,7 +98,7 @@ def up() -> None:
             f"{safe_url(stack.settings.effective_database_url)}\nLogs in {stack.log_dir}. Press Ctrl-C to stop."
         )
         while not stopping:
-            stack.check_alive()
+            stack.supervise()  # restarts a part that died, with backoff; too many: StackError
             time.sleep(0.3)
         console.print("Stopping...")
     finally:

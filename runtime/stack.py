@@ -1,7 +1,8 @@
 """The embedded stack: broker (unless HUB_KAFKA_BOOTSTRAP is set), worker and API as child processes.
 
 Children run in their own sessions so Ctrl-C reaches only this supervisor, which stops them in
-order (API, worker, broker). They also die with it if it is killed (PR_SET_PDEATHSIG).
+order (API, worker, broker). They also die with it if it is killed (PR_SET_PDEATHSIG). While the
+stack runs, `Stack.supervise` restarts a child (or the embedded broker) that died, with backoff.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -63,10 +67,78 @@ def _plain(value: object) -> object:
 
 
 @dataclass
+class _Restarts:
+    """When a supervised part died recently, and when it is due to start again."""
+
+    times: deque[float] = field(default_factory=deque)
+    due_at: float | None = None  # set while a restart is pending
+
+    def schedule(self, name: str, now: float, limit: int, window_s: float) -> float:
+        """Record a death; the delay before the restart (1, 2, 4... s, at most 10 s). Too many
+        deaths within the window is a StackError: something is wrong that a restart won't fix."""
+        while self.times and now - self.times[0] > window_s:
+            self.times.popleft()
+        if len(self.times) >= limit:
+            raise StackError(
+                f"the {name} process died {len(self.times) + 1} times within {window_s:.0f}s; "
+                "stopping the stack (see HUB_STACK_RESTART_LIMIT, HUB_STACK_RESTART_WINDOW_S)"
+            )
+        self.times.append(now)
+        delay = float(min(10, 2 ** (len(self.times) - 1)))
+        self.due_at = now + delay
+        return delay
+
+
+def _spawn(argv: list[str], env: dict[str, str], log_file: Path) -> subprocess.Popen[bytes]:
+    out = open(log_file, "ab")  # noqa: SIM115
+    proc = subprocess.Popen(
+        argv,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=die_with_parent,
+    )
+    out.close()
+    return proc
+
+
+@dataclass
 class _Child:
     name: str
-    proc: subprocess.Popen[bytes]
+    argv: list[str]
+    env: dict[str, str]
     log_file: Path
+    proc: subprocess.Popen[bytes]  # the last one started (dead while a restart is pending)
+    restarts: _Restarts = field(default_factory=_Restarts)
+
+    def respawn(self) -> None:
+        self.proc = _spawn(self.argv, self.env, self.log_file)
+
+
+def _print_nothing(message: str) -> None:
+    pass
+
+
+def check_api_port(settings: HubSettings) -> None:
+    """Fail at once, before anything starts, when the API's port is taken (another `hub up`?)."""
+    if not settings.api_port:
+        return
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds it
+        try:
+            sock.bind((settings.api_host, settings.api_port))
+        except OSError as exc:
+            raise StackError(_port_taken(settings, exc.strerror or str(exc))) from None
+
+
+def _port_taken(settings: HubSettings, why: str = "address already in use") -> str:
+    return (
+        f"the API port {settings.api_port} on {settings.api_host} is not available ({why}): "
+        "another `hub up` or program holds it. Stop it, or set HUB_API_PORT to a free port "
+        "(0 picks any free port)."
+    )
 
 
 @dataclass
@@ -76,16 +148,17 @@ class Stack:
     broker: EmbeddedBroker | None = None
     children: list[_Child] = field(default_factory=list)
     api_url: str = ""
+    notify: Callable[[str], None] = _print_nothing  # what `hub up` prints for the operator
+    broker_restarts: _Restarts = field(default_factory=_Restarts)
 
     @property
     def log_dir(self) -> Path:
         return self.settings.data_dir / "logs"
 
     def start(self) -> Stack:
-        wire(self.settings)  # fail fast on bad configuration, before anything starts
-        require_secrets(
-            self.settings, "hub up"
-        )  # external Kafka: its own secrets, or nothing starts
+        check_api_port(self.settings)  # fail fast: the port taken (another `hub up`?) ...
+        wire(self.settings)  # ... or a bad configuration, before anything starts
+        require_secrets(self.settings, "hub up")  # external Kafka: its own secrets, or nothing
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
             self._start()
@@ -105,29 +178,25 @@ class Stack:
         port = settings.api_port or free_port(settings.api_host)
         settings = settings.model_copy(update={"kafka_bootstrap": bootstrap, "api_port": port})
         self.settings = settings
-        asyncio.run(ensure_topics(settings, wire(settings).topics()))
+        self._create_topics()
         open_stores(settings).engine.dispose()  # migrate once, before the children start
-        env = settings_env(settings)
-        connectors = ("connector run-all",) if has_connectors(settings) else ()
-        for name in ("worker", "api", *connectors):
-            log_file = self.log_dir / f"{name.split()[0]}.log"
-            out = open(log_file, "ab")  # noqa: SIM115
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "runtime.cli", *name.split()],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                preexec_fn=die_with_parent,
-            )
-            out.close()
-            self.children.append(_Child(name, proc, log_file))
+        self._start_children()
         self.api_url = f"http://{settings.api_host}:{port}"
         running_file(settings).write_text(
             json.dumps({"pid": os.getpid(), "bootstrap": bootstrap, "api_url": self.api_url})
         )
         self._wait_ready()
+
+    def _create_topics(self) -> None:
+        asyncio.run(ensure_topics(self.settings, wire(self.settings).topics()))
+
+    def _start_children(self) -> None:
+        env = settings_env(self.settings)
+        connectors = ("connector run-all",) if has_connectors(self.settings) else ()
+        for name in ("worker", "api", *connectors):
+            argv = [sys.executable, "-m", "runtime.cli", *name.split()]
+            log_file = self.log_dir / f"{name.split()[0]}.log"
+            self.children.append(_Child(name, argv, env, log_file, _spawn(argv, env, log_file)))
 
     def _wait_ready(self) -> None:
         """Until the API is ready (/readyz) and, a check of its own since readiness does not
@@ -159,13 +228,88 @@ class Stack:
         raise StackError(f"the stack was not ready within {self.ready_timeout:.0f}s ({last})")
 
     def check_alive(self) -> None:
+        """Raise if any part has died (while starting, a death is a failure to start)."""
+        if self.broker is not None and self.broker.exit_code is not None:
+            raise StackError(f"the embedded broker exited with code {self.broker.exit_code}")
         for child in self.children:
             code = child.proc.poll()
             if code is not None:
+                self._raise_if_port_taken(child)
                 tail = _tail(child.log_file)
                 raise StackError(
                     f"the {child.name} process exited with code {code}; its log ends:\n{tail}"
                 )
+
+    def supervise(self) -> None:
+        """One look at every part, for `hub up` to call a few times a second: a part that died is
+        restarted after a backoff (the broker on its old port, its topics created again), and
+        said so; too many deaths in a short window stop the stack (StackError)."""
+        now = time.monotonic()
+        if self.broker is not None:
+            self._supervise_broker(now)
+        for child in self.children:
+            if child.restarts.due_at is not None:  # dead, waiting for its restart
+                if now >= child.restarts.due_at:
+                    child.restarts.due_at = None
+                    child.respawn()
+                    self._say(f"Restarted the {child.name} process.", child=child.name)
+                continue
+            code = child.proc.poll()
+            if code is None:
+                continue
+            self._raise_if_port_taken(child)
+            delay = child.restarts.schedule(child.name, now, *self._limits)
+            self._say(
+                f"The {child.name} process exited with code {code}; restarting it in "
+                f"{delay:.0f}s (its log: {child.log_file}).",
+                child=child.name,
+                exit_code=code,
+                restart_in_s=delay,
+            )
+
+    def _supervise_broker(self, now: float) -> None:
+        broker = self.broker
+        assert broker is not None
+        pending = self.broker_restarts.due_at
+        if pending is None:
+            code = broker.exit_code
+            if code is None:
+                return
+            delay = self.broker_restarts.schedule("embedded broker", now, *self._limits)
+            delay = (
+                0.0 if len(self.broker_restarts.times) == 1 else delay
+            )  # nothing runs without it
+            self.broker_restarts.due_at = now + delay
+            self._say(
+                f"The embedded broker exited with code {code}; restarting it on port "
+                f"{broker.port} (messages it held in memory are re-published from the ingest "
+                "journal by the worker's reconciler).",
+                child="broker",
+                exit_code=code,
+                restart_in_s=delay,
+            )
+            if delay:
+                return
+        elif now < pending:
+            return
+        self.broker_restarts.due_at = None
+        broker.stop()  # reap the dead process
+        broker.start(port=broker.port)
+        self._create_topics()
+        self._say("Restarted the embedded broker and created its topics.", child="broker")
+
+    @property
+    def _limits(self) -> tuple[int, float]:
+        return self.settings.stack_restart_limit, self.settings.stack_restart_window_s
+
+    def _raise_if_port_taken(self, child: _Child) -> None:
+        """The API exiting because its port is taken is not retried: a restart cannot fix it."""
+        if child.name == "api" and "address already in use" in _tail(child.log_file).lower():
+            raise StackError(_port_taken(self.settings))
+
+    def _say(self, message: str, **fields: object) -> None:
+        log.warning("stack_child_event", message=message, **fields)
+        self.notify(message)
 
     def stop(self, timeout: float = 20.0) -> None:
         running_file(self.settings).unlink(missing_ok=True)

@@ -73,7 +73,7 @@ class Stores:
 
 
 def open_stores(settings: HubSettings, run_migrations: bool = True) -> Stores:
-    engine = make_engine(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url, settings.db_busy_timeout_s)
     if run_migrations:
         migrate(engine)
     return Stores(

@@ -133,8 +133,9 @@ class EmbeddedBroker:
                 "wheel, or set HUB_KAFKA_BOOTSTRAP to an existing Kafka"
             ) from exc
 
-    def start(self, timeout: float = 20.0) -> str:
-        self.port = free_port(self.host)
+    def start(self, timeout: float = 20.0, port: int = 0) -> str:
+        """Start on `port` (0: a free one); `hub up` restarts a dead broker on its old port."""
+        self.port = port or free_port(self.host)
         url = f"tcp://{self.host}:{self.port}"
         # secure: the broker itself on a private port, the front on the advertised one
         listen_port = free_port(self.host) if self.secure else self.port
@@ -220,6 +221,11 @@ class EmbeddedBroker:
             raise BrokerError(
                 f"embedded broker's TLS/SASL front exited (code {self._front.returncode})"
             )
+
+    @property
+    def exit_code(self) -> int | None:
+        """None while it runs (or was never started); its exit code once it has died."""
+        return self._proc.poll() if self._proc else None
 
     @property
     def pid(self) -> int | None:

@@ -1,0 +1,136 @@
+"""`hub up` keeps the stack running: a crashed worker or broker is restarted and said so; a taken
+API port is refused at once, naming the port and the setting."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import alive, children_of, run_hub, start_hub
+from tests.e2e.test_hub_up import MOVE, wait_inbox
+from tests.people import post_links
+
+
+def child(hub_pid: int, marker: bytes) -> int:
+    [pid] = [p for p in children_of(hub_pid) if marker in Path(f"/proc/{p}/cmdline").read_bytes()]
+    return pid
+
+
+def wait_output(path: Path, text: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in path.read_text():
+        assert time.monotonic() < deadline, f"{text!r} not printed:\n{path.read_text()[-3000:]}"
+        time.sleep(0.1)
+
+
+def publish(url: str, event_id: str, timeout: float = 60) -> None:
+    """POST as a source system does: a 503 (broker restarting) is retried."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = httpx.post(
+            f"{url}/v1/events",
+            json={**MOVE, "id": event_id},
+            headers={"Authorization": "Bearer demo-council-tax-key"},
+            timeout=15,
+        )
+        if response.status_code == 202:
+            return
+        assert response.status_code == 503 and time.monotonic() < deadline, response.text
+        time.sleep(0.5)
+
+
+def test_hub_up_restarts_a_killed_worker_and_a_killed_broker(
+    hub_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {
+        **hub_env,
+        "HUB_RETRY_BACKOFF_INITIAL_S": "0.2",
+        "HUB_RETRY_BACKOFF_MAX_S": "1",
+        "HUB_RECONCILE_GRACE_S": "3",
+        "HUB_RECONCILE_INTERVAL_S": "1",
+    }
+    out_path = tmp_path / "hub-up.out"
+    with open(out_path, "w") as out:
+        hub = start_hub(env, out.fileno())
+    try:
+        post_links(hub.url, "P-100234")
+        publish(hub.url, "move-1")
+        wait_inbox(hub, "waste", 1)
+
+        worker = child(hub.proc.pid, b"worker")
+        os.kill(worker, signal.SIGKILL)
+        wait_output(out_path, "Restarted the worker process")
+        assert hub.proc.poll() is None
+        publish(hub.url, "move-2")
+        assert {i["event_id"] for i in wait_inbox(hub, "waste", 2, timeout=60)} >= {"move-2"}
+
+        broker = child(hub.proc.pid, b"--listener-url")
+        os.kill(broker, signal.SIGKILL)
+        wait_output(out_path, "Restarted the embedded broker")
+        assert hub.proc.poll() is None
+        publish(hub.url, "move-3")
+        items = wait_inbox(hub, "waste", 3, timeout=90)
+        assert {i["event_id"] for i in items} == {"move-1", "move-2", "move-3"}
+        assert "exited with code" in out_path.read_text()  # it said what happened
+
+        # Ctrl-C still stops everything, quickly and cleanly
+        children = children_of(hub.proc.pid)
+        started = time.monotonic()
+        os.killpg(hub.proc.pid, signal.SIGINT)
+        assert hub.proc.wait(60) == 0
+        assert time.monotonic() - started < 20, "shutdown took too long"
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in children):
+            assert time.monotonic() < deadline, "child processes left behind"
+            time.sleep(0.1)
+    finally:
+        if hub.proc.poll() is None:
+            os.killpg(hub.proc.pid, signal.SIGKILL)
+            hub.proc.wait()
+
+
+class _AlreadyAHub(BaseHTTPRequestHandler):
+    """What answers on a port another `hub up` holds: 200 on /readyz."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b'{"status": "ready"}')
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    server = HTTPServer(("127.0.0.1", 0), _AlreadyAHub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_hub_up_on_a_taken_port_fails_at_once_naming_it(
+    hub_env: dict[str, str], taken_port: int
+) -> None:
+    env = {**hub_env, "HUB_API_PORT": str(taken_port)}
+    started = time.monotonic()
+    result = run_hub("up", env=env, timeout=60)
+    assert result.returncode != 0
+    assert time.monotonic() - started < 15  # no broker, worker or API was started first
+    assert "is up" not in result.stdout
+    message = " ".join(result.stderr.split())
+    assert str(taken_port) in message and "HUB_API_PORT" in message
+    assert not (Path(env["HUB_DATA_DIR"]) / "logs" / "worker.log").exists()
+    with socket.create_connection(("127.0.0.1", taken_port), timeout=2):
+        pass  # the other holder still has it

@@ -141,6 +141,17 @@ def postgres_url() -> Iterator[str]:
         server.remove()
 
 
+@pytest.fixture
+def own_postgres() -> Iterator[PgServer]:
+    """A PostgreSQL server of the test's own, which it may stop and start (an outage)."""
+    bindir = pg_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries not installed (make test installs them)")
+    server = PgServer(bindir)
+    yield server
+    server.remove()
+
+
 # A user's journey through the CLI and HTTP runs tens of `hub` processes one after another: on a
 # 2-core machine shared with two other test processes that alone can pass 180 s. Every wait in
 # those tests has its own deadline on a condition; this is only the guard against a hang.

@@ -13,7 +13,6 @@ import signal
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,9 +24,9 @@ from hub.events.publisher import EventPublisher
 from hub.settings import HubSettings
 from runtime.wiring import open_stores
 from tests.integration.conftest import WorkerProcess, reset_schema
-from tests.integration.own_postgres import OwnPostgres
 from tests.integration.webhook_setup import move
 from tests.people import link_events
+from tests.pg_server import PgServer
 
 DELIVERED_TO = ("electoral", "parking", "waste")  # an address change, with the people linked
 OUTCOMES_PER_MOVE = 5  # + libraries (no agreement) and adult social care (no consent): withheld
@@ -98,19 +97,12 @@ def migrated(settings: HubSettings) -> None:
     open_stores(settings).engine.dispose()
 
 
-@pytest.fixture
-def own_postgres() -> Iterator[OwnPostgres]:
-    pg = OwnPostgres()
-    yield pg
-    pg.close()
-
-
 def worker_log_has(worker: WorkerProcess, text: str) -> bool:
     return text in worker.log_file.read_text()
 
 
 async def test_a_postgresql_outage_is_waited_out_and_every_event_delivered_once(
-    hub_settings: HubSettings, publisher: EventPublisher, own_postgres: OwnPostgres, tmp_path: Path
+    hub_settings: HubSettings, publisher: EventPublisher, own_postgres: PgServer, tmp_path: Path
 ) -> None:
     settings = hub_settings.model_copy(update={"database_url": own_postgres.url, **QUICK})
     migrated(settings)

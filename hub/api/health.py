@@ -11,7 +11,6 @@ as information only.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from sqlalchemy import Engine, func, select, text
 
 from hub.api.metrics import CONTENT_TYPE, HEARTBEATS, GaugeCache, metrics_text, retrieved
 from hub.broker.clients import BrokerMonitor
+from hub.periodic import Periodic
 from hub.timeutil import utcnow
 
 log = structlog.get_logger("hub.api.health")
@@ -76,7 +76,7 @@ class Readiness:
     workers: tuple[int, int] | None = None
     checked_at: float = 0.0  # monotonic time of the last finished round
     _db_inflight: asyncio.Future[None] | None = None
-    _task: asyncio.Task[None] | None = None
+    _loop: Periodic | None = None
 
     async def check_once(self) -> None:
         self.broker = await self._broker()
@@ -117,24 +117,14 @@ class Readiness:
         except Exception as exc:
             return Check(False, f"the database is not writable ({type(exc).__name__})")
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.check_once()
-            except Exception as exc:  # never let the loop die: readiness would freeze
-                log.warning("readiness_check_failed", error=repr(exc))
-            await asyncio.sleep(self.interval_s)
-
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="readiness")
+        if self._loop is None:  # never dies on an error: readiness would freeze
+            self._loop = Periodic("readiness", self.check_once, self.interval_s)
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._loop is not None:
+            await self._loop.stop()
 
     def answer(self) -> tuple[int, dict[str, Any]]:
         """The probe's status code and body, from the cache."""

@@ -12,7 +12,6 @@ types, topics and outcomes only: never personal data.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -34,6 +33,7 @@ from hub.db.tables import (
     WorkerHeartbeat,
 )
 from hub.metrics import HTTP_DURATION, HTTP_REQUESTS, UNMATCHED_ROUTE, method_label
+from hub.periodic import Periodic
 from hub.timeutil import utcnow
 
 log = structlog.get_logger("hub.api.metrics")
@@ -131,7 +131,7 @@ class GaugeCache(Collector):
         self.timeout_s = timeout_s
         self.gauges: Gauges | None = None
         self.refresh_state = _Refresh()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("metrics-gauges", self.refresh, interval_s)
         self._db_inflight: asyncio.Future[Gauges] | None = None
 
     async def refresh(self) -> None:
@@ -158,21 +158,11 @@ class GaugeCache(Collector):
         self.refresh_state.seconds = time.monotonic() - started
         self.refresh_state.at = time.time()
 
-    async def _loop(self) -> None:
-        while True:
-            await self.refresh()
-            await asyncio.sleep(self.interval_s)
-
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="metrics-gauges")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         state = self.refresh_state

@@ -132,7 +132,7 @@ def test_ingest_refuses_bad_keys_wrong_roles_impersonation_and_bad_bodies(
         "data.new_address.postcode",
     } <= fields
     not_json = httpx.post(post, content=b"{oops", headers=hub.key("council-tax"))
-    assert not_json.status_code == 400 and not_json.json()["error"]["code"] == "bad_request"
+    assert not_json.status_code == 400 and not_json.json()["error"]["code"] == "invalid_json"
     unknown = httpx.post(post, json={**MOVE, "type": "pet.adopted"}, headers=hub.key("council-tax"))
     assert unknown.status_code == 422
     assert unknown.json()["error"]["problems"][0]["field"] == "type"

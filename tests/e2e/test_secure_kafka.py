@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import SecureBroker
+from tests.conftest import TEST_SECRETS_ENV, SecureBroker
 from tests.e2e.conftest import RunningHub, hub_cmd, run_hub
 from tests.e2e.test_hub_up import MOVE, wait_inbox
 from tests.people import post_links
@@ -36,8 +36,8 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 def secure_hub(
     secure_broker: SecureBroker, hub_env: dict[str, str], tmp_path: Path
 ) -> Iterator[RunningHub]:
-    worker_env = {**hub_env, **secure_broker.env("hub-worker")}
-    api_env = {**hub_env, **secure_broker.env("hub-api")}
+    worker_env = {**hub_env, **TEST_SECRETS_ENV, **secure_broker.env("hub-worker")}
+    api_env = {**hub_env, **TEST_SECRETS_ENV, **secure_broker.env("hub-api")}
     init = run_hub("init", env=worker_env)
     assert init.returncode == 0, init.stdout + init.stderr
     worker = start("worker", worker_env, tmp_path / "worker.log")
@@ -77,7 +77,12 @@ def test_an_event_reaches_the_inbox_over_tls_and_sasl(secure_hub: RunningHub) ->
 def test_hub_init_with_a_wrong_password_says_so(
     secure_broker: SecureBroker, hub_env: dict[str, str]
 ) -> None:
-    env = {**hub_env, **secure_broker.env("hub-worker"), "HUB_KAFKA_SASL_PASSWORD": "guess"}
+    env = {
+        **hub_env,
+        **TEST_SECRETS_ENV,
+        **secure_broker.env("hub-worker"),
+        "HUB_KAFKA_SASL_PASSWORD": "guess",
+    }
     started = time.monotonic()
     result = run_hub("init", env=env, timeout=60)
     assert result.returncode == 2
@@ -90,7 +95,7 @@ def test_hub_init_with_a_wrong_password_says_so(
 def test_hub_init_without_a_password_names_the_variable(
     secure_broker: SecureBroker, hub_env: dict[str, str]
 ) -> None:
-    env = {**hub_env, **secure_broker.env("hub-worker")}
+    env = {**hub_env, **TEST_SECRETS_ENV, **secure_broker.env("hub-worker")}
     del env["HUB_KAFKA_SASL_PASSWORD"]
     result = run_hub("init", env=env, timeout=60)
     assert result.returncode == 2

@@ -33,6 +33,7 @@ from hub.broker.topics import TopicNames
 from hub.db.engine import make_engine
 from hub.events.publisher import EventPublisher
 from hub.routing.messages import AuditEntry, Outcome, delivery_id
+from hub.secrets import audit_signer, audit_verifier
 from hub.settings import HubSettings
 from hub.signing.keys import record_keys
 from hub.signing.records import RecordKeys
@@ -151,7 +152,7 @@ def test_counters_follow_the_conventions_and_never_fall_after_a_purge(
     assert convention_problems(families) == []
 
     result = purge_before(
-        CheckpointStore(engine, api_settings.audit_checkpoint_key.get_secret_value()),
+        CheckpointStore(engine, audit_verifier(api_settings), audit_signer(api_settings)),
         utcnow() + timedelta(days=1),
         utcnow(),
     )

@@ -7,6 +7,7 @@
 | rejected events | each rejected record whole | records rejected `HUB_RETENTION_REJECTED_DAYS` ago | the data quality counters (counts only) |
 | webhook outbox | each webhook delivery's values | rows delivered or withheld `HUB_RETENTION_WEBHOOK_DAYS` ago whose event is complete | pending rows and dead letters (redrive needs them) |
 | review queue | each event held for review, whole | items released or retried `HUB_RETENTION_REVIEW_DAYS` ago | open items |
+| quarantine | records refused on internal topics, whole (base64) | records quarantined `HUB_RETENTION_REJECTED_DAYS` ago (as rejected events) | the refusal counts in the logs and metrics |
 | subject status | deceased flag and date of death | flags recorded `HUB_RETENTION_DECEASED_DAYS` ago | consent records and identity links (see `SubjectStore.purge_deceased`) |
 """
 
@@ -20,11 +21,12 @@ from sqlalchemy import ColumnElement, Engine, Table, delete, func, select
 from hub.db.tables import IngestJournal, ReviewItem, WebhookOutbox
 from hub.inbox.store import InboxStore
 from hub.journal.store import OPEN, JournalStore
+from hub.rejected.quarantine import QuarantineStore
 from hub.rejected.store import RejectedStore
 from hub.settings import HubSettings
 from hub.subjects.store import SubjectStore
 
-STORES = ("journal", "inbox", "webhook", "rejected", "review", "deceased")
+STORES = ("journal", "inbox", "webhook", "rejected", "quarantine", "review", "deceased")
 _JOURNAL: Table = IngestJournal.__table__  # type: ignore[attr-defined]
 _OUTBOX: Table = WebhookOutbox.__table__  # type: ignore[attr-defined]
 _REVIEW: Table = ReviewItem.__table__  # type: ignore[attr-defined]
@@ -60,6 +62,7 @@ class RetentionPolicy:
             "inbox": self.inbox_days,
             "webhook": self.webhook_days,
             "rejected": self.rejected_days,
+            "quarantine": self.rejected_days,
             "review": self.review_days,
             "deceased": self.deceased_days,
         }
@@ -118,6 +121,11 @@ def purge(
             "rejected",
             cut["rejected"],
             RejectedStore(engine).purge_before(cut["rejected"], dry_run),
+        ),
+        Purged(
+            "quarantine",
+            cut["quarantine"],
+            QuarantineStore(engine).purge_before(cut["quarantine"], dry_run),
         ),
         Purged("review", cut["review"], purge_review_items(engine, cut["review"], dry_run)),
         Purged(

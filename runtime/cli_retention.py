@@ -20,6 +20,7 @@ WHAT = {
     "inbox": "values of acknowledged inbox deliveries",
     "webhook": "webhook deliveries delivered or withheld",
     "rejected": "rejected events (whole values)",
+    "quarantine": "records refused on internal topics (whole values)",
     "review": "review items released or retried (whole events)",
     "deceased": "deceased flags (subject status)",
 }

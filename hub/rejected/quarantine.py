@@ -101,12 +101,14 @@ class QuarantineStore:
         with self.engine.connect() as conn:
             return [_quarantined(r._mapping) for r in conn.execute(stmt)]
 
-    def purge_before(self, cutoff: datetime) -> int:
+    def purge_before(self, cutoff: datetime, dry_run: bool = False) -> int:
         """Delete what was quarantined before `cutoff` (the values may hold personal data)."""
+        where = _TABLE.c.quarantined_at < cutoff
         with self.engine.begin() as conn:
-            return int(
-                conn.execute(delete(_TABLE).where(_TABLE.c.quarantined_at < cutoff)).rowcount
-            )
+            if dry_run:
+                count = select(func.count()).select_from(_TABLE).where(where)
+                return int(conn.execute(count).scalar_one())
+            return int(conn.execute(delete(_TABLE).where(where)).rowcount or 0)
 
     def counts(self) -> dict[tuple[str, str], int]:
         """(topic, reason) -> records kept: the durable counter, across every worker."""

@@ -17,6 +17,7 @@ from hub.db.tables import InboxItem, WebhookOutbox
 from hub.inbox.store import InboxStore
 from hub.journal.store import JournalStore
 from hub.policy.state import ConsentAction
+from hub.rejected.quarantine import QuarantineStore
 from hub.rejected.store import RejectedStore, Rejection
 from hub.retention import RetentionPolicy, purge
 from hub.review.store import ReviewStore
@@ -27,6 +28,7 @@ from hub.subjects.store import SubjectChanges, SubjectStore
 from hub.timeutil import utcnow
 
 from .test_journal import GRACE, accepted, final
+from .test_quarantine_store import refused
 from .test_stores import _delivery
 from .test_subject_store import review
 
@@ -221,7 +223,15 @@ def test_hub_retention_purge_prints_counts_per_store(
     JournalStore(migrated_engine).mark_routed({("registrar", "done"): 0}, now - timedelta(days=31))
     RejectedStore(migrated_engine).add([rejection(1, now - timedelta(days=91))])
     url = migrated_engine.url.render_as_string(hide_password=False)
-    expected = {"journal": 1, "inbox": 0, "webhook": 0, "rejected": 1, "review": 0, "deceased": 0}
+    expected = {
+        "journal": 1,
+        "inbox": 0,
+        "webhook": 0,
+        "rejected": 1,
+        "quarantine": 0,
+        "review": 0,
+        "deceased": 0,
+    }
 
     table = hub("retention", "purge", "--dry-run", database_url=url, data_dir=tmp_path)
     assert table.returncode == 0, table.stderr
@@ -264,3 +274,18 @@ async def test_the_worker_task_purges_with_the_settings(
     off = RetentionTask(migrated_engine, settings.model_copy(update={"retention_interval_s": 0}))
     attach_retention(App(), off)
     assert len(App.tasks) == 1  # 0: the worker never purges (cron runs the command)
+
+
+def test_quarantined_records_go_with_the_rejected_ones(migrated_engine: Engine) -> None:
+    """A record refused on an internal topic is kept whole (it may hold personal values) for as
+    long as a rejected event, no longer."""
+    store = QuarantineStore(migrated_engine)
+    old = refused(1).model_copy(update={"quarantined_at": LONG_AGO})
+    new = refused(2).model_copy(update={"quarantined_at": RECENTLY})
+    assert store.add([old, new]) == 2
+    policy = RetentionPolicy(rejected_days=90)
+    dry = {p.store: p.count for p in purge(migrated_engine, policy, NOW, dry_run=True)}
+    assert dry["quarantine"] == 1 and len(store.list()) == 2
+    done = {p.store: p.count for p in purge(migrated_engine, policy, NOW)}
+    assert done["quarantine"] == 1
+    assert [q.offset for q in store.list()] == [2]

@@ -23,7 +23,7 @@ from typing import Annotated, Literal
 import typer
 
 from agents.batching import APP_ID
-from hub.broker.topics import TopicNames, TopicSpec, topic_plan
+from hub.broker.topics import TopicNames, TopicSpec, source_topics, topic_plan
 from hub.config.model import HubConfig, KafkaSink
 
 Resource = Literal["topic", "group"]
@@ -47,6 +47,7 @@ class Principals:
     worker: str = "User:hub-worker"
     connector: str = "User:hub-connector"
     recipient: str = "User:recipient-{recipient}"  # {recipient}: the recipient's system id
+    source: str = "User:source-{source}"  # {source}: a Kafka-native source system's id
 
 
 def hub_acls(
@@ -86,6 +87,10 @@ def hub_acls(
     # source connectors publish events of any configured type
     for topic in events:
         acls.append(Acl(principals.connector, "topic", topic, ("Create", "Describe", "Write")))
+    # a Kafka-native source writes its own topic, nothing else: ce_source cannot be claimed
+    for topic, system_id in source_topics(names, config).items():
+        principal = principals.source.format(source=system_id)
+        acls.append(Acl(principal, "topic", topic, ("Describe", "Write")))
     # a Kafka-sink recipient reads its own topic, nothing else
     for system in config.recipients:
         if isinstance(system.delivery, KafkaSink):
@@ -128,6 +133,10 @@ def acls_command(
         str,
         typer.Option(help="Principal of each Kafka-sink recipient; {recipient} is its id"),
     ] = Principals.recipient,
+    principal_source: Annotated[
+        str,
+        typer.Option(help="Principal of each Kafka-native source system; {source} is its id"),
+    ] = Principals.source,
     bootstrap: Annotated[
         str, typer.Option(help="--bootstrap-server of the commands (default HUB_KAFKA_BOOTSTRAP)")
     ] = "",
@@ -146,7 +155,13 @@ def acls_command(
         w.names,
         w.config,
         w.registry.event_types,
-        Principals(principal_api, principal_worker, principal_connector, principal_recipient),
+        Principals(
+            principal_api,
+            principal_worker,
+            principal_connector,
+            principal_recipient,
+            principal_source,
+        ),
         settings.topic_partitions,
         settings.topic_replication,
     )

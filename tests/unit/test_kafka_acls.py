@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from hub.broker.topics import TopicNames, topic_plan
+from hub.broker.topics import TopicNames, source_systems, topic_plan
 from hub.config.loader import load_config
 from hub.config.model import HubConfig
 from hub.events.schemas import SchemaRegistry
@@ -47,6 +47,12 @@ def test_acls_cover_every_topic_of_the_plan(config_copy: Path, registry: SchemaR
     connector = grants(acls, P.connector)
     assert set(connector) == {names.events(t) for t in registry.event_types}
     assert not any("Read" in ops for ops in connector.values())
+
+    # each Kafka-native source may write its own topic only: it cannot claim another's ce_source
+    registrar = grants(acls, "User:source-registrar")
+    assert registrar == {"council-a.sources.registrar": {"Describe", "Write"}}
+    sources = {a.principal for a in acls if a.principal.startswith("User:source-")}
+    assert sources == {f"User:source-{s}" for s in source_systems(config)}
 
     # the Kafka-sink recipient reads its own topic and nothing else
     waste = grants(acls, "User:recipient-waste")

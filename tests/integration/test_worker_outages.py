@@ -179,7 +179,14 @@ async def test_survivors_of_a_sigkilled_worker_ride_out_the_rebalance(
     others' commits in that window are refused (CommitFailedError). They must not exit, and
     every event is delivered exactly once."""
     settings = hub_settings.model_copy(
-        update={"database_url": postgres_url, "agent_batch_size": 50, **QUICK}
+        update={
+            "database_url": postgres_url,
+            "agent_batch_size": 50,
+            # what a rebalance leaves unfinished the reconciler re-publishes: soon, in a test
+            "reconcile_grace_s": 5,
+            "reconcile_interval_s": 1,
+            **QUICK,
+        }
     )
     migrated(settings)
     workers = [WorkerProcess(settings, tmp_path / f"worker-{i}.log") for i in range(4)]

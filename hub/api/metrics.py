@@ -127,12 +127,20 @@ class GaugeCache(Collector):
     ) -> None:
         self.read_db = read_db
         self.read_lag = read_lag
-        self.interval_s = interval_s
         self.timeout_s = timeout_s
         self.gauges: Gauges | None = None
         self.refresh_state = _Refresh()
         self._loop = Periodic("metrics-gauges", self.refresh, interval_s)
         self._db_inflight: asyncio.Future[Gauges] | None = None
+
+    @property
+    def interval_s(self) -> float:
+        return self._loop.interval_s
+
+    @interval_s.setter
+    def interval_s(self, seconds: float) -> None:
+        """Takes effect from the next wait between refreshes."""
+        self._loop.interval_s = seconds
 
     async def refresh(self) -> None:
         started = time.monotonic()

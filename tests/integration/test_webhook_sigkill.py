@@ -7,15 +7,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from hub.db.engine import make_engine
 from hub.events.publisher import EventPublisher
 from hub.inbox.store import InboxStore
 from hub.routing.messages import delivery_id
 from hub.settings import HubSettings
+from tests.conftest import JOURNEY_TIMEOUT_S
 from tests.integration.conftest import WorkerProcess
 from tests.integration.webhook_receiver import Endpoint, Receiver, make_secret, wait_for
 from tests.integration.webhook_setup import move, webhook_config, webhook_settings
 from tests.people import link_events
+
+# a worker killed and restarted: every wait has its own deadline; this only guards a hang
+pytestmark = pytest.mark.timeout(JOURNEY_TIMEOUT_S)
 
 PEOPLE = 200
 MOVES_EACH = 10  # 2,000 events

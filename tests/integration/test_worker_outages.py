@@ -23,10 +23,14 @@ from hub.db.tables import AuditRecord, InboxItem
 from hub.events.publisher import EventPublisher
 from hub.settings import HubSettings
 from runtime.wiring import open_stores
+from tests.conftest import JOURNEY_TIMEOUT_S
 from tests.integration.conftest import WorkerProcess, reset_schema
 from tests.integration.webhook_setup import move
 from tests.people import link_events
 from tests.pg_server import PgServer
+
+# a worker killed and restarted: every wait has its own deadline; this only guards a hang
+pytestmark = pytest.mark.timeout(JOURNEY_TIMEOUT_S)
 
 DELIVERED_TO = ("electoral", "parking", "waste")  # an address change, with the people linked
 OUTCOMES_PER_MOVE = 5  # + libraries (no agreement) and adult social care (no consent): withheld

@@ -41,7 +41,9 @@ def axe_source() -> str:
 
 
 @pytest.fixture(scope="module")
-def workbench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningHub, OidcProvider, Any]]:
+def workbench(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[RunningHub, OidcProvider, Any]]:
     if CHROMIUM is None:
         pytest.skip("no Chromium: `apt-get install chromium` (make test does it when root)")
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -62,7 +64,9 @@ def check_page(page: Any, name: str) -> None:
     """Zero axe violations; at 320 px no horizontal scroll of the page; screenshots if asked."""
     page.wait_for_load_state("load")
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    problems = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]]
+    problems = [
+        (v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
+    ]
     assert problems == [], f"{name}: {problems}"
     shots = os.environ.get("SCREENSHOTS_DIR")
     if shots:
@@ -79,7 +83,7 @@ def check_page(page: Any, name: str) -> None:
 
 
 def test_ig_signs_in_and_uses_every_page(workbench: tuple[RunningHub, OidcProvider, Any]) -> None:
-    hub, provider, context = workbench
+    hub, _provider, context = workbench
     page = context.new_page()
     page.goto(f"{hub.url}/dashboard")
     assert page.get_by_role("heading", name="Sign in").is_visible()

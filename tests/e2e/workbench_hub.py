@@ -16,7 +16,9 @@ from tests.oidc_provider import OidcProvider
 
 
 @contextmanager
-def oidc_hub(data_dir: Path, auto_user: str | None = None) -> Iterator[tuple[RunningHub, OidcProvider]]:
+def oidc_hub(
+    data_dir: Path, auto_user: str | None = None
+) -> Iterator[tuple[RunningHub, OidcProvider]]:
     provider = OidcProvider(auto_user=auto_user).start()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env.update(

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from tests.e2e.conftest import RunningHub
 from tests.e2e.workbench_hub import oidc_hub
@@ -104,3 +107,51 @@ def test_a_forged_callback_is_refused(hub: tuple[RunningHub, OidcProvider]) -> N
         f"{running.url}/dashboard/auth/callback", params={"code": "made-up", "state": "nope"}
     )
     assert response.status_code == 401 and "sign-in failed" in response.text.lower()
+
+
+def test_the_test_provider_holds_to_pkce_and_the_client_secret(
+    hub: tuple[RunningHub, OidcProvider],
+) -> None:
+    """The provider the sign-in tests rely on refuses what a real one refuses."""
+    _, provider = hub
+    redirect = "http://127.0.0.1:9/dashboard/auth/callback"
+    verifier = "v" * 50
+    params = {
+        "client_id": provider.client_id,
+        "response_type": "code",
+        "scope": "openid email",
+        "redirect_uri": redirect,
+        "state": "s",
+        "nonce": "n-pkce-test",
+        "code_challenge": create_s256_code_challenge(verifier),
+        "code_challenge_method": "S256",
+    }
+    assert (
+        httpx.get(
+            f"{provider.issuer}/authorize", params={**params, "code_challenge_method": "plain"}
+        ).status_code
+        == 400
+    )
+    no_pkce = {k: v for k, v in params.items() if not k.startswith("code_challenge")}
+    refused = httpx.get(f"{provider.issuer}/authorize", params=no_pkce)
+    assert (
+        "error=invalid_request" in refused.headers.get("location", "") or refused.status_code == 400
+    )
+
+    def code() -> str:
+        fresh = {**params, "nonce": secrets.token_hex(8)}  # a nonce is used once
+        location = httpx.get(f"{provider.issuer}/authorize", params=fresh).headers["location"]
+        return parse_qs(urlparse(location).query)["code"][0]
+
+    def token(code: str, verifier: str, secret: str) -> httpx.Response:
+        return httpx.post(
+            f"{provider.issuer}/token",
+            data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect,
+                  "code_verifier": verifier},
+            auth=(provider.client_id, secret),
+        )  # fmt: skip
+
+    assert token(code(), "w" * 50, provider.client_secret).json()["error"] == "invalid_grant"
+    assert token(code(), verifier, "wrong-secret").status_code == 401
+    good = token(code(), verifier, provider.client_secret)
+    assert good.status_code == 200 and good.json()["id_token"].count(".") == 2

@@ -8,15 +8,18 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from runtime.demo import SCENARIO, post_event
 from tests.browser.conftest import CHROMIUM
 from tests.e2e.conftest import RunningHub
-from tests.e2e.ig_scenario import PERSON, play_scenario
+from tests.e2e.ig_scenario import IG, PERSON, play_scenario
 from tests.e2e.workbench_hub import oidc_hub
 from tests.oidc_provider import OidcProvider
 
@@ -50,6 +53,7 @@ def workbench(
     axe = axe_source()
     with oidc_hub(Path(tmp_path_factory.mktemp("wb")) / "data") as (hub, provider):
         play_scenario(hub)
+        queue_a_stranger(hub)
         with sync_api.sync_playwright() as pw:
             browser = pw.chromium.launch(
                 executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
@@ -58,6 +62,17 @@ def workbench(
             context.add_init_script(axe)
             yield hub, provider, context
             browser.close()
+
+
+def queue_a_stranger(hub: RunningHub) -> None:
+    """An event about a person nobody has linked: held in the review queue."""
+    stranger = {**SCENARIO[0].body, "subject": "P-404"}
+    with httpx.Client(base_url=hub.url, timeout=10) as client:
+        assert post_event(client, "council-tax", stranger).status_code == 202
+        deadline = time.monotonic() + 30
+        while not client.get("/v1/review", headers=IG).json():
+            assert time.monotonic() < deadline, "nothing reached the review queue"
+            time.sleep(0.2)
 
 
 def check_page(page: Any, name: str) -> None:
@@ -161,11 +176,20 @@ def test_ig_signs_in_and_uses_every_page(workbench: tuple[RunningHub, OidcProvid
 
     page.get_by_role("link", name="Rejected and data quality").click()
     assert page.get_by_role("heading", name="Problems by source and rule").is_visible()
+    assert "Council Tax" in page.get_by_test_id("by-rule").inner_text()  # the refused name change
     check_page(page, "quality")
 
     page.get_by_role("link", name="Review queue").click()
     assert page.get_by_role("heading", name="Review queue", level=1).is_visible()
+    queue = page.get_by_test_id("review")
+    assert "Council Tax" in queue.inner_text()  # the source by name
     check_page(page, "review")
+    queue.get_by_role("button", name="Retry").first.click()
+    assert "was sent to the router again" in page.get_by_role("status").inner_text()
+    page.get_by_label("Show").select_option("retried")
+    page.get_by_role("button", name="Show").click()
+    assert page.get_by_label("Show").input_value() == "retried"
+    check_page(page, "review-retried")
 
     page.get_by_role("button", name="Sign out").click()
     assert page.get_by_role("heading", name="Sign in").is_visible()

@@ -156,6 +156,8 @@ def test_ig_signs_in_and_uses_every_page(workbench: tuple[RunningHub, OidcProvid
 
     page.get_by_role("link", name="Review reminders").click()
     assert page.get_by_role("heading", name="Review reminders").is_visible()
+    due = page.get_by_test_id("reminders").inner_text()
+    assert "DSA-005" in due and "Past its review date" in due and "31 Jan 2026" in due
     check_page(page, "reminders")
 
     # the access log names the person who read, with their purpose

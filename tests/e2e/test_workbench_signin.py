@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -155,3 +156,19 @@ def test_the_test_provider_holds_to_pkce_and_the_client_secret(
     assert token(code(), verifier, "wrong-secret").status_code == 401
     good = token(code(), verifier, provider.client_secret)
     assert good.status_code == 200 and good.json()["id_token"].count(".") == 2
+
+
+def test_review_reminders_are_a_metric(hub: tuple[RunningHub, OidcProvider]) -> None:
+    running, _ = hub
+    deadline = time.monotonic() + 30
+    while True:
+        lines = httpx.get(f"{running.url}/metrics").text.splitlines()
+        found = [line for line in lines if line.startswith("hub_agreements_needing_review ")]
+        if found:
+            break
+        assert time.monotonic() < deadline, "no hub_agreements_needing_review gauge"
+        time.sleep(0.3)
+    assert float(found[0].split()[1]) == 1  # DSA-005, past its review date
+    assert "# HELP hub_agreements_needing_review Agreements past their review date" in "\n".join(
+        lines
+    )

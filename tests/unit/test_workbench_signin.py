@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from structlog.testing import capture_logs
 
-from hub.api.reminders import warning_due
+from hub.api.reminders import ReminderLog, warning_due
 from hub.api.signin import (
     KeySessions,
+    install_sessions,
     is_loopback,
     oidc_problems,
     person_from_claims,
@@ -96,3 +100,35 @@ def test_plain_english_words() -> None:
     assert all(sentence(c).endswith(".") and "_" not in sentence(c) for c in ReasonCode)
     assert sentence(ReasonCode.NO_LOCAL_RECORD) == "The service holds no record of this person."
     assert flag_words("past_review_by") == "Past its review date"
+
+
+async def test_the_reminder_warning_is_logged_once_a_uk_day(config: HubConfig) -> None:
+    late = max(a.review_by for a in config.agreements)
+    now = [datetime(late.year + 1, 1, 5, 9, 0, tzinfo=UTC)]
+    reminder_log = ReminderLog(lambda: config, clock=lambda: now[0])
+    with capture_logs() as logs:
+        await reminder_log.check()
+        await reminder_log.check()
+        now[0] = now[0].replace(day=6)
+        await reminder_log.check()
+    warnings = [e for e in logs if e["event"] == "agreements_need_review"]
+    assert len(warnings) == 2 and all(w["log_level"] == "warning" for w in warnings)
+    assert warnings[0]["count"] == len(config.agreements)
+
+
+def test_the_session_cookie_is_secure_off_loopback_and_http_only() -> None:
+    def cookie_for(host: str) -> str:
+        app = FastAPI()
+        install_sessions(app, HubSettings(api_host=host), "k" * 32)
+
+        @app.get("/in")
+        def sign(request: Request) -> dict[str, str]:
+            request.session["who"] = {"kind": "person"}
+            return {}
+
+        return TestClient(app).get("/in").headers["set-cookie"].lower()
+
+    public = cookie_for("0.0.0.0")
+    assert "hub_session=" in public and "secure" in public and "httponly" in public
+    assert "samesite=lax" in public
+    assert "secure" not in cookie_for("127.0.0.1")

@@ -64,6 +64,8 @@ def create_app(settings: HubSettings) -> FastAPI:
     workbench = dashboard.Workbench(
         sessions=KeySessions(settings.session_max_age_s),
         oidc=OidcClient(settings) if settings.oidc_enabled else None,
+        # API-key sign-in: only the embedded laptop default (`hub up` allows its demo keys)
+        key_sign_in=settings.allow_demo_keys,
     )
 
     @asynccontextmanager

@@ -91,6 +91,7 @@ class Workbench:
 
     sessions: KeySessions
     oidc: OidcClient | None = None
+    key_sign_in: bool = True  # API-key sign-in: the embedded laptop default only, without OIDC
     retry: Callable[[int], Awaitable[str]] | None = None  # re-publish a review item
     config: Callable[[], HubConfig] | None = None  # the configuration in force (reloaded)
     last_verify: VerifyResult | None = None
@@ -165,26 +166,35 @@ def day_range(params: Any, default_days: int | None = None) -> tuple[date | None
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request, wb: Wb) -> HTMLResponse:
     error = request.query_params.get("error")
-    return HTMLResponse(
-        render(request, "login.html", who=None, error=error, oidc=wb.oidc is not None)
-    )
+    return HTMLResponse(render(request, "login.html", who=None, error=error, **_modes(wb)))
+
+
+def _modes(wb: Workbench) -> dict[str, bool]:
+    return {"oidc": wb.oidc is not None, "keys": wb.oidc is None and wb.key_sign_in}
 
 
 @router.post("/login", response_model=None)
-async def login(request: Request, ctx: Ctx, ig: Ig, wb: Wb) -> Response:
-    if wb.oidc is not None:
-        error = "Sign in with your council account: API keys are for systems only."
-        return HTMLResponse(render(request, "login.html", who=None, error=error, oidc=True), 403)
+async def login(request: Request, wb: Wb) -> Response:
+    if wb.oidc is not None or not wb.key_sign_in:
+        error = (
+            "Sign in with your council account: API keys are for systems only."
+            if wb.oidc is not None
+            else "Signing in with an API key is for the laptop default only: set up the "
+            "council's identity provider (HUB_OIDC_ISSUER, see docs/ig.md)."
+        )
+        html = render(request, "login.html", who=None, error=error, **_modes(wb))
+        return HTMLResponse(html, 403)
+    ctx, ig = api_context(request), ig_context(request)
     form = parse_qs((await request.body()).decode(errors="replace"))
     key = (form.get("api_key") or [""])[0].strip()
     try:
         system = key_sign_in(ctx.config, key, ig.keys)
     except HubError as exc:
-        html = render(request, "login.html", who=None, error=str(exc), oidc=False)
+        html = render(request, "login.html", who=None, error=str(exc), **_modes(wb))
         return HTMLResponse(html, 401)
     if Role.IG not in system.roles:
         error = f"{system.id} does not have the ig role"
-        return HTMLResponse(render(request, "login.html", who=None, error=error, oidc=False), 403)
+        return HTMLResponse(render(request, "login.html", who=None, error=error, **_modes(wb)), 403)
     remember_system(request, wb.sessions, hash_key(key))
     return RedirectResponse("/dashboard", status_code=303)
 

@@ -132,3 +132,18 @@ def test_the_session_cookie_is_secure_off_loopback_and_http_only() -> None:
     assert "hub_session=" in public and "secure" in public and "httponly" in public
     assert "samesite=lax" in public
     assert "secure" not in cookie_for("127.0.0.1")
+
+
+def test_key_sign_in_is_refused_outside_the_laptop_default() -> None:
+    from hub.api import dashboard
+
+    app = FastAPI()
+    install_sessions(app, HubSettings(), "k" * 32)
+    app.include_router(dashboard.router)
+    app.state.workbench = dashboard.Workbench(KeySessions(60), oidc=None, key_sign_in=False)
+    client = TestClient(app)
+    page = client.get("/dashboard/login")
+    assert "HUB_OIDC_ISSUER" in page.text and 'name="api_key"' not in page.text
+    refused = client.post("/dashboard/login", data={"api_key": "demo-information-governance-key"})
+    assert refused.status_code == 403 and "laptop default only" in refused.text
+    assert "set-cookie" not in refused.headers

@@ -172,3 +172,20 @@ def test_review_reminders_are_a_metric(hub: tuple[RunningHub, OidcProvider]) -> 
     assert "# HELP hub_agreements_needing_review Agreements past their review date" in "\n".join(
         lines
     )
+
+
+def test_pages_take_any_date_range_and_say_when_a_date_is_wrong(
+    hub: tuple[RunningHub, OidcProvider],
+) -> None:
+    running, _ = hub
+    with sign_in(running) as client:
+        month = client.get("/dashboard", params={"from": "2026-01-01", "to": "2026-01-31"})
+        assert month.status_code == 200 and "over the last 31 days" in month.text
+        bad = client.get("/dashboard/access-log", params={"from": "2026-02-30"})
+        assert bad.status_code == 422
+        assert "from must be a date like 2026-03-31" in bad.text
+        backwards = client.get(
+            "/dashboard/consent", params={"from": "2026-03-02", "to": "2026-03-01"}
+        )
+        assert backwards.status_code == 422 and "before the" in backwards.text
+        assert client.get("/dashboard/agreements/DSA-999").status_code == 404

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test up lint bench install clean
+.PHONY: demo test up lint bench install clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ bench: $(STAMP)
 	$(BIN)/hub bench-audit --rows 1000000
 	$(BIN)/hub bench-import --rows 100000
 	$(BIN)/hub bench-webhooks
+
+# Every IG workbench page at 1280 and 320 px (PNG files in screenshots/, not committed).
+screenshots: $(STAMP)
+	SCREENSHOTS_DIR=$(CURDIR)/screenshots $(BIN)/pytest -q -p no:cacheprovider -n 0 tests/browser/test_workbench_browser.py
 
 clean:
 	rm -rf $(VENV) .hub-data

@@ -215,3 +215,29 @@ def audit_verifier(settings: HubSettings, public_key_file: Path | None = None) -
     if path is not None:
         return Verifier(load_public(_read(path, "HUB_AUDIT_PUBLIC_KEY_FILE"), str(path)))
     return audit_signer(settings).verifier
+
+
+SESSION_SECRET_FILE = "session_secret"
+
+
+def session_secret(settings: HubSettings) -> str:
+    """The key signing the IG workbench's session cookie: HUB_SESSION_SECRET, or one generated
+    on first use into <data dir>/secrets/ (file 0600) and shared by the API processes of this
+    host; API processes on several hosts need HUB_SESSION_SECRET set to the same value."""
+    given = _text(settings.session_secret)
+    if given:
+        if len(given) < 32 or given in PUBLISHED or given.lower().startswith("change-me"):
+            raise ConfigError(
+                "the workbench session secret is too weak",
+                [
+                    Problem(
+                        "HUB_SESSION_SECRET",
+                        "weak",
+                        "use at least 32 random characters: `hub keys secret` makes one",
+                    )
+                ],
+            )
+        return given
+    folder = secrets_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return _kept(folder / SESSION_SECRET_FILE, random_secret().encode).decode().strip()

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hub.config.model import Role
 from hub.errors import ConfigError, Problem
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -292,6 +293,62 @@ class HubSettings(BaseSettings):
         le=65535,
         description="Port on which each worker serves its Prometheus metrics (0: off).",
     )
+
+    # IG sign-in (hub/api/signin.py): OpenID Connect with the council's identity provider;
+    # without an issuer, the embedded laptop default's API-key sign-in.
+    oidc_issuer: str = Field(
+        default="",
+        description="OpenID Connect issuer URL of the council's identity provider (its discovery "
+        "document is <issuer>/.well-known/openid-configuration). Empty: IG signs in with an API "
+        "key (embedded laptop default only).",
+    )
+    oidc_discovery_url: str = Field(
+        default="",
+        description="Discovery document URL, when it is not <issuer>/.well-known/openid-configuration.",
+    )
+    oidc_client_id: str = Field(
+        default="",
+        description="Client (application) id the hub is registered under at the provider.",
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        description="Client secret issued by the provider for the hub (no default; required with "
+        "HUB_OIDC_ISSUER).",
+    )
+    oidc_redirect_url: str = Field(
+        default="",
+        description="The hub's callback URL registered at the provider (https://<hub>/dashboard/auth"
+        "/callback). Empty: derived from the request.",
+    )
+    oidc_scopes: str = Field(
+        default="openid email profile",
+        description="Scopes asked for at sign-in (space separated; add `groups` where the provider "
+        "needs it for the roles claim).",
+    )
+    oidc_roles_claim: str = Field(
+        default="groups",
+        description="The id token claim (a list or a string) holding the person's groups or roles, "
+        "e.g. `groups` (Google, Keycloak) or `roles` (Entra ID app roles).",
+    )
+    oidc_role_map: dict[str, list[Role]] = Field(
+        default_factory=dict,
+        description='JSON map from a value of the roles claim to hub roles, e.g. {"hub-ig": ["ig"], '
+        '"hub-admin": ["ig", "admin"]}. A person with no mapped `ig` role cannot sign in.',
+    )
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="Key signing the workbench session cookie (no default). Not set: generated "
+        "into <data dir>/secrets/session_secret; set it when API processes run on several hosts.",
+    )
+    session_max_age_s: int = Field(
+        default=8 * 3600,
+        ge=60,
+        description="How long a workbench sign-in lasts (seconds) before signing in again.",
+    )
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer or self.oidc_discovery_url)
 
     @property
     def effective_database_url(self) -> str:

@@ -26,7 +26,10 @@ from hub.api.health import Probes, Readiness
 from hub.api.ig_context import IgContext
 from hub.api.limits import install_limits
 from hub.api.metrics import GaugeCache, HttpMetrics, read_gauges
+from hub.api.oidc import OidcClient
 from hub.api.policy import PolicyContext
+from hub.api.reminders import ReminderLog
+from hub.api.signin import KeySessions, install_sessions, require_oidc_settings
 from hub.audit.checkpoint import CheckpointStore
 from hub.audit.subject_access import SubjectAccess
 from hub.broker.clients import BrokerMonitor
@@ -37,10 +40,11 @@ from hub.connectors.store import ConnectorStore
 from hub.events.publisher import EventPublisher
 from hub.journal.store import JournalStore
 from hub.routing.claims import ClaimStore
-from hub.secrets import audit_verifier
+from hub.secrets import audit_verifier, session_secret
 from hub.settings import HubSettings
 from hub.signing.keys import record_keys
 from runtime.connectors import connector_defs
+from runtime.review import retry as retry_review
 from runtime.wiring import open_stores, wire
 
 # the worker's batch agents (runtime/worker.py), whose consumer lag /metrics reports
@@ -56,6 +60,13 @@ def create_app(settings: HubSettings) -> FastAPI:
     stores = open_stores(settings)
     refuse_demo_keys(w.config, KeyStore(stores.engine), settings.allow_demo_keys)
     audit_verifier(settings)  # a bad audit key stops the start, not the first verify
+    require_oidc_settings(settings)  # an issuer without its client id and secret: no start
+    workbench = dashboard.Workbench(
+        sessions=KeySessions(settings.session_max_age_s),
+        oidc=OidcClient(settings) if settings.oidc_enabled else None,
+        # API-key sign-in: only the embedded laptop default (`hub up` allows its demo keys)
+        key_sign_in=settings.allow_demo_keys,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -95,6 +106,9 @@ def create_app(settings: HubSettings) -> FastAPI:
             checkpoints=CheckpointStore(stores.engine, audit_verifier(settings)),
             keys=app.state.keys,
         )
+        workbench.config = app.state.policy.watcher.current
+        workbench.retry = partial(retry_review, settings, settings.kafka_bootstrap, stores.review)
+        reminder_log = ReminderLog(workbench.config)
         monitor = BrokerMonitor(settings)
         fresh = timedelta(seconds=settings.worker_stale_after_s)
         readiness = Readiness(
@@ -112,6 +126,7 @@ def create_app(settings: HubSettings) -> FastAPI:
                 [s.id for s in recipients if not isinstance(s.delivery, WebhookSink | KafkaSink)],
                 [s.id for s in recipients if isinstance(s.delivery, WebhookSink)],
                 worker_fresh=fresh,
+                config=workbench.config,
             ),
             partial(monitor.lag, AGENT_GROUPS, [t.name for t in w.topics()]),
             settings.metrics_refresh_interval_s,
@@ -120,9 +135,11 @@ def create_app(settings: HubSettings) -> FastAPI:
         await readiness.check_once()  # the first /readyz answers from a real check
         readiness.start()
         gauges.start()
+        reminder_log.start()
         try:
             yield
         finally:
+            await reminder_log.stop()
             await gauges.stop()
             await readiness.stop()
             await monitor.stop()
@@ -135,6 +152,8 @@ def create_app(settings: HubSettings) -> FastAPI:
         description="Publish change events once; receive the updates your agreements allow.",
         lifespan=lifespan,
     )
+    app.state.workbench = workbench
+    install_sessions(app, settings, session_secret(settings))
     install_error_handlers(app)
     app.add_middleware(HttpMetrics)
     app.include_router(health.router)

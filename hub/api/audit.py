@@ -8,14 +8,16 @@ import asyncio
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
+from hub.access.keys import KeyStore
 from hub.api.auth import current_system, require_role
 from hub.api.context import ApiContext, api_context
 from hub.api.ig_context import IgContext, ig_context
 from hub.api.limits import MAX_INT64
+from hub.api.signin import Person, session_person
 from hub.api.templating import render
 from hub.audit.export import rows_csv
 from hub.audit.queries import (
@@ -34,6 +36,7 @@ from hub.audit.store import AuditRow
 from hub.audit.subject_access import AccessLogEntry, SubjectAccessReport
 from hub.audit.verify import Break, verify_chain
 from hub.config.model import Role, System
+from hub.errors import PermissionDenied
 from hub.timeutil import utcnow
 
 router = APIRouter(prefix="/v1/audit", tags=["audit (IG)"])
@@ -74,11 +77,30 @@ def transfer_query(
     )
 
 
-def ig_system(system: Annotated[System, Depends(current_system)]) -> System:
-    return require_role(system, Role.IG)
+def ig_system(
+    request: Request,
+    ctx: Annotated[ApiContext, Depends(api_context)],
+    authorization: Annotated[str | None, Header()] = None,
+) -> System | Person:
+    """A system's API key (Authorization header), or else a person signed in to the workbench
+    (its session cookie): IG role either way. The access log records `.id`."""
+    if not authorization:
+        wb = getattr(request.app.state, "workbench", None)
+        keys = getattr(request.app.state, "keys", None)
+        person = session_person(
+            request,
+            ctx.config,
+            keys if isinstance(keys, KeyStore) else None,
+            getattr(wb, "sessions", None),
+        )
+        if person is not None:
+            if not person.is_ig:
+                raise PermissionDenied(f"{person.display} does not have the ig role")
+            return person
+    return require_role(current_system(request, ctx, authorization), Role.IG)
 
 
-IG = Annotated[System, Depends(ig_system)]
+IG = Annotated[System | Person, Depends(ig_system)]
 Ig = Annotated[IgContext, Depends(ig_context)]
 
 

@@ -25,6 +25,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, Table, func, select
 
 from hub.audit.ledger import HEAD
+from hub.audit.workbench import reminders
+from hub.config.model import HubConfig
 from hub.db.tables import (
     InboxItem,
     IngestJournal,
@@ -34,7 +36,7 @@ from hub.db.tables import (
 )
 from hub.metrics import HTTP_DURATION, HTTP_REQUESTS, UNMATCHED_ROUTE, method_label
 from hub.periodic import Periodic
-from hub.timeutil import utcnow
+from hub.timeutil import uk_date, utcnow
 
 log = structlog.get_logger("hub.api.metrics")
 
@@ -54,6 +56,7 @@ class Gauges:
     webhook_pending: Mapping[str, int] = field(default_factory=dict)
     dead_letters: Mapping[str, int] = field(default_factory=dict)
     review_open: int = 0
+    agreements_needing_review: int = 0
     journal_unrouted: int = 0
     chain_head: int = 0
     workers_live: int = 0
@@ -66,6 +69,7 @@ def read_gauges(
     webhook_recipients: Sequence[str],
     worker_fresh: timedelta,
     now: datetime | None = None,
+    config: Callable[[], HubConfig] | None = None,
 ) -> Gauges:
     """The database gauges, each from an index or a one-row table, never a whole-table count of
     the audit store (whose size has no bound but retention)."""
@@ -102,6 +106,7 @@ def read_gauges(
         webhook_pending={r: n for (r, s), n in outbox.items() if s == "pending"},
         dead_letters={r: n for (r, s), n in outbox.items() if s == "dead"},
         review_open=int(review),
+        agreements_needing_review=len(reminders(config(), uk_date(now))) if config else 0,
         journal_unrouted=int(unrouted),
         chain_head=int(head or 0),
         workers_live=int(workers),
@@ -217,6 +222,11 @@ class GaugeCache(Collector):
             "hub_review_queue_items",
             "Events waiting in the review queue for a person no system's record is linked to.",
             value=g.review_open,
+        )
+        yield GaugeMetricFamily(
+            "hub_agreements_needing_review",
+            "Agreements past their review date, ended or ending within 30 days (UK date).",
+            value=g.agreements_needing_review,
         )
         yield GaugeMetricFamily(
             "hub_ingest_unrouted_events",

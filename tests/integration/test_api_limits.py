@@ -181,7 +181,12 @@ def test_control_and_bidi_characters_are_422_naming_the_field(
 
 
 def test_the_dashboard_search_bounds_its_page_cursor_and_dates(client: TestClient) -> None:
-    client.cookies.set("hub_ig_key", "demo-information-governance-key")
+    signed_in = client.post(
+        "/dashboard/login",
+        data={"api_key": "demo-information-governance-key"},
+        follow_redirects=False,
+    )
+    assert signed_in.status_code == 303, signed_in.text[:300]
     for query in (f"after={2**64}", "after=" + "9" * 4301, "after=-1", "to=9999-12-31"):
         response = client.get(f"/dashboard/transfers?{query}")
         assert response.status_code in (200, 422), (query, response.text[:300])

@@ -25,9 +25,9 @@ def agreements_check(
     ] = None,
 ) -> None:
     """Validate systems.yaml and every agreement; each problem with file, line and field."""
+    from cli.common import console, hub_settings
     from hub.config.loader import load_config
     from hub.events.schemas import SchemaRegistry
-    from cli.common import hub_settings, console
 
     settings = hub_settings()
     directory = config_dir or settings.config_dir
@@ -44,8 +44,8 @@ def agreements_list(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
 ) -> None:
     """Every agreement with its status and version; flags those past review-by or expiring soon."""
-    from hub.config.review import review_flags
     from cli.common import hub_settings, print_table
+    from hub.config.review import review_flags
     from runtime.wiring import wire
 
     config = wire(hub_settings()).config
@@ -114,9 +114,9 @@ def explain_command(
     as_json: Annotated[bool, typer.Option("--json", help="The explanation as JSON")] = False,
 ) -> None:
     """What the hub would do with this event now, and exactly why. Nothing is sent."""
+    from cli.common import console, hub_settings, print_table
     from hub.errors import ExplainRequestInvalid, Problem
     from hub.routing.explain_live import explain_submission, recipients_to_explain
-    from cli.common import hub_settings, console, print_table
     from runtime.wiring import open_stores, wire
 
     try:

@@ -97,11 +97,11 @@ def audit_list(
 ) -> None:
     """Transfers (oldest first): who was sent what, under which agreement, or why not.
     Naming a person (--hub-id/--local-id) needs --purpose and is recorded in the access log."""
+    from cli.common import hub_settings
     from hub.audit.export import rows_csv
     from hub.audit.queries import PersonRef, TransferQuery
     from hub.audit.store import AuditFilter
     from hub.audit.subject_access import SubjectAccess
-    from cli.common import hub_settings
 
     if outcome is not None and outcome not in ("delivered", "withheld", "failed"):
         raise typer.BadParameter("must be delivered, withheld or failed", param_hint="--outcome")
@@ -152,9 +152,9 @@ def audit_report(
     as_json: Annotated[bool, typer.Option("--json", help="The report as JSON")] = False,
 ) -> None:
     """Subject access report: every transfer and withheld transfer about one person."""
+    from cli.common import console, hub_settings, print_table
     from hub.audit.queries import PersonRef
     from hub.audit.subject_access import SubjectAccess
-    from cli.common import hub_settings, console, print_table
 
     person = PersonRef(hub_id=hub_id, local_id=local_id, system=system)
     if not person.given:
@@ -220,10 +220,10 @@ def audit_verify(
 ) -> None:
     """Recompute the hash chain; exit 1 naming the first row edited, deleted, inserted,
     reordered or truncated, or a checkpoint or purge anchor not signed by the hub's key."""
+    from cli.common import console, err, hub_settings
     from hub.audit.checkpoint import Checkpoint, CheckpointStore
     from hub.audit.verify import verify_chain
     from hub.secrets import audit_verifier
-    from cli.common import hub_settings, console, err
 
     settings = hub_settings()
     checkpoints = CheckpointStore(_stores().engine, audit_verifier(settings, public_key))
@@ -253,9 +253,9 @@ def audit_checkpoint(
 ) -> None:
     """Sign the chain head (seq, hash, count, time) with the hub's Ed25519 key and print it;
     keep it somewhere else, with the public key (`hub audit public-key`)."""
+    from cli.common import console, hub_settings
     from hub.audit.checkpoint import CheckpointStore
     from hub.secrets import audit_signer
-    from cli.common import hub_settings, console
 
     settings = hub_settings()
     checkpoints = CheckpointStore.signing(_stores().engine, audit_signer(settings))
@@ -272,8 +272,8 @@ def audit_public_key(
 ) -> None:
     """Print the hub's Ed25519 public key (PEM): all a DPO needs to verify checkpoints and
     purge anchors (`hub audit verify --checkpoint FILE --public-key FILE`)."""
+    from cli.common import err, hub_settings
     from hub.secrets import audit_verifier
-    from cli.common import hub_settings, err
 
     verifier = audit_verifier(hub_settings())
     pem = verifier.public_pem()
@@ -300,11 +300,11 @@ def audit_purge(
     """Retention: delete the oldest rows, leaving a signed anchor so the rest still verifies."""  # fmt: skip
     from sqlalchemy import func, select
 
+    from cli.common import console, hub_settings
     from hub.audit.checkpoint import CheckpointStore
     from hub.audit.ledger import AUDIT
     from hub.audit.retention import purge_before
     from hub.secrets import audit_signer
-    from cli.common import hub_settings, console
 
     settings = hub_settings()
     day = (
@@ -337,8 +337,8 @@ def audit_access_log(
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
 ) -> None:
     """Who read the audit about a person, when and why (newest first)."""
-    from hub.audit.subject_access import SubjectAccess
     from cli.common import hub_settings, print_table
+    from hub.audit.subject_access import SubjectAccess
 
     settings = hub_settings()
     access = SubjectAccess(_stores().engine, settings.pseudonym_key.get_secret_value())
@@ -357,8 +357,8 @@ def audit_access_log(
 def audit_flows() -> None:
     """Transfers per agreement (delivered, withheld, failed) and the agreements past review or
     expiring soon. The agreements themselves: `hub agreements list`."""
-    from hub.audit.queries import agreements_overview
     from cli.common import hub_settings, print_table
+    from hub.audit.queries import agreements_overview
     from runtime.wiring import wire
 
     settings = hub_settings()
@@ -381,8 +381,8 @@ def audit_withheld(
     date_to: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD")] = None,
 ) -> None:
     """Withheld transfers counted by reason."""
-    from hub.audit.queries import withheld_by_reason
     from cli.common import print_table
+    from hub.audit.queries import withheld_by_reason
 
     counts = withheld_by_reason(_stores().engine, _day(date_from, "--from"), _day(date_to, "--to"))
     print_table(
@@ -391,7 +391,9 @@ def audit_withheld(
 
 
 @app.command("failures")
-def audit_failures(limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many")] = 50) -> None:
+def audit_failures(
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many")] = 50,
+) -> None:
     """Deliveries that failed after their retries (dead letters), newest first."""
     from hub.audit.queries import failures
 
@@ -399,10 +401,12 @@ def audit_failures(limit: Annotated[int, typer.Option(min=1, max=10_000, help="A
 
 
 @app.command("consent")
-def audit_consent(limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many")] = 50) -> None:
+def audit_consent(
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many")] = 50,
+) -> None:
     """Consent withdrawals and objections, newest first (pseudonymous keys)."""
-    from hub.audit.queries import consent_withdrawals
     from cli.common import hub_settings, print_table
+    from hub.audit.queries import consent_withdrawals
 
     secret = hub_settings().pseudonym_key.get_secret_value()
     rows = consent_withdrawals(_stores().engine, secret, limit)

@@ -34,7 +34,10 @@ def console_logging(level: str, settings: HubSettings) -> None:
     stream = open(log_dir / "hub.log", "a", buffering=1, encoding="utf-8")  # noqa: SIM115 (for the process's life)
     configure_logging(level, file=stream)
     logging.basicConfig(
-        stream=stream, level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s", force=True
+        stream=stream,
+        level=logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        force=True,
     )
 
 

@@ -62,4 +62,3 @@ def config_schemas(
     console.print(
         f"OK: {total} schema versions of {len(registry.event_types)} event types are {chosen.value} compatible."
     )
-

@@ -41,7 +41,7 @@ def import_command(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from cli.common import hub_settings, console
+    from cli.common import console, hub_settings
     from runtime.connectors import import_one
     from runtime.stack import running_bootstrap
 
@@ -82,8 +82,8 @@ def import_command(
 @app.command("list")
 def connectors_list() -> None:
     """The connectors configured in connectors.yaml (validated: errors name file, line and field)."""
-    from hub.connectors.config import FileDropDef, SqlOutboxDef
     from cli.common import hub_settings, print_table, safe_url
+    from hub.connectors.config import FileDropDef, SqlOutboxDef
     from runtime.connectors import connector_defs
     from runtime.wiring import wire
 
@@ -110,8 +110,8 @@ def connectors_status(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
 ) -> None:
     """Each connector's position, lag (oldest unpublished change), rows published and rejected."""
-    from hub.timeutil import utcnow
     from cli.common import hub_settings, print_table
+    from hub.timeutil import utcnow
     from runtime.connectors import statuses
 
     now = utcnow()
@@ -158,9 +158,9 @@ def connectors_imports(
         int, typer.Option(min=1, max=10_000, help="At most this many, newest first")
     ] = 20,
 ) -> None:
-    """Files imported (by a file drop or `hub import`): rows done of total, published, rejected."""
-    from hub.connectors.store import ConnectorStore
+    """Files imported (by a file drop or `hub connectors import`): rows done of total, published, rejected."""
     from cli.common import hub_settings, print_table
+    from hub.connectors.store import ConnectorStore
     from runtime.wiring import open_stores
 
     found = ConnectorStore(open_stores(hub_settings()).engine).imports(limit)
@@ -195,7 +195,7 @@ def connectors_imports(
 
 
 def _set_paused(name: str, paused: bool) -> None:
-    from cli.common import hub_settings, console
+    from cli.common import console, hub_settings
     from runtime.connectors import set_paused
 
     set_paused(hub_settings(), name, paused)
@@ -212,5 +212,3 @@ def connectors_pause(name: Annotated[str, typer.Argument(help="Connector name")]
 def connectors_resume(name: Annotated[str, typer.Argument(help="Connector name")]) -> None:
     """Let a paused connector carry on from its saved position."""
     _set_paused(name, False)
-
-

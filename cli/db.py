@@ -22,8 +22,8 @@ app = typer.Typer(
 
 def _target() -> tuple[str, str]:
     """The settings' database URL, and the same with the password masked (to print)."""
-    from hub.settings import load_settings
     from cli.common import safe_url
+    from hub.settings import load_settings
 
     url = load_settings().effective_database_url
     return url, safe_url(url)
@@ -46,8 +46,8 @@ def _run(action: str, revision: str, what: str) -> None:
     from alembic.util import CommandError
     from sqlalchemy.exc import SQLAlchemyError
 
-    from hub.db.engine import downgrade, migrate
     from cli.common import console
+    from hub.db.engine import downgrade, migrate
 
     url, shown = _target()
     engine = _engine_for(url)
@@ -99,8 +99,8 @@ def db_current() -> None:
     """The revision the database is at, and whether that is the newest (exit 1 if it is not)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from hub.db.engine import current_revisions, script_directory
     from cli.common import console
+    from hub.db.engine import current_revisions, script_directory
 
     url, shown = _target()
     engine = _engine_for(url)
@@ -129,8 +129,8 @@ def db_history() -> None:
     """Every migration, newest first; the database's current revision is marked."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from hub.db.engine import current_revisions, script_directory
     from cli.common import print_table
+    from hub.db.engine import current_revisions, script_directory
 
     url, shown = _target()
     engine = _engine_for(url)

@@ -82,8 +82,8 @@ async def redrive(settings: HubSettings, bootstrap: str, recipient: str | None) 
 @app.command("dead")
 def dead_command(recipient: RecipientOption = None) -> None:
     """List the dead letters: deliveries given up on after the retry budget."""
+    from cli.common import console, hub_settings, print_table
     from hub.delivery.outbox import OutboxStore
-    from cli.common import hub_settings, console, print_table
     from runtime.wiring import open_stores
 
     rows = OutboxStore(open_stores(hub_settings()).engine).dead(recipient)
@@ -111,7 +111,7 @@ def dead_command(recipient: RecipientOption = None) -> None:
 @app.command("redrive")
 def redrive_command(recipient: RecipientOption = None) -> None:
     """Send dead letters again under the policy in force now (no longer allowed: withheld, audited)."""
-    from cli.common import hub_settings, console
+    from cli.common import console, hub_settings
     from runtime.stack import running_bootstrap
 
     settings = hub_settings()
@@ -125,9 +125,9 @@ def redrive_command(recipient: RecipientOption = None) -> None:
 @app.command("endpoints")
 def endpoints_command() -> None:
     """Each webhook recipient: URL, enabled or disabled (410 Gone), pending and dead counts."""
+    from cli.common import hub_settings, print_table
     from hub.config.model import WebhookSink
     from hub.delivery.outbox import OutboxStore
-    from cli.common import hub_settings, print_table
     from runtime.wiring import open_stores, wire
 
     settings = hub_settings()
@@ -156,10 +156,10 @@ def enable_command(
     recipient: Annotated[str, typer.Argument(help="The recipient whose endpoint works again")],
 ) -> None:
     """Enable an endpoint disabled by a 410 Gone; its pending deliveries are sent again."""
+    from cli.common import console, hub_settings
     from hub.delivery.outbox import OutboxStore
     from hub.errors import ConfigError, Problem
     from hub.timeutil import utcnow
-    from cli.common import hub_settings, console
     from runtime.wiring import open_stores, wire
 
     settings = hub_settings()
@@ -210,12 +210,14 @@ def review_list(
 
 @app.command("retry")
 def review_retry(
-    review_id: Annotated[int, typer.Argument(metavar="ID", help="The id `hub deliveries held` shows")],
+    review_id: Annotated[
+        int, typer.Argument(metavar="ID", help="The id `hub deliveries held` shows")
+    ],
 ) -> None:
     """Re-publish a queued event with its original id (e.g. after linking its person)."""
     import asyncio
 
-    from cli.common import hub_settings, console
+    from cli.common import console, hub_settings
     from runtime.review import retry
     from runtime.stack import running_bootstrap
     from runtime.wiring import open_stores
@@ -242,11 +244,11 @@ def replay_command(
     import asyncio
     from datetime import date, datetime
 
+    from cli.common import console, hub_settings
     from hub.journal.store import JournalStore
     from hub.routing.originals import AuditOriginals
     from hub.subjects.store import SubjectStore
     from hub.timeutil import UK
-    from cli.common import hub_settings, console
     from runtime.replay import replay_for
     from runtime.stack import running_bootstrap
     from runtime.wiring import open_stores, wire
@@ -293,8 +295,8 @@ def quarantine_list(
     sign that something other than the hub writes to its topics (lock them down with ACLs)."""
     import base64
 
+    from cli.common import console, hub_settings, print_table
     from hub.rejected.quarantine import QuarantineStore
-    from cli.common import hub_settings, console, print_table
     from runtime.wiring import open_stores
 
     rows = QuarantineStore(open_stores(hub_settings()).engine).list(topic, limit)

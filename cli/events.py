@@ -141,4 +141,3 @@ def quality(
             for row in rows
         ],
     )
-

@@ -14,11 +14,11 @@ app = typer.Typer(help="Kafka administration for the hub's topics.", no_args_is_
 
 @app.command("acls")
 def acls_command(
-    principal_api: Annotated[str, typer.Option(help="Kafka principal of `hub api`")] = (
+    principal_api: Annotated[str, typer.Option(help="Kafka principal of `hub run api`")] = (
         Principals.api
     ),
     principal_worker: Annotated[
-        str, typer.Option(help="Kafka principal of `hub worker` (and re-publishing commands)")
+        str, typer.Option(help="Kafka principal of `hub run worker` (and re-publishing commands)")
     ] = Principals.worker,
     principal_connector: Annotated[
         str, typer.Option(help="Kafka principal of the source connectors")
@@ -65,4 +65,3 @@ def acls_command(
     typer.echo("set -e")
     for line in acl_commands(acls, target, command_config or None):
         typer.echo(line)
-

@@ -19,7 +19,9 @@ app = typer.Typer(
     help="API keys (new, list, rotate, revoke) and the hub's own secrets.", no_args_is_help=True
 )
 
-SystemId = Annotated[str, typer.Argument(metavar="ID", help="The system or person, e.g. waste or ig-alice")]
+SystemId = Annotated[
+    str, typer.Argument(metavar="ID", help="The system or person, e.g. waste or ig-alice")
+]
 
 
 def _store_and_config() -> tuple[KeyStore, HubConfig]:
@@ -79,7 +81,7 @@ def keys_list(
     import json
 
     store, config = _store_and_config()
-    stored = store.keys()
+    stored = store.list_keys()
     known = {k.key_sha256_prefix for k in stored}
     rows: list[dict[str, str | list[str] | None]] = [
         {
@@ -147,7 +149,7 @@ def keys_revoke(system_id: SystemId) -> None:
 
     store, config = _store_and_config()
     if config.system(system_id) is None and not any(
-        k.system_id == system_id for k in store.keys()
+        k.system_id == system_id for k in store.list_keys()
     ):
         raise KeyProblem(f"no system {system_id!r} in systems.yaml or the key table")
     store.revoke(config, system_id, utcnow())

@@ -59,8 +59,8 @@ def demo() -> None:
     """Start the embedded stack, play the scripted scenario, print the audit table, stop."""
     from runtime.demo import run_demo
 
-    settings = loadhub_settings()
-    configure_logging("WARNING")  # the demo's story is the printed tables, not the logs
+    settings = load_settings()
+    console_logging("WARNING", settings)  # the demo's story is the printed tables, not the logs
     run_demo(settings, console if console.is_terminal else Console(width=150))
 
 
@@ -140,4 +140,3 @@ def health(
         err.print(f"not ready: {why}")
         raise typer.Exit(1)
     console.print("ready")
-

@@ -34,8 +34,8 @@ def retention_purge(
 ) -> None:
     """Purge each store past its retention (HUB_RETENTION_*_DAYS) and print the counts per
     store. Events still waiting for a final outcome are never purged."""
+    from cli.common import console, hub_settings, print_table
     from hub.retention import RetentionPolicy, purge
-    from cli.common import hub_settings, console, print_table
     from runtime.wiring import open_stores
 
     settings = hub_settings()

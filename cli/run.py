@@ -36,7 +36,8 @@ def run_connectors(
     names: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[NAME]...", help="Connector names from connectors.yaml (default: every enabled one)"
+            metavar="[NAME]...",
+            help="Connector names from connectors.yaml (default: every enabled one)",
         ),
     ] = None,
     once: Annotated[

@@ -3,13 +3,13 @@
 Generated from the configuration (the same topic plan `hub init` creates), so a deployment can
 lock every principal down to what it uses:
 
-- the API (`hub api`): writes events.<type> and events.rejected; describes the internal topics
+- the API (`hub run api`): writes events.<type> and events.rejected; describes the internal topics
   and the worker's consumer groups (readiness and the consumer lag in /metrics);
-- the worker (`hub worker`, and the operator commands that re-publish: `hub replay`,
-  `hub review retry`, `hub rejected replay`, `hub deliveries redrive`): creates, reads and writes
+- the worker (`hub run worker`, and the operator commands that re-publish: `hub deliveries replay`,
+  `hub deliveries retry`, `hub events replay`, `hub deliveries redrive`): creates, reads and writes
   every topic in the plan, faust's own `tell-it-once-hub-*` topics, and its consumer groups
   `tell-it-once-hub*`;
-- each source connector (`hub connector run`, `hub import`): creates and writes events.<type>;
+- each source connector (`hub run connectors`, `hub connectors import`): creates and writes events.<type>;
 - each Kafka-sink recipient: reads its own topic only, in consumer groups named after it.
 """
 

@@ -18,7 +18,9 @@ from hub.settings import HubSettings, load_settings
 PARTS = ("worker", "api", "connectors")
 
 
-def run_part(part: str, settings: HubSettings, names: Sequence[str] = (), once: bool = False) -> None:
+def run_part(
+    part: str, settings: HubSettings, names: Sequence[str] = (), once: bool = False
+) -> None:
     """Run `part` until SIGTERM or Ctrl-C (connectors `once`: one round, then return)."""
     if part == "worker":
         from runtime.worker import run_worker

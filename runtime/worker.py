@@ -1,4 +1,4 @@
-"""`hub worker`: the faust worker hosting the router, delivery and audit-writer agents."""
+"""`hub run worker`: the faust worker hosting the router, delivery and audit-writer agents."""
 
 from __future__ import annotations
 

@@ -196,7 +196,7 @@ class KeyStore:
         gets 401 on every call until IG gives it a key again (`hub keys rotate`)."""
         self._revoke_all(config, system_id, at)
 
-    def keys(self) -> list[KeyRecord]:
+    def list_keys(self) -> list[KeyRecord]:
         """Every stored key (never the key itself: the first 8 hex digits of its hash), oldest first."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(KEYS).order_by(KEYS.c.id)).all()

@@ -83,7 +83,9 @@ def audit_list(
     recipient: Annotated[str | None, typer.Option(help="Only this receiving system")] = None,
     source: Annotated[str | None, typer.Option(help="Only this source system")] = None,
     agreement: Annotated[str | None, typer.Option(help="Only this agreement id")] = None,
-    event_type: Annotated[str | None, typer.Option("--event-type")] = None,
+    event_type: Annotated[
+        str | None, typer.Option("--event-type", help="Only this event type")
+    ] = None,
     event_id: Annotated[str | None, typer.Option("--event-id", help="Only this event")] = None,
     outcome: Annotated[str | None, typer.Option(help="delivered, withheld or failed")] = None,
     date_from: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD")] = None,
@@ -333,8 +335,10 @@ def audit_purge(
 
 @app.command("access-log")
 def audit_access_log(
-    subject_key: Annotated[str | None, typer.Option("--subject-key")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    subject_key: Annotated[
+        str | None, typer.Option("--subject-key", help="Only reads about this pseudonymous key")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many")] = 50,
 ) -> None:
     """Who read the audit about a person, when and why (newest first)."""
     from cli.common import hub_settings, print_table

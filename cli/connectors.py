@@ -65,9 +65,13 @@ def import_command(
                 settings, bootstrap, file, source, event_type, connector, results, on_progress
             )
         )
-    if summary.already_done:
-        console.print(f"{file.name} was imported before (same content): nothing published again.")
-    elif summary.resumed_from:
+    if summary.already_done:  # its counts are the earlier import's: not news
+        console.print(
+            f"{file.name} was imported before (same content): nothing published again. "
+            f"Results: {summary.results_file}"
+        )
+        return
+    if summary.resumed_from:
         console.print(f"Resumed after row {summary.resumed_from + 1} of an interrupted import.")
     console.print(
         f"{summary.rows} rows: {summary.published} published, {summary.rejected} rejected, "

@@ -28,9 +28,7 @@ def on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Pope
     return proc, master
 
 
-def read(
-    master: int, proc: subprocess.Popen[bytes], until: bytes | None, timeout: float
-) -> bytes:
+def read(master: int, proc: subprocess.Popen[bytes], until: bytes | None, timeout: float) -> bytes:
     """What the terminal showed (colours taken out), until `until` appears (None: until the process ends)."""
     out = bytearray()
     deadline = time.monotonic() + timeout

@@ -32,7 +32,9 @@ def test_the_tree_has_the_groups_people_look_for() -> None:
     ]  # fmt: skip
     paths = {" ".join(p) for p, _ in walk(ROOT)}
     assert {"keys new", "keys list", "keys rotate", "keys revoke"} <= paths
-    assert {f"bench {b}" for b in ("codec", "policy", "flow", "audit", "import", "webhooks")} <= paths
+    assert {
+        f"bench {b}" for b in ("codec", "policy", "flow", "audit", "import", "webhooks")
+    } <= paths
 
 
 def test_every_command_argument_and_option_has_help() -> None:
@@ -96,4 +98,6 @@ def test_an_old_name_runs_the_new_command_and_says_so_on_stderr(
     assert "schema versions" in old.stdout
     assert "`hub schemas check` is now `hub config schemas`" in old.stderr
     hidden = CliRunner().invoke(app, ["--help"]).output
-    assert "│ schemas " not in hidden and "│ bench-codec " not in hidden and "│ import " not in hidden
+    assert (
+        "│ schemas " not in hidden and "│ bench-codec " not in hidden and "│ import " not in hidden
+    )

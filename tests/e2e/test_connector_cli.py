@@ -114,12 +114,12 @@ def test_import_refuses_an_unreadable_file_with_exit_2(
 @pytest.mark.parametrize(
     "command",
     [
-        ["import"],
+        ["connectors", "import"],
         ["connectors"],
         ["connectors", "status"],
         ["connectors", "imports"],
-        ["connector", "run"],
-        ["bench-import"],
+        ["run", "connectors"],
+        ["bench", "import"],
     ],
 )
 def test_connector_commands_explain_themselves(command: list[str]) -> None:

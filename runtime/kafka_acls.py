@@ -20,7 +20,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from agents.batching import APP_ID
 from hub.broker.topics import TopicNames, TopicSpec, source_topics, topic_plan
 from hub.config.model import HubConfig, KafkaSink
 
@@ -57,6 +56,8 @@ def hub_acls(
     replication: int = 1,
 ) -> list[Acl]:
     """Every ACL the hub's principals need, least privilege, from the topic plan."""
+    from agents.batching import APP_ID  # faust's, loaded only here: `hub --help` stays quick
+
     plan: Sequence[TopicSpec] = topic_plan(names, config, event_types, partitions, replication)
     events = [names.events(t) for t in sorted(event_types)]
     acls: list[Acl] = []

@@ -1,4 +1,4 @@
-# Tell-It-Once Hub: one image for every hub process (`hub init`, `hub api`, `hub worker`).
+# Tell-It-Once Hub: one image for every hub process (`hub init`, `hub run api`, `hub run worker`).
 #   docker build -t tell-it-once-hub .
 #   docker run --rm tell-it-once-hub --help
 # docker-compose.yml builds it and runs the production-shaped stack (see docs/deployment.md).

@@ -1,7 +1,7 @@
 """The first step of every consumer of an internal topic: act only on records the hub signed.
 
 A record that does not verify is refused: never handed to the handler, logged with its topic,
-partition and offset, counted, and kept whole in the quarantine table (`hub quarantine list`).
+partition and offset, counted, and kept whole in the quarantine table (`hub deliveries quarantine`).
 """
 
 from __future__ import annotations

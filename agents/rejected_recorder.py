@@ -1,7 +1,7 @@
 """Rejected-event recorder: keeps every record from `events.rejected` in the database, whole.
 
 The embedded broker keeps messages in memory only; the database is where a rejected record
-survives, to be listed (`hub rejected list`) and replayed once fixed (`hub rejected replay`).
+survives, to be listed (`hub events rejected`) and replayed once fixed (`hub events replay`).
 """
 
 from __future__ import annotations

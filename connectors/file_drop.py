@@ -1,6 +1,6 @@
 """Source connector: CSV/XLSX files, one event per row, resumable, with a results file.
 
-`import_file` is the one-off load (`hub import FILE --source X`); `FileDropConnector` watches a
+`import_file` is the one-off load (`hub connectors import FILE --source X`); `FileDropConnector` watches a
 folder and imports each file that lands there, then moves it to `processed/` (with its results
 file) or, when it cannot be read at all, to `failed/` (with the reason in `<name>.error.txt`).
 

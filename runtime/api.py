@@ -1,4 +1,4 @@
-"""`hub api`: the FastAPI application (ingest, inbox, health), wired to the broker and database."""
+"""`hub run api`: the FastAPI application (ingest, inbox, health), wired to the broker and database."""
 
 from __future__ import annotations
 

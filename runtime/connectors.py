@@ -1,5 +1,5 @@
-"""Running source connectors: one (`hub connector run NAME`), all (`hub connector run-all`,
-started by `hub up`), or a one-off file import (`hub import FILE`)."""
+"""Running source connectors: one (`hub run connectors NAME`), all (`hub run connectors`,
+started by `hub up`), or a one-off file import (`hub connectors import FILE`)."""
 
 from __future__ import annotations
 

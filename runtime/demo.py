@@ -248,7 +248,7 @@ def run_demo(settings: HubSettings, console: Console) -> None:
                     raise StackError(f"step 4: HTTP {stranger.status_code} {stranger.text}")
                 console.print(
                     "4. A death is notified for a person no service's record is linked to: it is "
-                    "accepted and waits in the review queue (`hub review list`), not dropped\n"
+                    "accepted and waits in the review queue (`hub deliveries held`), not dropped\n"
                 )
                 rows = wait_for_audit(stack, AuditStore(engine), event_ids, expected, timeout=60)
                 console.print(audit_table(rows, names, types))

@@ -44,7 +44,7 @@ async def replay(
     """
     rejection = store.get(seq)
     if rejection is None:
-        raise ReplayError(f"there is no rejected event {seq} (see `hub rejected list`)")
+        raise ReplayError(f"there is no rejected event {seq} (see `hub events rejected`)")
     if rejection.status == "replayed":
         raise ReplayError(f"rejected event {seq} was already replayed as {rejection.replayed_as}")
     untrusted = sorted(set(rejection.rules) & UNTRUSTED_RULES)

@@ -1,4 +1,4 @@
-"""`hub replay`: re-run accepted events through the policy in force now, for one recipient.
+"""`hub deliveries replay`: re-run accepted events through the policy in force now, for one recipient.
 
 For a newly subscribed recipient, or one that lost data. Events come from the ingest journal
 (every event the hub accepted); each is decided again for the recipient with the agreements,

@@ -17,13 +17,13 @@ class RetryError(HubError):
 async def retry(settings: HubSettings, bootstrap: str, store: ReviewStore, seq: int) -> str:
     item = store.get(seq)
     if item is None:
-        raise RetryError(f"there is no review item {seq} (see `hub review list`)")
+        raise RetryError(f"there is no review item {seq} (see `hub deliveries held`)")
     if item.status != "open":
         raise RetryError(f"review item {seq} is {item.status}, not open")
     # Marked before it is published: the router may route it (and, still unlinked, queue it
     # again as open) before the producer has even stopped; marking afterwards would hide it.
     if not store.mark(seq, "retried", utcnow(), only_if="open"):
-        raise RetryError(f"review item {seq} is no longer open (see `hub review list`)")
+        raise RetryError(f"review item {seq} is no longer open (see `hub deliveries held`)")
     try:
         # the router checked it before queueing it: re-published signed by the hub
         headers = record_keys(settings).sign_headers(item.topic, item.key, item.value, item.headers)

@@ -192,10 +192,10 @@ class Stack:
 
     def _start_children(self) -> None:
         env = settings_env(self.settings)
-        connectors = ("connector run-all",) if has_connectors(self.settings) else ()
+        connectors = ("connectors",) if has_connectors(self.settings) else ()
         for name in ("worker", "api", *connectors):
-            argv = [sys.executable, "-m", "runtime.cli", *name.split()]
-            log_file = self.log_dir / f"{name.split()[0]}.log"
+            argv = [sys.executable, "-m", "runtime.process", name]
+            log_file = self.log_dir / f"{name.removesuffix('s')}.log"  # connector.log, as before
             self.children.append(_Child(name, argv, env, log_file, _spawn(argv, env, log_file)))
 
     def _wait_ready(self) -> None:

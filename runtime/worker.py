@@ -1,4 +1,4 @@
-"""`hub worker`: the faust worker hosting the router, delivery and audit-writer agents."""
+"""`hub run worker`: the faust worker hosting the router, delivery and audit-writer agents."""
 
 from __future__ import annotations
 
@@ -91,4 +91,8 @@ def run_worker(settings: HubSettings) -> None:
     serve_worker_metrics(settings.worker_metrics_port)
     logging.getLogger("faust").setLevel(logging.WARNING)
     loglevel = "info" if settings.log_level.upper() == "DEBUG" else "warning"
-    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    # faust's startup spinner writes cursor codes (ESC[?25l...) even to a file: worker.log holds
+    # JSON lines only
+    worker.spinner = None
+    worker.execute_from_commandline()

@@ -1,4 +1,5 @@
-"""API keys kept in the database, hashed (SHA-256): made by `hub systems add` / `hub keys rotate`.
+"""API keys kept in the database, hashed (SHA-256): made by `hub keys new --role` / `hub keys rotate`, listed by
+`hub keys list`, revoked by `hub keys revoke`.
 
 A key is shown once, at creation. systems.yaml's `api_key_sha256` keys keep working until the
 system's key is rotated: rotation revokes every earlier key of the system, the YAML one included
@@ -92,6 +93,19 @@ class StoredKey(BaseModel):
     revoked: bool
 
 
+class KeyRecord(BaseModel):
+    """A stored key as `hub keys list` shows it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    system_id: str
+    name: str
+    roles: frozenset[Role]
+    key_sha256_prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
 class KeyStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -174,6 +188,33 @@ class KeyStore:
 
     def rotate(self, config: HubConfig, system_id: str, at: datetime) -> str:
         """Revoke every key of the system (the systems.yaml one too) and make a new one."""
+        name, roles = self._revoke_all(config, system_id, at)
+        return self._insert(system_id, name, roles, at)
+
+    def revoke(self, config: HubConfig, system_id: str, at: datetime) -> None:
+        """Revoke every key of the system (the systems.yaml one too) and make none: the system
+        gets 401 on every call until IG gives it a key again (`hub keys rotate`)."""
+        self._revoke_all(config, system_id, at)
+
+    def list_keys(self) -> list[KeyRecord]:
+        """Every stored key (never the key itself: the first 8 hex digits of its hash), oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(KEYS).order_by(KEYS.c.id)).all()
+        return [
+            KeyRecord(
+                system_id=r.system_id,
+                name=r.name,
+                roles=frozenset(Role(x) for x in r.roles.split(",") if x),
+                key_sha256_prefix=r.key_sha256[:8],
+                created_at=r.created_at,
+                revoked_at=r.revoked_at,
+            )
+            for r in rows
+        ]
+
+    def _revoke_all(
+        self, config: HubConfig, system_id: str, at: datetime
+    ) -> tuple[str, frozenset[Role]]:
         with self.engine.connect() as conn:
             latest = conn.execute(
                 select(KEYS.c.name, KEYS.c.roles)
@@ -190,7 +231,7 @@ class KeyStore:
         else:
             raise KeyProblem(
                 f"no system {system_id!r} in systems.yaml or the key table: "
-                "add it with `hub systems add`"
+                "add it with `hub keys new ID --role ...`"
             )
         with self.engine.begin() as conn:
             conn.execute(
@@ -213,4 +254,5 @@ class KeyStore:
                             revoked_at=at,
                         )
                     )
-        return self._insert(system_id, name, roles, at)
+        self._cache.clear()
+        return name, roles

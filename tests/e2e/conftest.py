@@ -19,7 +19,7 @@ from tests.conftest import WIDE_WINDOW_DAYS
 
 
 def hub_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "runtime.cli", *args]
+    return [sys.executable, "-m", "cli", *args]
 
 
 def run_hub(

@@ -104,7 +104,7 @@ def test_ig_answers_who_got_what_and_proves_the_trail(
 
     # keys: an admin (made on the command line) issues an IG key over the API, shown once;
     # rotating it revokes the old one
-    made = run_hub("systems", "add", "ops-admin", "--role", "admin", env=hub.env)
+    made = run_hub("keys", "new", "ops-admin", "--role", "admin", env=hub.env)
     assert made.returncode == 0, made.stderr
     admin = {"Authorization": f"Bearer {made.stdout.split()[-1]}"}
     with httpx.Client(base_url=hub.url, timeout=10) as client:

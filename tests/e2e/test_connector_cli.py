@@ -1,4 +1,4 @@
-"""Connectors as an operator drives them: `hub import` against `hub up`, the folder watched by
+"""Connectors as an operator drives them: `hub connectors import` against `hub up`, the folder watched by
 the connector process `hub up` starts, `hub connectors status|pause|resume`, the API."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def test_import_and_folder_drop_against_a_running_hub(
     hub = running_hub
     moves = tmp_path / "moves.csv"
     moves.write_bytes(issue_csv())
-    first = run_hub("import", str(moves), "--source", "council-tax", env=hub.env)
+    first = run_hub("connectors", "import", str(moves), "--source", "council-tax", env=hub.env)
     assert first.returncode == 1, first.stderr  # some rows were rejected
     assert "8 rows: 3 published, 4 rejected, 1 duplicate" in first.stdout
     results = (tmp_path / "moves.csv.results.csv").read_text().splitlines()
@@ -48,7 +48,7 @@ def test_import_and_folder_drop_against_a_running_hub(
     published = [line.split(",")[2] for line in results[1:] if ",published," in line]
     assert len(published) == 3
 
-    again = run_hub("import", str(moves), "--source", "council-tax", env=hub.env)
+    again = run_hub("connectors", "import", str(moves), "--source", "council-tax", env=hub.env)
     assert "imported before" in again.stdout
 
     # the published rows are on the events topic, once each (the router takes it from there)
@@ -100,6 +100,7 @@ def test_import_refuses_an_unreadable_file_with_exit_2(
     bad = tmp_path / "export.csv"
     bad.write_bytes("person_id,moved_on\nP-1,2026-11-20\n".encode("utf-16"))
     result = run_hub(
+        "connectors",
         "import",
         str(bad),
         "--source",
@@ -113,12 +114,12 @@ def test_import_refuses_an_unreadable_file_with_exit_2(
 @pytest.mark.parametrize(
     "command",
     [
-        ["import"],
+        ["connectors", "import"],
         ["connectors"],
         ["connectors", "status"],
         ["connectors", "imports"],
-        ["connector", "run"],
-        ["bench-import"],
+        ["run", "connectors"],
+        ["bench", "import"],
     ],
 )
 def test_connector_commands_explain_themselves(command: list[str]) -> None:

@@ -44,7 +44,7 @@ def publish_straight_to_kafka(hub: RunningHub, event: Event, as_system: str | No
 def rejected(hub: RunningHub, count: int, timeout: float = 30) -> list[dict]:
     deadline = time.monotonic() + timeout
     while True:
-        listed = run_hub("rejected", "list", "--json", env=hub.env)
+        listed = run_hub("events", "rejected", "--json", env=hub.env)
         assert listed.returncode == 0, listed.stderr
         rows = [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
         if len(rows) >= count:
@@ -74,7 +74,7 @@ def test_a_rejected_kafka_event_is_listed_then_replayed_once_fixed(
     assert row["status"] == "rejected"
 
     # replaying it unchanged is refused: it would be rejected again
-    again = run_hub("rejected", "replay", str(row["seq"]), env=hub.env)
+    again = run_hub("events", "replay", str(row["seq"]), env=hub.env)
     assert again.returncode != 0
     assert "date of death is in the future" in again.stderr
 
@@ -88,7 +88,7 @@ def test_a_rejected_kafka_event_is_listed_then_replayed_once_fixed(
             }
         )
     )
-    replayed = run_hub("rejected", "replay", str(row["seq"]), "--fixed", str(fixed), env=hub.env)
+    replayed = run_hub("events", "replay", str(row["seq"]), "--fixed", str(fixed), env=hub.env)
     assert replayed.returncode == 0, replayed.stderr
     assert "re-published as event reg-2026-0042" in replayed.stdout
 
@@ -103,7 +103,7 @@ def test_a_rejected_kafka_event_is_listed_then_replayed_once_fixed(
     assert items[0]["data"]["date_of_death"] == "2026-11-18"
     (after,) = rejected(hub, 1)
     assert after["status"] == "replayed" and after["replayed_as"] == "reg-2026-0042"
-    twice = run_hub("rejected", "replay", str(row["seq"]), "--fixed", str(fixed), env=hub.env)
+    twice = run_hub("events", "replay", str(row["seq"]), "--fixed", str(fixed), env=hub.env)
     assert twice.returncode != 0 and "already replayed" in twice.stderr
 
 
@@ -127,7 +127,7 @@ def test_a_source_claiming_another_is_rejected_and_cannot_be_replayed(
     fixed = tmp_path / "fixed.json"
     fixed.write_text(json.dumps({"type": "death.notified", "subject": "P-100871", "data": {}}))
     for extra in ([], ["--fixed", str(fixed)]):
-        refused = run_hub("rejected", "replay", str(row["seq"]), *extra, env=hub.env)
+        refused = run_hub("events", "replay", str(row["seq"]), *extra, env=hub.env)
         assert refused.returncode != 0 and "cannot be replayed" in refused.stderr
 
 
@@ -171,7 +171,7 @@ def test_quality_counters_by_source_and_rule_for_ig(running_hub: RunningHub) -> 
     assert counts[("council-tax", "address.changed", "rejected", "string_pattern_mismatch")] == 1
     assert counts[("registrar", "death.notified", "accepted", "")] == 1
 
-    cli = run_hub("quality", "--source", "council-tax", "--json", env=hub.env)
+    cli = run_hub("events", "quality", "--source", "council-tax", "--json", env=hub.env)
     assert cli.returncode == 0
     assert {json.loads(line)["rule"] for line in cli.stdout.splitlines()} == {
         "value_error",

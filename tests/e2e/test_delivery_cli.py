@@ -1,4 +1,4 @@
-"""`hub deliveries ...` and `hub bench-webhooks` as an operator uses them."""
+"""`hub deliveries ...` and `hub bench webhooks` as an operator uses them."""
 
 from __future__ import annotations
 

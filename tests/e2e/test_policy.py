@@ -76,16 +76,16 @@ def test_explain_and_the_review_queue_over_http_and_the_cli(
     assert [q["event_type"] for q in queued] == ["address.changed"]
     assert "P-404" not in json.dumps(queued)  # pseudonymous key only
     assert httpx.get(f"{hub.url}/v1/review", headers=hub.key("waste")).status_code == 403
-    listed = run_hub("review", "list", "--json", env=hub.env)
+    listed = run_hub("deliveries", "held", "--json", env=hub.env)
     assert [json.loads(line)["seq"] for line in listed.stdout.splitlines()] == [queued[0]["id"]]
-    retried = run_hub("review", "retry", str(queued[0]["id"]), env=hub.env)
+    retried = run_hub("deliveries", "retry", str(queued[0]["id"]), env=hub.env)
     assert retried.returncode == 0, retried.stderr
     # still nobody linked: routed again, it comes straight back to the queue
     deadline = time.monotonic() + 30
     while not httpx.get(f"{hub.url}/v1/review", headers=ig).json():
         assert time.monotonic() < deadline, "the retried event did not come back"
         time.sleep(0.2)
-    missing = run_hub("review", "retry", "999", env=hub.env)
+    missing = run_hub("deliveries", "retry", "999", env=hub.env)
     assert missing.returncode == 2 and "there is no review item 999" in missing.stderr
 
     # explain: the person is linked to Waste and Parking only
@@ -122,7 +122,9 @@ def test_explain_and_the_review_queue_over_http_and_the_cli(
     # the CLI gives the same answer; nothing was sent by explaining
     event_file = tmp_path / "move.json"
     event_file.write_text(json.dumps(MOVE))
-    cli = run_hub("explain", str(event_file), "--recipient", "parking", "--json", env=hub.env)
+    cli = run_hub(
+        "agreements", "explain", str(event_file), "--recipient", "parking", "--json", env=hub.env
+    )
     assert cli.returncode == 0, cli.stderr
     assert json.loads(cli.stdout)["recipients"][0]["fields"] == decided["parking"]["fields"]
     inbox = httpx.get(f"{hub.url}/v1/inbox", headers=hub.key("parking")).json()

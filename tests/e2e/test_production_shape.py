@@ -168,8 +168,10 @@ def run_the_shape(
     assert init.returncode == 0, init.stderr
     engine = make_engine(settings.effective_database_url)
     try:
-        stack.start("api", "api", user="hub-api")
-        procs = [stack.start(f"worker-{n}", "worker", user="hub-worker") for n in range(workers)]
+        stack.start("api", "run", "api", user="hub-api")
+        procs = [
+            stack.start(f"worker-{n}", "run", "worker", user="hub-worker") for n in range(workers)
+        ]
         wait_for(lambda: _ready(stack.url), "the API to be ready", 60)
         for person in PEOPLE:
             post_links(stack.url, person, READ_BY)

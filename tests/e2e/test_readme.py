@@ -121,7 +121,7 @@ def test_the_readme_has_hub_blocks() -> None:
 def test_hub_and_curl_blocks_run_as_written(shared_hub: RunningHub, block: str) -> None:
     port = shared_hub.url.rsplit(":", 1)[1]
     command = block.replace("127.0.0.1:8080", f"127.0.0.1:{port}").replace(
-        ".venv/bin/hub", f"{sys.executable} -m runtime.cli"
+        ".venv/bin/hub", f"{sys.executable} -m cli"
     )
     result = subprocess.run(
         ["bash", "-e", "-c", command],
@@ -134,9 +134,9 @@ def test_hub_and_curl_blocks_run_as_written(shared_hub: RunningHub, block: str) 
 
 
 def test_the_explain_block_runs_as_written(running_hub: RunningHub) -> None:
-    """The README's `hub explain` block (a heredoc, then the CLI) works against a running hub."""
-    [block] = [b for b in shell_blocks() if "hub explain" in b]
-    command = block.replace(".venv/bin/hub", f"{sys.executable} -m runtime.cli")
+    """The README's `hub agreements explain` block (a heredoc, then the CLI) works against a running hub."""
+    [block] = [b for b in shell_blocks() if "hub agreements explain" in b]
+    command = block.replace(".venv/bin/hub", f"{sys.executable} -m cli")
     result = subprocess.run(
         ["bash", "-e", "-c", command],
         capture_output=True,

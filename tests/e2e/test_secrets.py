@@ -23,7 +23,9 @@ from tests.integration.test_audit_chain import T0, entry
 NO_BROKER = "127.0.0.1:9"  # the checks come before any connection
 
 
-@pytest.mark.parametrize("command", [("worker",), ("api",), ("init",), ("connector", "run-all")])
+@pytest.mark.parametrize(
+    "command", [("run", "worker"), ("run", "api"), ("init",), ("run", "connectors")]
+)
 def test_a_process_against_an_external_kafka_without_keys_names_each_missing_one(
     hub_env: dict[str, str], command: tuple[str, ...]
 ) -> None:
@@ -44,7 +46,7 @@ def test_published_values_and_short_keys_are_refused(hub_env: dict[str, str]) ->
         "HUB_PSEUDONYM_KEY": "change-me-tell-it-once-demo-key",
         "HUB_RECORD_SIGNING_KEY": "0123456789",
     }
-    result = run_hub("worker", env=env, timeout=60)
+    result = run_hub("run", "worker", env=env, timeout=60)
     message = " ".join(result.stderr.split())
     assert result.returncode != 0
     assert "HUB_PSEUDONYM_KEY: this value is printed in the repository" in message
@@ -54,7 +56,7 @@ def test_published_values_and_short_keys_are_refused(hub_env: dict[str, str]) ->
 def test_the_api_refuses_the_demo_api_keys_in_production(hub_env: dict[str, str]) -> None:
     env = {**hub_env, **TEST_SECRETS_ENV, "HUB_KAFKA_BOOTSTRAP": NO_BROKER}
     del env["HUB_ALLOW_DEMO_KEYS"]
-    result = run_hub("api", env=env, timeout=60)
+    result = run_hub("run", "api", env=env, timeout=60)
     message = " ".join(result.stderr.split())
     assert result.returncode != 0
     assert "still holds the published demo API keys" in message

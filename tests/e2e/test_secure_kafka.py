@@ -1,4 +1,4 @@
-"""`hub init`, `hub api` and `hub worker` against a Kafka that requires TLS + SASL, set up with
+"""`hub init`, `hub run api` and `hub run worker` against a Kafka that requires TLS + SASL, set up with
 HUB_* environment variables only, as a deployment does; a source posts, a recipient reads."""
 
 from __future__ import annotations

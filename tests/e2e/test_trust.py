@@ -1,6 +1,6 @@
 """Who may say what, as a source system meets it over HTTP (issue 12): a fact without authority
 is refused at once (403, the rule named), event ids are per source (a repeat is a duplicate, or
-a 409 conflict), and `hub explain` shows the authority verdict."""
+a 409 conflict), and `hub agreements explain` shows the authority verdict."""
 
 from __future__ import annotations
 
@@ -107,17 +107,21 @@ def test_sources_may_say_only_what_they_have_authority_for_and_ids_are_per_sourc
     listed = run_hub("audit", "list", "--event-id", "X", "--json", env=hub.env)
     assert len(listed.stdout.splitlines()) == 10  # the conflicting repeat made no transfer
 
-    # hub explain shows the verdict: Council Tax's death would be rejected, nobody told
+    # hub agreements explain shows the verdict: Council Tax's death would be rejected, nobody told
     event_file = tmp_path / "death.json"
     event_file.write_text(json.dumps({**DEATH, "source": "council-tax"}))
-    explained = run_hub("explain", str(event_file), "--all-recipients", "--json", env=hub.env)
+    explained = run_hub(
+        "agreements", "explain", str(event_file), "--all-recipients", "--json", env=hub.env
+    )
     assert explained.returncode == 0, explained.stderr
     verdict = json.loads(explained.stdout)
     assert verdict["authority"]["allowed"] is False
     assert verdict["authority"]["code"] == "no_death_authority"
     assert verdict["recipients"] == []
-    table = run_hub("explain", str(event_file), "--all-recipients", env=hub.env)
+    table = run_hub("agreements", "explain", str(event_file), "--all-recipients", env=hub.env)
     assert table.returncode == 0 and "REJECTED (no_death_authority)" in table.stdout
     event_file.write_text(json.dumps({**DEATH, "source": "registrar"}))
-    allowed = run_hub("explain", str(event_file), "--all-recipients", "--json", env=hub.env)
+    allowed = run_hub(
+        "agreements", "explain", str(event_file), "--all-recipients", "--json", env=hub.env
+    )
     assert json.loads(allowed.stdout)["authority"]["allowed"] is True

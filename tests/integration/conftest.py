@@ -1,4 +1,4 @@
-"""A real faust worker process (`hub worker`) against the real embedded broker."""
+"""A real faust worker process (`hub run worker`) against the real embedded broker."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class WorkerProcess:
     def start(self, timeout: float = 60) -> None:
         with open(self.log_file, "ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "runtime.cli", "worker"],
+                [sys.executable, "-m", "cli", "run", "worker"],
                 env=settings_env(self.settings),
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -59,7 +59,7 @@ def config_with_connectors(tmp_path: Path, source_config: Path, connectors_yaml:
 def start_connector(settings: HubSettings, name: str, log_file: Path) -> subprocess.Popen[bytes]:
     with open(log_file, "ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli", "connector", "run", name],
+            [sys.executable, "-m", "cli", "run", "connectors", name],
             env=settings_env(settings),
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -1,4 +1,4 @@
-"""SQL polling against real SQLite and PostgreSQL: a `hub connector run` process killed with
+"""SQL polling against real SQLite and PostgreSQL: a `hub run connectors` process killed with
 SIGKILL mid-stream and restarted publishes every change, duplicates only under the same event
 id (so exactly once after the hub's de-duplication); counters and position stay exact."""
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 
+from cli.deliveries import redrive
 from hub.audit.store import AuditFilter, AuditStore
 from hub.db.engine import make_engine
 from hub.delivery.outbox import OutboxStatus, OutboxStore
 from hub.events.publisher import EventPublisher
 from hub.routing.messages import delivery_id
 from hub.settings import HubSettings
-from runtime.cli_deliveries import redrive
 from runtime.stack import settings_env
 from tests.integration.conftest import WorkerProcess
 from tests.integration.webhook_receiver import Endpoint, Receiver, make_secret, wait_for
@@ -87,7 +87,7 @@ async def test_dead_letters_then_redrive_withholds_under_an_expired_agreement(
 
             # `hub deliveries dead` lists them
             listing = subprocess.run(
-                [sys.executable, "-m", "runtime.cli", "deliveries", "dead", "--recipient", "waste"],
+                [sys.executable, "-m", "cli", "deliveries", "dead", "--recipient", "waste"],
                 env=settings_env(settings),
                 capture_output=True,
                 text=True,

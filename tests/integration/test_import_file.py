@@ -169,7 +169,7 @@ def test_hub_import_killed_with_sigkill_resumes_when_run_again(
     path.write_bytes(many_rows_csv(rows))
     settings = hub_settings.model_copy(update={"import_batch_size": 500})
     env = settings_env(settings)
-    command = [sys.executable, "-m", "runtime.cli", "import", str(path), "--source", SOURCE]
+    command = [sys.executable, "-m", "cli", "connectors", "import", str(path), "--source", SOURCE]
     store = ConnectorStore(make_engine(settings.effective_database_url))
     key = ImportKey(file_sha256(path.read_bytes()), SOURCE, TYPE)
 

@@ -1,4 +1,4 @@
-"""`hub bench-inbox` runs (a smoke test with a few hundred deliveries, no timing asserted)."""
+"""`hub bench inbox` runs (a smoke test with a few hundred deliveries, no timing asserted)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from bench.inbox import BENCH_TABLES, WRITERS, inbox_bench
 from hub.db.engine import make_engine
-from runtime.inbox_bench import BENCH_TABLES, WRITERS, inbox_bench
 
 
 def test_the_reader_reads_the_backlog_and_every_concurrent_write_then_the_rows_go(

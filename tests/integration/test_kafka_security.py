@@ -80,7 +80,7 @@ def test_worker_routes_an_event_over_tls_and_scram(
     tmp_path: Path,
     wait_audit: Callable[..., list[AuditRow]],
 ) -> None:
-    """`hub worker` (the faust app, its batch agents and producers) with only HUB_* settings."""
+    """`hub run worker` (the faust app, its batch agents and producers) with only HUB_* settings."""
     worker_settings = secure_broker.settings(secure_settings, user="hub-worker")
     asyncio.run(ensure_topics(worker_settings, wire(worker_settings).topics()))
     open_stores(worker_settings).engine.dispose()  # migrated

@@ -95,7 +95,7 @@ def test_hub_db_processes_started_together_all_succeed(fresh_url: str) -> None:
     PostgreSQL (both databases are covered by the threads above)."""
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli", "db", "upgrade"],
+            [sys.executable, "-m", "cli", "db", "upgrade"],
             env=_hub_env(fresh_url),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -115,7 +115,7 @@ def test_hub_db_processes_started_together_all_succeed(fresh_url: str) -> None:
 
 def hub_db(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "runtime.cli", "db", *args],
+        [sys.executable, "-m", "cli", "db", *args],
         env=_hub_env(url),
         capture_output=True,
         text=True,

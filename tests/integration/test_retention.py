@@ -207,7 +207,7 @@ def hub(*args: str, database_url: str, data_dir: Path) -> subprocess.CompletedPr
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env.update({"HUB_DATABASE_URL": database_url, "HUB_DATA_DIR": str(data_dir)})
     return subprocess.run(
-        [sys.executable, "-m", "runtime.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -1,4 +1,4 @@
-"""`hub review retry`: a retried item routed straight back to the queue stays in the queue."""
+"""`hub deliveries retry`: a retried item routed straight back to the queue stays in the queue."""
 
 from __future__ import annotations
 

@@ -136,7 +136,7 @@ async def test_forged_internal_records_are_quarantined_never_acted_on(
     assert InboxStore(engine).fetch("parking", 0, 100)[0].delivery.event_id != "evt-altered"
     assert wait_audit(["evt-forged-audit", "evt-forged-death", "evt-altered"], expected=0) == []
     listed = subprocess.run(
-        [sys.executable, "-m", "runtime.cli", "quarantine", "list", "--json"],
+        [sys.executable, "-m", "cli", "deliveries", "quarantine", "--json"],
         env=settings_env(hub_settings),
         capture_output=True,
         text=True,

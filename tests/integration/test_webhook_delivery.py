@@ -1,4 +1,4 @@
-"""Webhooks through a real `hub worker` to a real receiver verifying signatures with the
+"""Webhooks through a real `hub run worker` to a real receiver verifying signatures with the
 `standardwebhooks` library: retries until a 2xx, per-person order, isolation, 410, dead letters."""
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ import io
 import pytest
 from rich.console import Console
 
+from bench.codec import CodecBenchResult, run_codec_bench
 from hub.events.schemas import SchemaRegistry
-from runtime.codec_bench import CodecBenchResult, run_codec_bench
 
 
 def test_codec_bench_runs_and_reports_positive_figures(registry: SchemaRegistry) -> None:

@@ -83,7 +83,7 @@ def test_worker_and_api_groups(config: HubConfig, registry: SchemaRegistry) -> N
 
 
 def test_commands_are_kafka_acls_invocations() -> None:
-    acl = Acl("User:hub api", "topic", "events.x", ("Write", "Describe"))
+    acl = Acl("User:hub run api", "topic", "events.x", ("Write", "Describe"))
     [line] = acl_commands([acl], "$KAFKA_BOOTSTRAP", "admin.properties")
     assert line.startswith("kafka-acls.sh --bootstrap-server $KAFKA_BOOTSTRAP ")
     words = shlex.split(line.replace("$KAFKA_BOOTSTRAP", "b:9093"))
@@ -95,7 +95,7 @@ def test_commands_are_kafka_acls_invocations() -> None:
         "admin.properties",
         "--add",
         "--allow-principal",
-        "User:hub api",
+        "User:hub run api",
         "--operation",
         "Write",
         "--operation",

@@ -15,12 +15,12 @@ from prometheus_client import Counter
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
+from cli.common import api_base_url
 from hub.api.health import Check, Readiness
 from hub.api.metrics import GaugeCache, Gauges, HttpMetrics, metrics_text
 from hub.broker.clients import lag_by_topic
 from hub.metrics import BatchCounts
 from hub.settings import HubSettings
-from runtime.cli import api_base_url
 
 NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 # units that are not Prometheus base units (seconds, bytes, ratios)
@@ -214,7 +214,7 @@ def test_hub_health_asks_the_port_in_the_settings_and_prints_the_reasons(
     import httpx
     from typer.testing import CliRunner
 
-    from runtime.cli import app
+    from cli.main import app
 
     asked: list[str] = []
     answers = [
@@ -228,7 +228,7 @@ def test_hub_health_asks_the_port_in_the_settings_and_prints_the_reasons(
 
     monkeypatch.setattr(httpx, "get", fake_get)
     # the CLI would point the process's logs at the runner's stream, closed after the call
-    monkeypatch.setattr("runtime.cli.configure_logging", lambda level: None)
+    monkeypatch.setattr("cli.common.console_logging", lambda level, settings: None)
     env = {"HUB_API_HOST": "0.0.0.0", "HUB_API_PORT": "9461"}
     ok = CliRunner().invoke(app, ["health"], env=env)
     assert ok.exit_code == 0, ok.output

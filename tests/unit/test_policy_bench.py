@@ -6,8 +6,8 @@ import io
 
 from rich.console import Console
 
+from bench.policy import RELEVANT, run_policy_bench, synthetic_config
 from hub.routing.table import RoutingTable
-from runtime.policy_bench import RELEVANT, run_policy_bench, synthetic_config
 
 
 def test_the_synthetic_council_keeps_the_benchmarked_flows_fixed_as_agreements_grow() -> None:

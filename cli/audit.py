@@ -1,5 +1,6 @@
-"""`hub audit ...`, `hub systems add`, `hub keys rotate`, `hub bench-audit`: the IG workbench
-on the command line. Registered on the `hub` app by runtime/cli.py."""
+"""`hub audit ...`: the IG workbench on the command line: search transfers, subject access,
+verify the chain, checkpoint, purge, and the reports (flows per agreement, withheld, failures,
+consent)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,10 @@ if TYPE_CHECKING:
     from hub.audit.store import AuditRow
     from runtime.wiring import Stores
 
-audit_app = typer.Typer(
+app = typer.Typer(
     help="The audit trail: search, subject access, verify, checkpoint, purge.",
     no_args_is_help=True,
 )
-systems_app = typer.Typer(help="Systems and people that use the API (keys).", no_args_is_help=True)
 
 Purpose = Annotated[
     str | None,
@@ -33,10 +33,10 @@ System = Annotated[str | None, typer.Option(help="Whose local id it is (optional
 
 
 def _stores() -> Stores:
-    from runtime.cli import _settings
+    from cli.common import hub_settings
     from runtime.wiring import open_stores
 
-    return open_stores(_settings())
+    return open_stores(hub_settings())
 
 
 def _actor(given: str | None) -> str:
@@ -51,7 +51,7 @@ def _day(value: str | None, option: str) -> date | None:
 
 
 def _print_rows(rows: list[AuditRow], title: str) -> None:
-    from runtime.cli import print_table
+    from cli.common import print_table
 
     print_table(
         title,
@@ -75,7 +75,7 @@ def _print_rows(rows: list[AuditRow], title: str) -> None:
     )  # fmt: skip
 
 
-@audit_app.command("list")
+@app.command("list")
 def audit_list(
     hub_id: HubId = None,
     local_id: LocalId = None,
@@ -83,7 +83,9 @@ def audit_list(
     recipient: Annotated[str | None, typer.Option(help="Only this receiving system")] = None,
     source: Annotated[str | None, typer.Option(help="Only this source system")] = None,
     agreement: Annotated[str | None, typer.Option(help="Only this agreement id")] = None,
-    event_type: Annotated[str | None, typer.Option("--event-type")] = None,
+    event_type: Annotated[
+        str | None, typer.Option("--event-type", help="Only this event type")
+    ] = None,
     event_id: Annotated[str | None, typer.Option("--event-id", help="Only this event")] = None,
     outcome: Annotated[str | None, typer.Option(help="delivered, withheld or failed")] = None,
     date_from: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD")] = None,
@@ -97,15 +99,15 @@ def audit_list(
 ) -> None:
     """Transfers (oldest first): who was sent what, under which agreement, or why not.
     Naming a person (--hub-id/--local-id) needs --purpose and is recorded in the access log."""
+    from cli.common import hub_settings
     from hub.audit.export import rows_csv
     from hub.audit.queries import PersonRef, TransferQuery
     from hub.audit.store import AuditFilter
     from hub.audit.subject_access import SubjectAccess
-    from runtime.cli import _settings
 
     if outcome is not None and outcome not in ("delivered", "withheld", "failed"):
         raise typer.BadParameter("must be delivered, withheld or failed", param_hint="--outcome")
-    settings = _settings()
+    settings = hub_settings()
     stores = _stores()
     if event_id:
         rows = stores.audit.query(
@@ -139,7 +141,7 @@ def audit_list(
             print(f"More: --after {next_after}")
 
 
-@audit_app.command("report")
+@app.command("report")
 def audit_report(
     hub_id: HubId = None,
     local_id: LocalId = None,
@@ -152,14 +154,14 @@ def audit_report(
     as_json: Annotated[bool, typer.Option("--json", help="The report as JSON")] = False,
 ) -> None:
     """Subject access report: every transfer and withheld transfer about one person."""
+    from cli.common import console, hub_settings, print_table
     from hub.audit.queries import PersonRef
     from hub.audit.subject_access import SubjectAccess
-    from runtime.cli import _settings, console, print_table
 
     person = PersonRef(hub_id=hub_id, local_id=local_id, system=system)
     if not person.given:
         raise typer.BadParameter("give --hub-id, or --local-id (and optionally --system)")
-    settings = _settings()
+    settings = hub_settings()
     access = SubjectAccess(_stores().engine, settings.pseudonym_key.get_secret_value())
     report = access.report(person, _actor(actor), purpose, "cli", utcnow())
     if html is not None:
@@ -204,7 +206,7 @@ def audit_report(
         console.print(f"Printable report written to {html}")
 
 
-@audit_app.command("verify")
+@app.command("verify")
 def audit_verify(
     checkpoint: Annotated[
         Path | None,
@@ -220,12 +222,12 @@ def audit_verify(
 ) -> None:
     """Recompute the hash chain; exit 1 naming the first row edited, deleted, inserted,
     reordered or truncated, or a checkpoint or purge anchor not signed by the hub's key."""
+    from cli.common import console, err, hub_settings
     from hub.audit.checkpoint import Checkpoint, CheckpointStore
     from hub.audit.verify import verify_chain
     from hub.secrets import audit_verifier
-    from runtime.cli import _settings, console, err
 
-    settings = _settings()
+    settings = hub_settings()
     checkpoints = CheckpointStore(_stores().engine, audit_verifier(settings, public_key))
     published = Checkpoint.from_file(checkpoint) if checkpoint else None
     problem = checkpoints.signature_problem(published) if published is not None else None
@@ -245,7 +247,7 @@ def audit_verify(
     )
 
 
-@audit_app.command("checkpoint")
+@app.command("checkpoint")
 def audit_checkpoint(
     out: Annotated[
         Path | None, typer.Option(help="Write the signed checkpoint to this file")
@@ -253,11 +255,11 @@ def audit_checkpoint(
 ) -> None:
     """Sign the chain head (seq, hash, count, time) with the hub's Ed25519 key and print it;
     keep it somewhere else, with the public key (`hub audit public-key`)."""
+    from cli.common import console, hub_settings
     from hub.audit.checkpoint import CheckpointStore
     from hub.secrets import audit_signer
-    from runtime.cli import _settings, console
 
-    settings = _settings()
+    settings = hub_settings()
     checkpoints = CheckpointStore.signing(_stores().engine, audit_signer(settings))
     cp = checkpoints.publish(utcnow())
     if out is not None:
@@ -266,16 +268,16 @@ def audit_checkpoint(
     print(cp.model_dump_json(indent=2))
 
 
-@audit_app.command("public-key")
+@app.command("public-key")
 def audit_public_key(
     out: Annotated[Path | None, typer.Option(help="Write the PEM to this file")] = None,
 ) -> None:
     """Print the hub's Ed25519 public key (PEM): all a DPO needs to verify checkpoints and
     purge anchors (`hub audit verify --checkpoint FILE --public-key FILE`)."""
+    from cli.common import err, hub_settings
     from hub.secrets import audit_verifier
-    from runtime.cli import _settings, err
 
-    verifier = audit_verifier(_settings())
+    verifier = audit_verifier(hub_settings())
     pem = verifier.public_pem()
     if out is not None:
         out.write_bytes(pem)
@@ -284,7 +286,7 @@ def audit_public_key(
     sys.stdout.write(pem.decode())
 
 
-@audit_app.command("purge")
+@app.command("purge")
 def audit_purge(
     before: Annotated[
         str | None,
@@ -300,13 +302,13 @@ def audit_purge(
     """Retention: delete the oldest rows, leaving a signed anchor so the rest still verifies."""  # fmt: skip
     from sqlalchemy import func, select
 
+    from cli.common import console, hub_settings
     from hub.audit.checkpoint import CheckpointStore
     from hub.audit.ledger import AUDIT
     from hub.audit.retention import purge_before
     from hub.secrets import audit_signer
-    from runtime.cli import _settings, console
 
-    settings = _settings()
+    settings = hub_settings()
     day = (
         _day(before, "--before")
         or (utcnow() - timedelta(days=settings.audit_retention_days)).date()
@@ -331,16 +333,18 @@ def audit_purge(
     )
 
 
-@audit_app.command("access-log")
+@app.command("access-log")
 def audit_access_log(
-    subject_key: Annotated[str | None, typer.Option("--subject-key")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    subject_key: Annotated[
+        str | None, typer.Option("--subject-key", help="Only reads about this pseudonymous key")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many")] = 50,
 ) -> None:
     """Who read the audit about a person, when and why (newest first)."""
+    from cli.common import hub_settings, print_table
     from hub.audit.subject_access import SubjectAccess
-    from runtime.cli import _settings, print_table
 
-    settings = _settings()
+    settings = hub_settings()
     access = SubjectAccess(_stores().engine, settings.pseudonym_key.get_secret_value())
     entries = access.access_log(subject_key, limit)
     print_table(
@@ -353,14 +357,15 @@ def audit_access_log(
     )
 
 
-@audit_app.command("agreements")
-def audit_agreements() -> None:
-    """Flows per agreement, and the agreements past review or expiring soon."""
+@app.command("flows")
+def audit_flows() -> None:
+    """Transfers per agreement (delivered, withheld, failed) and the agreements past review or
+    expiring soon. The agreements themselves: `hub agreements list`."""
+    from cli.common import hub_settings, print_table
     from hub.audit.queries import agreements_overview
-    from runtime.cli import _settings, print_table
     from runtime.wiring import wire
 
-    settings = _settings()
+    settings = hub_settings()
     flows = agreements_overview(_stores().engine, wire(settings).config, utcnow().date())
     print_table(
         "Agreements",
@@ -374,14 +379,14 @@ def audit_agreements() -> None:
     )  # fmt: skip
 
 
-@audit_app.command("withheld")
+@app.command("withheld")
 def audit_withheld(
     date_from: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD")] = None,
     date_to: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD")] = None,
 ) -> None:
     """Withheld transfers counted by reason."""
+    from cli.common import print_table
     from hub.audit.queries import withheld_by_reason
-    from runtime.cli import print_table
 
     counts = withheld_by_reason(_stores().engine, _day(date_from, "--from"), _day(date_to, "--to"))
     print_table(
@@ -389,21 +394,25 @@ def audit_withheld(
     )
 
 
-@audit_app.command("failures")
-def audit_failures(limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50) -> None:
+@app.command("failures")
+def audit_failures(
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many")] = 50,
+) -> None:
     """Deliveries that failed after their retries (dead letters), newest first."""
     from hub.audit.queries import failures
 
     _print_rows(failures(_stores().engine, limit), "Failed deliveries")
 
 
-@audit_app.command("consent")
-def audit_consent(limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50) -> None:
+@app.command("consent")
+def audit_consent(
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many")] = 50,
+) -> None:
     """Consent withdrawals and objections, newest first (pseudonymous keys)."""
+    from cli.common import hub_settings, print_table
     from hub.audit.queries import consent_withdrawals
-    from runtime.cli import _settings, print_table
 
-    secret = _settings().pseudonym_key.get_secret_value()
+    secret = hub_settings().pseudonym_key.get_secret_value()
     rows = consent_withdrawals(_stores().engine, secret, limit)
     print_table(
         "Consent withdrawals",
@@ -414,117 +423,3 @@ def audit_consent(limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50) -
             for c in rows
         ],
     )  # fmt: skip
-
-
-@systems_app.command("add")
-def systems_add(
-    system_id: Annotated[str, typer.Argument(metavar="ID", help="e.g. ig-alice or dpo")],
-    role: Annotated[
-        list[str], typer.Option(help="source, recipient, ig or admin (repeat for several)")
-    ],
-    name: Annotated[str | None, typer.Option(help="Who or what it is")] = None,
-) -> None:
-    """Give a person or system an API key (stored hashed; printed once, now)."""
-    from hub.access.keys import KeyStore
-    from hub.config.model import Role
-    from runtime.cli import console
-
-    try:
-        roles = frozenset(Role(r) for r in role)
-    except ValueError as exc:
-        raise typer.BadParameter(
-            "roles are source, recipient, ig or admin", param_hint="--role"
-        ) from exc
-    from runtime.cli import _settings
-    from runtime.wiring import wire
-
-    key = KeyStore(_stores().engine).add_system(
-        system_id, name or system_id, roles, utcnow(), wire(_settings()).config
-    )
-    console.print(
-        f"API key for {system_id} ({', '.join(sorted(roles))}), shown once: keep it safe.\n{key}",
-        soft_wrap=True,
-    )
-
-
-def keys_rotate(system_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
-    """Revoke every key of a system (its systems.yaml key too) and print a new one, once."""
-    from hub.access.keys import KeyStore
-    from runtime.cli import _settings, console
-    from runtime.wiring import wire
-
-    config = wire(_settings()).config
-    key = KeyStore(_stores().engine).rotate(config, system_id, utcnow())
-    console.print(
-        f"New API key for {system_id}, shown once (earlier keys no longer work):\n{key}",
-        soft_wrap=True,
-    )
-
-
-def keys_secret() -> None:
-    """Print a new random secret (256 bits, hex) for HUB_PSEUDONYM_KEY or HUB_RECORD_SIGNING_KEY."""
-    from hub.secrets import random_secret
-
-    print(random_secret())
-
-
-def keys_env() -> None:
-    """Print a new set of every secret a production hub needs, as KEY=value lines for a .env
-    file (docker compose) or `set -a; . ./.env` (the signing key is multi-line, double-quoted)."""
-    from hub.audit.signing import generate_private_pem
-    from hub.secrets import SECRET_SETTINGS
-
-    for spec in SECRET_SETTINGS:
-        print(f"{spec.env}={spec.generate()}")
-    print(f'HUB_AUDIT_SIGNING_KEY="{generate_private_pem().decode().strip()}"')
-
-
-def keys_signing(
-    out: Annotated[
-        Path,
-        typer.Option(help="Directory to write audit-signing-key.pem (0600) and the public key"),
-    ],
-) -> None:
-    """Make the Ed25519 key pair that signs audit checkpoints and purge anchors."""
-    import os
-
-    from hub.audit.signing import generate_private_pem, load_private, public_pem
-    from hub.secrets import PUBLIC_KEY_FILE, SIGNING_KEY_FILE
-    from runtime.cli import console, err
-
-    out.mkdir(parents=True, exist_ok=True)
-    private, public = out / SIGNING_KEY_FILE, out / PUBLIC_KEY_FILE
-    if private.exists():
-        err.print(f"{private} exists already: keep it, or move it away first")
-        raise typer.Exit(1)
-    pem = generate_private_pem()
-    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
-    public.write_bytes(public_pem(load_private(pem, str(private)).public_key()))
-    console.print(
-        f"HUB_AUDIT_SIGNING_KEY_FILE={private.resolve()}\n"
-        f"HUB_AUDIT_PUBLIC_KEY_FILE={public.resolve()}",
-        soft_wrap=True,
-    )
-
-
-def bench_audit(
-    rows: Annotated[int, typer.Option(help="Audit rows to build")] = 1_000_000,
-    batch: Annotated[int, typer.Option(help="Rows per writer transaction")] = 5000,
-) -> None:
-    """Build N audit rows in a temp SQLite; time the writer, a subject access query and verify."""
-    from runtime.audit_bench import run_audit_bench
-    from runtime.cli import console
-
-    run_audit_bench(rows, batch, console)
-
-
-def register(app: typer.Typer, keys_app: typer.Typer) -> None:
-    app.add_typer(audit_app, name="audit")
-    app.add_typer(systems_app, name="systems")
-    keys_app.command("rotate")(keys_rotate)
-    keys_app.command("secret")(keys_secret)
-    keys_app.command("signing")(keys_signing)
-    keys_app.command("env")(keys_env)
-    app.command("bench-audit")(bench_audit)

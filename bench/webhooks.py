@@ -1,4 +1,4 @@
-"""`hub bench-webhooks`: webhook fan-out to 1, 5 and 20 recipients on loopback receivers.
+"""`hub bench webhooks`: webhook fan-out to 1, 5 and 20 recipients on loopback receivers.
 
 For each width K, one aiohttp receiver per recipient is started in this process (it answers 200
 at once and verifies nothing, so the figures are the hub's cost), an outbox in a fresh SQLite

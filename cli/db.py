@@ -14,7 +14,7 @@ import typer
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-db_app = typer.Typer(
+app = typer.Typer(
     help="The database schema: upgrade, current revision, history, downgrade.",
     no_args_is_help=True,
 )
@@ -22,8 +22,8 @@ db_app = typer.Typer(
 
 def _target() -> tuple[str, str]:
     """The settings' database URL, and the same with the password masked (to print)."""
+    from cli.common import safe_url
     from hub.settings import load_settings
-    from runtime.cli import safe_url
 
     url = load_settings().effective_database_url
     return url, safe_url(url)
@@ -36,7 +36,7 @@ def _engine_for(url: str) -> Engine:
 
 
 def _fail(message: str) -> typer.Exit:
-    from runtime.cli import err
+    from cli.common import err
 
     err.print(f"[bold red]error:[/bold red] {message}", highlight=False)
     return typer.Exit(1)
@@ -46,8 +46,8 @@ def _run(action: str, revision: str, what: str) -> None:
     from alembic.util import CommandError
     from sqlalchemy.exc import SQLAlchemyError
 
+    from cli.common import console
     from hub.db.engine import downgrade, migrate
-    from runtime.cli import console
 
     url, shown = _target()
     engine = _engine_for(url)
@@ -73,7 +73,7 @@ def _spell(revisions: tuple[str, ...]) -> str:
     return ", ".join(revisions) if revisions else "no schema (base)"
 
 
-@db_app.command("upgrade")
+@app.command("upgrade")
 def db_upgrade(
     revision: Annotated[
         str, typer.Argument(help="Target revision (default: head, the newest)")
@@ -84,7 +84,7 @@ def db_upgrade(
 
 
 # `-1` (one back) is a revision, not an option
-@db_app.command("downgrade", context_settings={"ignore_unknown_options": True})
+@app.command("downgrade", context_settings={"ignore_unknown_options": True})
 def db_downgrade(
     revision: Annotated[
         str, typer.Argument(help="Target revision: an id (e.g. 0006), -1 (one back), or base")
@@ -94,13 +94,13 @@ def db_downgrade(
     _run("downgrade", revision, "cannot downgrade to")
 
 
-@db_app.command("current")
+@app.command("current")
 def db_current() -> None:
     """The revision the database is at, and whether that is the newest (exit 1 if it is not)."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from cli.common import console
     from hub.db.engine import current_revisions, script_directory
-    from runtime.cli import console
 
     url, shown = _target()
     engine = _engine_for(url)
@@ -124,13 +124,13 @@ def db_current() -> None:
     raise typer.Exit(1)
 
 
-@db_app.command("history")
+@app.command("history")
 def db_history() -> None:
     """Every migration, newest first; the database's current revision is marked."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from cli.common import print_table
     from hub.db.engine import current_revisions, script_directory
-    from runtime.cli import print_table
 
     url, shown = _target()
     engine = _engine_for(url)
@@ -152,7 +152,3 @@ def db_history() -> None:
         summary = (rev.doc or "").strip().splitlines()[0] if rev.doc else ""
         rows.append((rev.revision, str(rev.down_revision or "base"), ", ".join(marks), summary))
     print_table(f"Migrations (database {shown})", ("revision", "after", "", "what it does"), rows)
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(db_app, name="db")

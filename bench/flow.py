@@ -1,4 +1,4 @@
-"""`hub bench`: hub throughput, latency and memory against a raw aiokafka fan-out, same broker, same run.
+"""`hub bench flow`: hub throughput, latency and memory against a raw aiokafka fan-out, same broker, same run.
 
 For each fan-out width K a fresh embedded stack is started with a generated configuration
 (one source, K subscribed recipients, one agreement). Figures:

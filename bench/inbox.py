@@ -1,4 +1,4 @@
-"""`hub bench-inbox`: how fast a paging reader drains a pull inbox while 3 writers fill it.
+"""`hub bench inbox`: how fast a paging reader drains a pull inbox while 3 writers fill it.
 
 Two runs on the same database, each with its own recipients:
 

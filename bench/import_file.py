@@ -1,4 +1,4 @@
-"""`hub bench-import`: a generated N-row CSV imported end to end to a fresh embedded broker.
+"""`hub bench import`: a generated N-row CSV imported end to end to a fresh embedded broker.
 
 Figures, in one run on the same broker:
 - import rows/s: read + parse + map + validate every row + encode + publish in batches with the
@@ -183,7 +183,7 @@ def run_import_bench(settings: HubSettings, rows: int, console: Console) -> Impo
             console.print(f"Importing a generated {rows:,}-row CSV to a fresh embedded broker...")
             result = asyncio.run(_bench(run_settings, broker.bootstrap, rows, work))
     table = Table(
-        title=f"hub bench-import ({rows:,} rows, batches of {settings.import_batch_size})"
+        title=f"hub bench import ({rows:,} rows, batches of {settings.import_batch_size})"
     )
     for column in (
         "rows published",

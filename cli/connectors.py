@@ -1,4 +1,5 @@
-"""`hub import`, `hub connectors ...`, `hub connector run ...`, `hub bench-import`: source connectors."""
+"""`hub connectors list|status|imports|pause|resume|import`: the source connectors, and a file
+imported now. Running them is `hub run connectors`."""
 
 from __future__ import annotations
 
@@ -9,16 +10,13 @@ from typing import Annotated
 
 import typer
 
-connectors_app = typer.Typer(
-    help="Source connectors: list them, see their position and lag, pause and resume them.",
-    no_args_is_help=True,
-)
-connector_app = typer.Typer(
-    help="Run source connectors (file drop, SQL polling, outbox) in this process.",
+app = typer.Typer(
+    help="Source connectors: list, status and lag, imports, pause, resume; import a file now.",
     no_args_is_help=True,
 )
 
 
+@app.command("import")
 def import_command(
     file: Annotated[Path, typer.Argument(help="The CSV or XLSX file", exists=True, dir_okay=False)],
     source: Annotated[str, typer.Option(help="The source system the rows come from")],
@@ -43,11 +41,11 @@ def import_command(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from runtime.cli import _settings, console
+    from cli.common import console, hub_settings
     from runtime.connectors import import_one
     from runtime.stack import running_bootstrap
 
-    settings = _settings()
+    settings = hub_settings()
     bootstrap = running_bootstrap(settings)
     with Progress(
         "[progress.description]{task.description}",
@@ -67,9 +65,13 @@ def import_command(
                 settings, bootstrap, file, source, event_type, connector, results, on_progress
             )
         )
-    if summary.already_done:
-        console.print(f"{file.name} was imported before (same content): nothing published again.")
-    elif summary.resumed_from:
+    if summary.already_done:  # its counts are the earlier import's: not news
+        console.print(
+            f"{file.name} was imported before (same content): nothing published again. "
+            f"Results: {summary.results_file}"
+        )
+        return
+    if summary.resumed_from:
         console.print(f"Resumed after row {summary.resumed_from + 1} of an interrupted import.")
     console.print(
         f"{summary.rows} rows: {summary.published} published, {summary.rejected} rejected, "
@@ -81,15 +83,15 @@ def import_command(
         raise typer.Exit(1)
 
 
-@connectors_app.command("list")
+@app.command("list")
 def connectors_list() -> None:
     """The connectors configured in connectors.yaml (validated: errors name file, line and field)."""
+    from cli.common import hub_settings, print_table, safe_url
     from hub.connectors.config import FileDropDef, SqlOutboxDef
-    from runtime.cli import _settings, print_table, safe_url
     from runtime.connectors import connector_defs
     from runtime.wiring import wire
 
-    settings = _settings()
+    settings = hub_settings()
     defs = connector_defs(wire(settings))
     rows = []
     for d in defs:
@@ -107,17 +109,17 @@ def connectors_list() -> None:
     )
 
 
-@connectors_app.command("status")
+@app.command("status")
 def connectors_status(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
 ) -> None:
     """Each connector's position, lag (oldest unpublished change), rows published and rejected."""
+    from cli.common import hub_settings, print_table
     from hub.timeutil import utcnow
-    from runtime.cli import _settings, print_table
     from runtime.connectors import statuses
 
     now = utcnow()
-    found = statuses(_settings())
+    found = statuses(hub_settings())
     if as_json:
         for s in found:
             print(json.dumps({**s.model_dump(mode="json"), "lag_seconds": s.lag_seconds(now)}))
@@ -154,18 +156,18 @@ def connectors_status(
     )
 
 
-@connectors_app.command("imports")
+@app.command("imports")
 def connectors_imports(
     limit: Annotated[
         int, typer.Option(min=1, max=10_000, help="At most this many, newest first")
     ] = 20,
 ) -> None:
-    """Files imported (by a file drop or `hub import`): rows done of total, published, rejected."""
+    """Files imported (by a file drop or `hub connectors import`): rows done of total, published, rejected."""
+    from cli.common import hub_settings, print_table
     from hub.connectors.store import ConnectorStore
-    from runtime.cli import _settings, print_table
     from runtime.wiring import open_stores
 
-    found = ConnectorStore(open_stores(_settings()).engine).imports(limit)
+    found = ConnectorStore(open_stores(hub_settings()).engine).imports(limit)
     print_table(
         f"File imports ({len(found)})",
         (
@@ -197,61 +199,20 @@ def connectors_imports(
 
 
 def _set_paused(name: str, paused: bool) -> None:
-    from runtime.cli import _settings, console
+    from cli.common import console, hub_settings
     from runtime.connectors import set_paused
 
-    set_paused(_settings(), name, paused)
+    set_paused(hub_settings(), name, paused)
     console.print(f"{name} {'paused' if paused else 'resumed'}.")
 
 
-@connectors_app.command("pause")
+@app.command("pause")
 def connectors_pause(name: Annotated[str, typer.Argument(help="Connector name")]) -> None:
     """Stop a connector taking new changes (it finishes its batch); its position is kept."""
     _set_paused(name, True)
 
 
-@connectors_app.command("resume")
+@app.command("resume")
 def connectors_resume(name: Annotated[str, typer.Argument(help="Connector name")]) -> None:
     """Let a paused connector carry on from its saved position."""
     _set_paused(name, False)
-
-
-@connector_app.command("run")
-def connector_run(
-    name: Annotated[str, typer.Argument(help="Connector name from connectors.yaml")],
-    once: Annotated[
-        bool, typer.Option("--once", help="One round (drain what is waiting), then exit")
-    ] = False,
-) -> None:
-    """Run one connector until SIGTERM or Ctrl-C (against HUB_KAFKA_BOOTSTRAP or a running `hub up`)."""
-    from runtime.cli import _settings
-    from runtime.connectors import run_connectors, run_forever
-    from runtime.stack import running_bootstrap
-
-    settings = _settings()
-    bootstrap = running_bootstrap(settings)
-    if once:
-        asyncio.run(run_connectors(settings, bootstrap, [name], once=True))
-    else:
-        run_forever(settings, bootstrap, [name])
-
-
-@connector_app.command("run-all")
-def connector_run_all() -> None:
-    """Run every enabled connector in this process until SIGTERM or Ctrl-C (`hub up` starts this)."""
-    from runtime.cli import _settings
-    from runtime.connectors import run_forever
-    from runtime.stack import running_bootstrap
-
-    settings = _settings()
-    run_forever(settings, running_bootstrap(settings), None)
-
-
-def bench_import_command(
-    rows: Annotated[int, typer.Option(help="Rows in the generated CSV")] = 100_000,
-) -> None:
-    """Import a generated CSV to a fresh embedded broker: rows/s end to end beside raw produce."""
-    from runtime.cli import _settings, console
-    from runtime.import_bench import run_import_bench
-
-    run_import_bench(_settings(), rows, console)

@@ -1,4 +1,4 @@
-"""`hub bench-metrics`: how long a Prometheus scrape of `/metrics` takes with N audit rows.
+"""`hub bench metrics`: how long a Prometheus scrape of `/metrics` takes with N audit rows.
 
 Fills a fresh SQLite database (or, with --database-url, a PostgreSQL one) with N audit rows in
 bulk (one INSERT ... SELECT per million rows: bench data, not a valid chain), starts the API

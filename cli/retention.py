@@ -1,5 +1,4 @@
-"""`hub retention purge [--dry-run]`: purge personal values past each store's retention.
-Registered on the `hub` app by runtime/cli.py."""
+"""`hub retention purge [--dry-run]`: purge personal values past each store's retention."""
 
 from __future__ import annotations
 
@@ -10,8 +9,8 @@ import typer
 
 from hub.timeutil import utcnow
 
-retention_app = typer.Typer(
-    help="Retention of personal values: journal, inbox, webhook outbox, rejected, review, deceased.",
+app = typer.Typer(
+    help="Purge personal values past their retention (journal, inbox, outbox, rejected...).",
     no_args_is_help=True,
 )
 
@@ -26,7 +25,7 @@ WHAT = {
 }
 
 
-@retention_app.command("purge")
+@app.command("purge")
 def retention_purge(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Count what would be purged; change nothing")
@@ -35,11 +34,11 @@ def retention_purge(
 ) -> None:
     """Purge each store past its retention (HUB_RETENTION_*_DAYS) and print the counts per
     store. Events still waiting for a final outcome are never purged."""
+    from cli.common import console, hub_settings, print_table
     from hub.retention import RetentionPolicy, purge
-    from runtime.cli import _settings, console, print_table
     from runtime.wiring import open_stores
 
-    settings = _settings()
+    settings = hub_settings()
     stores = open_stores(settings)
     try:
         results = purge(stores.engine, RetentionPolicy.from_settings(settings), utcnow(), dry_run)
@@ -68,7 +67,3 @@ def retention_purge(
         ],
     )
     console.print(f"{verb}: {sum(r.count for r in results)} in all")
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(retention_app, name="retention")

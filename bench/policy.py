@@ -1,4 +1,4 @@
-"""`hub bench-policy`: the router's decision on one core, with 5, 50 and 500 agreements.
+"""`hub bench policy`: the router's decision on one core, with 5, 50 and 500 agreements.
 
 A synthetic council: 30 recipient systems (all subscribed to address.changed) and 3 sources.
 Five agreements cover Council Tax's address changes (statutory, consent-required and opt-out

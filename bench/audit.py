@@ -1,4 +1,4 @@
-"""`hub bench-audit`: the audit store's speed on SQLite, in figures.
+"""`hub bench audit`: the audit store's speed on SQLite, in figures.
 
 - writer: N rows appended through AuditStore.write (the audit writer's call), `batch` rows per
   transaction, each chained under the head lock; rows/s.

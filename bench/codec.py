@@ -1,4 +1,4 @@
-"""`hub bench-codec`: Avro encode+decode of one event on one core, beside pydantic validation.
+"""`hub bench codec`: Avro encode+decode of one event on one core, beside pydantic validation.
 
 Two loops over the same address.changed record, each timed with `time.perf_counter` after a
 warm-up, best of three runs, in this one thread (no broker, no I/O):

@@ -1,5 +1,5 @@
-"""`hub agreements ...`, `hub explain`, `hub review ...`: the policy engine on the command line.
-Registered on the `hub` app by runtime/cli.py."""
+"""`hub agreements check|list|explain`: the data sharing agreements, and what the policy engine
+would do with an event now."""
 
 from __future__ import annotations
 
@@ -11,17 +11,13 @@ import typer
 
 from hub.timeutil import uk_date, utcnow
 
-agreements_app = typer.Typer(
-    help="Data sharing agreements: check the directory, list them with what needs review.",
-    no_args_is_help=True,
-)
-review_app = typer.Typer(
-    help="Events about people no system's record is linked to: list them, retry them.",
+app = typer.Typer(
+    help="Data sharing agreements: check, list (with what needs review), explain a decision.",
     no_args_is_help=True,
 )
 
 
-@agreements_app.command("check")
+@app.command("check")
 def agreements_check(
     config_dir: Annotated[
         Path | None,
@@ -29,11 +25,11 @@ def agreements_check(
     ] = None,
 ) -> None:
     """Validate systems.yaml and every agreement; each problem with file, line and field."""
+    from cli.common import console, hub_settings
     from hub.config.loader import load_config
     from hub.events.schemas import SchemaRegistry
-    from runtime.cli import _settings, console
 
-    settings = _settings()
+    settings = hub_settings()
     directory = config_dir or settings.config_dir
     config = load_config(directory, SchemaRegistry.from_dir(settings.schema_dir))
     active = sum(1 for a in config.agreements if a.status.value == "active")
@@ -43,16 +39,16 @@ def agreements_check(
     )
 
 
-@agreements_app.command("list")
+@app.command("list")
 def agreements_list(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
 ) -> None:
     """Every agreement with its status and version; flags those past review-by or expiring soon."""
+    from cli.common import hub_settings, print_table
     from hub.config.review import review_flags
-    from runtime.cli import _settings, print_table
     from runtime.wiring import wire
 
-    config = wire(_settings()).config
+    config = wire(hub_settings()).config
     today = uk_date(utcnow())
     rows: list[dict[str, Any]] = []
     for a in sorted(config.agreements, key=lambda a: a.id):
@@ -97,6 +93,7 @@ def agreements_list(
     )
 
 
+@app.command("explain")
 def explain_command(
     event_file: Annotated[
         Path,
@@ -117,9 +114,9 @@ def explain_command(
     as_json: Annotated[bool, typer.Option("--json", help="The explanation as JSON")] = False,
 ) -> None:
     """What the hub would do with this event now, and exactly why. Nothing is sent."""
+    from cli.common import console, hub_settings, print_table
     from hub.errors import ExplainRequestInvalid, Problem
     from hub.routing.explain_live import explain_submission, recipients_to_explain
-    from runtime.cli import _settings, console, print_table
     from runtime.wiring import open_stores, wire
 
     try:
@@ -136,7 +133,7 @@ def explain_command(
             "no source system",
             [Problem("source", "required", "give --source, or a `source` in the event")],
         )
-    settings = _settings()
+    settings = hub_settings()
     w = wire(settings)
     recipients = recipients_to_explain(w.config, recipient or [], all_recipients)
     now = utcnow()
@@ -183,128 +180,3 @@ def explain_command(
             for e in fan_out.recipients
         ],
     )
-
-
-@review_app.command("list")
-def review_list(
-    status: Annotated[
-        str, typer.Option(help="open, released (routed once linked) or retried")
-    ] = "open",
-    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
-) -> None:
-    """Events waiting because no system's record is linked to their person (oldest first)."""
-    from runtime.cli import _settings, print_table
-    from runtime.wiring import open_stores
-
-    if status not in ("open", "released", "retried"):
-        raise typer.BadParameter("must be open, released or retried", param_hint="--status")
-    items = open_stores(_settings()).review.find(status, limit)
-    if as_json:
-        for i in items:
-            print(i.model_dump_json(exclude={"key", "value", "headers"}))
-        return
-    print_table(
-        f"Review queue ({status})",
-        ("id", "queued", "source", "type", "event", "person key", "why"),
-        [
-            (
-                str(i.seq),
-                f"{i.created_at:%Y-%m-%d %H:%M:%S}",
-                i.source,
-                i.event_type,
-                i.event_id,
-                i.subject_key[:12],
-                i.reason,
-            )
-            for i in items
-        ],
-    )
-
-
-@review_app.command("retry")
-def review_retry(
-    review_id: Annotated[int, typer.Argument(metavar="ID", help="The id `hub review list` shows")],
-) -> None:
-    """Re-publish a queued event with its original id (e.g. after linking its person)."""
-    import asyncio
-
-    from runtime.cli import _settings, console
-    from runtime.review import retry
-    from runtime.stack import running_bootstrap
-    from runtime.wiring import open_stores
-
-    settings = _settings()
-    event_id = asyncio.run(
-        retry(settings, running_bootstrap(settings), open_stores(settings).review, review_id)
-    )
-    console.print(
-        f"Review item {review_id} re-published as event {event_id}: if its person is still not "
-        "linked it comes back to the queue."
-    )
-
-
-def bench_policy_command(
-    events: Annotated[int, typer.Option(min=10, help="Events per run (x 30 recipients)")] = 5000,
-) -> None:
-    """Benchmark the decision function on one core with 5, 50 and 500 agreements; prints figures."""
-    from runtime.cli import console
-    from runtime.policy_bench import run_policy_bench
-
-    run_policy_bench(events, console)
-
-
-def replay_command(
-    recipient: Annotated[str, typer.Option(help="The recipient system to replay to")],
-    since: Annotated[str, typer.Option(help="Events accepted from this UK date, YYYY-MM-DD")],
-    event_type: Annotated[
-        str | None, typer.Option("--event-type", help="Only this event type")
-    ] = None,
-) -> None:
-    """Re-run accepted events through the policy in force now and deliver what it allows."""
-    import asyncio
-    from datetime import date, datetime
-
-    from hub.journal.store import JournalStore
-    from hub.routing.originals import AuditOriginals
-    from hub.subjects.store import SubjectStore
-    from hub.timeutil import UK
-    from runtime.cli import _settings, console
-    from runtime.replay import replay_for
-    from runtime.stack import running_bootstrap
-    from runtime.wiring import open_stores, wire
-
-    try:
-        day = date.fromisoformat(since)
-    except ValueError as exc:
-        raise typer.BadParameter("expected YYYY-MM-DD", param_hint="--since") from exc
-    settings = _settings()
-    stores = open_stores(settings)
-    start = datetime(day.year, day.month, day.day, tzinfo=UK)
-    summary = asyncio.run(
-        replay_for(
-            settings,
-            running_bootstrap(settings),
-            wire(settings),
-            JournalStore(stores.engine),
-            SubjectStore(stores.engine),
-            AuditOriginals(stores.engine),
-            recipient,
-            start,
-            event_type,
-            utcnow(),
-        )
-    )
-    console.print(
-        f"Replayed {summary.considered} accepted event(s) to {recipient}: "
-        f"{summary.delivered} delivered under the policy in force now, {summary.withheld} "
-        f"withheld (audited), {summary.skipped} skipped."
-    )
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(agreements_app, name="agreements")
-    app.add_typer(review_app, name="review")
-    app.command("explain")(explain_command)
-    app.command("bench-policy")(bench_policy_command)
-    app.command("replay")(replay_command)

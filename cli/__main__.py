@@ -1,0 +1,5 @@
+"""`python -m cli ...` is `hub ...`."""
+
+from cli.main import main
+
+main()

@@ -1,0 +1,128 @@
+"""`hub bench codec|policy|flow|audit|import|webhooks|inbox|metrics`: each benchmark measures one
+part of the hub beside a plain baseline and prints a table (`make bench` runs the usual set)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.common import console, hub_settings
+
+app = typer.Typer(
+    help="Benchmarks: each part of the hub beside a plain baseline; prints figures.",
+    no_args_is_help=True,
+)
+
+
+def _widths(text: str) -> list[int]:
+    return [int(k) for k in text.split(",") if k.strip()]
+
+
+@app.command("codec")
+def bench_codec(events: Annotated[int, typer.Option(help="Records per run")] = 50_000) -> None:
+    """Avro encode+decode of an event (envelope + address.changed) on one core, beside pydantic validation."""
+    from bench.codec import run_codec_bench
+    from hub.events.schemas import SchemaRegistry
+
+    run_codec_bench(SchemaRegistry.from_dir(hub_settings().schema_dir), events, console)
+
+
+@app.command("policy")
+def bench_policy(
+    events: Annotated[int, typer.Option(min=10, help="Events per run (x 30 recipients)")] = 5000,
+) -> None:
+    """The decision function on one core with 5, 50 and 500 agreements."""
+    from bench.policy import run_policy_bench
+
+    run_policy_bench(events, console)
+
+
+@app.command("flow")
+def bench_flow(
+    events: Annotated[int, typer.Option(help="Events to push per run")] = 5000,
+    recipients: Annotated[
+        str, typer.Option(help="Comma-separated fan-out widths K to measure")
+    ] = "1,5",
+    rate: Annotated[
+        int, typer.Option(help="Paced rate (events/s) for the latency run; 0 skips it")
+    ] = 1000,
+) -> None:
+    """The whole hub (ingest to delivery) beside a raw aiokafka fan-out on the same broker."""
+    from bench.flow import run_bench
+
+    run_bench(hub_settings(), events, _widths(recipients), rate, console)
+
+
+@app.command("audit")
+def bench_audit(
+    rows: Annotated[int, typer.Option(help="Audit rows to build")] = 1_000_000,
+    batch: Annotated[int, typer.Option(help="Rows per writer transaction")] = 5000,
+) -> None:
+    """Build N audit rows in a temp SQLite; time the writer, a subject access query and verify."""
+    from bench.audit import run_audit_bench
+
+    hub_settings()  # logging set up as for every command
+    run_audit_bench(rows, batch, console)
+
+
+@app.command("import")
+def bench_import(
+    rows: Annotated[int, typer.Option(help="Rows in the generated CSV")] = 100_000,
+) -> None:
+    """Import a generated CSV to a fresh embedded broker: rows/s end to end beside raw produce."""
+    from bench.import_file import run_import_bench
+
+    run_import_bench(hub_settings(), rows, console)
+
+
+@app.command("webhooks")
+def bench_webhooks(
+    recipients: Annotated[str, typer.Option(help="Comma-separated fan-out widths")] = "1,5,20",
+    deliveries: Annotated[int, typer.Option(min=10, help="Deliveries per recipient")] = 500,
+) -> None:
+    """Webhook fan-out on loopback receivers beside raw httpx POSTs."""
+    from bench.webhooks import run_webhook_bench
+
+    run_webhook_bench(hub_settings(), _widths(recipients), deliveries, console)
+
+
+@app.command("inbox")
+def bench_inbox(
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Database to run on (a throw-away one); default: a temporary SQLite file"
+        ),
+    ] = None,
+    deliveries: Annotated[
+        int, typer.Option(min=300, help="Backlog, and deliveries written")
+    ] = 10_000,
+) -> None:
+    """Pull inbox read rate (paging reader, fetch + ack) with 3 writers, beside a plain SELECT."""
+    from bench.inbox import run_inbox_bench
+
+    hub_settings()
+    run_inbox_bench(database_url, deliveries, console)
+
+
+@app.command("metrics")
+def bench_metrics(
+    audit_rows: Annotated[
+        int, typer.Option(help="Audit rows to fill the database with")
+    ] = 1_000_000,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="A throw-away PostgreSQL database to fill instead of a fresh SQLite file"
+        ),
+    ] = None,
+    baseline_runs: Annotated[int, typer.Option(help="Runs of the old per-scrape queries")] = 3,
+) -> None:
+    """Time a /metrics scrape (p50/p99 of 20) with N audit rows, beside the old per-scrape queries."""
+    from bench.metrics import run_metrics_bench
+    from cli.common import console_logging
+
+    settings = hub_settings()
+    console_logging("WARNING", settings)
+    run_metrics_bench(settings, audit_rows, database_url, baseline_runs, console)

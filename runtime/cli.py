@@ -490,6 +490,10 @@ cli_deliveries.register(app)
 from runtime.kafka_acls import kafka_app  # noqa: E402
 
 app.add_typer(kafka_app, name="kafka")
+from runtime import cli_match  # noqa: E402
+
+app.add_typer(cli_match.match_app, name="match")
+app.command("bench-match")(cli_match.bench_match)
 
 # `hub retention purge [--dry-run]` (issue 12)
 from runtime import cli_retention  # noqa: E402  (registers on the app defined above)

@@ -434,3 +434,28 @@ def _bench_events(
         f"one event against {recipients} recipients ({len(times)} events): "
         f"p50 {statistics.median(times):.1f} ms, p99 {p99:.1f} ms, max {times[-1]:.1f} ms"
     )
+
+
+def match_context_for(settings: HubSettings, stores: Any) -> Any:
+    """The API's identity context: extracts, candidate pairs, and the release of a held event
+    (re-published as `hub review retry` does) once a pair is accepted."""
+    from hub.api.match import MatchContext
+    from hub.identity.store import MatchStore, ServiceRecords
+    from runtime.review import RetryError, retry
+
+    async def release(source: str, event_id: str) -> bool:
+        item = stores.review.open_item(source, event_id)
+        if item is None:
+            return False
+        try:
+            await retry(settings, settings.kafka_bootstrap, stores.review, item.seq)
+        except RetryError:
+            return False
+        return True
+
+    return MatchContext(
+        records=ServiceRecords(stores.engine),
+        store=MatchStore(stores.engine),
+        release=release,
+        reference_system=settings.match_reference_system,
+    )

@@ -156,7 +156,9 @@ def match_train(
 
 @match_app.command("model")
 def match_model(
-    as_json: Annotated[bool, typer.Option("--json", help="The full parameters (Splink JSON)")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The full parameters (Splink JSON)")
+    ] = False,
 ) -> None:
     """Show the model in force: its version, prior and each comparison's levels and weights."""
     from hub.identity.model import MatchModel
@@ -201,8 +203,8 @@ def match_run(
 ) -> None:
     """Link a whole extract to the reference's people (a new service joining, a refresh):
     automatic links are written with provenance, the rest reported by band."""
-    from hub.identity.modelfile import load_params
     from hub.identity.model import MatchModel
+    from hub.identity.modelfile import load_params
     from hub.identity.store import MatchStore, NewLink, ServiceRecords
     from runtime.cli import _settings, console, print_table
 
@@ -333,7 +335,14 @@ def match_links(subject: Annotated[str, typer.Argument(help="The hub person")]) 
         "Link log",
         ("at", "action", "method", "system", "record", "by"),
         [
-            (str(r["at"]), r["action"], r["method"], r["system"], r["local_id"], r["decided_by"] or "")
+            (
+                str(r["at"]),
+                r["action"],
+                r["method"],
+                r["system"],
+                r["local_id"],
+                r["decided_by"] or "",
+            )
             for r in store.log(subject)
         ],
     )
@@ -418,14 +427,18 @@ def _bench_events(
         systems = [f"service-{i}" for i in range(recipients)]
         for system in systems:
             records.apply(system, ExtractBatch(tuple(pop.service), ()), utcnow())
-        say(f"loaded {recipients} x {len(pop.service)} extract records in {time.perf_counter() - t0:.1f} s")
+        say(
+            f"loaded {recipients} x {len(pop.service)} extract records in {time.perf_counter() - t0:.1f} s"
+        )
         rng = random.Random(seed)
         held = {ref for ref in pop.truth.values()}
         probes = [p for p in pop.reference if p.local_id in held]
         times = []
         for person in rng.sample(probes, min(events, len(probes))):
             started = time.perf_counter()
-            resolve(model, records, person, "address.changed", systems, HubSettings().match_thresholds)
+            resolve(
+                model, records, person, "address.changed", systems, HubSettings().match_thresholds
+            )
             times.append((time.perf_counter() - started) * 1000)
         engine.dispose()
     times.sort()

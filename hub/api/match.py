@@ -25,7 +25,7 @@ router = APIRouter(tags=["identity"])
 Release = Callable[[str, str], Awaitable[bool]]  # (source, event id) -> re-published?
 
 
-def NotFound(message: str) -> HTTPException:  # noqa: N802 (reads like the error it raises)
+def NotFound(message: str) -> HTTPException:
     return HTTPException(404, message)
 
 

@@ -3,12 +3,29 @@ benchmark, precision and recall against a known truth. Pure."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from hub.identity.thresholds import Band, Thresholds
 
-AMBIGUITY_MARGIN = 0.5  # a runner-up this likely makes an automatic link a clerical one
+AMBIGUITY_BITS = 6.0  # a runner-up within 2**6 = 64 times the odds of the best is too close
+
+
+def weight_of(probability: float) -> float:
+    """Match weight (log2 odds) of a probability, bounded for 0 and 1."""
+    p = min(max(probability, 1e-15), 1 - 1e-15)
+    return math.log2(p / (1 - p))
+
+
+def ambiguous(best: float, runner_up: float | None, review: float) -> bool:
+    """A runner-up in the review band or above, less than AMBIGUITY_BITS behind the best
+    (two people at one address with one name and date of birth, say): a person decides."""
+    return (
+        runner_up is not None
+        and runner_up >= review
+        and weight_of(best) - weight_of(runner_up) < AMBIGUITY_BITS
+    )
 
 
 @dataclass(frozen=True)
@@ -29,8 +46,8 @@ class BulkDecision:
 def decide_bulk(
     pairs: Iterable[Candidate], record_ids: Iterable[str], thresholds: Thresholds
 ) -> list[BulkDecision]:
-    """Per service record: its best candidate's band. A close runner-up (two people at one
-    address with one name and date of birth, say) never links automatically: it goes to review.
+    """Per service record: its best candidate's band. A close runner-up never links
+    automatically: it goes to review (`ambiguous`).
     A hub person taken by two records automatically is kept only for the stronger one."""
     best: dict[str, Candidate] = {}
     second: dict[str, Candidate] = {}
@@ -47,7 +64,13 @@ def decide_bulk(
     for rid in record_ids:
         top, runner = best.get(rid), second.get(rid)
         band = Band.NONE if top is None else thresholds.band(top.probability)
-        if band is Band.AUTO and runner is not None and runner.probability >= AMBIGUITY_MARGIN:
+        if (
+            band is Band.AUTO
+            and top is not None
+            and ambiguous(
+                top.probability, runner.probability if runner else None, thresholds.review
+            )
+        ):
             band = Band.REVIEW
         if band is Band.AUTO and top is not None:
             other = claimed.get(top.reference_id)

@@ -81,7 +81,9 @@ def parse_rows(rows: Iterable[Mapping[str, Any]], where: str = "records") -> Ext
             continue
         local_id = _text(row.get("local_id"))
         if local_id is None:
-            problems.append(Problem(f"{at}.local_id", "required", "every record needs its local_id"))
+            problems.append(
+                Problem(f"{at}.local_id", "required", "every record needs its local_id")
+            )
             continue
         if local_id in seen:
             problems.append(
@@ -98,9 +100,7 @@ def parse_rows(rows: Iterable[Mapping[str, Any]], where: str = "records") -> Ext
                 problems.append(Problem(f"{at}.{f}", "too_long", f"at most {limit} characters"))
         dob_text = row.get("date_of_birth")
         dob = (
-            dob_text
-            if isinstance(dob_text, date)
-            else normalise.parse_dob(values["date_of_birth"])
+            dob_text if isinstance(dob_text, date) else normalise.parse_dob(values["date_of_birth"])
         )
         if values["date_of_birth"] is not None and dob is None:
             problems.append(
@@ -143,7 +143,9 @@ def blocking_keys(p: PersonFields) -> dict[str, str | None]:
     """The indexed keys a candidate lookup uses (the blocking rules' columns)."""
     f = normalise.features(p)
     names = (
-        f"{f['family_sound']}|{f['given_sound']}" if f["family_sound"] and f["given_sound"] else None
+        f"{f['family_sound']}|{f['given_sound']}"
+        if f["family_sound"] and f["given_sound"]
+        else None
     )
     return {"k_postcode": f["postcode"], "k_uprn": f["uprn"], "k_dob": f["dob"], "k_names": names}
 
@@ -156,7 +158,9 @@ def probe_keys(f: Mapping[str, str | None]) -> dict[str, Sequence[str]]:
         return sorted({v for v in values if v})
 
     names = (
-        f"{f['family_sound']}|{f['given_sound']}" if f["family_sound"] and f["given_sound"] else None
+        f"{f['family_sound']}|{f['given_sound']}"
+        if f["family_sound"] and f["given_sound"]
+        else None
     )
     return {
         "k_postcode": present(f["postcode"], f["prev_postcode"]),

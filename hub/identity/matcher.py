@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from hub.identity.bulk import AMBIGUITY_MARGIN
+from hub.identity.bulk import ambiguous
 from hub.identity.extracts import probe_keys
 from hub.identity.model import MatchModel, PairScore
 from hub.identity.normalise import PersonFields, features
@@ -73,14 +73,18 @@ def resolve(
     review: list[Scored] = []
     for system in recipients:
         scored = sorted(
-            (Scored(system, c.local_id, model.score(left, features(c))) for c in found.get(system, [])),
+            (
+                Scored(system, c.local_id, model.score(left, features(c)))
+                for c in found.get(system, [])
+            ),
             key=lambda s: -s.score.probability,
         )
         if not scored:
             continue
         best = scored[0]
         band = limits.band(best.score.probability)
-        if band is Band.AUTO and len(scored) > 1 and scored[1].score.probability >= AMBIGUITY_MARGIN:
+        runner_up = scored[1].score.probability if len(scored) > 1 else None
+        if band is Band.AUTO and ambiguous(best.score.probability, runner_up, limits.review):
             band = Band.REVIEW  # two records this alike: a person decides
         if band is Band.AUTO:
             auto.append(best)

@@ -117,5 +117,5 @@ def probability_of(match_weight: float) -> float:
     """Splink's match probability from a match weight (log2 odds)."""
     if match_weight > 60:
         return 1.0
-    odds = 2.0**match_weight
+    odds = math.pow(2.0, match_weight)
     return odds / (1.0 + odds)

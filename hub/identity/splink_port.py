@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-import pyarrow as pa
+import pyarrow as pa  # type: ignore[import-untyped]
 
 from hub.identity.comparisons import BLOCKING_SQL, COMPARISONS, TRAINING_BLOCKS
 from hub.identity.normalise import FEATURES

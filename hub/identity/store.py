@@ -79,7 +79,9 @@ class ServiceRecords:
                 conn.execute(
                     ins.on_conflict_do_update(
                         index_elements=["system", "local_id"],
-                        set_={c: ins.excluded[c] for c in chunk[0] if c not in ("system", "local_id")},
+                        set_={
+                            c: ins.excluded[c] for c in chunk[0] if c not in ("system", "local_id")
+                        },
                     ),
                     chunk,
                 )
@@ -146,9 +148,7 @@ class ServiceRecords:
         with self.engine.connect() as conn:
             return {
                 r[0]: int(r[1])
-                for r in conn.execute(
-                    select(_REC.c.system, func.count()).group_by(_REC.c.system)
-                )
+                for r in conn.execute(select(_REC.c.system, func.count()).group_by(_REC.c.system))
             }
 
     def purge(self, before: datetime, dry_run: bool = False) -> int:
@@ -156,7 +156,9 @@ class ServiceRecords:
         old = _REC.c.updated_at < before
         with self.engine.begin() as conn:
             if dry_run:
-                return int(conn.execute(select(func.count()).select_from(_REC).where(old)).scalar_one())
+                return int(
+                    conn.execute(select(func.count()).select_from(_REC).where(old)).scalar_one()
+                )
             return int(conn.execute(delete(_REC).where(old)).rowcount or 0)
 
 
@@ -207,7 +209,10 @@ class LinkRow:
 
 def _fields_json(fields: Iterable[FieldResult]) -> str:
     return json.dumps(
-        [{"field": f.field, "level": f.level, "verdict": f.verdict, "weight": f.weight} for f in fields]
+        [
+            {"field": f.field, "level": f.level, "verdict": f.verdict, "weight": f.weight}
+            for f in fields
+        ]
     )
 
 
@@ -263,7 +268,9 @@ class MatchStore:
                 conn.execute(
                     ins.on_conflict_do_update(
                         index_elements=["subject", "system"],
-                        set_={c: ins.excluded[c] for c in chunk[0] if c not in ("subject", "system")},
+                        set_={
+                            c: ins.excluded[c] for c in chunk[0] if c not in ("subject", "system")
+                        },
                     ),
                     chunk,
                 )

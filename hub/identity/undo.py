@@ -12,7 +12,9 @@ from hub.pseudonym import subject_key
 _AUDIT = AuditRecord.__table__  # type: ignore[attr-defined]
 
 
-def deliveries_under(engine: Engine, secret: str, link: LinkRow) -> list[tuple[str, str, str, str, str]]:
+def deliveries_under(
+    engine: Engine, secret: str, link: LinkRow
+) -> list[tuple[str, str, str, str, str]]:
     """(delivery id, event id, event type, decided at, outcome) sent to the link's system with
     its local id, since the link was made."""
     key = subject_key(secret, link.subject)

@@ -88,7 +88,9 @@ class ReviewStore:
     def open_item(self, source: str, event_id: str) -> Review | None:
         """The open item holding (source, event id), if any."""
         stmt = select(_TABLE).where(
-            (_TABLE.c.source == source) & (_TABLE.c.event_id == event_id) & (_TABLE.c.status == "open")
+            (_TABLE.c.source == source)
+            & (_TABLE.c.event_id == event_id)
+            & (_TABLE.c.status == "open")
         )
         with self.engine.connect() as conn:
             row = conn.execute(stmt).first()

@@ -126,11 +126,17 @@ def test_an_unlinked_residents_move_reaches_services_by_matching(
                     "lines": ["Flat 2", "14 Mill Lane"],
                     "postcode": "EX1 2AB",
                 },
-                "new_address": {"uprn": "100023412345", "lines": ["7 Orchard Close"], "postcode": "EX4 7QT"},
+                "new_address": {
+                    "uprn": "100023412345",
+                    "lines": ["7 Orchard Close"],
+                    "postcode": "EX4 7QT",
+                },
                 "effective_date": "2026-11-20",
             },
         }
-        r = httpx.post(f"{hub.url}/v1/events", json=move, headers=hub.key("council-tax"), timeout=10)
+        r = httpx.post(
+            f"{hub.url}/v1/events", json=move, headers=hub.key("council-tax"), timeout=10
+        )
         assert r.status_code == 202, r.text
 
         # linked automatically: delivered under each service's own id
@@ -174,7 +180,9 @@ def test_an_unlinked_residents_move_reaches_services_by_matching(
         # every link has its provenance, and can be undone (with what went out under it)
         links = run_hub("match", "links", RESIDENT.local_id, env=hub_env)
         assert links.returncode == 0, links.stderr
-        assert "auto" in links.stdout and "clerical" in links.stdout and "A. Reviewer" in links.stdout
+        assert (
+            "auto" in links.stdout and "clerical" in links.stdout and "A. Reviewer" in links.stdout
+        )
         undone = run_hub(
             "match", "unlink", RESIDENT.local_id, "parking", "--by", "IG officer", env=hub_env
         )

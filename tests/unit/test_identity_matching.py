@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from hub.errors import ConfigError
 from hub.identity import normalise as n
 from hub.identity.bulk import Candidate, accuracy, decide_bulk
 from hub.identity.comparisons import ADDRESS, COMPARISONS, DOB, FAMILY, GIVEN
@@ -18,7 +19,6 @@ from hub.identity.matcher import probe_for, resolve
 from hub.identity.model import MatchModel, ModelError, model_version
 from hub.identity.normalise import PersonFields, features
 from hub.identity.thresholds import Band, Thresholds, check_thresholds, thresholds_for
-from hub.errors import ConfigError
 
 
 def person(**kw: Any) -> PersonFields:
@@ -168,7 +168,7 @@ def test_a_death_needs_more_certainty_than_a_change_of_email() -> None:
 
 
 def test_thresholds_out_of_order_are_named() -> None:
-    with pytest.raises(ConfigError, match="death.notified"):
+    with pytest.raises(ConfigError, match=r"death\.notified"):
         check_thresholds({"death.notified": (0.5, 0.9)})
 
 
@@ -179,7 +179,8 @@ def test_a_close_runner_up_sends_the_pair_to_review() -> None:
     limits = Thresholds(0.99, 0.5)
     pairs = [
         Candidate("P-1", "S-1", 0.9999),
-        Candidate("P-2", "S-1", 0.8),  # a twin at the same address
+        Candidate("P-2", "S-1", 0.999),  # a twin at the same address: too close
+        Candidate("P-5", "S-2", 0.8),  # far behind (more than 2**6 times less likely)
         Candidate("P-3", "S-2", 0.9999),
         Candidate("P-4", "S-3", 0.6),
     ]
@@ -189,13 +190,19 @@ def test_a_close_runner_up_sends_the_pair_to_review() -> None:
 
 def test_one_person_is_linked_automatically_to_one_record_only() -> None:
     pairs = [Candidate("P-1", "S-1", 0.9991), Candidate("P-1", "S-2", 0.99999)]
-    decisions = {d.record_id: d.band for d in decide_bulk(pairs, ["S-1", "S-2"], Thresholds(0.999, 0.5))}
+    decisions = {
+        d.record_id: d.band for d in decide_bulk(pairs, ["S-1", "S-2"], Thresholds(0.999, 0.5))
+    }
     assert decisions == {"S-1": Band.REVIEW, "S-2": Band.AUTO}
 
 
 def test_accuracy_counts_precision_recall_and_review_share() -> None:
     decisions = decide_bulk(
-        [Candidate("P-1", "S-1", 0.9999), Candidate("P-9", "S-2", 0.9999), Candidate("P-3", "S-3", 0.7)],
+        [
+            Candidate("P-1", "S-1", 0.9999),
+            Candidate("P-9", "S-2", 0.9999),
+            Candidate("P-3", "S-3", 0.7),
+        ],
         ["S-1", "S-2", "S-3", "S-4"],
         Thresholds(0.999, 0.5),
     )
@@ -209,7 +216,12 @@ def test_accuracy_counts_precision_recall_and_review_share() -> None:
 def test_extract_rows_are_validated_and_minimised() -> None:
     batch = parse_rows(
         [
-            {"local_id": "W-1", "given_names": "Ann", "date_of_birth": "04/03/1970", "postcode": "ex1 2ab"},
+            {
+                "local_id": "W-1",
+                "given_names": "Ann",
+                "date_of_birth": "04/03/1970",
+                "postcode": "ex1 2ab",
+            },
             {"local_id": "W-2", "deleted": "yes"},
         ]
     )
@@ -258,10 +270,19 @@ def test_a_move_is_matched_on_the_previous_address_services_still_hold() -> None
         {
             "waste": [person(local_id="W-7")],
             "parking": [person(local_id="PK-1", given_names="Will", uprn=None)],
-            "libraries": [person(local_id="L-1", given_names="Priya", family_name="Patel", date_of_birth=None)],
+            "libraries": [
+                person(local_id="L-1", given_names="Priya", family_name="Patel", date_of_birth=None)
+            ],
         }
     )
-    result = resolve(model, records, probe, "address.changed", ["waste", "parking", "libraries"], {"*": (0.999, 0.5)})
+    result = resolve(
+        model,
+        records,
+        probe,
+        "address.changed",
+        ["waste", "parking", "libraries"],
+        {"*": (0.999, 0.5)},
+    )
     assert [(s.system, s.local_id) for s in result.auto] == [("waste", "W-7")]
     assert [(s.system, s.local_id) for s in result.review] == [("parking", "PK-1")]
 

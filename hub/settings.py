@@ -216,7 +216,7 @@ class HubSettings(BaseSettings):
     retention_service_record_days: int = Field(
         default=400,
         ge=1,
-        description="`hub match purge` deletes service record extracts not refreshed for longer (days).",
+        description="`hub retention purge` deletes service record extracts not refreshed for longer (days).",
     )
     match_enabled: bool = Field(
         default=True,

@@ -374,7 +374,9 @@ def bench_match(
     from hub.identity.generator import generate
     from runtime.cli import console
 
-    say: Callable[[str], None] = console.print
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False)
+
     t0 = time.perf_counter()
     pop = generate(people, seed)
     say(

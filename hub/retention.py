@@ -19,12 +19,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import ColumnElement, Engine, Table, delete, func, select
 
 from hub.db.tables import IngestJournal, ReviewItem, WebhookOutbox
+from hub.identity.store import ServiceRecords
 from hub.inbox.store import InboxStore
 from hub.journal.store import OPEN, JournalStore
 from hub.rejected.quarantine import QuarantineStore
 from hub.rejected.store import RejectedStore
 from hub.settings import HubSettings
-from hub.identity.store import ServiceRecords
 from hub.subjects.store import SubjectStore
 
 STORES = (

@@ -226,7 +226,8 @@ class RouterHandler:
             elif env.type in CONTROL_TYPES or state.resolved:
                 result = route_event(a.event, self.table, state, now, self.secret)
             else:
-                reviews.append(self._review(a, now))
+                held = matched.get((env.source, env.id), _NOT_HELD).held
+                reviews.append(self._review(a, now, CANDIDATES if held else UNRESOLVED))
             if result is not None and matched.get((env.source, env.id), _NOT_HELD).held:
                 reviews.append(self._review(a, now, CANDIDATES))  # and routed to those linked
             if result is not None:

@@ -44,8 +44,8 @@ def test_python_levels_and_probabilities_match_splink() -> None:
 
 
 def test_training_finds_true_pairs_and_keeps_random_ones_apart() -> None:
-    pop = generate(3000, seed=7)
-    trained = splink_port.train(rows(pop.reference), rows(pop.service), max_pairs=2e5)
+    pop = generate(1200, seed=7)
+    trained = splink_port.train(rows(pop.reference), rows(pop.service), max_pairs=5e4)
     model = MatchModel.from_params(trained)
     ref = {p.local_id: features(p) for p in pop.reference}
     svc = {p.local_id: features(p) for p in pop.service}

@@ -83,9 +83,8 @@ def inbox(hub: RunningHub, system: str) -> list[dict[str, Any]]:
     return list(r.json()["items"])
 
 
-def test_an_unlinked_residents_move_reaches_services_by_matching(
-    hub_env: dict[str, str], tmp_path: Path
-) -> None:
+def load_and_train(hub_env: dict[str, str], tmp_path: Path) -> None:
+    """Extracts from files (`hub match load`) and the council's model (`hub match train`)."""
     pop = generate(1500, seed=11)
     reference = write_csv(tmp_path / "customer-index.csv", [*pop.reference, RESIDENT])
     waste = write_csv(tmp_path / "waste.csv", [*pop.service, WASTE])
@@ -98,46 +97,54 @@ def test_an_unlinked_residents_move_reaches_services_by_matching(
     shown = run_hub("match", "model", env=hub_env)
     assert shown.returncode == 0 and "model " in shown.stdout and "date_of_birth" in shown.stdout
 
-    hub = start_hub(hub_env)
-    try:
-        for system, person in (("electoral", ELECTORAL), ("parking", PARKING)):
-            r = httpx.put(
-                f"{hub.url}/v1/extracts/{system}",
-                json={"records": [api_record(person)]},
-                headers=hub.key(system),
-                timeout=10,
-            )
-            assert r.status_code == 200 and r.json()["upserted"] == 1, r.text
-        refused = httpx.put(
-            f"{hub.url}/v1/extracts/waste",
-            json={"records": [api_record(PARKING)]},
-            headers=hub.key("parking"),
+
+def send_extracts_and_move(hub: RunningHub) -> None:
+    """Electoral and Parking send their extracts over the API; Council Tax sends the move."""
+    for system, person in (("electoral", ELECTORAL), ("parking", PARKING)):
+        r = httpx.put(
+            f"{hub.url}/v1/extracts/{system}",
+            json={"records": [api_record(person)]},
+            headers=hub.key(system),
             timeout=10,
         )
-        assert refused.status_code == 403  # a system sends its own extract only
+        assert r.status_code == 200 and r.json()["upserted"] == 1, r.text
+    refused = httpx.put(
+        f"{hub.url}/v1/extracts/waste",
+        json={"records": [api_record(PARKING)]},
+        headers=hub.key("parking"),
+        timeout=10,
+    )
+    assert refused.status_code == 403  # a system sends its own extract only
 
-        move = {
-            "id": "move-9000001",
-            "type": "address.changed",
-            "subject": RESIDENT.local_id,
-            "data": {
-                "previous_address": {
-                    "uprn": "100023336956",
-                    "lines": ["Flat 2", "14 Mill Lane"],
-                    "postcode": "EX1 2AB",
-                },
-                "new_address": {
-                    "uprn": "100023412345",
-                    "lines": ["7 Orchard Close"],
-                    "postcode": "EX4 7QT",
-                },
-                "effective_date": "2026-11-20",
+    move = {
+        "id": "move-9000001",
+        "type": "address.changed",
+        "subject": RESIDENT.local_id,
+        "data": {
+            "previous_address": {
+                "uprn": "100023336956",
+                "lines": ["Flat 2", "14 Mill Lane"],
+                "postcode": "EX1 2AB",
             },
-        }
-        r = httpx.post(
-            f"{hub.url}/v1/events", json=move, headers=hub.key("council-tax"), timeout=10
-        )
-        assert r.status_code == 202, r.text
+            "new_address": {
+                "uprn": "100023412345",
+                "lines": ["7 Orchard Close"],
+                "postcode": "EX4 7QT",
+            },
+            "effective_date": "2026-11-20",
+        },
+    }
+    r = httpx.post(f"{hub.url}/v1/events", json=move, headers=hub.key("council-tax"), timeout=10)
+    assert r.status_code == 202, r.text
+
+
+def test_an_unlinked_residents_move_reaches_services_by_matching(
+    hub_env: dict[str, str], tmp_path: Path
+) -> None:
+    load_and_train(hub_env, tmp_path)
+    hub = start_hub(hub_env)
+    try:
+        send_extracts_and_move(hub)
 
         # linked automatically: delivered under each service's own id
         got = wait_for(lambda: inbox(hub, "waste"), "waste's delivery")

@@ -203,8 +203,9 @@ COMPARISONS: tuple[Comparison, ...] = (
     _optional("nhs_number", "nhs"),
 )
 
-# Pairs Splink generates for bulk matching (and the one-event scorer's candidate lookup):
-# same postcode, same UPRN, same date of birth (or its day/month swap), same name sounds.
+# Pairs Splink generates for bulk matching: same postcode, same UPRN (or previous UPRN), same
+# date of birth (or its day/month swap), same name sounds. The one-event lookup uses the same
+# keys (hub.identity.extracts.probe_keys), its name sounds narrowed by the year of birth.
 BLOCKING_SQL: tuple[str, ...] = (
     'l."postcode" = r."postcode"',
     'l."uprn" = r."uprn"',

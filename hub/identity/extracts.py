@@ -142,12 +142,16 @@ def parse_rows(rows: Iterable[Mapping[str, Any]], where: str = "records") -> Ext
 def blocking_keys(p: PersonFields) -> dict[str, str | None]:
     """The indexed keys a candidate lookup uses (the blocking rules' columns)."""
     f = normalise.features(p)
-    names = (
-        f"{f['family_sound']}|{f['given_sound']}"
-        if f["family_sound"] and f["given_sound"]
-        else None
-    )
+    names = _names(f)
     return {"k_postcode": f["postcode"], "k_uprn": f["uprn"], "k_dob": f["dob"], "k_names": names}
+
+
+def _names(f: Mapping[str, str | None]) -> str | None:
+    """Name sounds and year of birth: selective enough for a lookup (Smith John is common;
+    Smith John born 1970 is not), and still found after a move and a mistyped day or month."""
+    if not f["family_sound"] or not f["given_sound"]:
+        return None
+    return f"{f['family_sound']}|{f['given_sound']}|{(f['dob'] or '')[:4]}"
 
 
 def probe_keys(f: Mapping[str, str | None]) -> dict[str, Sequence[str]]:
@@ -157,11 +161,7 @@ def probe_keys(f: Mapping[str, str | None]) -> dict[str, Sequence[str]]:
     def present(*values: str | None) -> list[str]:
         return sorted({v for v in values if v})
 
-    names = (
-        f"{f['family_sound']}|{f['given_sound']}"
-        if f["family_sound"] and f["given_sound"]
-        else None
-    )
+    names = _names(f)
     return {
         "k_postcode": present(f["postcode"], f["prev_postcode"]),
         "k_uprn": present(f["uprn"], f["prev_uprn"]),

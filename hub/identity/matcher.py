@@ -22,7 +22,7 @@ from hub.identity.thresholds import Band, thresholds_for
 class RecordLookup(Protocol):
     def find(self, systems: Sequence[str], local_id: str) -> PersonFields | None: ...
     def candidates(
-        self, systems: Sequence[str], keys: Mapping[str, Sequence[str]], limit: int = 200
+        self, systems: Sequence[str], keys: Mapping[str, Sequence[str]], limit: int = 50
     ) -> dict[str, list[PersonFields]]: ...
 
 

@@ -112,7 +112,7 @@ class ServiceRecords:
         return None
 
     def candidates(
-        self, systems: Sequence[str], keys: Mapping[str, Sequence[str]], limit: int = 100
+        self, systems: Sequence[str], keys: Mapping[str, Sequence[str]], limit: int = 50
     ) -> dict[str, list[PersonFields]]:
         """Records of each system sharing a blocking key with the probe: one indexed lookup per
         key (system, key), at most `limit` records each, in one statement."""

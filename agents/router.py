@@ -15,6 +15,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from types import MappingProxyType
 from typing import Protocol
 
 import structlog
@@ -29,6 +30,7 @@ from hub.errors import RecordRejected
 from hub.events.content import content_hash
 from hub.events.envelope import Event
 from hub.events.validation import accept_record
+from hub.identity.service import MatchOutcome
 from hub.metrics import (
     DELIVERIES_ROUTED,
     DELIVERIES_WITHHELD,
@@ -67,6 +69,7 @@ from hub.subjects.store import SubjectChanges
 from hub.timeutil import uk_date, utcnow
 
 log = structlog.get_logger("agents.router")
+_NOT_HELD = MatchOutcome()
 
 REJECTED_REASON = "hub_rejected_reason"
 REJECTED_RULES = "hub_rejected_rules"
@@ -74,6 +77,7 @@ ORIGINAL_TOPIC = "hub_original_topic"
 ORIGINAL_OFFSET = "hub_original_offset"
 EVENT_ID_CONFLICT = "event_id_conflict"
 UNRESOLVED = "no system's record is linked to this person (publish person.linked, then retry)"
+CANDIDATES = "candidate records wait for clerical review (hub match review; accepting releases it)"
 
 
 class SubjectStates(Protocol):
@@ -95,6 +99,12 @@ class RoutedMarks(Protocol):
     def mark_routed(self, expected: Mapping[tuple[str, str], int], at: datetime) -> None: ...
 
 
+class EventMatcher(Protocol):
+    def match(
+        self, events: Sequence[tuple[Event, Sequence[str]]], now: datetime
+    ) -> Mapping[tuple[str, str], MatchOutcome]: ...
+
+
 class EventClaims(Protocol):
     def claim(self, claims: Sequence[Claim], at: datetime) -> dict[tuple[str, str], str]: ...
 
@@ -109,6 +119,7 @@ class RouterPorts:
     originals: OriginalsLookup
     journal: RoutedMarks | None = None  # the ingest journal: what each event's routing produced
     claims: EventClaims | None = None  # (source, event id) -> content of record: conflicts
+    matcher: EventMatcher | None = None  # identity resolution of unlinked people (Splink model)
 
 
 @dataclass
@@ -194,6 +205,7 @@ class RouterHandler:
             else {}
         )
 
+        matched = await self._match(accepted, states, now)
         deaths: list[DeathChange] = []
         reviews: list[Review] = []
         for a in accepted:
@@ -214,7 +226,10 @@ class RouterHandler:
             elif env.type in CONTROL_TYPES or state.resolved:
                 result = route_event(a.event, self.table, state, now, self.secret)
             else:
-                reviews.append(self._review(a, now))
+                held = matched.get((env.source, env.id), _NOT_HELD).held
+                reviews.append(self._review(a, now, CANDIDATES if held else UNRESOLVED))
+            if result is not None and matched.get((env.source, env.id), _NOT_HELD).held:
+                reviews.append(self._review(a, now, CANDIDATES))  # and routed to those linked
             if result is not None:
                 out.extend(self._emit(a.msg, result))
             self._routed[(env.source, env.id)] = (
@@ -226,6 +241,35 @@ class RouterHandler:
                 states[env.subject] = SubjectState(state.consent, state.links, death.deceased_on)
         await asyncio.to_thread(self._after, deaths, reviews, tallies, now)
         return out
+
+    async def _match(
+        self, accepted: list[_Accepted], states: dict[str, SubjectState], now: datetime
+    ) -> Mapping[tuple[str, str], MatchOutcome]:
+        """Events about people no system has linked are scored against their recipients'
+        records: links made are in `states` before routing; uncertain pairs wait for review."""
+        matcher = self.ports.matcher
+        if matcher is None:
+            return {}
+        wanted = [
+            (a.event, sorted(self.table.subscribers_ids(a.event.envelope.type)))
+            for a in accepted
+            if a.event.envelope.type not in CONTROL_TYPES
+            and a.event.envelope.type not in FOLLOW_UP_TYPES
+            and not states.get(a.event.envelope.subject, UNKNOWN).resolved
+        ]
+        if not wanted:
+            return {}
+        outcomes = await asyncio.to_thread(matcher.match, wanted, now)
+        for event, _ in wanted:
+            env = event.envelope
+            outcome = outcomes.get((env.source, env.id))
+            if outcome is None or not outcome.links:
+                continue
+            state = states.get(env.subject, UNKNOWN)
+            states[env.subject] = SubjectState(
+                state.consent, MappingProxyType({**state.links, **outcome.links}), state.deceased_on
+            )
+        return outcomes
 
     def _control_changes(self, accepted: list[_Accepted]) -> SubjectChanges:
         consent, links = [], []
@@ -375,14 +419,14 @@ class RouterHandler:
             ),
         ]
 
-    def _review(self, a: _Accepted, now: datetime) -> Review:
+    def _review(self, a: _Accepted, now: datetime, reason: str = UNRESOLVED) -> Review:
         env = a.event.envelope
         return Review(
             event_id=env.id,
             event_type=env.type,
             source=env.source,
             subject_key=subject_key(self.secret, env.subject),
-            reason=UNRESOLVED,
+            reason=reason,
             topic=a.msg.topic,
             key=a.msg.key,
             value=a.msg.value or b"",

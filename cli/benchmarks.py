@@ -1,4 +1,4 @@
-"""`hub bench codec|policy|flow|audit|import|webhooks|inbox|metrics`: each benchmark measures one
+"""`hub bench codec|policy|flow|audit|import|webhooks|inbox|metrics|match`: each benchmark measures one
 part of the hub beside a plain baseline and prints a table (`make bench` runs the usual set)."""
 
 from __future__ import annotations
@@ -126,3 +126,18 @@ def bench_metrics(
     settings = hub_settings()
     console_logging("WARNING", settings)
     run_metrics_bench(settings, audit_rows, database_url, baseline_runs, console)
+
+
+@app.command("match")
+def bench_match(
+    people: Annotated[int, typer.Option(help="People in the reference extract")] = 100_000,
+    recipients: Annotated[int, typer.Option(help="Recipients an event is scored against")] = 5,
+    events: Annotated[int, typer.Option(help="Events scored one by one")] = 500,
+    seed: Annotated[int, typer.Option(help="Generator seed")] = 16,
+) -> None:
+    """Identity resolution on a generated UK-like population with known truth: precision,
+    recall, review share; bulk and one-event timings."""
+    from bench.match import run_match_bench
+
+    hub_settings()  # logging set up as for every command
+    run_match_bench(people, recipients, events, seed, console)

@@ -27,6 +27,7 @@ from cli import (
     events,
     kafka,
     keys,
+    match,
     operate,
     retention,
     run,
@@ -133,6 +134,7 @@ app.add_typer(config.app, name="config", rich_help_panel=IG)
 app.add_typer(agreements.app, name="agreements", rich_help_panel=IG)
 app.add_typer(audit.app, name="audit", rich_help_panel=IG)
 app.add_typer(keys.app, name="keys", rich_help_panel=IG)
+app.add_typer(match.app, name="match", rich_help_panel=IG)
 app.add_typer(retention.app, name="retention", rich_help_panel=IG)
 app.add_typer(connectors.app, name="connectors", rich_help_panel=OPERATE)
 app.add_typer(events.app, name="events", rich_help_panel=OPERATE)

@@ -22,6 +22,7 @@ WHAT = {
     "quarantine": "records refused on internal topics (whole values)",
     "review": "review items released or retried (whole events)",
     "deceased": "deceased flags (subject status)",
+    "service_record": "service record extracts not refreshed (identity matching)",
 }
 
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import ColumnElement, Engine, Table, delete, func, select
 
 from hub.db.tables import IngestJournal, ReviewItem, WebhookOutbox
+from hub.identity.store import ServiceRecords
 from hub.inbox.store import InboxStore
 from hub.journal.store import OPEN, JournalStore
 from hub.rejected.quarantine import QuarantineStore
@@ -26,7 +27,16 @@ from hub.rejected.store import RejectedStore
 from hub.settings import HubSettings
 from hub.subjects.store import SubjectStore
 
-STORES = ("journal", "inbox", "webhook", "rejected", "quarantine", "review", "deceased")
+STORES = (
+    "journal",
+    "inbox",
+    "webhook",
+    "rejected",
+    "quarantine",
+    "review",
+    "deceased",
+    "service_record",
+)
 _JOURNAL: Table = IngestJournal.__table__  # type: ignore[attr-defined]
 _OUTBOX: Table = WebhookOutbox.__table__  # type: ignore[attr-defined]
 _REVIEW: Table = ReviewItem.__table__  # type: ignore[attr-defined]
@@ -42,6 +52,7 @@ class RetentionPolicy:
     deceased_days: int = 2557
     webhook_days: int = 30
     review_days: int = 90
+    service_record_days: int = 400
 
     @classmethod
     def from_settings(cls, settings: HubSettings) -> RetentionPolicy:
@@ -52,6 +63,7 @@ class RetentionPolicy:
             deceased_days=settings.retention_deceased_days,
             webhook_days=settings.retention_webhook_days,
             review_days=settings.retention_review_days,
+            service_record_days=settings.retention_service_record_days,
         )
 
     def cutoffs(self, now: datetime) -> dict[str, datetime]:
@@ -65,6 +77,7 @@ class RetentionPolicy:
             "quarantine": self.rejected_days,
             "review": self.review_days,
             "deceased": self.deceased_days,
+            "service_record": self.service_record_days,
         }
         return {store: now - timedelta(days=d) for store, d in days.items()}
 
@@ -132,5 +145,10 @@ def purge(
             "deceased",
             cut["deceased"],
             SubjectStore(engine).purge_deceased(cut["deceased"], dry_run),
+        ),
+        Purged(
+            "service_record",
+            cut["service_record"],
+            ServiceRecords(engine).purge(cut["service_record"], dry_run),
         ),
     ]

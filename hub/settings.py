@@ -214,6 +214,28 @@ class HubSettings(BaseSettings):
         ge=1,
         description="`hub retention purge` deletes webhook deliveries settled longer ago (days).",
     )
+    retention_service_record_days: int = Field(
+        default=400,
+        ge=1,
+        description="`hub retention purge` deletes service record extracts not refreshed for longer (days).",
+    )
+    match_enabled: bool = Field(
+        default=True,
+        description="Score events about unlinked people against the recipients' extracts (needs a trained model).",
+    )
+    match_reference_system: str = Field(
+        default="customer-index",
+        description="The system whose extract's local ids are hub person ids (bulk matching's reference).",
+    )
+    match_thresholds: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {
+            "*": (0.999, 0.5),
+            "death.notified": (0.9999, 0.5),
+            "name.changed": (0.9995, 0.5),
+            "contact.changed": (0.995, 0.5),
+        },
+        description="Per event type [auto_link, review] match probabilities (JSON); `*` for the rest.",
+    )
     retention_review_days: int = Field(
         default=90,
         ge=1,

@@ -18,6 +18,7 @@ from hub.access.keys import KeyStore, refuse_demo_keys
 from hub.api import admin as admin_api
 from hub.api import audit as audit_api
 from hub.api import dashboard, health
+from hub.api import match as match_api
 from hub.api import policy as policy_api
 from hub.api import quality as quality_api
 from hub.api.context import ApiContext
@@ -44,6 +45,7 @@ from hub.secrets import audit_verifier, session_secret
 from hub.settings import HubSettings
 from hub.signing.keys import record_keys
 from runtime.connectors import connector_defs
+from runtime.matching import match_context_for
 from runtime.review import retry as retry_review
 from runtime.wiring import open_stores, wire
 
@@ -100,6 +102,7 @@ def create_app(settings: HubSettings) -> FastAPI:
             review=stores.review,
             rules=w.rules,
         )
+        app.state.match = match_context_for(settings, stores)
         app.state.ig = IgContext(
             engine=stores.engine,
             access=SubjectAccess(stores.engine, settings.pseudonym_key.get_secret_value()),
@@ -165,6 +168,7 @@ def create_app(settings: HubSettings) -> FastAPI:
     app.include_router(admin_api.router)
     app.include_router(policy_api.router)
     app.include_router(dashboard.router)
+    app.include_router(match_api.router)
     app.include_router(connectors_router(ConnectorStore(stores.engine), connector_defs(w)))
     dashboard.mount_static(app)
 

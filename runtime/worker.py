@@ -29,6 +29,7 @@ from hub.routing.claims import ClaimStore
 from hub.routing.originals import AuditOriginals
 from hub.settings import HubSettings
 from hub.signing.keys import record_keys
+from runtime.matching import event_matcher
 from runtime.wiring import open_stores, wire
 
 
@@ -52,6 +53,7 @@ def build_worker_app(settings: HubSettings) -> faust.App:
         AuditOriginals(stores.engine),
         journal,
         ClaimStore(stores.engine),
+        matcher=event_matcher(settings, stores.engine),
     )
     router = RouterHandler(deps, ports, watcher)
     outbox = OutboxStore(stores.engine)

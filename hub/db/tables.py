@@ -175,6 +175,12 @@ class IdentityLink(SQLModel, table=True):
     local_id: str = Field(max_length=64)
     event_id: str = Field(max_length=128)
     linked_at: datetime
+    # provenance: person.linked (a customer index), auto (matching), clerical (a person), bulk
+    method: str = Field(default="person.linked", max_length=16)
+    match_probability: float | None = Field(default=None)
+    model_version: str | None = Field(default=None, max_length=64)
+    agreeing: str | None = Field(default=None, description="JSON list of the fields that agreed")
+    decided_by: str | None = Field(default=None, max_length=128)
 
 
 class SubjectStatus(SQLModel, table=True):
@@ -411,3 +417,81 @@ class QuarantinedRecord(SQLModel, table=True):
     headers: str = Field(description="JSON list of [name, base64 value]")
     reason: str = Field(max_length=64)
     digest: str = Field(unique=True, max_length=64)
+
+
+class ServiceRecord(SQLModel, table=True):
+    """A service's identifying fields for one of its people (its extract), minimised to these
+    fields, for identity matching; never copied into the audit or logs."""
+
+    __tablename__ = "service_record"
+    __table_args__ = (
+        UniqueConstraint("system", "local_id", name="uq_service_record_system_local_id"),
+        Index("ix_service_record_postcode", "system", "k_postcode"),
+        Index("ix_service_record_uprn", "system", "k_uprn"),
+        Index("ix_service_record_dob", "system", "k_dob"),
+        Index("ix_service_record_names", "system", "k_names"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    system: str = Field(max_length=64)
+    local_id: str = Field(max_length=64)
+    given_names: str | None = Field(default=None, max_length=200)
+    family_name: str | None = Field(default=None, max_length=200)
+    date_of_birth: date | None = Field(default=None)
+    uprn: str | None = Field(default=None, max_length=12)
+    address: str | None = Field(default=None, max_length=500)
+    postcode: str | None = Field(default=None, max_length=10)
+    previous_uprn: str | None = Field(default=None, max_length=12)
+    previous_postcode: str | None = Field(default=None, max_length=10)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=32)
+    nhs_number: str | None = Field(default=None, max_length=10)
+    # blocking keys (normalised): candidate lookups by index
+    k_postcode: str | None = Field(default=None, max_length=10)
+    k_uprn: str | None = Field(default=None, max_length=12)
+    k_dob: str | None = Field(default=None, max_length=10)
+    k_names: str | None = Field(default=None, max_length=64)
+    updated_at: datetime = Field(index=True)
+
+
+class MatchCandidate(SQLModel, table=True):
+    """A candidate pair in the clerical band: a held event's person and a service's record."""
+
+    __tablename__ = "match_candidate"
+    __table_args__ = (
+        UniqueConstraint("source", "event_id", "system", "local_id", name="uq_match_candidate"),
+    )
+
+    seq: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=64)
+    event_id: str = Field(max_length=128)
+    event_type: str = Field(max_length=64)
+    subject: str = Field(max_length=128, index=True)
+    system: str = Field(max_length=64)
+    local_id: str = Field(max_length=64)
+    probability: float
+    model_version: str = Field(max_length=64)
+    fields: str = Field(description="JSON list of {field, level, verdict, weight}")
+    status: str = Field(default="open", max_length=16, index=True)
+    created_at: datetime
+    decided_by: str | None = Field(default=None, max_length=128)
+    decided_at: datetime | None = Field(default=None)
+
+
+class IdentityLinkLog(SQLModel, table=True):
+    """Every link and unlink, automatic or human, with its provenance (append only)."""
+
+    __tablename__ = "identity_link_log"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    action: str = Field(max_length=16)  # linked | unlinked | rejected | not_sure
+    method: str = Field(max_length=16)  # person.linked | auto | clerical | bulk
+    subject: str = Field(max_length=128, index=True)
+    system: str = Field(max_length=64)
+    local_id: str = Field(max_length=64)
+    probability: float | None = Field(default=None)
+    model_version: str | None = Field(default=None, max_length=64)
+    agreeing: str | None = Field(default=None)
+    decided_by: str | None = Field(default=None, max_length=128)
+    event_id: str | None = Field(default=None, max_length=128)

@@ -85,6 +85,17 @@ class ReviewStore:
             row = conn.execute(select(_TABLE).where(_TABLE.c.seq == seq)).first()
         return _review(row._mapping) if row is not None else None
 
+    def open_item(self, source: str, event_id: str) -> Review | None:
+        """The open item holding (source, event id), if any."""
+        stmt = select(_TABLE).where(
+            (_TABLE.c.source == source)
+            & (_TABLE.c.event_id == event_id)
+            & (_TABLE.c.status == "open")
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        return _review(row._mapping) if row is not None else None
+
     def open_for(self, subject_keys: Sequence[str]) -> list[Review]:
         """Open items about these people (by pseudonymous key), oldest first."""
         if not subject_keys:

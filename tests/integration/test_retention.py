@@ -231,6 +231,7 @@ def test_hub_retention_purge_prints_counts_per_store(
         "quarantine": 0,
         "review": 0,
         "deceased": 0,
+        "service_record": 0,
     }
 
     table = hub("retention", "purge", "--dry-run", database_url=url, data_dir=tmp_path)

@@ -28,12 +28,12 @@ def walk(
 def test_the_tree_has_the_groups_people_look_for() -> None:
     assert list(ROOT.commands) == [  # type: ignore[attr-defined]
         "up", "demo", "init", "health", "run", "config", "agreements", "audit", "keys",
-        "retention", "connectors", "events", "deliveries", "db", "kafka", "bench",
+        "match", "retention", "connectors", "events", "deliveries", "db", "kafka", "bench",
     ]  # fmt: skip
     paths = {" ".join(p) for p, _ in walk(ROOT)}
     assert {"keys new", "keys list", "keys rotate", "keys revoke"} <= paths
     assert {
-        f"bench {b}" for b in ("codec", "policy", "flow", "audit", "import", "webhooks")
+        f"bench {b}" for b in ("codec", "policy", "flow", "audit", "import", "webhooks", "match")
     } <= paths
 
 

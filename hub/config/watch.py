@@ -16,7 +16,7 @@ import structlog
 
 from hub.config.loader import load_config
 from hub.config.model import HubConfig
-from hub.errors import ConfigError
+from hub.errors import ConfigError, Problem
 from hub.events.schemas import SchemaRegistry
 
 log = structlog.get_logger("hub.config.watch")
@@ -33,6 +33,25 @@ def fingerprint(config_dir: Path) -> str:
             digest.update(b"\0missing")
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+REFUSED = "configuration change refused"
+
+
+def refusal_line(problem: Problem) -> str:
+    """`configuration change refused: <file>:<line> <field>: <problem>` (the dashboard banner)."""
+    where = problem.location
+    if where.endswith(")") and " (" in where:
+        place, field = where[:-1].rsplit(" (", 1)
+        where = f"{place} {field}"
+    return f"{REFUSED}: {where}: {problem.message}"
+
+
+def refusal_lines(watcher: ConfigWatcher | None) -> list[str]:
+    """What the last refused edit got wrong, one line per problem (empty: nothing refused)."""
+    if watcher is None or watcher.last_error is None:
+        return []
+    return [refusal_line(p) for p in watcher.last_error.problems]
 
 
 class ConfigWatcher:
@@ -70,12 +89,23 @@ class ConfigWatcher:
             return False
         try:
             config = load_config(self.config_dir, self.registry)
-        except ConfigError as exc:
+        except Exception as unexpected:  # noqa: BLE001 - whatever goes wrong, the old config stays
+            exc = (
+                unexpected
+                if isinstance(unexpected, ConfigError)
+                else ConfigError(
+                    f"cannot load {self.config_dir}",
+                    [Problem(str(self.config_dir), "unreadable", f"{unexpected}")],
+                )
+            )
+            if not isinstance(unexpected, ConfigError):
+                log.exception("config_reload_failed", config_dir=str(self.config_dir))
             if self.last_error is None or str(exc.problems) != str(self.last_error.problems):
                 log.error(
                     "config_reload_refused",
                     config_dir=str(self.config_dir),
                     problems=[f"{p.location}: {p.message}" for p in exc.problems],
+                    kept="the configuration in force stays until the directory is fixed",
                 )
             self.last_error = exc
             return False  # keep the fingerprint old, so a fix is picked up at the next check

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hub.config.model import HubConfig, Role
 from hub.config.yaml_source import YamlDocument, load_yaml
+from hub.plain_errors import plain_message
 from hub.connectors.mapping import ENVELOPE_FIELDS, RowMapping
 from hub.errors import ConfigError, Problem
 from hub.events.schemas import SchemaRegistry
@@ -144,7 +145,10 @@ def load_connectors(
     except ValidationError as exc:
         raise ConfigError(
             f"invalid configuration in {file}",
-            [doc.problem(_untagged(err["loc"]), err["type"], err["msg"]) for err in exc.errors()],
+            [
+                doc.problem(_untagged(err["loc"]), err["type"], plain_message(err))
+                for err in exc.errors()
+            ],
         ) from exc
     problems: list[Problem] = []
     sources = {s.id for s in config.systems if Role.SOURCE in s.roles}

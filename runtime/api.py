@@ -53,7 +53,7 @@ def create_app(settings: HubSettings) -> FastAPI:
     settings.require_bootstrap("the API")
     w = wire(settings)
     keys = record_keys(settings)  # no key, no API (it signs every event it accepts)
-    stores = open_stores(settings)
+    stores = open_stores(settings, schema="upgrade")  # refuses no database
     refuse_demo_keys(w.config, KeyStore(stores.engine), settings.allow_demo_keys)
     audit_verifier(settings)  # a bad audit key stops the start, not the first verify
 

@@ -84,7 +84,7 @@ async def connected(
             ],
             bootstrap,
         )
-    stores = open_stores(settings)
+    stores = open_stores(settings, schema="upgrade")
     producer = make_producer(settings, bootstrap)
     await producer.start()
     try:

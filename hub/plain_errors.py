@@ -53,7 +53,9 @@ PATTERN_WORDS: dict[str, str] = {
 }
 
 DATE_FORM = "a real date written YYYY-MM-DD (e.g. 2028-12-31)"
-DATETIME_FORM = "a date and time written YYYY-MM-DDTHH:MM:SS with its offset (e.g. 2026-05-01T09:30:00Z)"
+DATETIME_FORM = (
+    "a date and time written YYYY-MM-DDTHH:MM:SS with its offset (e.g. 2026-05-01T09:30:00Z)"
+)
 
 _TYPE_WORDS = {
     "string_type": "text",

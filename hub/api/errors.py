@@ -71,9 +71,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            Problem(_where(e["loc"]), e["type"], plain_message(e)) for e in exc.errors()
-        ]
+        problems = [Problem(_where(e["loc"]), e["type"], plain_message(e)) for e in exc.errors()]
         return JSONResponse(
             error_body(
                 "invalid",

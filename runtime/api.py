@@ -56,6 +56,10 @@ def create_app(settings: HubSettings) -> FastAPI:
     stores = open_stores(settings, schema="upgrade")  # refuses no database
     refuse_demo_keys(w.config, KeyStore(stores.engine), settings.allow_demo_keys)
     audit_verifier(settings)  # a bad audit key stops the start, not the first verify
+    # one watcher for every request: keys, agreements and the dashboard follow the config dir
+    watcher = ConfigWatcher(
+        settings.config_dir, w.registry, w.config, settings.config_reload_interval_s
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -63,7 +67,7 @@ def create_app(settings: HubSettings) -> FastAPI:
         app.state.hub = ApiContext(
             settings=settings,
             bootstrap=settings.kafka_bootstrap,
-            config=w.config,
+            watcher=watcher,
             registry=w.registry,
             rules=w.rules,
             publisher=EventPublisher(
@@ -83,9 +87,7 @@ def create_app(settings: HubSettings) -> FastAPI:
         app.state.keys = KeyStore(stores.engine)
         app.state.policy = PolicyContext(
             engine=stores.engine,
-            watcher=ConfigWatcher(
-                settings.config_dir, w.registry, w.config, settings.config_reload_interval_s
-            ),
+            watcher=watcher,
             review=stores.review,
             rules=w.rules,
         )
@@ -135,6 +137,7 @@ def create_app(settings: HubSettings) -> FastAPI:
         description="Publish change events once; receive the updates your agreements allow.",
         lifespan=lifespan,
     )
+    app.state.config_watcher = watcher  # the dashboard's "configuration change refused" banner
     install_error_handlers(app)
     app.add_middleware(HttpMetrics)
     app.include_router(health.router)

@@ -10,6 +10,8 @@ from fastapi import Request
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from hub.config.watch import ConfigWatcher, refusal_lines
+
 
 @cache
 def environment() -> Environment:
@@ -31,4 +33,8 @@ def inline_css() -> Markup:
 
 
 def render(request: Request, name: str, **context: Any) -> str:
+    watcher = getattr(request.app.state, "config_watcher", None)
+    context.setdefault(
+        "config_refused", refusal_lines(watcher if isinstance(watcher, ConfigWatcher) else None)
+    )
     return environment().get_template(name).render(request=request, **context)

@@ -16,10 +16,12 @@ import structlog
 
 from hub.config.loader import load_config
 from hub.config.model import HubConfig
+from hub.connectors.config import FileDropDef, SqlOutboxDef, SqlTableDef, load_connectors
 from hub.errors import ConfigError, Problem
 from hub.events.schemas import SchemaRegistry
 
 log = structlog.get_logger("hub.config.watch")
+ConnectorDef = FileDropDef | SqlTableDef | SqlOutboxDef
 
 
 def fingerprint(config_dir: Path) -> str:
@@ -70,10 +72,18 @@ class ConfigWatcher:
         self.interval_s = interval_s
         self.clock = clock
         self._config = config
+        self._connectors: tuple[ConnectorDef, ...] | None = None  # loaded when first asked
         self._fingerprint = fingerprint(config_dir)
         self._checked = clock()
         self.generation = 0  # how many reloads took effect
         self.last_error: ConfigError | None = None
+
+    def connectors(self) -> tuple[ConnectorDef, ...]:
+        """The source connectors (connectors.yaml) in force, re-checked like `current()`."""
+        config = self.current()
+        if self._connectors is None:
+            self._connectors = load_connectors(self.config_dir, config, self.registry)
+        return self._connectors
 
     def current(self) -> HubConfig:
         now = self.clock()
@@ -86,9 +96,12 @@ class ConfigWatcher:
         """Load the directory if it changed; True when a new configuration took effect."""
         seen = fingerprint(self.config_dir)
         if seen == self._fingerprint:
+            self.last_error = None  # a broken edit undone: nothing is refused any more
             return False
         try:
             config = load_config(self.config_dir, self.registry)
+            # connectors.yaml is part of the directory: refused with the rest when broken
+            connectors = load_connectors(self.config_dir, config, self.registry)
         except Exception as unexpected:  # noqa: BLE001 - whatever goes wrong, the old config stays
             exc = (
                 unexpected
@@ -110,6 +123,7 @@ class ConfigWatcher:
             self.last_error = exc
             return False  # keep the fingerprint old, so a fix is picked up at the next check
         self._config = config
+        self._connectors = connectors
         self._fingerprint = seen
         self.generation += 1
         self.last_error = None

@@ -102,7 +102,7 @@ class ConfigWatcher:
             config = load_config(self.config_dir, self.registry)
             # connectors.yaml is part of the directory: refused with the rest when broken
             connectors = load_connectors(self.config_dir, config, self.registry)
-        except Exception as unexpected:  # noqa: BLE001 - whatever goes wrong, the old config stays
+        except Exception as unexpected:
             exc = (
                 unexpected
                 if isinstance(unexpected, ConfigError)

@@ -80,7 +80,7 @@ def _to_python(
 
 def _scalar(node: yaml.Node, path: PathKey, problems: list[Problem], file: Path) -> Any:
     try:
-        return yaml.load(yaml.serialize(node), Loader=_Loader)  # noqa: S506 (a SafeLoader)
+        return yaml.load(yaml.serialize(node), Loader=_Loader)
     except (ValueError, yaml.YAMLError) as exc:  # e.g. an explicit !!timestamp 2028-13-31
         where = ".".join(str(p) for p in path)
         problems.append(

@@ -33,10 +33,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hub.config.model import HubConfig, Role
 from hub.config.yaml_source import YamlDocument, load_yaml
-from hub.plain_errors import plain_message
 from hub.connectors.mapping import ENVELOPE_FIELDS, RowMapping
 from hub.errors import ConfigError, Problem
 from hub.events.schemas import SchemaRegistry
+from hub.plain_errors import plain_message
 
 CONNECTORS_FILE = "connectors.yaml"
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, insert
 
+from hub.api.templating import environment
 from hub.audit.queries import PersonRef
 from hub.audit.subject_access import SubjectAccess
-from hub.api.templating import environment
 from hub.db.engine import DatabaseNotReady, downgrade, make_engine, migrate, open_existing
 from hub.db.tables import IdentityLink
 from hub.settings import HubSettings
@@ -36,7 +36,7 @@ def test_a_missing_sqlite_database_is_refused_and_not_created(tmp_path: Path) ->
 def test_a_never_migrated_database_is_refused(tmp_path: Path) -> None:
     empty = tmp_path / "hub.db"
     make_engine(f"sqlite:///{empty}").connect().close()  # an empty SQLite file
-    with pytest.raises(DatabaseNotReady, match="holds no hub data .*never migrated"):
+    with pytest.raises(DatabaseNotReady, match=r"holds no hub data .*never migrated"):
         open_existing(f"sqlite:///{empty}", "HUB_DATA_DIR")
 
 

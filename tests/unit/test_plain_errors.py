@@ -63,7 +63,11 @@ def only_error(data: dict[str, Any], model: type[BaseModel] = _Sample) -> dict[s
         ({"name": "toolong"}, "string_too_long", "at most 5 characters"),
         ({"items": []}, "too_short", "must not be empty"),
         ({"items": "a"}, "tuple_type", "a list"),
-        ({"system": "Waste Team"}, "string_pattern_mismatch", "lower-case letters, digits and hyphens"),
+        (
+            {"system": "Waste Team"},
+            "string_pattern_mismatch",
+            "lower-case letters, digits and hyphens",
+        ),
         ({"colour": "red"}, "extra_forbidden", "remove it, or check its spelling"),
         ({"name": 5}, "string_type", "expected text"),
     ],
@@ -89,7 +93,9 @@ def test_an_unknown_delivery_kind_names_the_kinds_there_are() -> None:
     }
     error = only_error(system, System)
     assert error["type"] == "union_tag_invalid"
-    assert plain_message(error) == "'filedrop' is not a known kind: use 'inbox', 'webhook' or 'kafka'"
+    assert (
+        plain_message(error) == "'filedrop' is not a known kind: use 'inbox', 'webhook' or 'kafka'"
+    )
 
 
 def test_a_delivery_without_a_kind_says_to_add_one() -> None:

@@ -140,7 +140,14 @@ def _cursor(text: str) -> int:
 
 def _query(params: dict[str, str]) -> TransferQuery:
     def day(name: str) -> date | None:
-        return date.fromisoformat(params[name]) if params.get(name) else None
+        if not params.get(name):
+            return None
+        try:
+            return date.fromisoformat(params[name])
+        except ValueError:
+            raise ValueError(
+                f"'{name}' must be a real date written YYYY-MM-DD (e.g. 2026-11-30)"
+            ) from None
 
     return TransferQuery(
         person=PersonRef(

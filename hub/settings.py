@@ -145,7 +145,7 @@ class HubSettings(BaseSettings):
     config_reload_interval_s: float = Field(
         default=5.0,
         ge=0,
-        description="How often the router re-reads the config directory (0: never; agreements apply without a restart).",
+        description="How often the worker, API and connectors re-read the config directory (0: never; changes apply without a restart).",
     )
     reconcile_interval_s: float = Field(
         default=15.0,

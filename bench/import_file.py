@@ -119,7 +119,7 @@ async def _raw_produce(
 async def _bench(settings: HubSettings, bootstrap: str, rows: int, work: Path) -> ImportBenchResult:
     w = wire(settings)
     await ensure_topics(settings, w.topics(), bootstrap)
-    stores = open_stores(settings)
+    stores = open_stores(settings, schema="create")
     source = next(s.id for s in w.config.systems if Role.SOURCE in s.roles)
     uprns = sorted(w.rules.gazetteer.addresses)[:1000] if w.rules.gazetteer else []
     effective = (uk_date(utcnow()) - timedelta(days=7)).isoformat()

@@ -180,6 +180,8 @@ def audit_report(
         f"Subject access report for {report.person} (key {', '.join(report.subject_keys) or '-'})"
         f"\nrequested by {report.requested_by}, purpose: {report.purpose}"
     )
+    if report.summary is not None:
+        console.print(report.summary, soft_wrap=True)
     for title, lines in (
         ("Delivered", report.delivered),
         ("Withheld", report.withheld),

@@ -144,11 +144,50 @@ app.add_typer(kafka.app, name="kafka", rich_help_panel=OPERATE)
 app.add_typer(benchmarks.app, name="bench", rich_help_panel=MEASURE)
 
 
+def error_text(exc: HubError) -> str:
+    """A HubError for the terminal: one line when there is one problem, else one per problem."""
+    from hub.errors import ProblemsError
+
+    if isinstance(exc, ProblemsError) and len(exc.problems) == 1:
+        p = exc.problems[0]
+        return f"{exc.summary}: {p.location}: {p.message}"
+    return str(exc)
+
+
+def database_text(exc: Exception) -> str:
+    """A database the command could not use, in one line: which, which setting, what to do."""
+    from hub.db.engine import shown_url
+    from hub.settings import load_settings
+
+    try:
+        settings = load_settings()
+        url, setting = (
+            settings.effective_database_url,
+            ("HUB_DATABASE_URL" if settings.database_url else "HUB_DATA_DIR"),
+        )
+    except HubError:
+        url, setting = "", "HUB_DATABASE_URL"
+    inner = getattr(exc, "orig", None) or exc
+    reason = (str(inner).strip().splitlines() or [type(exc).__name__])[0]
+    where = f"the database {shown_url(url)} ({setting})" if url else "the database"
+    return (
+        f"cannot use {where}: {reason}. Check {setting} and that the database server is "
+        "running and reachable from here"
+    )
+
+
 def main(args: list[str] | None = None, **extra: Any) -> None:
+    """The one place errors become a message and an exit code (never a traceback)."""
+    from rich.markup import escape
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         app(args=args, **extra)
     except HubError as exc:
-        err.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        err.print(f"[bold red]error:[/bold red] {escape(error_text(exc))}", highlight=False)
+        sys.exit(2)
+    except SQLAlchemyError as exc:
+        err.print(f"[bold red]error:[/bold red] {escape(database_text(exc))}", highlight=False)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -75,7 +75,7 @@ def init() -> None:
     settings.require_bootstrap("hub init")
     w = wire(settings)
     asyncio.run(ensure_topics(settings, w.topics()))
-    open_stores(settings).engine.dispose()
+    open_stores(settings, schema="create").engine.dispose()
     console.print(f"{len(w.topics())} topics ready; database migrated.")
 
 
@@ -100,7 +100,7 @@ def health(
 
         from runtime.wiring import open_stores
 
-        stores = open_stores(settings, run_migrations=False)
+        stores = open_stores(settings)
         try:
             fresh = stores.heartbeat.fresh_on_host(
                 socket.gethostname(), utcnow(), timedelta(seconds=settings.worker_stale_after_s)

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.config.model import Role
 from hub.errors import ConfigError, Problem
+from hub.plain_errors import closest, plain_message
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+PREFIX = "HUB_"
 
 
 class HubSettings(BaseSettings):
@@ -140,7 +146,7 @@ class HubSettings(BaseSettings):
     config_reload_interval_s: float = Field(
         default=5.0,
         ge=0,
-        description="How often the router re-reads the config directory (0: never; agreements apply without a restart).",
+        description="How often the worker, API and connectors re-read the config directory (0: never; changes apply without a restart).",
     )
     reconcile_interval_s: float = Field(
         default=15.0,
@@ -177,7 +183,10 @@ class HubSettings(BaseSettings):
         default=None,
         description="PEM CA file for an https Schema Registry. Empty: the system CAs.",
     )
-    log_level: str = Field(default="INFO", description="Log level of the hub's JSON logs.")
+    log_level: str = Field(
+        default="INFO",
+        description="Log level of the hub's JSON logs: DEBUG, INFO, WARNING, ERROR or CRITICAL.",
+    )
     import_batch_size: int = Field(
         default=1000,
         ge=1,
@@ -372,6 +381,14 @@ class HubSettings(BaseSettings):
     def oidc_enabled(self) -> bool:
         return bool(self.oidc_issuer or self.oidc_discovery_url)
 
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"expected {', '.join(LOG_LEVELS[:-1])} or {LOG_LEVELS[-1]}")
+        return level
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
@@ -483,18 +500,72 @@ class HubSettings(BaseSettings):
         return self.kafka_bootstrap
 
 
-def load_settings(**overrides: object) -> HubSettings:
-    """Read the environment (and overrides); a bad value is a ConfigError naming the variable."""
-    from pydantic import ValidationError
+def setting_name(field: str) -> str:
+    """The environment variable of a settings field: `api_port` -> HUB_API_PORT."""
+    return PREFIX + field.upper()
 
+
+def unknown_variables(environ: Mapping[str, str]) -> list[Problem]:
+    """Every HUB_* variable that is no setting (a misspelling is otherwise silently ignored),
+    with the closest real name when there is one."""
+    known = {setting_name(f) for f in HubSettings.model_fields}
+    problems = []
+    for name in sorted(n for n in environ if n.upper().startswith(PREFIX)):
+        if name.upper() in known:
+            continue
+        guess = closest(name.upper(), known)
+        hint = f"did you mean {guess}?" if guess else "see the settings table in the README"
+        problems.append(
+            Problem(name, "unknown_setting", f"not a hub setting: {hint} (or unset it)")
+        )
+    return problems
+
+
+def _env_words(err: Any) -> str:
+    """plain_message, in the words of an environment variable (JSON, not YAML)."""
+    if err["type"] in ("dict_type", "model_type", "model_attributes_type"):
+        return "expected a JSON object"
+    if err["type"] in ("list_type", "tuple_type", "set_type", "frozen_set_type"):
+        return "expected a JSON list"
+    return plain_message(err)
+
+
+def _explained(field: str, message: str) -> str:
+    info = HubSettings.model_fields.get(field)
+    about = info.description if info is not None else None
+    return f"{message}. This setting: {about}" if about else message
+
+
+def load_settings(**overrides: object) -> HubSettings:
+    """Read the environment (and overrides); an unknown HUB_* variable or a bad value is a
+    ConfigError naming the variable, what is wrong and what to do."""
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    problems = unknown_variables(os.environ)
+    if problems:
+        raise ConfigError("unknown settings in the environment", problems)
     try:
         settings = HubSettings(**overrides)  # type: ignore[arg-type]
+    except SettingsError as exc:  # a JSON setting that is not JSON
+        found = re.search(r'field "([a-z0-9_]+)"', str(exc))
+        field = found.group(1) if found else ""
+        raise ConfigError(
+            "invalid settings",
+            [
+                Problem(
+                    setting_name(field) if field else "HUB_*",
+                    "json_invalid",
+                    _explained(field, "not valid JSON: check the quotes, commas and brackets"),
+                )
+            ],
+        ) from exc
     except ValidationError as exc:
         problems = [
             Problem(
-                location="HUB_" + "_".join(str(p) for p in err["loc"]).upper(),
+                location=setting_name("_".join(str(p) for p in err["loc"][:1])),
                 rule=err["type"],
-                message=err["msg"],
+                message=_explained(str(err["loc"][0]) if err["loc"] else "", _env_words(err)),
             )
             for err in exc.errors()
         ]

@@ -59,9 +59,13 @@ def create_app(settings: HubSettings) -> FastAPI:
     settings.require_bootstrap("the API")
     w = wire(settings)
     keys = record_keys(settings)  # no key, no API (it signs every event it accepts)
-    stores = open_stores(settings)
+    stores = open_stores(settings, schema="upgrade")  # refuses no database
     refuse_demo_keys(w.config, KeyStore(stores.engine), settings.allow_demo_keys)
     audit_verifier(settings)  # a bad audit key stops the start, not the first verify
+    # one watcher for every request: keys, agreements and the dashboard follow the config dir
+    watcher = ConfigWatcher(
+        settings.config_dir, w.registry, w.config, settings.config_reload_interval_s
+    )
     require_oidc_settings(settings)  # an issuer without its client id and secret: no start
     workbench = dashboard.Workbench(
         sessions=KeySessions(settings.session_max_age_s),
@@ -76,7 +80,7 @@ def create_app(settings: HubSettings) -> FastAPI:
         app.state.hub = ApiContext(
             settings=settings,
             bootstrap=settings.kafka_bootstrap,
-            config=w.config,
+            watcher=watcher,
             registry=w.registry,
             rules=w.rules,
             publisher=EventPublisher(
@@ -96,9 +100,7 @@ def create_app(settings: HubSettings) -> FastAPI:
         app.state.keys = KeyStore(stores.engine)
         app.state.policy = PolicyContext(
             engine=stores.engine,
-            watcher=ConfigWatcher(
-                settings.config_dir, w.registry, w.config, settings.config_reload_interval_s
-            ),
+            watcher=watcher,
             review=stores.review,
             rules=w.rules,
         )
@@ -155,6 +157,7 @@ def create_app(settings: HubSettings) -> FastAPI:
         description="Publish change events once; receive the updates your agreements allow.",
         lifespan=lifespan,
     )
+    app.state.config_watcher = watcher  # the dashboard's "configuration change refused" banner
     app.state.workbench = workbench
     install_sessions(app, settings, session_secret(settings))
     install_error_handlers(app)

@@ -26,6 +26,7 @@ from hub.broker.admin import ensure_topics
 from hub.broker.producer import AiokafkaSender, make_producer
 from hub.broker.topics import TopicSpec
 from hub.config.model import Role
+from hub.config.watch import ConfigWatcher
 from hub.connectors.config import FileDropDef, SqlOutboxDef, SqlTableDef, load_connectors
 from hub.connectors.rows import ImportTarget
 from hub.connectors.store import ConnectorStatus, ConnectorStore
@@ -84,7 +85,7 @@ async def connected(
             ],
             bootstrap,
         )
-    stores = open_stores(settings)
+    stores = open_stores(settings, schema="upgrade")
     producer = make_producer(settings, bootstrap)
     await producer.start()
     try:
@@ -142,6 +143,10 @@ async def _loop(connector: Connector, hub: Hub, stop: asyncio.Event, once: bool)
             await asyncio.wait_for(stop.wait(), interval)
 
 
+def _chosen(defs: Sequence[ConnectorDef], names: Sequence[str] | None) -> list[ConnectorDef]:
+    return [d for d in defs if d.name in names] if names else [d for d in defs if d.enabled]
+
+
 async def run_connectors(
     settings: HubSettings,
     bootstrap: str,
@@ -149,21 +154,69 @@ async def run_connectors(
     stop: asyncio.Event | None = None,
     once: bool = False,
 ) -> None:
-    """Run the named connectors (None: every enabled one) until `stop` is set (or one round)."""
+    """Run the named connectors (None: every enabled one) until `stop` is set (or one round).
+
+    Running, the process re-reads the configuration directory every
+    HUB_CONFIG_RELOAD_INTERVAL_S with the worker's and the API's watcher: a connector whose
+    definition changed is restarted with the new one (after its current batch), one removed or
+    disabled stops, one added starts. A broken edit is refused whole and logged; the
+    connectors go on as they were."""
     stop = stop or asyncio.Event()
     w = wire(settings)
     defs = connector_defs(w)
     chosen = [find_def(defs, n) for n in names] if names else [d for d in defs if d.enabled]
-    # an outbox may carry any event type
+    # an outbox may carry any event type, and so may a connector added while running
     types = (
-        sorted(w.registry.event_types)
-        if any(isinstance(d, SqlOutboxDef) for d in chosen)
-        else sorted({d.event_type for d in chosen if not isinstance(d, SqlOutboxDef)})
+        sorted({d.event_type for d in chosen if not isinstance(d, SqlOutboxDef)})
+        if once and not any(isinstance(d, SqlOutboxDef) for d in chosen)
+        else sorted(w.registry.event_types)
     )
     async with connected(settings, bootstrap, types) as hub:
-        connectors = [build(d, hub) for d in chosen]
-        log.info("connectors_started", connectors=[c.name for c in connectors])
-        await asyncio.gather(*(_loop(c, hub, stop, once) for c in connectors))
+        if once:
+            connectors = [build(d, hub) for d in chosen]
+            await asyncio.gather(*(_loop(c, hub, stop, once) for c in connectors))
+            return
+        watcher = ConfigWatcher(
+            settings.config_dir, w.registry, w.config, settings.config_reload_interval_s
+        )
+        running: dict[str, tuple[ConnectorDef, asyncio.Event, asyncio.Task[None]]] = {}
+
+        async def apply(wanted: list[ConnectorDef]) -> None:
+            by_name = {d.name: d for d in wanted}
+            for name, (d, halt, task) in list(running.items()):
+                if by_name.get(name) != d:
+                    halt.set()
+                    await task
+                    del running[name]
+                    log.info("connector_stopped_for_config", connector=name)
+            for name, d in by_name.items():
+                if name not in running:
+                    halt = asyncio.Event()
+                    connector = build(d, hub)
+                    running[name] = (
+                        d,
+                        halt,
+                        asyncio.create_task(_loop(connector, hub, halt, False)),
+                    )
+                    log.info("connector_started", connector=name, kind=d.kind)
+
+        await apply(chosen)
+        log.info("connectors_started", connectors=sorted(running))
+        tick = settings.config_reload_interval_s or 3600.0
+        try:
+            while not stop.is_set():
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), tick)
+                if stop.is_set():
+                    break
+                generation = watcher.generation
+                defs_now = await asyncio.to_thread(watcher.connectors)
+                if watcher.generation != generation:
+                    await apply(_chosen(defs_now, names))
+        finally:
+            for _, halt, _task in running.values():
+                halt.set()
+            await asyncio.gather(*(task for _, _, task in running.values()))
 
 
 def run_forever(settings: HubSettings, bootstrap: str, names: Sequence[str] | None) -> None:

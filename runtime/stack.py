@@ -179,7 +179,9 @@ class Stack:
         settings = settings.model_copy(update={"kafka_bootstrap": bootstrap, "api_port": port})
         self.settings = settings
         self._create_topics()
-        open_stores(settings).engine.dispose()  # migrate once, before the children start
+        open_stores(
+            settings, schema="create"
+        ).engine.dispose()  # migrate once, before the children start
         self._start_children()
         self.api_url = f"http://{settings.api_host}:{port}"
         running_file(settings).write_text(

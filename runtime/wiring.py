@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import Engine
 
@@ -10,7 +11,7 @@ from hub.audit.store import AuditStore
 from hub.broker.topics import TopicNames, TopicSpec, topic_plan
 from hub.config.loader import load_config
 from hub.config.model import HubConfig
-from hub.db.engine import make_engine, migrate
+from hub.db.engine import make_engine, migrate, open_existing
 from hub.events.codec import AvroCodec
 from hub.events.gazetteer import Gazetteer
 from hub.events.rules import RuleConfig
@@ -72,10 +73,30 @@ class Stores:
     review: ReviewStore
 
 
-def open_stores(settings: HubSettings, run_migrations: bool = True) -> Stores:
-    engine = make_engine(settings.effective_database_url, settings.db_busy_timeout_s)
-    if run_migrations:
+SchemaMode = Literal["create", "upgrade", "read"]
+
+
+def database_setting(settings: HubSettings) -> str:
+    """The setting that names the database: HUB_DATABASE_URL when set, else HUB_DATA_DIR."""
+    return "HUB_DATABASE_URL" if settings.database_url else "HUB_DATA_DIR"
+
+
+def open_stores(settings: HubSettings, schema: SchemaMode = "read") -> Stores:
+    """The stores on the hub's database.
+
+    `read` (every command that reads or administers an existing hub): the database must exist
+    and be at the newest migration, else DatabaseNotReady naming it, the setting and what to
+    do; nothing is created. `upgrade` (the API, connectors): it must exist; a schema behind is
+    migrated. `create` (`hub init`, `hub up`, the worker): created and migrated as needed.
+    """
+    url = settings.effective_database_url
+    if schema == "create":
+        engine = make_engine(url, settings.db_busy_timeout_s)
         migrate(engine)
+    else:
+        engine = open_existing(
+            url, database_setting(settings), settings.db_busy_timeout_s, upgrade=schema == "upgrade"
+        )
     return Stores(
         engine,
         AuditStore(engine),

@@ -38,7 +38,7 @@ def build_worker_app(settings: HubSettings) -> faust.App:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     w = wire(settings)
     keys = record_keys(settings)  # no key, no worker (never signs with an empty one)
-    stores = open_stores(settings)
+    stores = open_stores(settings, schema="create")
     asyncio.run(ensure_topics(settings, w.topics()))
     deps = WorkerDeps(settings, w.config, w.codec, w.names, w.registry.event_types, w.rules, keys)
     quarantine = QuarantineStore(stores.engine)

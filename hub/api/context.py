@@ -8,6 +8,7 @@ from fastapi import Request
 
 from hub.audit.store import AuditStore
 from hub.config.model import HubConfig
+from hub.config.watch import ConfigWatcher
 from hub.events.publisher import EventPublisher
 from hub.events.rules import RuleConfig
 from hub.events.schemas import SchemaRegistry
@@ -23,7 +24,7 @@ from hub.settings import HubSettings
 class ApiContext:
     settings: HubSettings
     bootstrap: str
-    config: HubConfig
+    watcher: ConfigWatcher  # the configuration in force, re-read like the worker's
     registry: SchemaRegistry
     rules: RuleConfig
     publisher: EventPublisher
@@ -33,6 +34,11 @@ class ApiContext:
     quality: QualityCounters
     rejected: RejectedStore
     claims: ClaimStore | None = None  # (source, event id) -> content of record: dup or conflict
+
+    @property
+    def config(self) -> HubConfig:
+        """Systems and agreements in force now (a valid edit applies without a restart)."""
+        return self.watcher.current()
 
 
 def api_context(request: Request) -> ApiContext:

@@ -17,6 +17,7 @@ from hub.errors import (
     ProblemsError,
 )
 from hub.events.safe_json import JsonRejected
+from hub.plain_errors import plain_message
 
 STATUS: dict[type[HubError], int] = {
     AuthenticationError: 401,
@@ -53,6 +54,11 @@ def status_for(exc: HubError) -> int:
     return 500
 
 
+def _where(loc: tuple[int | str, ...] | list[int | str]) -> str:
+    """`body.event.source`, `query.limit`: where in the request (FastAPI's `body`/`query` kept)."""
+    return ".".join(str(p) for p in loc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HubError)
     async def _hub_error(_: Request, exc: HubError) -> JSONResponse:
@@ -65,10 +71,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            Problem(".".join(str(p) for p in e["loc"]), e["type"], e["msg"]) for e in exc.errors()
-        ]
-        return JSONResponse(error_body("invalid", "the request is not valid", problems), 422)
+        problems = [Problem(_where(e["loc"]), e["type"], plain_message(e)) for e in exc.errors()]
+        return JSONResponse(
+            error_body(
+                "invalid",
+                "the request is not valid: see each problem's field and what to do",
+                problems,
+            ),
+            422,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 
 from hub.audit.store import AuditRow
+from hub.csv_safe import safe_csv
 
 CSV_COLUMNS = (
     "seq",
@@ -33,11 +32,10 @@ CSV_COLUMNS = (
 
 
 def rows_csv(rows: Iterable[AuditRow]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for r in rows:
-        writer.writerow(
+    """The rows as CSV, safe to open in a spreadsheet (formula-leading cells escaped)."""
+    return safe_csv(
+        CSV_COLUMNS,
+        (
             [
                 r.seq,
                 r.recorded_at.isoformat(),
@@ -60,5 +58,6 @@ def rows_csv(rows: Iterable[AuditRow]) -> str:
                 "" if r.http_status is None else r.http_status,
                 r.row_hash,
             ]
-        )
-    return out.getvalue()
+            for r in rows
+        ),
+    )

@@ -16,11 +16,15 @@ from hub.audit.ledger import AUDIT
 from hub.audit.store import AuditRow, audit_row
 from hub.config.model import HubConfig
 from hub.config.review import review_flags
-from hub.db.tables import ConsentRecord
+from hub.db.tables import ConsentRecord, IdentityLink, IngestJournal, ReviewItem, SubjectStatus
 from hub.pseudonym import subject_key
 from hub.subjects.store import SubjectStore
 
 CONSENT: Table = ConsentRecord.__table__  # type: ignore[attr-defined]
+LINK: Table = IdentityLink.__table__  # type: ignore[attr-defined]
+STATUS: Table = SubjectStatus.__table__  # type: ignore[attr-defined]
+REVIEW: Table = ReviewItem.__table__  # type: ignore[attr-defined]
+JOURNAL: Table = IngestJournal.__table__  # type: ignore[attr-defined]
 OUTCOMES = ("delivered", "withheld", "failed")
 
 
@@ -69,18 +73,43 @@ class ResolvedPerson(BaseModel):
     subject_keys: tuple[str, ...]
     local_id: str | None = None
     system: str | None = None
+    hub_ids: tuple[str, ...] = ()
 
 
 def resolve_person(engine: Engine, secret: str, person: PersonRef) -> ResolvedPerson:
     """Hub id -> its subject key; a local id -> the subject keys of the people linked to it."""
     if person.hub_id:
-        return ResolvedPerson(subject_keys=(subject_key(secret, person.hub_id),))
+        return ResolvedPerson(
+            subject_keys=(subject_key(secret, person.hub_id),), hub_ids=(person.hub_id,)
+        )
     subjects = SubjectStore(engine).subjects_for_local_id(person.local_id or "", person.system)
     return ResolvedPerson(
         subject_keys=tuple(subject_key(secret, s) for s in subjects),
         local_id=person.local_id,
         system=person.system,
+        hub_ids=tuple(subjects),
     )
+
+
+def person_known(engine: Engine, resolved: ResolvedPerson) -> bool:
+    """Whether the hub has ever seen this person: a record linked to them, an event about them
+    (journal, review queue, consent, death), or an audit row. False is "not known to the hub",
+    which a subject access answer must say, unlike "known, nothing shared"."""
+    if resolved.local_id and resolved.hub_ids:
+        return True  # a system's record is linked to a hub person
+    ids, keys = list(resolved.hub_ids), list(resolved.subject_keys)
+    probes: list[Any] = [select(AUDIT.c.seq).where(person_condition(resolved))]
+    if keys:
+        probes.append(select(REVIEW.c.seq).where(REVIEW.c.subject_key.in_(keys)))
+    if ids:
+        probes += [
+            select(LINK.c.id).where(LINK.c.subject.in_(ids)),
+            select(CONSENT.c.seq).where(CONSENT.c.subject.in_(ids)),
+            select(STATUS.c.event_id).where(STATUS.c.subject.in_(ids)),
+            select(JOURNAL.c.seq).where(JOURNAL.c.key.in_([i.encode() for i in ids])),
+        ]
+    with engine.connect() as conn:
+        return any(conn.execute(probe.limit(1)).first() is not None for probe in probes)
 
 
 def person_condition(resolved: ResolvedPerson) -> ColumnElement[bool]:

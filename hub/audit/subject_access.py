@@ -18,6 +18,7 @@ from hub.audit.queries import (
     ResolvedPerson,
     TransferPage,
     TransferQuery,
+    person_known,
     resolve_person,
     rows_about,
     search,
@@ -111,8 +112,19 @@ class AgreementUsed(BaseModel):
     recipients: tuple[str, ...]
 
 
+NOT_KNOWN = (
+    "This person is not known to the hub: no event, record link or transfer names them. That "
+    "is not the same as 'nothing was shared': check the id (and the system it belongs to)."
+)
+KNOWN_NOTHING_SHARED = "This person is known to the hub; nothing about them was shared."
+
+
 class SubjectAccessReport(BaseModel):
     person: str = Field(description="How the person was named in the request")
+    known_to_hub: bool = Field(
+        description="False: the hub has never seen this person (no event, record link or audit "
+        "row), which is not the same as known with nothing shared"
+    )
     subject_keys: tuple[str, ...]
     generated_at: datetime
     requested_by: str
@@ -123,9 +135,24 @@ class SubjectAccessReport(BaseModel):
     recipients: list[str] = Field(description="Services that received data about the person")
     agreements: list[AgreementUsed]
 
+    @property
+    def summary(self) -> str | None:
+        """The sentence a reader must see first, when there is no transfer to show."""
+        if not self.known_to_hub:
+            return NOT_KNOWN
+        if not (self.delivered or self.withheld or self.failed):
+            return KNOWN_NOTHING_SHARED
+        return None
+
 
 def build_report(
-    person: str, resolved: ResolvedPerson, rows: list[AuditRow], by: str, purpose: str, at: datetime
+    person: str,
+    resolved: ResolvedPerson,
+    rows: list[AuditRow],
+    by: str,
+    purpose: str,
+    at: datetime,
+    known: bool = True,
 ) -> SubjectAccessReport:
     lines = [ReportLine.of(r) for r in rows]
     delivered = [line for line in lines if line.outcome == "delivered"]
@@ -136,6 +163,7 @@ def build_report(
             used.setdefault(key, set()).add(line.recipient)
     return SubjectAccessReport(
         person=person,
+        known_to_hub=known or bool(rows),
         subject_keys=resolved.subject_keys,
         generated_at=at,
         requested_by=by,
@@ -186,9 +214,9 @@ class SubjectAccess:
         why = check_purpose(purpose)
         resolved = resolve_person(self.engine, self.secret, person)
         self._log(resolved, by, why, "subject_access_report", via, at)
-        return build_report(
-            person.label(), resolved, rows_about(self.engine, resolved), by, why, at
-        )
+        rows = rows_about(self.engine, resolved)
+        known = bool(rows) or person_known(self.engine, resolved)
+        return build_report(person.label(), resolved, rows, by, why, at, known)
 
     def search(
         self, q: TransferQuery, by: str, purpose: str | None, via: str, at: datetime

@@ -16,10 +16,12 @@ import structlog
 
 from hub.config.loader import load_config
 from hub.config.model import HubConfig
-from hub.errors import ConfigError
+from hub.connectors.config import FileDropDef, SqlOutboxDef, SqlTableDef, load_connectors
+from hub.errors import ConfigError, Problem
 from hub.events.schemas import SchemaRegistry
 
 log = structlog.get_logger("hub.config.watch")
+ConnectorDef = FileDropDef | SqlTableDef | SqlOutboxDef
 
 
 def fingerprint(config_dir: Path) -> str:
@@ -33,6 +35,25 @@ def fingerprint(config_dir: Path) -> str:
             digest.update(b"\0missing")
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+REFUSED = "configuration change refused"
+
+
+def refusal_line(problem: Problem) -> str:
+    """`configuration change refused: <file>:<line> <field>: <problem>` (the dashboard banner)."""
+    where = problem.location
+    if where.endswith(")") and " (" in where:
+        place, field = where[:-1].rsplit(" (", 1)
+        where = f"{place} {field}"
+    return f"{REFUSED}: {where}: {problem.message}"
+
+
+def refusal_lines(watcher: ConfigWatcher | None) -> list[str]:
+    """What the last refused edit got wrong, one line per problem (empty: nothing refused)."""
+    if watcher is None or watcher.last_error is None:
+        return []
+    return [refusal_line(p) for p in watcher.last_error.problems]
 
 
 class ConfigWatcher:
@@ -51,10 +72,18 @@ class ConfigWatcher:
         self.interval_s = interval_s
         self.clock = clock
         self._config = config
+        self._connectors: tuple[ConnectorDef, ...] | None = None  # loaded when first asked
         self._fingerprint = fingerprint(config_dir)
         self._checked = clock()
         self.generation = 0  # how many reloads took effect
         self.last_error: ConfigError | None = None
+
+    def connectors(self) -> tuple[ConnectorDef, ...]:
+        """The source connectors (connectors.yaml) in force, re-checked like `current()`."""
+        config = self.current()
+        if self._connectors is None:
+            self._connectors = load_connectors(self.config_dir, config, self.registry)
+        return self._connectors
 
     def current(self) -> HubConfig:
         now = self.clock()
@@ -67,19 +96,34 @@ class ConfigWatcher:
         """Load the directory if it changed; True when a new configuration took effect."""
         seen = fingerprint(self.config_dir)
         if seen == self._fingerprint:
+            self.last_error = None  # a broken edit undone: nothing is refused any more
             return False
         try:
             config = load_config(self.config_dir, self.registry)
-        except ConfigError as exc:
+            # connectors.yaml is part of the directory: refused with the rest when broken
+            connectors = load_connectors(self.config_dir, config, self.registry)
+        except Exception as unexpected:
+            exc = (
+                unexpected
+                if isinstance(unexpected, ConfigError)
+                else ConfigError(
+                    f"cannot load {self.config_dir}",
+                    [Problem(str(self.config_dir), "unreadable", f"{unexpected}")],
+                )
+            )
+            if not isinstance(unexpected, ConfigError):
+                log.exception("config_reload_failed", config_dir=str(self.config_dir))
             if self.last_error is None or str(exc.problems) != str(self.last_error.problems):
                 log.error(
                     "config_reload_refused",
                     config_dir=str(self.config_dir),
                     problems=[f"{p.location}: {p.message}" for p in exc.problems],
+                    kept="the configuration in force stays until the directory is fixed",
                 )
             self.last_error = exc
             return False  # keep the fingerprint old, so a fix is picked up at the next check
         self._config = config
+        self._connectors = connectors
         self._fingerprint = seen
         self.generation += 1
         self.last_error = None

@@ -10,9 +10,21 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from hub.errors import ConfigError, Problem
+from hub.plain_errors import plain_message
 
 PathKey = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader, except that dates stay text: the models check them (an impossible
+    date such as 2028-02-30 is then a problem with file, line and field, not a crash)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 @dataclass(frozen=True)
@@ -46,7 +58,7 @@ def _to_python(
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = str(yaml.safe_load(yaml.serialize(key_node)))
+            key = str(_scalar(key_node, path, problems, file))
             if key in out:
                 where = ".".join(str(p) for p in (*path, key))
                 problems.append(
@@ -63,7 +75,22 @@ def _to_python(
         return [
             _to_python(item, (*path, i), lines, problems, file) for i, item in enumerate(node.value)
         ]
-    return yaml.safe_load(yaml.serialize(node))
+    return _scalar(node, path, problems, file)
+
+
+def _scalar(node: yaml.Node, path: PathKey, problems: list[Problem], file: Path) -> Any:
+    try:
+        return yaml.load(yaml.serialize(node), Loader=_Loader)
+    except (ValueError, yaml.YAMLError) as exc:  # e.g. an explicit !!timestamp 2028-13-31
+        where = ".".join(str(p) for p in path)
+        problems.append(
+            Problem(
+                f"{file}:{node.start_mark.line + 1}" + (f" ({where})" if where else ""),
+                "yaml_value",
+                f"cannot read this value ({exc}): check it",
+            )
+        )
+        return None
 
 
 def load_yaml(file: Path) -> YamlDocument:
@@ -74,12 +101,10 @@ def load_yaml(file: Path) -> YamlDocument:
             "cannot read configuration", [Problem(str(file), "readable", str(exc))]
         ) from exc
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
         raise ConfigError(
-            "configuration is not valid YAML", [Problem(f"{file}:{line}", "yaml_syntax", str(exc))]
+            "configuration is not valid YAML", [yaml_syntax_problem(file, exc)]
         ) from exc
     lines: dict[PathKey, int] = {}
     problems: list[Problem] = []
@@ -89,10 +114,28 @@ def load_yaml(file: Path) -> YamlDocument:
     return YamlDocument(file=file, data=data, lines=lines)
 
 
+def yaml_syntax_problem(file: Path, exc: yaml.YAMLError) -> Problem:
+    """A YAML syntax error at file:line, in words (not `in "<unicode string>", line 6`)."""
+    mark = getattr(exc, "problem_mark", None)
+    line = mark.line + 1 if mark is not None else 1
+    column = f", column {mark.column + 1}" if mark is not None else ""
+    problem = getattr(exc, "problem", None) or "cannot be read"
+    context = getattr(exc, "context", None)
+    what = f"{context}, {problem}" if context else problem
+    return Problem(
+        f"{file}:{line}",
+        "yaml_syntax",
+        f"not valid YAML{column}: {what}; check the indentation, the colons after names and "
+        "that quotes and brackets are closed",
+    )
+
+
 def validation_problems(
     doc: YamlDocument, exc: ValidationError, base: PathKey = ()
 ) -> list[Problem]:
-    return [doc.problem((*base, *err["loc"]), err["type"], err["msg"]) for err in exc.errors()]
+    return [
+        doc.problem((*base, *err["loc"]), err["type"], plain_message(err)) for err in exc.errors()
+    ]
 
 
 def parse_model(doc: YamlDocument, model: type[M], data: Any, base: PathKey = ()) -> M:

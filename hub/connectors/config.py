@@ -36,6 +36,7 @@ from hub.config.yaml_source import YamlDocument, load_yaml
 from hub.connectors.mapping import ENVELOPE_FIELDS, RowMapping
 from hub.errors import ConfigError, Problem
 from hub.events.schemas import SchemaRegistry
+from hub.plain_errors import plain_message
 
 CONNECTORS_FILE = "connectors.yaml"
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
@@ -144,7 +145,10 @@ def load_connectors(
     except ValidationError as exc:
         raise ConfigError(
             f"invalid configuration in {file}",
-            [doc.problem(_untagged(err["loc"]), err["type"], err["msg"]) for err in exc.errors()],
+            [
+                doc.problem(_untagged(err["loc"]), err["type"], plain_message(err))
+                for err in exc.errors()
+            ],
         ) from exc
     problems: list[Problem] = []
     sources = {s.id for s in config.systems if Role.SOURCE in s.roles}

@@ -6,8 +6,6 @@ rows that failed and drop just those again.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -15,6 +13,7 @@ from enum import StrEnum
 from hub.connectors.ids import file_row_event_id
 from hub.connectors.mapping import RowMapping
 from hub.connectors.tabular import TableRow
+from hub.csv_safe import safe_csv
 from hub.errors import EventValidationError, PermissionDenied, Problem
 from hub.events.envelope import Event
 from hub.events.rules import RuleContext
@@ -111,9 +110,6 @@ RESULT_COLUMNS = ("row", "outcome", "event_id", "errors")
 
 def results_csv(results: Iterable[RowResult]) -> str:
     """The results file: one line per row of the input (blank rows included), in order."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(RESULT_COLUMNS)
-    for r in results:
-        writer.writerow((r.row, r.outcome.value, r.event_id, r.errors))
-    return out.getvalue()
+    return safe_csv(
+        RESULT_COLUMNS, ((r.row, r.outcome.value, r.event_id, r.errors) for r in results)
+    )

@@ -14,7 +14,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from hub.errors import HubError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -27,11 +30,11 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, busy_timeout_s: float = 30.0) -> Engine:
+def make_engine(url: str, busy_timeout_s: float = 30.0, create_dirs: bool = True) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
+        if create_dirs and path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": busy_timeout_s}
@@ -128,6 +131,98 @@ def current_revisions(engine: Engine) -> tuple[str, ...]:
 
 def script_directory() -> ScriptDirectory:
     return ScriptDirectory.from_config(alembic_config())
+
+
+class DatabaseNotReady(HubError):
+    """A reader was pointed at no hub database: missing, never migrated, behind, or unreachable.
+
+    Refused, so that an answer is never "nothing" only because the database is the wrong one."""
+
+    code = "database_not_ready"
+
+
+def shown_url(url: str) -> str:
+    """A database URL fit to print: the password masked."""
+    return make_url(normalise_url(url)).render_as_string(hide_password=True)
+
+
+def _where(url: str, setting: str) -> str:
+    path = _sqlite_file(url)
+    if path is not None:
+        return (
+            f"{path} (the SQLite file in {setting})"
+            if setting == "HUB_DATA_DIR"
+            else (f"{path} ({setting})")
+        )
+    return f"{shown_url(url)} ({setting})"
+
+
+def _sqlite_file(url: str) -> Path | None:
+    parsed = make_url(normalise_url(url))
+    if not parsed.drivername.startswith("sqlite"):
+        return None
+    database = parsed.database
+    return Path(database).resolve() if database and database != ":memory:" else None
+
+
+def _fix(setting: str) -> str:
+    if setting == "HUB_DATA_DIR":
+        return (
+            "point HUB_DATA_DIR at the directory that holds the hub's hub.db (the one `hub up` "
+            "uses), or, for a new hub, run `hub db upgrade` to create the database there"
+        )
+    return (
+        "check HUB_DATABASE_URL names the hub's database, or, for a new hub, run "
+        "`hub db upgrade` to create the schema there"
+    )
+
+
+def open_existing(
+    url: str, setting: str, busy_timeout_s: float = 30.0, upgrade: bool = False
+) -> Engine:
+    """An engine on the hub database at `url` (named by `setting`: HUB_DATABASE_URL or
+    HUB_DATA_DIR) that exists and holds the hub's schema; DatabaseNotReady otherwise, naming
+    the database, the setting and what to do. Nothing is created: no file, no directory, no
+    table. A schema behind this hub's newest migration is migrated with `upgrade`, else refused.
+    """
+    where = _where(url, setting)
+    path = _sqlite_file(url)
+    if path is not None and not path.is_file():
+        raise DatabaseNotReady(f"no hub database at {where}: {_fix(setting)}")
+    engine = make_engine(url, busy_timeout_s, create_dirs=False)
+    try:
+        current = set(current_revisions(engine))
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise DatabaseNotReady(
+            f"cannot reach the database {where}: {_reason(exc)}. Check {setting} and that the "
+            "database server is running and reachable from here"
+        ) from exc
+    if not current:
+        engine.dispose()
+        raise DatabaseNotReady(
+            f"the database {where} holds no hub data (it was never migrated): {_fix(setting)}"
+        )
+    script = script_directory()
+    heads = set(script.get_heads())
+    known = {rev.revision for rev in script.walk_revisions()}
+    if current == heads or not current <= known:
+        return engine  # at the newest, or migrated by a newer hub (rolling upgrade)
+    if upgrade:
+        migrate(engine)
+        return engine
+    engine.dispose()
+    raise DatabaseNotReady(
+        f"the database {where} is at revision {', '.join(sorted(current))} but this hub needs "
+        f"{', '.join(sorted(heads))}: run `hub db upgrade` first"
+    )
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    """The driver's first line (no SQL, no traceback)."""
+    inner = getattr(exc, "orig", None) or exc
+    text = str(inner).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def insert_ignoring_duplicates(

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from hub.events.safe_json import JsonRejected, load_json
+from hub.plain_errors import plain_message
 
 _POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)\s*([0-9][A-Z]{2})$")
 _UK_PHONE = re.compile(r"^(?:\+44|0044|0)([1-9][0-9]{8,9})$")
@@ -171,7 +172,7 @@ class Correction(_Payload):
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise ValueError(
-                f"corrected_data is not a valid {self.original_event_type}: {where}: {first['msg']}"
+                f"corrected_data is not a valid {self.original_event_type}: {where}: {plain_message(first)}"
             ) from exc
         object.__setattr__(self, "corrected_data", json.dumps(canonical, sort_keys=True))
         return self

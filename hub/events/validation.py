@@ -14,6 +14,7 @@ from hub.events.envelope import Envelope, Event, Headers
 from hub.events.payloads import PAYLOAD_MODELS
 from hub.events.rules import RuleContext, apply_rules, character_problems
 from hub.events.schemas import SchemaRegistry
+from hub.plain_errors import plain_message
 
 
 class EventSubmission(BaseModel):
@@ -41,7 +42,7 @@ def problems_from_validation(exc: ValidationError, prefix: str = "") -> list[Pro
             if err["loc"]
             else prefix.rstrip("."),
             rule=err["type"],
-            message=err["msg"],
+            message=plain_message(err),
         )
         for err in exc.errors()
     ]

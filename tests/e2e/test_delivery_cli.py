@@ -41,6 +41,7 @@ def test_no_dead_letters_and_the_endpoint_listing(tmp_path: Path, hub_env: dict[
         )
     )
     env = {**hub_env, "HUB_CONFIG_DIR": str(config)}
+    assert run_hub("db", "upgrade", env=env).returncode == 0  # a hub, with nothing sent yet
     dead = run_hub("deliveries", "dead", env=env)
     assert dead.returncode == 0, dead.stderr
     assert "No dead letters." in dead.stdout

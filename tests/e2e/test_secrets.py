@@ -56,6 +56,7 @@ def test_published_values_and_short_keys_are_refused(hub_env: dict[str, str]) ->
 def test_the_api_refuses_the_demo_api_keys_in_production(hub_env: dict[str, str]) -> None:
     env = {**hub_env, **TEST_SECRETS_ENV, "HUB_KAFKA_BOOTSTRAP": NO_BROKER}
     del env["HUB_ALLOW_DEMO_KEYS"]
+    assert run_hub("db", "upgrade", env=env).returncode == 0  # the API refuses no database
     result = run_hub("run", "api", env=env, timeout=60)
     message = " ".join(result.stderr.split())
     assert result.returncode != 0
@@ -197,6 +198,7 @@ def test_hub_keys_signing_makes_a_private_pair_production_signs_with(
         "HUB_AUDIT_SIGNING_KEY_FILE": str(private),
     }
     del env["HUB_AUDIT_SIGNING_KEY"]
+    assert run_hub("db", "upgrade", env=env).returncode == 0  # a hub, with no audit rows yet
     cp = run_hub("audit", "checkpoint", "--out", str(tmp_path / "cp.json"), env=env)
     assert cp.returncode == 0, cp.stderr
     public = str(tmp_path / "keys" / "audit-public-key.pem")

@@ -110,7 +110,7 @@ def migrated_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
 def wiring(hub_settings: HubSettings) -> Wiring:
     w = wire(hub_settings)
     asyncio.run(ensure_topics(hub_settings, w.topics()))
-    open_stores(hub_settings).engine.dispose()
+    open_stores(hub_settings, schema="create").engine.dispose()
     return w
 
 

@@ -15,6 +15,7 @@ from hub.api.limits import BodySizeLimit
 from hub.broker.embedded import EmbeddedBroker
 from hub.settings import HubSettings
 from runtime.api import create_app
+from runtime.wiring import open_stores
 
 IG = {"Authorization": "Bearer demo-information-governance-key"}
 SOURCE = {"Authorization": "Bearer demo-council-tax-key"}
@@ -24,6 +25,7 @@ LIMIT = 64 * 1024
 
 @pytest.fixture
 def app(broker: EmbeddedBroker, settings: HubSettings) -> FastAPI:
+    open_stores(settings, schema="create").engine.dispose()  # the API needs a hub database
     return create_app(
         settings.model_copy(
             update={"kafka_bootstrap": broker.bootstrap, "api_max_body_bytes": LIMIT}

@@ -74,7 +74,7 @@ async def test_the_issue_csv_dropped_in_the_folder(
         assert published[2] == file_row_event_id(sha, SOURCE, TYPE, 2)
         # bad rows reported with their reasons; nothing else lost
         assert "data.new_address.uprn" in results[4]["errors"]
-        assert "data.effective_date: Field required" in results[5]["errors"]
+        assert "data.effective_date: required, but missing: add it" in results[5]["errors"]
         assert "not UTF-8" in results[6]["errors"]
         assert "15 cells but the header names 13" in results[7]["errors"]
         assert results[8]["outcome"] == "duplicate" and results[8]["event_id"] == published[2]

@@ -83,7 +83,7 @@ def test_worker_routes_an_event_over_tls_and_scram(
     """`hub run worker` (the faust app, its batch agents and producers) with only HUB_* settings."""
     worker_settings = secure_broker.settings(secure_settings, user="hub-worker")
     asyncio.run(ensure_topics(worker_settings, wire(worker_settings).topics()))
-    open_stores(worker_settings).engine.dispose()  # migrated
+    open_stores(worker_settings, schema="create").engine.dispose()  # migrated
     worker = WorkerProcess(worker_settings, tmp_path / "worker.log")
     worker.start()  # ready: every batch agent holds partitions (it joined its group over SASL_SSL)
     try:

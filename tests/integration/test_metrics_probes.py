@@ -76,6 +76,7 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = ""
 @pytest.fixture
 def api_settings(hub_settings: HubSettings) -> HubSettings:
     asyncio.run(ensure_topics(hub_settings, wire(hub_settings).topics()))
+    open_stores(hub_settings, schema="create").engine.dispose()  # the API needs a hub database
     return hub_settings.model_copy(
         update={"metrics_refresh_interval_s": 0.2, "readiness_check_interval_s": 0.2}
     )
@@ -267,7 +268,7 @@ async def test_a_worker_serves_its_own_counters_on_its_metrics_port(
     settings = metered_settings
     w = wire(settings)
     await ensure_topics(settings, w.topics())
-    open_stores(settings).engine.dispose()  # migrated
+    open_stores(settings, schema="create").engine.dispose()  # migrated
     worker = WorkerProcess(settings, tmp_path / "worker.log")
     worker.start()
     try:

@@ -98,7 +98,7 @@ def moves(tag: str, n: int) -> list:  # type: ignore[type-arg]
 
 def migrated(settings: HubSettings) -> None:
     reset_schema(settings.effective_database_url)
-    open_stores(settings).engine.dispose()
+    open_stores(settings, schema="create").engine.dispose()
 
 
 def worker_log_has(worker: WorkerProcess, text: str) -> bool:

@@ -55,7 +55,7 @@ async def webhook_settings(
     )
     w = wire(settings)
     await ensure_topics(settings, w.topics())
-    open_stores(settings).engine.dispose()
+    open_stores(settings, schema="create").engine.dispose()
     return settings
 
 

@@ -71,3 +71,39 @@ def test_pseudonym_key_is_not_printed(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings()
     assert settings.pseudonym_key.get_secret_value() == "super-secret-pepper"
     assert "super-secret-pepper" not in repr(settings)
+
+
+def test_a_misspelt_setting_refuses_to_start_naming_the_closest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HUB_APIPORT", "9000")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    (problem,) = info.value.problems
+    assert problem.location == "HUB_APIPORT" and "did you mean HUB_API_PORT?" in problem.message
+
+
+def test_an_unknown_log_level_is_refused_and_a_known_one_in_any_case_accepted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HUB_LOG_LEVEL", "verbose")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert info.value.problems[0].location == "HUB_LOG_LEVEL"
+    monkeypatch.setenv("HUB_LOG_LEVEL", "debug")
+    assert load_settings().log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("whsec_abc", "not valid JSON"), ('["whsec_abc"]', "expected a JSON object")],
+)
+def test_a_bad_json_setting_names_the_variable_and_the_form(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: str
+) -> None:
+    monkeypatch.setenv("HUB_WEBHOOK_SECRETS", value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    (problem,) = info.value.problems
+    assert problem.location == "HUB_WEBHOOK_SECRETS"
+    assert expected in problem.message and '{"waste": ["whsec_..."]}' in problem.message

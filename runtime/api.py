@@ -20,6 +20,7 @@ from hub.api import audit as audit_api
 from hub.api import dashboard, health
 from hub.api import policy as policy_api
 from hub.api import quality as quality_api
+from hub.api import schema_registry as schema_registry_api
 from hub.api.context import ApiContext
 from hub.api.errors import install_error_handlers
 from hub.api.health import Probes, Readiness
@@ -35,6 +36,7 @@ from hub.config.model import KafkaSink, WebhookSink
 from hub.config.watch import ConfigWatcher
 from hub.connectors.store import ConnectorStore
 from hub.events.publisher import EventPublisher
+from hub.events.registry_view import RegistryView
 from hub.journal.store import JournalStore
 from hub.routing.claims import ClaimStore
 from hub.secrets import audit_verifier
@@ -148,6 +150,18 @@ def create_app(settings: HubSettings) -> FastAPI:
     app.include_router(dashboard.router)
     app.include_router(connectors_router(ConnectorStore(stores.engine), connector_defs(w)))
     dashboard.mount_static(app)
+    if not settings.schema_registry_url:  # the hub's own registry, read over HTTP
+        app.state.schema_view = RegistryView.build(
+            w.registry,
+            settings.schema_dir,
+            {t: w.names.events(t) for t in w.registry.event_types},
+            [
+                w.names.recipient_topic(s.id, s.delivery.topic)
+                for s in w.config.recipients
+                if isinstance(s.delivery, KafkaSink)
+            ],
+        )
+        app.include_router(schema_registry_api.router)
 
     return app
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import Engine
 
 from agents.batching import APP_ID
-from connectors import http_ingest, pull_inbox
+from connectors import http_ingest, pull_inbox, receiver_api
 from connectors.status_api import connectors_router
 from hub import __version__
 from hub.access.keys import KeyStore, refuse_demo_keys
@@ -143,6 +144,8 @@ def create_app(settings: HubSettings) -> FastAPI:
     install_limits(app, settings.api_max_body_bytes)
     app.include_router(http_ingest.router)
     app.include_router(pull_inbox.router)
+    app.include_router(receiver_api.router)
+    app.state.receiver_actions = receiver_actions(settings, stores.engine)
     app.include_router(quality_api.router)
     app.include_router(audit_api.router)
     app.include_router(admin_api.router)
@@ -164,6 +167,43 @@ def create_app(settings: HubSettings) -> FastAPI:
         app.include_router(schema_registry_api.router)
 
     return app
+
+
+def receiver_actions(settings: HubSettings, engine: Engine) -> receiver_api.ReceiverActions:
+    """What a receiver's self-service requests do that needs the broker (redrive, replay)."""
+    from hub.api.errors import BadRequest
+    from hub.journal.store import JournalStore
+    from hub.routing.originals import AuditOriginals
+    from hub.subjects.store import SubjectStore
+    from hub.timeutil import utcnow
+    from runtime.cli_deliveries import redrive
+    from runtime.replay import ReplayRefused, replay_for
+
+    async def redrive_for(recipient: str) -> tuple[int, int]:
+        summary = await redrive(settings, settings.kafka_bootstrap, recipient)
+        return summary.requeued, summary.withheld
+
+    async def replay(
+        recipient: str, since: datetime, event_type: str | None
+    ) -> tuple[int, int, int]:
+        try:
+            summary = await replay_for(
+                settings,
+                settings.kafka_bootstrap,
+                wire(settings),  # today's agreements
+                JournalStore(engine),
+                SubjectStore(engine),
+                AuditOriginals(engine),
+                recipient,
+                since,
+                event_type,
+                utcnow(),
+            )
+        except ReplayRefused as exc:
+            raise BadRequest(str(exc)) from exc
+        return summary.considered, summary.delivered, summary.withheld
+
+    return receiver_api.ReceiverActions(engine, settings, redrive_for, replay)
 
 
 def run_api(settings: HubSettings) -> None:

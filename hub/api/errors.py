@@ -12,6 +12,7 @@ from hub.errors import (
     BrokerError,
     Conflict,
     HubError,
+    NotFound,
     PermissionDenied,
     Problem,
     ProblemsError,
@@ -21,6 +22,7 @@ from hub.events.safe_json import JsonRejected
 STATUS: dict[type[HubError], int] = {
     AuthenticationError: 401,
     PermissionDenied: 403,
+    NotFound: 404,
     Conflict: 409,
     ProblemsError: 422,
     JsonRejected: 400,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -23,11 +25,13 @@ from hub.api import policy as policy_api
 from hub.api import quality as quality_api
 from hub.api import schema_registry as schema_registry_api
 from hub.api.context import ApiContext
+from hub.api.docs import install_docs
 from hub.api.errors import install_error_handlers
 from hub.api.health import Probes, Readiness
 from hub.api.ig_context import IgContext
 from hub.api.limits import install_limits
 from hub.api.metrics import GaugeCache, HttpMetrics, read_gauges
+from hub.api.openapi import complete_openapi, operation_id
 from hub.api.policy import PolicyContext
 from hub.audit.checkpoint import CheckpointStore
 from hub.audit.subject_access import SubjectAccess
@@ -137,8 +141,12 @@ def create_app(settings: HubSettings) -> FastAPI:
         version=__version__,
         description="Publish change events once; receive the updates your agreements allow.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package below (works offline)
+        redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)
+    install_docs(app)
     app.add_middleware(HttpMetrics)
     app.include_router(health.router)
     install_limits(app, settings.api_max_body_bytes)
@@ -166,6 +174,12 @@ def create_app(settings: HubSettings) -> FastAPI:
         )
         app.include_router(schema_registry_api.router)
 
+    delivery_avro = json.loads((settings.schema_dir / "delivery.v2.avsc").read_text())
+
+    def openapi() -> dict[str, Any]:
+        return complete_openapi(app, w.registry, delivery_avro)
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

@@ -74,4 +74,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(error_body(f"http_{exc.status_code}", str(exc.detail)), exc.status_code)
+        return JSONResponse(
+            error_body(f"http_{exc.status_code}", str(exc.detail)),
+            exc.status_code,
+            headers=getattr(exc, "headers", None),  # e.g. Allow on a 405
+        )

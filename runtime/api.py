@@ -24,6 +24,7 @@ from hub.api import dashboard, health
 from hub.api import policy as policy_api
 from hub.api import quality as quality_api
 from hub.api import schema_registry as schema_registry_api
+from hub.api.asyncapi import asyncapi_document
 from hub.api.context import ApiContext
 from hub.api.docs import install_docs
 from hub.api.errors import install_error_handlers
@@ -180,6 +181,13 @@ def create_app(settings: HubSettings) -> FastAPI:
         return complete_openapi(app, w.registry, delivery_avro)
 
     app.openapi = openapi  # type: ignore[method-assign]
+    kafka_doc = asyncapi_document(w.registry, w.names, w.config, settings.schema_dir, __version__)
+
+    @app.get("/asyncapi.json", include_in_schema=False)
+    async def asyncapi() -> dict[str, Any]:
+        """The AsyncAPI 3.0 document of the Kafka side (topics, keys, headers, schemas)."""
+        return kafka_doc
+
     return app
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, insert
 
 from connectors.webhook import WebhookSender
 from hub.api.auth import current_system, require_role
+from hub.api.errors import BadRequest
 from hub.config.model import Role, System, WebhookSink
 from hub.db.tables import AuditAccessLog
 from hub.delivery.outbox import OutboxStore
@@ -39,7 +40,7 @@ class ReceiverActions:
     engine: Engine
     settings: HubSettings
     redrive: Callable[[str], Awaitable[tuple[int, int]]]  # recipient -> (requeued, withheld)
-    replay: Callable[[str, datetime, str | None], Awaitable[tuple[int, int, int]]]
+    replay: Callable[[str, datetime, datetime | None, str | None], Awaitable[tuple[int, int, int]]]
 
     def record(self, recipient: str, what: str) -> None:
         """Audit a receiver's action (who, what, when) in the audit access log."""
@@ -106,6 +107,9 @@ class RedriveResult(BaseModel):
 
 class ReplayRequest(BaseModel):
     since: datetime = Field(description="Replay events the hub accepted since this time")
+    until: datetime | None = Field(
+        default=None, description="...and up to this time (default: now)"
+    )
     type: str | None = Field(default=None, description="Only this event type")
 
 
@@ -194,7 +198,9 @@ async def redrive(me: Me, actions: Actions) -> RedriveResult:
 async def replay(body: ReplayRequest, me: Me, actions: Actions) -> ReplayResult:
     """Events accepted since `since`, decided again for you under today's agreements (never
     more than they allow now), delivered as mode replay through your channel."""
-    considered, delivered, withheld = await actions.replay(me.id, body.since, body.type)
+    if body.until is not None and body.until < body.since:
+        raise BadRequest("`until` is before `since`: give a range that runs forwards")
+    considered, delivered, withheld = await actions.replay(me.id, body.since, body.until, body.type)
     await asyncio.to_thread(actions.record, me.id, "replay")
     return ReplayResult(considered=considered, delivered=delivered, withheld=withheld)
 

@@ -206,7 +206,7 @@ def receiver_actions(settings: HubSettings, engine: Engine) -> receiver_api.Rece
         return summary.requeued, summary.withheld
 
     async def replay(
-        recipient: str, since: datetime, event_type: str | None
+        recipient: str, since: datetime, until: datetime | None, event_type: str | None
     ) -> tuple[int, int, int]:
         try:
             summary = await replay_for(
@@ -220,6 +220,7 @@ def receiver_actions(settings: HubSettings, engine: Engine) -> receiver_api.Rece
                 since,
                 event_type,
                 utcnow(),
+                until,
             )
         except ReplayRefused as exc:
             raise BadRequest(str(exc)) from exc

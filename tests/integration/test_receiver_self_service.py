@@ -108,6 +108,13 @@ async def test_a_receiver_sees_its_endpoint_redrives_replays_and_pings_with_its_
                     30,
                     lambda: f"{waste.requests}",
                 )
+                # a date range: nothing was accepted in January
+                january = {"since": "2026-01-01T00:00:00Z", "until": "2026-01-31T00:00:00Z"}
+                none = api.post("/v1/receiver/replay", headers=WASTE, json=january)
+                assert none.json() == {"considered": 0, "delivered": 0, "withheld": 0}
+                backwards = {"since": "2026-01-31T00:00:00Z", "until": "2026-01-01T00:00:00Z"}
+                inverted = api.post("/v1/receiver/replay", headers=WASTE, json=backwards)
+                assert inverted.status_code == 400
                 bad = api.post(
                     "/v1/receiver/replay",
                     headers=WASTE,

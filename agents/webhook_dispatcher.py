@@ -25,8 +25,10 @@ from agents.batching import OutRecord, send_all, signed, start_producer
 from connectors.webhook import AttemptResult, WebhookSender
 from hub.config.model import System, WebhookSink
 from hub.delivery.attempts import attempt_entry, failed_entry, success_entry
+from hub.delivery.kafka_record import dead_letter_record
 from hub.delivery.outbox import OutboxRow, OutboxStatus, OutboxStore, OutboxUpdate
 from hub.delivery.schedule import RetrySchedule
+from hub.delivery.shape import to_message
 from hub.resilience import RETRIES, Backoff, error_kind, error_text, is_transient
 from hub.routing.messages import AuditEntry
 from hub.timeutil import utcnow
@@ -157,7 +159,10 @@ class RecipientLoop:
         n = row.attempts + 1
         delivery = row.delivery
         if self.has_secret:
-            result = await self.sender.send(row.delivery_id, row.payload.encode())
+            # the delivery shape v2 (hub.delivery.shape); a retry of this row sends the same
+            # message id, a replay or redrive (a new payload) a new one
+            message = to_message(delivery)
+            result = await self.sender.send(message.delivery_id, message.model_dump_json().encode())
         else:
             result = AttemptResult(None, 0.0, error="no_secret")
         now = utcnow()
@@ -189,12 +194,13 @@ class RecipientLoop:
         delay = self.d.schedule.next_delay(n - row.attempt_base, self.d.rng, result.retry_after_s)
         if delay is None:
             entries.append(failed_entry(delivery, now, n, status, row.attempt_base > 0))
+            record = dead_letter_record(delivery, error)
             dead = signed(
                 self.d.deps.keys,
                 self.d.deps.names.dead_letters,
-                row.subject_key.encode(),
-                row.payload.encode(),
-                (("recipient", self.recipient.encode()), ("error", error.encode())),
+                record.key,
+                record.value,
+                record.headers,
             )
             log.error(
                 "webhook_dead_letter",

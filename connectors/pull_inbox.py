@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
@@ -15,6 +14,7 @@ from hub.api.auth import current_system, require_role
 from hub.api.context import ApiContext, api_context
 from hub.api.errors import error_body
 from hub.config.model import Role, System
+from hub.delivery.shape import DeliveryMessage, to_message
 from hub.errors import Problem
 from hub.inbox.store import MAX_CURSOR, AckBeyondHandedOut
 from hub.timeutil import utcnow
@@ -24,32 +24,10 @@ LONG_POLL_MAX_S = 30.0
 LONG_POLL_STEP_S = 0.2
 
 
-class InboxMessage(BaseModel):
+class InboxMessage(DeliveryMessage):
+    """A delivery (the same shape as the webhook body and the Kafka record) and its cursor."""
+
     cursor: int = Field(description="Position in your inbox; acknowledge up to it")
-    delivery_id: str = Field(
-        description="Stable id: the same on every redelivery, de-duplicate on it"
-    )
-    event_id: str
-    type: str
-    source: str
-    subject: str = Field(description="The hub person id")
-    local_id: str | None = Field(
-        description="Your own record id for the person; null: you have no record of them and "
-        "your agreement lets you be told the matching fields to find or create one"
-    )
-    flags: list[str] = Field(
-        default=[], description="Facts about the person, e.g. deceased (a death was notified)"
-    )
-    mode: str = Field(
-        default="live",
-        description="live, or correction (a correction or retraction of an earlier event)",
-    )
-    time: datetime
-    agreement_id: str
-    agreement_version: str
-    lawful_basis: str
-    fields: list[str]
-    data: dict[str, Any]
 
 
 class InboxPage(BaseModel):
@@ -104,26 +82,7 @@ async def read_inbox(
         if entries or time.monotonic() >= deadline:
             break
         await asyncio.sleep(LONG_POLL_STEP_S)
-    items = [
-        InboxMessage(
-            cursor=e.cursor,
-            delivery_id=e.delivery.delivery_id,
-            event_id=e.delivery.event_id,
-            type=e.delivery.event_type,
-            source=e.delivery.source,
-            subject=e.delivery.subject,
-            local_id=e.delivery.local_id,
-            flags=list(e.delivery.subject_flags),
-            mode=e.delivery.mode.value,
-            time=e.delivery.event_time,
-            agreement_id=e.delivery.agreement_id,
-            agreement_version=e.delivery.agreement_version,
-            lawful_basis=e.delivery.lawful_basis,
-            fields=list(e.delivery.fields),
-            data=e.delivery.data,
-        )
-        for e in entries
-    ]
+    items = [InboxMessage(cursor=e.cursor, **to_message(e.delivery).model_dump()) for e in entries]
     return InboxPage(
         recipient=system.id, items=items, next_cursor=items[-1].cursor if items else after
     )

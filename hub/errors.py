@@ -86,6 +86,12 @@ class PermissionDenied(HubError):
     code = "forbidden"
 
 
+class NotFound(HubError):
+    """What was asked for does not exist (for the caller): HTTP 404."""
+
+    code = "not_found"
+
+
 class Conflict(HubError):
     """The request contradicts what the hub already holds (HTTP 409)."""
 

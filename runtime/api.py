@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import Engine
 
 from agents.batching import APP_ID
-from connectors import http_ingest, pull_inbox
+from connectors import http_ingest, pull_inbox, receiver_api
 from connectors.status_api import connectors_router
 from hub import __version__
 from hub.access.keys import KeyStore, refuse_demo_keys
@@ -21,13 +24,17 @@ from hub.api import dashboard, health
 from hub.api import match as match_api
 from hub.api import policy as policy_api
 from hub.api import quality as quality_api
+from hub.api import schema_registry as schema_registry_api
+from hub.api.asyncapi import asyncapi_document
 from hub.api.context import ApiContext
+from hub.api.docs import install_docs
 from hub.api.errors import install_error_handlers
 from hub.api.health import Probes, Readiness
 from hub.api.ig_context import IgContext
 from hub.api.limits import install_limits
 from hub.api.metrics import GaugeCache, HttpMetrics, read_gauges
 from hub.api.oidc import OidcClient
+from hub.api.openapi import complete_openapi, operation_id
 from hub.api.policy import PolicyContext
 from hub.api.reminders import ReminderLog
 from hub.api.signin import KeySessions, install_sessions, require_oidc_settings
@@ -39,6 +46,7 @@ from hub.config.model import KafkaSink, WebhookSink
 from hub.config.watch import ConfigWatcher
 from hub.connectors.store import ConnectorStore
 from hub.events.publisher import EventPublisher
+from hub.events.registry_view import RegistryView
 from hub.journal.store import JournalStore
 from hub.routing.claims import ClaimStore
 from hub.secrets import audit_verifier, session_secret
@@ -156,16 +164,22 @@ def create_app(settings: HubSettings) -> FastAPI:
         version=__version__,
         description="Publish change events once; receive the updates your agreements allow.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package below (works offline)
+        redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.config_watcher = watcher  # the dashboard's "configuration change refused" banner
     app.state.workbench = workbench
     install_sessions(app, settings, session_secret(settings))
     install_error_handlers(app)
+    install_docs(app)
     app.add_middleware(HttpMetrics)
     app.include_router(health.router)
     install_limits(app, settings.api_max_body_bytes)
     app.include_router(http_ingest.router)
     app.include_router(pull_inbox.router)
+    app.include_router(receiver_api.router)
+    app.state.receiver_actions = receiver_actions(settings, stores.engine)
     app.include_router(quality_api.router)
     app.include_router(audit_api.router)
     app.include_router(admin_api.router)
@@ -174,8 +188,71 @@ def create_app(settings: HubSettings) -> FastAPI:
     app.include_router(match_api.router)
     app.include_router(connectors_router(ConnectorStore(stores.engine), connector_defs(w)))
     dashboard.mount_static(app)
+    if not settings.schema_registry_url:  # the hub's own registry, read over HTTP
+        app.state.schema_view = RegistryView.build(
+            w.registry,
+            settings.schema_dir,
+            {t: w.names.events(t) for t in w.registry.event_types},
+            [
+                w.names.recipient_topic(s.id, s.delivery.topic)
+                for s in w.config.recipients
+                if isinstance(s.delivery, KafkaSink)
+            ],
+        )
+        app.include_router(schema_registry_api.router)
+
+    delivery_avro = json.loads((settings.schema_dir / "delivery.v2.avsc").read_text())
+
+    def openapi() -> dict[str, Any]:
+        return complete_openapi(app, w.registry, delivery_avro)
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    kafka_doc = asyncapi_document(w.registry, w.names, w.config, settings.schema_dir, __version__)
+
+    @app.get("/asyncapi.json", include_in_schema=False)
+    async def asyncapi() -> dict[str, Any]:
+        """The AsyncAPI 3.0 document of the Kafka side (topics, keys, headers, schemas)."""
+        return kafka_doc
 
     return app
+
+
+def receiver_actions(settings: HubSettings, engine: Engine) -> receiver_api.ReceiverActions:
+    """What a receiver's self-service requests do that needs the broker (redrive, replay)."""
+    from hub.api.errors import BadRequest
+    from hub.journal.store import JournalStore
+    from hub.routing.originals import AuditOriginals
+    from hub.subjects.store import SubjectStore
+    from hub.timeutil import utcnow
+    from runtime.redrive import redrive
+    from runtime.replay import ReplayRefused, replay_for
+
+    async def redrive_for(recipient: str) -> tuple[int, int]:
+        summary = await redrive(settings, settings.kafka_bootstrap, recipient)
+        return summary.requeued, summary.withheld
+
+    async def replay(
+        recipient: str, since: datetime, until: datetime | None, event_type: str | None
+    ) -> tuple[int, int, int]:
+        try:
+            summary = await replay_for(
+                settings,
+                settings.kafka_bootstrap,
+                wire(settings),  # today's agreements
+                JournalStore(engine),
+                SubjectStore(engine),
+                AuditOriginals(engine),
+                recipient,
+                since,
+                event_type,
+                utcnow(),
+                until,
+            )
+        except ReplayRefused as exc:
+            raise BadRequest(str(exc)) from exc
+        return summary.considered, summary.delivered, summary.withheld
+
+    return receiver_api.ReceiverActions(engine, settings, redrive_for, replay)
 
 
 def run_api(settings: HubSettings) -> None:

@@ -9,7 +9,7 @@ decision of its own in the audit trail); what is not is audited as withheld.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from hub.broker.producer import make_producer
 from hub.config.model import Role
@@ -48,6 +48,10 @@ class ReplaySummary:
     skipped: int  # no longer valid by the rules in force when it was accepted, or not a record
 
 
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 async def replay_for(
     settings: HubSettings,
     bootstrap: str,
@@ -59,7 +63,9 @@ async def replay_for(
     since: datetime,
     event_type: str | None,
     now: datetime,
+    until: datetime | None = None,
 ) -> ReplaySummary:
+    """`until`: only events accepted up to then (a date range with `since`)."""
     system = w.config.system(recipient)
     if system is None or Role.RECIPIENT not in system.roles:
         raise ReplayRefused(f"{recipient!r} is not a recipient system (see config/systems.yaml)")
@@ -69,6 +75,8 @@ async def replay_for(
     sources = frozenset(s.id for s in w.config.systems if Role.SOURCE in s.roles)
     secret = settings.pseudonym_key.get_secret_value()
     entries = journal.accepted_since(since, event_type)
+    if until is not None:
+        entries = [e for e in entries if _aware(e.accepted_at) <= until]
     events = []
     skipped = 0
     for entry in entries:

@@ -97,7 +97,7 @@ def ig_system(
             if not person.is_ig:
                 raise PermissionDenied(f"{person.display} does not have the ig role")
             return person
-    return require_role(current_system(request, ctx, authorization), Role.IG)
+    return require_role(current_system(request, ctx, None, authorization), Role.IG)
 
 
 IG = Annotated[System | Person, Depends(ig_system)]

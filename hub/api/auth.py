@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hub.access.keys import KeyStore, hash_key, new_key
 from hub.api.context import ApiContext, api_context
@@ -40,10 +41,20 @@ def require_role(system: System, role: Role) -> System:
     return system
 
 
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiKey",
+    bearerFormat="API key",
+    description="Your system's API key: `Authorization: Bearer <key>` (hub keys new/rotate).",
+)
+
+
 def current_system(
     request: Request,
     ctx: Annotated[ApiContext, Depends(api_context)],
-    authorization: Annotated[str | None, Header()] = None,
+    _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> System:
+    """The calling system (`_documented` only puts the scheme in OpenAPI: /docs' Authorize)."""
     keys = getattr(request.app.state, "keys", None)
     return authenticate(ctx.config, authorization, keys if isinstance(keys, KeyStore) else None)

@@ -12,6 +12,7 @@ from hub.errors import (
     BrokerError,
     Conflict,
     HubError,
+    NotFound,
     PermissionDenied,
     Problem,
     ProblemsError,
@@ -22,6 +23,7 @@ from hub.plain_errors import plain_message
 STATUS: dict[type[HubError], int] = {
     AuthenticationError: 401,
     PermissionDenied: 403,
+    NotFound: 404,
     Conflict: 409,
     ProblemsError: 422,
     JsonRejected: 400,
@@ -83,4 +85,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(error_body(f"http_{exc.status_code}", str(exc.detail)), exc.status_code)
+        return JSONResponse(
+            error_body(f"http_{exc.status_code}", str(exc.detail)),
+            exc.status_code,
+            headers=getattr(exc, "headers", None),  # e.g. Allow on a 405
+        )

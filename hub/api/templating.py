@@ -11,8 +11,8 @@ from fastapi import Request
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from hub.config.watch import ConfigWatcher, refusal_lines
 from hub.config.review import ReviewFlag
+from hub.config.watch import ConfigWatcher, refusal_lines
 from hub.policy.reasons import sentence
 from hub.timeutil import UK
 

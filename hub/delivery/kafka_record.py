@@ -1,7 +1,15 @@
 """The Kafka sink's record: a delivery as Confluent wire-format Avro with CloudEvents headers.
 
-The schema is `schemas/avro/delivery.v1.avsc`, its id in the `records` section of
-`registry.json` (it is not an event type, so it is not in `schemas`)."""
+The record is the delivery shape v2 (`hub.delivery.shape`, the same fields as the webhook body
+and the inbox item), `data` typed per event type (`hub.delivery.avro_shape`). The schema is
+the newest `delivery` entry in the `records` section of `registry.json` (`delivery.v2.avsc`;
+it is not an event type, so it is not in `schemas`). v1 (`data` a JSON string) stays listed so
+records written before can still be read by id.
+
+CloudEvents (binary mode): `ce_id` is the message id (`delivery_id` in the body), `ce_type` the
+event type (the same scheme as the `events.<type>` topics), `ce_source` the hub, `ce_subject`
+and the Kafka key the hub person id, `ce_time` the event's time, `ce_dataschema` the delivery
+contract version."""
 
 from __future__ import annotations
 
@@ -14,12 +22,14 @@ from typing import Any
 
 import fastavro
 
+from hub.delivery.avro_shape import AvroShape
+from hub.delivery.shape import DeliveryMessage, to_message
 from hub.errors import ConfigError, Problem
 from hub.routing.messages import Delivery
 
 _HEADER = struct.Struct(">bI")
-DELIVERY_CE_TYPE_PREFIX = "uk.gov.council.tellitonce.delivery."
 HUB_SOURCE = "urn:tellitonce:hub"
+DELIVERY_DATASCHEMA = "urn:tellitonce:schema:delivery:v2"
 
 
 @dataclass(frozen=True)
@@ -33,47 +43,69 @@ def _iso(moment: Any) -> str:
     return str(moment.isoformat()).replace("+00:00", "Z")
 
 
+def cloudevent_headers(
+    message: DeliveryMessage, content_type: str, **extensions: str
+) -> tuple[tuple[str, bytes], ...]:
+    """The CloudEvents Kafka binary-mode headers of a delivery message (any hub topic)."""
+    headers = [
+        ("ce_specversion", "1.0"),
+        ("ce_id", message.delivery_id),
+        ("ce_source", HUB_SOURCE),
+        ("ce_type", message.type),
+        ("ce_subject", message.subject),
+        ("ce_time", _iso(message.time)),
+        ("ce_dataschema", DELIVERY_DATASCHEMA),
+        ("content-type", content_type),
+        *((f"ce_{k}", v) for k, v in sorted(extensions.items())),
+    ]
+    return tuple((k, v.encode()) for k, v in headers)
+
+
+def dead_letter_record(delivery: Delivery, error: str) -> DeliveryRecord:
+    """A webhook delivery that spent its retry budget, on the dead-letter topic: the delivery
+    shape as JSON in the same CloudEvents envelope as the recipient topics, keyed by the person
+    (hub person id), with the recipient and the last error as extensions."""
+    message = to_message(delivery)
+    headers = cloudevent_headers(
+        message,
+        "application/json",
+        recipient=delivery.recipient,
+        deadletterreason=error or "unknown",
+    )
+    return DeliveryRecord(message.subject.encode(), message.model_dump_json().encode(), headers)
+
+
 class DeliveryCodec:
     def __init__(self, schema_id: int, schema: Any) -> None:
         self.schema_id = schema_id
+        self.raw = schema
         self.parsed = fastavro.parse_schema(schema)
+        self.shape = AvroShape(schema)
 
     @classmethod
     def from_dir(cls, schema_dir: Path) -> DeliveryCodec:
         index_file = schema_dir / "registry.json"
         try:
             index = json.loads(index_file.read_text())
-            entry = next(r for r in index.get("records", []) if r["name"] == "delivery")
+            entry = max(
+                (r for r in index.get("records", []) if r["name"] == "delivery"),
+                key=lambda r: int(r["version"]),
+            )
             schema = json.loads((schema_dir / entry["file"]).read_text())
             return cls(int(entry["id"]), schema)
-        except (OSError, ValueError, KeyError, StopIteration) as exc:
+        except (OSError, ValueError, KeyError) as exc:
             raise ConfigError(
                 "no delivery record schema",
                 [Problem(str(index_file), "delivery_schema", f"records/delivery: {exc!r}")],
             ) from exc
 
     def encode(self, delivery: Delivery) -> DeliveryRecord:
-        record = {
-            **delivery.model_dump(exclude={"subject_key", "data"}),
-            "fields": list(delivery.fields),
-            "subject_flags": list(delivery.subject_flags),
-            "mode": delivery.mode.value,
-            "data": json.dumps(delivery.data, sort_keys=True, default=str),
-        }
+        message = to_message(delivery)
         buf = io.BytesIO()
         buf.write(_HEADER.pack(0, self.schema_id))
-        fastavro.schemaless_writer(buf, self.parsed, record)
-        headers = (
-            ("ce_id", delivery.delivery_id.encode()),
-            ("ce_source", HUB_SOURCE.encode()),
-            ("ce_type", (DELIVERY_CE_TYPE_PREFIX + delivery.event_type).encode()),
-            ("ce_subject", delivery.subject.encode()),
-            ("ce_time", _iso(delivery.decided_at).encode()),
-            ("ce_specversion", b"1.0"),
-            ("ce_dataschema", b"urn:tellitonce:schema:delivery:v1"),
-            ("content-type", b"application/avro"),
-        )
-        return DeliveryRecord(delivery.subject.encode(), buf.getvalue(), headers)
+        fastavro.schemaless_writer(buf, self.parsed, self.shape.record(message))
+        headers = cloudevent_headers(message, "application/avro")
+        return DeliveryRecord(message.subject.encode(), buf.getvalue(), headers)
 
     def decode(self, value: bytes) -> dict[str, Any]:
         magic, schema_id = _HEADER.unpack_from(value)

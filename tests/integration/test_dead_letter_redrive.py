@@ -10,13 +10,13 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 
-from cli.deliveries import redrive
 from hub.audit.store import AuditFilter, AuditStore
 from hub.db.engine import make_engine
 from hub.delivery.outbox import OutboxStatus, OutboxStore
 from hub.events.publisher import EventPublisher
 from hub.routing.messages import delivery_id
 from hub.settings import HubSettings
+from runtime.redrive import redrive
 from runtime.stack import settings_env
 from tests.integration.conftest import WorkerProcess
 from tests.integration.webhook_receiver import Endpoint, Receiver, make_secret, wait_for
@@ -81,7 +81,18 @@ async def test_dead_letters_then_redrive_withholds_under_an_expired_agreement(
             await consumer.start()
             try:
                 got = await consumer.getmany(timeout_ms=5000)
-                assert sum(len(b) for b in got.values()) == 4, settings_topic
+                letters = [m for batch in got.values() for m in batch]
+                assert len(letters) == 4, settings_topic
+                # the same CloudEvents envelope as the recipient topics, keyed by the person
+                for letter in letters:
+                    headers = {k: v.decode() for k, v in letter.headers}
+                    assert letter.key == b"P-7"
+                    assert headers["ce_type"] == "address.changed"
+                    assert headers["ce_specversion"] == "1.0"
+                    assert headers["ce_subject"] == "P-7"
+                    assert headers["ce_recipient"] in ("waste", "parking")
+                    assert headers["content-type"] == "application/json"
+                    assert "subject_key" not in (letter.value or b"").decode()
             finally:
                 await consumer.stop()
 
@@ -106,17 +117,19 @@ async def test_dead_letters_then_redrive_withholds_under_an_expired_agreement(
             summary = await redrive(settings, settings.kafka_bootstrap, None)
             assert (summary.requeued, summary.withheld) == (2, 2)
 
+            originals = {
+                delivery_id(e.envelope.id, "parking", source=e.envelope.source) for e in events
+            }
             wait_for(
-                lambda: (
-                    {
-                        delivery_id(e.envelope.id, "parking", source=e.envelope.source)
-                        for e in events
-                    }
-                    <= parking.accepted_ids()
-                ),
+                lambda: originals <= {r.body["original_delivery_id"] for r in parking.accepted()},
                 30,
                 lambda: "parking redrive not delivered",
             )
+            # a redrive is a new message (a receiver de-duplicating on webhook-id applies it)
+            for received in parking.accepted():
+                assert received.body["mode"] == "redrive"
+                assert received.webhook_id == received.body["delivery_id"]
+                assert received.webhook_id not in originals
             assert waste.accepted_ids() == set()
             statuses = {
                 (r.recipient, r.status) for r in outbox.rows("waste") + outbox.rows("parking")

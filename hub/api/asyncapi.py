@@ -1,0 +1,187 @@
+"""The AsyncAPI 3.0 document of the hub's Kafka side, served at `/asyncapi.json`.
+
+Topics (channels), what is on them (messages: key, CloudEvents headers, the Avro schema of the
+value, Confluent wire format with the schema id in the payload), and who sends and receives
+(operations). Built from the same registry, topic names and configuration the hub runs with.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from hub.broker.topics import TopicNames
+from hub.config.model import HubConfig, KafkaSink
+from hub.delivery.shape import DeliveryMessage
+from hub.events.schemas import SchemaRegistry
+
+AVRO = "application/vnd.apache.avro+json;version=1.9.0"
+KAFKA_BINDING = "0.5.0"
+
+
+def _key(description: str) -> dict[str, Any]:
+    return {"type": "string", "description": description}
+
+
+def _ce_headers(
+    source: str, content_type: str, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "ce_specversion": {"type": "string", "const": "1.0"},
+        "ce_id": {
+            "type": "string",
+            "description": "The event id (events) or message id (deliveries)",
+        },
+        "ce_source": {"type": "string", "description": source},
+        "ce_type": {"type": "string", "description": "The event type, e.g. address.changed"},
+        "ce_subject": {"type": "string", "description": "The hub person id (= the key)"},
+        "ce_time": {"type": "string", "format": "date-time", "description": "When it happened"},
+        "ce_dataschema": {"type": "string", "description": "urn:tellitonce:schema:<type>:v<n>"},
+        "content-type": {"type": "string", "const": content_type},
+        **(extra or {}),
+    }
+    return {
+        "type": "object",
+        "description": "CloudEvents 1.0, Kafka protocol binding, binary content mode",
+        "properties": properties,
+        "required": ["ce_specversion", "ce_id", "ce_source", "ce_type", "content-type"],
+    }
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "_-" else "_" for c in name)
+
+
+def asyncapi_document(
+    registry: SchemaRegistry,
+    names: TopicNames,
+    config: HubConfig,
+    schema_dir: Path,
+    version: str,
+) -> dict[str, Any]:
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    wire = {
+        "kafka": {
+            "bindingVersion": KAFKA_BINDING,
+            "schemaIdLocation": "payload",
+            "schemaIdPayloadEncoding": "confluent",
+        }
+    }
+    for event_type in sorted(registry.event_types):
+        latest = registry.latest(event_type)
+        message_id = _safe(f"event_{event_type}")
+        messages[message_id] = {
+            "name": event_type,
+            "title": f"{event_type} event (v{latest.version}, schema id {latest.schema_id})",
+            "contentType": "application/avro",
+            "headers": _ce_headers("The source system (a system id)", "application/avro"),
+            "payload": {"schemaFormat": AVRO, "schema": latest.raw},
+            "bindings": {
+                "kafka": {
+                    **wire["kafka"],
+                    "key": _key("The hub person id: every change about one person in order"),
+                }
+            },
+        }
+        channel_id = _safe(f"events_{event_type}")
+        channels[channel_id] = {
+            "address": names.events(event_type),
+            "title": f"{event_type} events",
+            "description": "What source systems publish (over HTTP, files, SQL or straight onto "
+            "Kafka). Confluent wire format: magic byte 0, the 4-byte schema id, the Avro body.",
+            "messages": {message_id: {"$ref": f"#/components/messages/{message_id}"}},
+        }
+        operations[_safe(f"publish_{event_type}")] = {
+            "action": "send",
+            "title": f"A source publishes {event_type}",
+            "channel": {"$ref": f"#/channels/{channel_id}"},
+            "messages": [{"$ref": f"#/channels/{channel_id}/messages/{message_id}"}],
+        }
+    delivery_raw = json.loads((schema_dir / "delivery.v2.avsc").read_text())
+    messages["delivery"] = {
+        "name": "delivery",
+        "title": "A delivery (contract v2, schema id 1002)",
+        "summary": "The same object as the webhook body and the inbox item; data typed per "
+        "event type (null where the agreement withholds a field).",
+        "contentType": "application/avro",
+        "headers": _ce_headers("urn:tellitonce:hub", "application/avro"),
+        "payload": {"schemaFormat": AVRO, "schema": delivery_raw},
+        "bindings": {"kafka": {**wire["kafka"], "key": _key("The hub person id (subject)")}},
+    }
+    message_schema = DeliveryMessage.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs = message_schema.pop("$defs", {})
+    messages["deadLetter"] = {
+        "name": "dead-letter",
+        "title": "A webhook delivery that spent its retry budget",
+        "contentType": "application/json",
+        "headers": _ce_headers(
+            "urn:tellitonce:hub",
+            "application/json",
+            {
+                "ce_recipient": {"type": "string", "description": "The recipient (system id)"},
+                "ce_deadletterreason": {"type": "string", "description": "The last error"},
+            },
+        ),
+        "payload": {"$ref": "#/components/schemas/DeliveryMessage"},
+        "bindings": {"kafka": {"bindingVersion": KAFKA_BINDING, "key": _key("The hub person id")}},
+    }
+    recipients = [s for s in config.recipients if isinstance(s.delivery, KafkaSink)]
+    for system in recipients:
+        assert isinstance(system.delivery, KafkaSink)
+        channel_id = _safe(f"recipient_{system.id}")
+        channels[channel_id] = {
+            "address": names.recipient_topic(system.id, system.delivery.topic),
+            "title": f"Deliveries to {system.id}",
+            "description": "Only the updates this recipient's agreements allow.",
+            "messages": {"delivery": {"$ref": "#/components/messages/delivery"}},
+        }
+        operations[_safe(f"receive_{system.id}")] = {
+            "action": "receive",
+            "title": f"{system.id} receives its deliveries",
+            "channel": {"$ref": f"#/channels/{channel_id}"},
+            "messages": [{"$ref": f"#/channels/{channel_id}/messages/delivery"}],
+        }
+    channels["recipient_topic"] = {
+        "address": names.recipient_topic("{recipient}"),
+        "title": "A Kafka recipient's own topic (default name)",
+        "description": "recipient.<system id>, unless the recipient's `delivery.topic` names another.",
+        "parameters": {"recipient": {"description": "The recipient's system id"}},
+        "messages": {"delivery": {"$ref": "#/components/messages/delivery"}},
+    }
+    operations["receive_deliveries"] = {
+        "action": "receive",
+        "title": "A Kafka recipient receives its deliveries",
+        "channel": {"$ref": "#/channels/recipient_topic"},
+        "messages": [{"$ref": "#/channels/recipient_topic/messages/delivery"}],
+    }
+    channels["dead_letters"] = {
+        "address": names.dead_letters,
+        "title": "Webhook dead letters (for operators)",
+        "messages": {"deadLetter": {"$ref": "#/components/messages/deadLetter"}},
+    }
+    operations["receive_dead_letters"] = {
+        "action": "receive",
+        "title": "Operators read dead letters",
+        "channel": {"$ref": "#/channels/dead_letters"},
+        "messages": [{"$ref": "#/channels/dead_letters/messages/deadLetter"}],
+    }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "Tell-It-Once Hub: Kafka",
+            "version": version,
+            "description": "The Kafka side of the hub: the topics sources publish to and the "
+            "topics recipients read. Schemas by id: the hub API's /schemas/ids/{id} "
+            "(Confluent Schema Registry API) when no external registry is configured.",
+        },
+        "defaultContentType": "application/avro",
+        "channels": channels,
+        "operations": operations,
+        "components": {
+            "messages": messages,
+            "schemas": {"DeliveryMessage": message_schema, **defs},
+        },
+    }

@@ -67,7 +67,9 @@ def check_date_format(date_format: str) -> str:
         written = _PROBE.strftime(date_format)
         read = datetime.strptime(written, date_format).date()
     except ValueError as exc:
-        raise BadDateFormat(f"date_format {date_format!r} is not a strptime pattern: {exc}") from exc
+        raise BadDateFormat(
+            f"date_format {date_format!r} is not a strptime pattern: {exc}"
+        ) from exc
     if read != _PROBE:
         raise BadDateFormat(
             f"date_format {date_format!r} must hold the day, month and year "

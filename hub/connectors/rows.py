@@ -113,7 +113,6 @@ class RowDecider:
         self._seen[row.key] = result
         return result
 
-
     def _date_problem(self, number: int, column: str, expected: str) -> Problem:
         where = f"{self.file_name} row {number}" if self.file_name else f"row {number}"
         return Problem(

@@ -116,8 +116,9 @@ def test_import_and_folder_drop_against_a_running_hub(
         "published",
         "rejected",
     ]
-    assert "council.csv row 4, column moved_on: not a date in the form dd/mm/yyyy or yyyy-mm-dd" in (
-        council_results[3]
+    assert (
+        "council.csv row 4, column moved_on: not a date in the form dd/mm/yyyy or yyyy-mm-dd"
+        in (council_results[3])
     )
 
 

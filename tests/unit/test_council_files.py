@@ -88,7 +88,9 @@ def test_a_bad_date_format_in_connectors_yaml_is_a_config_problem(
     assert any("date_format" in str(p) for p in info.value.problems), info.value.problems
 
 
-def council_target(registry: SchemaRegistry, config: HubConfig, date_format: str | None) -> ImportTarget:
+def council_target(
+    registry: SchemaRegistry, config: HubConfig, date_format: str | None
+) -> ImportTarget:
     (d,) = [
         c for c in load_connectors(CONFIG_DIR, config, registry) if c.name == "council-tax-moves"
     ]
@@ -150,7 +152,9 @@ def test_a_mapping_date_format_is_used_and_other_problems_still_listed(
 def test_windows_1252_is_preferred_among_the_plausible_encodings() -> None:
     # charset-normalizer alone guesses a Central European code page here, reading é as é but
     # a pound sign as Ł
-    assert detect_encoding("person_id,name\nP-1,Jos\u00e9 M\u00fcller\n".encode("cp1252")) == "cp1252"
+    assert (
+        detect_encoding("person_id,name\nP-1,Jos\u00e9 M\u00fcller\n".encode("cp1252")) == "cp1252"
+    )
 
 
 def test_an_undecodable_byte_is_reported_with_its_row_and_column(

@@ -10,7 +10,7 @@ RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 LOCK_FLAGS := --quiet --strip-extras --no-emit-index-url --no-emit-find-links
 
-.PHONY: demo test up lint bench install lock clean
+.PHONY: demo test up lint bench install lock docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ lock: $(DEV)
 	$(BIN)/pip-compile $(LOCK_FLAGS) --extra dev -o requirements-dev.lock pyproject.toml
 	cp requirements-dev.lock requirements.lock
 	$(BIN)/pip-compile $(LOCK_FLAGS) -o requirements.lock pyproject.toml
+
+# docs/configuration.md is generated from HubSettings (a unit test fails when it is stale).
+docs: $(RUNTIME)
+	$(BIN)/python -m hub.settings_doc > docs/configuration.md
 
 demo: $(RUNTIME)
 	$(BIN)/hub demo

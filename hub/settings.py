@@ -14,7 +14,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class HubSettings(BaseSettings):
-    """Settings for every hub process. Documented one by one in the README's settings table."""
+    """Settings for every hub process. Documented one by one in docs/configuration.md, generated from here (hub/settings_doc.py)."""
 
     model_config = SettingsConfigDict(env_prefix="HUB_", frozen=True, extra="ignore")
 

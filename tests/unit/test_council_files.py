@@ -12,6 +12,7 @@ from hub.config.model import HubConfig
 from hub.connectors.config import FileDropDef, load_connectors
 from hub.connectors.dates import BadDateFormat, DateNotUnderstood, check_date_format, parse_date
 from hub.connectors.ids import file_sha256
+from hub.connectors.mapping import RowMapping
 from hub.connectors.rows import ImportTarget, Outcome, RowDecider, RowResult
 from hub.connectors.tabular import FileUnreadable, detect_encoding, read_table
 from hub.errors import ConfigError
@@ -185,3 +186,19 @@ def test_a_row_in_another_encoding_within_a_utf8_file_names_its_column() -> None
 def test_bytes_no_encoding_explains_are_refused_whole() -> None:
     with pytest.raises(FileUnreadable, match="encoding is not recognised"):
         read_table(bytes(range(0x80, 0x100)) * 4 + b"\n", "council.csv")
+
+
+def test_a_mapping_rewrites_only_the_date_fields_it_maps(registry: SchemaRegistry) -> None:
+    """The SQL connector reads text dates through the same step (its rows are cells too)."""
+    mapping = RowMapping.from_config(
+        "address.changed",
+        {"subject": "person", "effective_date": "moved_on", "new_address.lines": ["l1", "l2"]},
+    )
+    dates = registry.latest("address.changed").date_paths()
+    assert dates == {"effective_date"}
+    cells = {"person": "P-1", "moved_on": "20/11/2026", "l1": "3/4/2026", "l2": None}
+    read, bad = mapping.read_dates(cells, dates)
+    assert read == {**cells, "moved_on": "2026-11-20"} and bad == []
+    _, bad = mapping.read_dates({**cells, "moved_on": "20/11/26"}, dates)
+    assert bad == [("moved_on", "dd/mm/yyyy or yyyy-mm-dd")]
+    assert registry.latest("death.notified").date_paths() == {"date_of_death"}

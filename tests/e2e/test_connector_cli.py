@@ -61,8 +61,14 @@ def test_import_and_folder_drop_against_a_running_hub(
     folder.mkdir(parents=True, exist_ok=True)
     (tmp_path / "five.csv").write_bytes(many_rows_csv(5))
     shutil.move(tmp_path / "five.csv", folder / "five.csv")
-    wait_for(lambda: (folder / "processed" / "five.csv.results.csv").exists(), "the drop imported")
-    assert not (folder / "five.csv").exists()
+    # the results file is written, then the file moved: wait for both
+    wait_for(
+        lambda: (
+            (folder / "processed" / "five.csv.results.csv").exists()
+            and not (folder / "five.csv").exists()
+        ),
+        "the drop imported and moved to processed/",
+    )
     status = status_of(hub, "council-tax-moves")
     assert (status["published"], status["rejected"]) == (8, 4)
 

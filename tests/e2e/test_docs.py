@@ -332,7 +332,7 @@ def test_hub_blocks_run_as_written(shared_hub: RunningHub, block: Block, tmp_pat
         ["bash", "-e", "-c", hub_command(on_port(block.body, shared_hub))],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=150,  # a few CLI starts each; one start takes seconds on a loaded machine
         env=shared_hub.env,
         cwd=tmp_path,  # files the commands write (checkpoints, keys) stay out of the checkout
     )

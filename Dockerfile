@@ -10,14 +10,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1
 
 # Build from a scratch directory and install non-editable into site-packages, then drop the
-# sources: nothing at run time may import the hub from a source tree.
+# sources: nothing at run time may import the hub from a source tree. requirements.lock pins every
+# runtime package to the version the tests passed with (the same lock `make demo` installs from).
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY hub ./hub
 COPY agents ./agents
 COPY connectors ./connectors
 COPY runtime ./runtime
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir -c requirements.lock . \
     && cd / && rm -rf /src
 
 # hub/settings.py looks for config/ and schemas/ beside the installed `hub` package, which for a

@@ -3,22 +3,46 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# One stamp per install: `make demo` installs the runtime only, `make test` the dev extras too.
+# Each re-installs when pyproject.toml or its lock file changes. The locks pin every package to
+# the version the tests passed with (`make lock` regenerates them; the runtime pins are the dev
+# lock's, so the two installs agree and either may come first).
+RUNTIME := $(VENV)/.installed-runtime
+DEV := $(VENV)/.installed-dev
+LOCK_FLAGS := --quiet --strip-extras --no-emit-index-url --no-emit-find-links
 
-.PHONY: demo test up lint bench install clean screenshots
+.PHONY: demo test up lint bench install lock docs clean screenshots
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
 
-install: $(STAMP)
+$(RUNTIME): pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/pip install --quiet -c requirements.lock -e .
+	touch $(RUNTIME)
 
-demo: $(STAMP)
+# The dev lock holds the runtime lock's pins (a unit test checks it): the runtime is installed too.
+$(DEV): pyproject.toml requirements.lock requirements-dev.lock | $(BIN)/python
+	$(BIN)/pip install --quiet -c requirements-dev.lock -e '.[dev]'
+	touch $(DEV) $(RUNTIME)
+
+install: $(DEV)
+
+# After editing the dependencies in pyproject.toml: the dev lock first (keeping every pin that
+# still fits), then the runtime lock seeded from it, so both pin the same versions.
+lock: $(DEV)
+	$(BIN)/pip-compile $(LOCK_FLAGS) --extra dev -o requirements-dev.lock pyproject.toml
+	cp requirements-dev.lock requirements.lock
+	$(BIN)/pip-compile $(LOCK_FLAGS) -o requirements.lock pyproject.toml
+
+# docs/configuration.md is generated from HubSettings (a unit test fails when it is stale).
+docs: $(RUNTIME)
+	$(BIN)/python -m hub.settings_doc > docs/configuration.md
+
+demo: $(RUNTIME)
 	$(BIN)/hub demo
 
-up: $(STAMP)
+up: $(RUNTIME)
 	$(BIN)/hub up
 
 test: lint
@@ -26,13 +50,13 @@ test: lint
 	$(BIN)/hub config schemas
 	$(BIN)/pytest -q -p no:cacheprovider -n 3  # 3 processes: most tests wait on brokers and stacks
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check hub agents connectors runtime cli bench tests
 	$(BIN)/ruff format --check hub agents connectors runtime cli bench tests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: $(STAMP)
+bench: $(RUNTIME)
 	$(BIN)/hub bench codec
 	$(BIN)/hub bench policy
 	$(BIN)/hub bench flow
@@ -41,7 +65,7 @@ bench: $(STAMP)
 	$(BIN)/hub bench webhooks
 
 # Every IG workbench page at 1280 and 320 px (PNG files in screenshots/, not committed).
-screenshots: $(STAMP)
+screenshots: $(DEV)
 	SCREENSHOTS_DIR=$(CURDIR)/screenshots $(BIN)/pytest -q -p no:cacheprovider -n 0 tests/browser/test_workbench_browser.py
 
 clean:

@@ -139,7 +139,7 @@ async def import_loaded(
         resume_from=done,
     )
     now = utcnow()
-    decider = RowDecider(target, sha, ctx.registry, ctx.rules.at(now))
+    decider = RowDecider(target, sha, ctx.registry, ctx.rules.at(now), path.name)
     results: list[RowResult] = []
     counts = _Counts()
 

@@ -137,9 +137,14 @@ class SqlTableConnector:
     def _decide(self, rows: Sequence[Mapping[str, Any]]) -> _Batch:
         batch = _Batch()
         ctx = self.ctx.rules.at(utcnow())
+        dates = self.ctx.registry.latest(self.mapping.event_type).date_paths()
         for row in rows:
             key = row[self.definition.key_column]
-            cells = {str(k): cell_text(v) for k, v in row.items()}
+            # text dates as the mapping's date_format or dd/mm/yyyy; any other is left for
+            # validation to reject
+            cells, _ = self.mapping.read_dates(
+                {str(k): cell_text(v) for k, v in row.items()}, dates
+            )
             raw = self.mapping.to_submission(cells, sql_change_event_id(self.name, key))
             if self.definition.time_column:
                 when = _aware(row[self.definition.time_column])

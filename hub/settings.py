@@ -21,19 +21,19 @@ PREFIX = "HUB_"
 
 
 class HubSettings(BaseSettings):
-    """Settings for every hub process. Documented one by one in the README's settings table."""
+    """Settings for every hub process. Documented one by one in docs/configuration.md, generated from here (hub/settings_doc.py)."""
 
     model_config = SettingsConfigDict(env_prefix="HUB_", frozen=True, extra="ignore")
 
     kafka_bootstrap: str = Field(
         default="",
-        description="Kafka bootstrap servers (host:port,...). Empty: `hub up` starts the embedded broker.",
+        description="Kafka bootstrap servers (`host:port,...`). Empty: `hub up` starts the embedded broker.",
     )
     # Kafka security (every client the hub creates: API, worker, connectors, admin, metrics,
     # bench); turned into client arguments by hub/broker/security.py.
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         default="PLAINTEXT",
-        description="How clients talk to Kafka: PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL.",
+        description="How every Kafka client of the hub connects: `PLAINTEXT`, `SSL` (TLS), `SASL_PLAINTEXT` or `SASL_SSL`. See docs/deployment.md#kafka-security-tls-sasl-and-acls.",
     )
     kafka_ssl_ca_file: Path | None = Field(
         default=None,
@@ -41,48 +41,54 @@ class HubSettings(BaseSettings):
     )
     kafka_ssl_cert_file: Path | None = Field(
         default=None,
-        description="PEM client certificate (mutual TLS); needs HUB_KAFKA_SSL_KEY_FILE.",
+        description="PEM client certificate, for brokers that require one (mutual TLS). Needs `HUB_KAFKA_SSL_KEY_FILE`.",
     )
     kafka_ssl_key_file: Path | None = Field(
         default=None, description="PEM private key of the client certificate."
     )
     kafka_ssl_key_password: SecretStr | None = Field(
-        default=None, description="Password of an encrypted HUB_KAFKA_SSL_KEY_FILE."
+        default=None, description="Password of an encrypted `HUB_KAFKA_SSL_KEY_FILE`."
     )
     kafka_ssl_check_hostname: bool = Field(
         default=True,
-        description="Check that a broker's certificate names the host connected to (keep on).",
+        description="Check that the broker's certificate names the host connected to. Keep it on.",
     )
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
         default="SCRAM-SHA-512",
-        description="SASL mechanism when the protocol is SASL_*: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.",
+        description="SASL mechanism for `SASL_*` protocols: `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`.",
     )
     kafka_sasl_username: str = Field(
-        default="", description="SASL username (the hub process's Kafka principal)."
+        default="",
+        description="SASL username: this process's Kafka principal. Required with `SASL_*`.",
     )
     kafka_sasl_password: SecretStr | None = Field(
-        default=None, description="SASL password (no default)."
+        default=None, description="SASL password. Required with `SASL_*`; no default."
     )
     database_url: str = Field(
         default="",
-        description="SQLAlchemy URL of the audit/inbox database. Empty: SQLite file in the data dir.",
+        description="SQLAlchemy URL of the audit/inbox database, e.g. `postgresql://user:pw@host:5432/hub`. Empty: SQLite file `hub.db` in the data dir.",
     )
     data_dir: Path = Field(
-        default=Path(".hub-data"), description="Where SQLite and worker state live."
+        default=Path(".hub-data"), description="Where SQLite, logs and worker state live."
     )
     config_dir: Path = Field(
         default=REPO_ROOT / "config",
-        description="Directory holding systems.yaml and agreements/*.yaml.",
+        description="Directory holding `systems.yaml` and `agreements/*.yaml`.",
     )
-    schema_dir: Path = Field(default=REPO_ROOT / "schemas" / "avro", description="Avro contracts.")
+    schema_dir: Path = Field(
+        default=REPO_ROOT / "schemas" / "avro",
+        description="The Avro contracts and their `registry.json` of schema ids.",
+    )
     topic_partitions: int = Field(
-        default=4, ge=1, description="Partitions of events/deliveries topics."
+        default=4,
+        ge=1,
+        description="Partitions of the events and deliveries topics (the audit topic has one).",
     )
     topic_replication: int = Field(
-        default=1, ge=1, description="Replication factor of created topics."
+        default=1, ge=1, description="Replication factor of the topics the hub creates."
     )
     topic_prefix: str = Field(
-        default="", description="Prefix for every topic name (multi-tenant clusters)."
+        default="", description="Prefix for every topic name (a shared cluster)."
     )
     api_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds to.")
     api_port: int = Field(
@@ -91,57 +97,58 @@ class HubSettings(BaseSettings):
     api_max_body_bytes: int = Field(
         default=1_048_576,
         ge=1024,
-        description="Largest request body the HTTP API reads (bytes); larger ones get 413.",
+        description="Largest request body the API reads (1 MiB); a larger one is answered 413 as soon as its declared length or its streamed bytes pass the limit.",
     )
     consumer_fetch_wait_ms: int = Field(
         default=10,
         ge=0,
         le=5000,
-        description="Max time an agent's fetch waits for more data: latency per hop vs idle CPU.",
+        description="How long an agent's fetch waits for more data. Latency per hop against idle CPU: faust's fixed 1,500 ms means about 1 s per hop on the embedded broker; 10 ms gives tens of milliseconds end to end.",
     )
     broker_session_timeout_s: float = Field(
-        default=6.0, ge=6.0, description="Consumer group session timeout (6 s is Kafka's minimum)."
+        default=6.0,
+        ge=6.0,
+        description="Consumer group session timeout; 6 s is the lowest Apache Kafka accepts, and makes a worker ready in seconds.",
     )
     producer_linger_ms: int = Field(default=5, ge=0, description="Producer batching delay.")
     producer_batch_bytes: int = Field(
-        default=262_144, ge=16_384, description="Producer batch size."
+        default=262_144,
+        ge=16_384,
+        description="Producer batch size (256 KB doubles produce rate over the 16 KB default).",
     )
     agent_batch_size: int = Field(
         default=500,
         ge=1,
-        description="Max records an agent takes from the broker and handles as one batch.",
+        description="Most records an agent takes from the broker and handles as one batch.",
     )
     # Secret settings (the table of them, their checks and generation: hub/secrets.py).
     pseudonym_key: SecretStr = Field(
         default=SecretStr(""),
-        description="Secret for the pseudonymous subject keys in the audit store (HMAC-SHA256). "
-        "Embedded: generated into the data dir; external Kafka: required.",
+        description="Secret for the pseudonymous subject keys in the audit store (HMAC-SHA256). Embedded default: generated on first run into `<data dir>/secrets/` (0600) and kept. Against an external Kafka: required, at least 32 characters (`hub keys secret`). Keep it stable.",
     )
     record_signing_key: SecretStr | None = Field(
         default=None,
-        description="HMAC key signing the hub's internal Kafka records. "
-        "Embedded: generated into the data dir; external Kafka: required.",
+        description='Secret signing the hub\'s internal Kafka records (HMAC-SHA256, `hub_sig` header): events it accepted, deliveries, audit entries, rejections, dead letters. Required when `HUB_KAFKA_BOOTSTRAP` is set; the same value in every hub process. See docs/deployment.md "What the hub signs".',
     )
     audit_signing_key: SecretStr | None = Field(
         default=None,
-        description="Ed25519 private key (PEM text) signing audit checkpoints and purge anchors.",
+        description="Ed25519 private key (PEM text) signing audit checkpoints and purge anchors; or use `HUB_AUDIT_SIGNING_KEY_FILE`. Required (this or the file) against an external Kafka; embedded stack: generated.",
     )
     audit_signing_key_file: Path | None = Field(
         default=None,
-        description="File holding the Ed25519 private key (PEM) signing checkpoints and anchors.",
+        description="File with the Ed25519 private key (PEM) signing checkpoints and anchors (`hub keys signing --out DIR` makes a pair). Required against an external Kafka (or, for processes that only verify, `HUB_AUDIT_PUBLIC_KEY_FILE`). Embedded stack: generated in the data dir.",
     )
     audit_public_key_file: Path | None = Field(
         default=None,
-        description="Ed25519 public key (PEM) checkpoints and anchors are verified with.",
+        description="Ed25519 public key (PEM) checkpoints and anchors are verified with (default: the signing key's public half). `hub audit public-key` prints it for the DPO. Embedded stack: generated in the data dir.",
     )
     allow_demo_keys: bool = Field(
         default=False,
-        description="Accept the published demo API keys of config/systems.yaml (set by `hub up` "
-        "for its embedded stack; never in production).",
+        description="Accept the published demo API keys of `config/systems.yaml`. `hub up` sets it for its own embedded stack; never set it in production (`hub api` refuses to start while a system still has its demo key).",
     )
     gazetteer_csv: Path | None = Field(
         default=None,
-        description="LLPG gazetteer CSV (uprn, line1..line5, postcode). Set: in-area UPRNs must exist in it.",
+        description="The council's LLPG extract (`uprn`, `line1`..`line5`, `postcode`). Set: in-area UPRNs must be in it and its canonical address is used.",
     )
     config_reload_interval_s: float = Field(
         default=5.0,
@@ -159,69 +166,69 @@ class HubSettings(BaseSettings):
         description="How old an accepted event must be before the reconciler treats it as lost.",
     )
     effective_date_past_days: int = Field(
-        default=400, ge=0, description="How far back an effective date may lie (days)."
+        default=400, ge=0, description="How far back an effective date may lie."
     )
     effective_date_future_days: int = Field(
-        default=90, ge=0, description="How far ahead an effective date may lie (days)."
+        default=90, ge=0, description="How far ahead an effective date may lie."
     )
     schema_compatibility: str = Field(
         default="BACKWARD",
         pattern=r"^(BACKWARD|FORWARD|FULL)(_TRANSITIVE)?$|^NONE$",
-        description="Compatibility `hub schemas check` enforces between schema versions.",
+        description="What `hub schemas check` enforces: `BACKWARD`, `FORWARD`, `FULL`, their `_TRANSITIVE` forms, or `NONE`.",
     )
     schema_registry_url: str = Field(
         default="",
-        description="Confluent-compatible Schema Registry. Empty: the hub's own ids from schemas/avro.",
+        description="A Confluent-compatible Schema Registry to take schema ids from. Empty: the ids in `schemas/avro/registry.json`.",
     )
     schema_registry_username: str = Field(
         default="", description="Schema Registry basic-auth user (Confluent Cloud: the API key)."
     )
     schema_registry_password: SecretStr | None = Field(
-        default=None, description="Schema Registry basic-auth password (no default)."
+        default=None, description="Schema Registry basic-auth password; no default."
     )
     schema_registry_ca_file: Path | None = Field(
         default=None,
-        description="PEM CA file for an https Schema Registry. Empty: the system CAs.",
+        description="PEM CA file for an `https` Schema Registry signed by a private CA. Empty: the system CAs.",
     )
     log_level: str = Field(
         default="INFO",
-        description="Log level of the hub's JSON logs: DEBUG, INFO, WARNING, ERROR or CRITICAL.",
+        description="Level of the JSON logs: DEBUG, INFO, WARNING, ERROR or CRITICAL (they carry event ids, recipients and offsets, never personal data values).",
     )
     import_batch_size: int = Field(
         default=1000,
         ge=1,
         le=50_000,
-        description="Rows a file import publishes per batch; its position is saved after each.",
+        description="Rows a file import publishes per batch (awaiting the broker's acknowledgements); its position is saved after each.",
     )
     audit_retention_days: int = Field(
         default=2557,
         ge=1,
-        description="`hub audit purge` without --before deletes audit rows older than this (days).",
+        description="`hub audit purge` without `--before` deletes audit rows older than this many days (7 years).",
     )
     retention_journal_days: int = Field(
         default=30,
         ge=1,
-        description="`hub retention purge` deletes journaled events complete for longer (days).",
+        description="`hub retention purge` deletes ingest-journal events (whole event values) complete for longer than this; an event still waiting for a final outcome is never purged.",
     )
     retention_inbox_days: int = Field(
         default=30,
         ge=1,
-        description="`hub retention purge` erases inbox deliveries acknowledged longer ago (days).",
+        description="`hub retention purge` erases the values of pull-inbox deliveries acknowledged longer ago than this (the delivery id stays, so a redelivery is still recognised).",
     )
     retention_rejected_days: int = Field(
         default=90,
         ge=1,
-        description="`hub retention purge` deletes rejected events older than this (days).",
+        description="`hub retention purge` deletes rejected events (kept whole for replay) older than this.",
     )
     retention_interval_s: float = Field(
         default=86400,
         ge=0,
-        description="How often each worker runs the retention purge (s); 0: never (use cron).",
+        description="How often each worker runs the retention purge itself (daily; idempotent, so every worker may). `0`: never, when cron runs `hub retention purge` instead.",
     )
     retention_webhook_days: int = Field(
         default=30,
         ge=1,
-        description="`hub retention purge` deletes webhook deliveries settled longer ago (days).",
+        description="`hub retention purge` deletes webhook outbox rows (the delivery's values) delivered or withheld longer ago than this, once their event is complete; dead letters stay for redrive.",
     )
     retention_service_record_days: int = Field(
         default=400,
@@ -248,38 +255,41 @@ class HubSettings(BaseSettings):
     retention_review_days: int = Field(
         default=90,
         ge=1,
-        description="`hub retention purge` deletes review items resolved longer ago (days).",
+        description="`hub retention purge` deletes review-queue items (whole events) released or retried longer ago than this; open items stay.",
     )
     retention_deceased_days: int = Field(
         default=2557,
         ge=1,
-        description="`hub retention purge` deletes deceased flags recorded longer ago (days).",
+        description="`hub retention purge` deletes deceased flags (`subject_status`) recorded longer ago than this (7 years); until then flows stop or carry `deceased` as the agreements say.",
     )
     record_signing_old_keys: list[SecretStr] = Field(
         default_factory=list,
-        description="Previous record signing keys, JSON list: still accepted while rotating (records already on the topics).",
+        description="Previous record signing keys as a JSON list, still accepted (never used to sign) while rotating: records already on the topics keep verifying.",
     )
     webhook_secrets: dict[str, list[SecretStr]] = Field(
         default_factory=dict,
-        description='Webhook signing secrets per recipient, JSON: {"waste": ["whsec_..."]} (several while rotating).',
+        description='Webhook signing secrets per recipient as JSON, e.g. `{"waste": ["whsec_..."]}`; list several while rotating (each gives one `v1,` signature). Never put them in the YAML.',
     )
     webhook_retry_schedule_s: tuple[float, ...] = Field(
         default=(5, 300, 1800, 7200, 18000, 36000, 36000, 36000, 36000, 36000, 36000),
         min_length=1,
-        description="Delays before each webhook retry (s); after the last, the delivery is a dead letter.",
+        description="Delays before each webhook retry in seconds (JSON list); the default spans about three days. After the last, the delivery is a dead letter.",
     )
     webhook_retry_jitter: float = Field(
-        default=0.2, ge=0, le=1, description="Random spread of each retry delay (fraction of it)."
+        default=0.2,
+        ge=0,
+        le=1,
+        description="Random spread of each retry delay, as a fraction of it.",
     )
     retry_backoff_initial_s: float = Field(
         default=0.5,
         gt=0,
-        description="A worker task's first wait before retrying a transient error (database or broker down, rebalance); doubles up to the maximum.",
+        description="A worker task's first wait before retrying a transient error (database or broker down or locked, consumer-group rebalance); doubles each time, with jitter.",
     )
     retry_backoff_max_s: float = Field(
         default=30.0,
         gt=0,
-        description="The longest wait between a worker task's retries of a transient error (it retries for as long as the error lasts).",
+        description="The longest wait between a worker task's retries; it retries for as long as the error lasts.",
     )
     db_busy_timeout_s: float = Field(
         default=30.0,
@@ -289,12 +299,12 @@ class HubSettings(BaseSettings):
     stack_restart_limit: int = Field(
         default=5,
         ge=1,
-        description="`hub up` restarts a crashed child (worker, API, connectors, broker) up to this many times per window, then stops the stack.",
+        description="`hub up` restarts a crashed child (worker, API, connectors, broker) up to this many times per window, then stops the stack with an error.",
     )
     stack_restart_window_s: float = Field(
         default=60.0,
         gt=0,
-        description="The window (s) in which `hub up` counts a child's restarts against HUB_STACK_RESTART_LIMIT.",
+        description="The window in which `hub up` counts a child's restarts.",
     )
     webhook_poll_interval_s: float = Field(
         default=0.2,
@@ -305,24 +315,24 @@ class HubSettings(BaseSettings):
     metrics_refresh_interval_s: float = Field(
         default=15.0,
         gt=0,
-        description="How often the API recomputes the business gauges of /metrics in the background.",
+        description="How often the API recomputes the business gauges of `/metrics` (queues, chain head, consumer lag) in the background; a scrape never queries.",
     )
     readiness_check_interval_s: float = Field(
         default=1.0,
         gt=0,
         le=60,
-        description="How often the API checks the broker and database for /readyz in the background.",
+        description="How often the API checks the broker and the database for `/readyz` in the background (a probe reads the cached answer).",
     )
     worker_stale_after_s: float = Field(
         default=3.0,
         gt=0,
-        description="A worker whose heartbeat (every second) is older than this is not live.",
+        description="A worker whose heartbeat (written every second) is older than this is not live (`/readyz` body, `hub health --worker`, `hub_workers_live`).",
     )
     worker_metrics_port: int = Field(
         default=0,
         ge=0,
         le=65535,
-        description="Port on which each worker serves its Prometheus metrics (0: off).",
+        description="Port on which each worker serves its own Prometheus metrics at `/metrics` (0: off). One port per worker process on a host.",
     )
 
     # IG sign-in (hub/api/signin.py): OpenID Connect with the council's identity provider;

@@ -9,8 +9,10 @@ HEADER = (
 )
 
 
-def move_line(person: str, uprn: str = "100023412345", moved_on: str = "2026-11-20") -> str:
-    return f"{person},100023336956,Flat 2,14 Mill Lane,,EX1 2AB,{uprn},7 Orchard Close,,,ex4 7qt,{moved_on},note"
+def move_line(
+    person: str, uprn: str = "100023412345", moved_on: str = "2026-11-20", note: str = "note"
+) -> str:
+    return f"{person},100023336956,Flat 2,14 Mill Lane,,EX1 2AB,{uprn},7 Orchard Close,,,ex4 7qt,{moved_on},{note}"
 
 
 GOOD_PEOPLE = ("P-1", "P-2", "P-3")
@@ -18,11 +20,12 @@ BAD_UPRN_ROW, MISSING_DATE_ROW, ENCODING_ROW, EXTRA_CELLS_ROW, DUPLICATE_ROW = 4
 
 
 def issue_csv() -> bytes:
-    """Rows 2, 3 and 9 are good; 4 bad UPRN; 5 no date; 6 Windows-1252; 7 extra cells; 8 = row 2."""
+    """Rows 2, 3 and 9 are good; 4 bad UPRN; 5 no date; 6 Windows-1252 in a UTF-8 file (row 3
+    has a `£` in UTF-8); 7 extra cells; 8 = row 2."""
     lines = [
         HEADER.encode(),
         move_line("P-1").encode(),
-        move_line("P-2").encode(),
+        move_line("P-2", note="paid \u00a325").encode(),
         move_line("P-bad-uprn", uprn="12345678901234").encode(),
         move_line("P-no-date", moved_on="").encode(),
         move_line("P-caf\u00e9").encode("cp1252"),

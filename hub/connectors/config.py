@@ -9,6 +9,7 @@ connectors:
     folder: drop/council-tax         # relative paths are under HUB_DATA_DIR
     mapping: {subject: person_id, new_address.lines: [new_line1, new_line2], ...}
     constants: {move_type: within_area}
+    date_format: "%d/%m/%Y"          # optional; default dd/mm/yyyy (UK) or yyyy-mm-dd
   - name: council-tax-changes        # SQL polling, high-water mark on a change table
     kind: sql_table
     url: postgresql://reader@ctax-db/ctax   # ${VAR} is taken from the environment
@@ -29,10 +30,11 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hub.config.model import HubConfig, Role
 from hub.config.yaml_source import YamlDocument, load_yaml
+from hub.connectors.dates import BadDateFormat, check_date_format
 from hub.connectors.mapping import ENVELOPE_FIELDS, RowMapping
 from hub.errors import ConfigError, Problem
 from hub.events.schemas import SchemaRegistry
@@ -63,9 +65,26 @@ class _Mapped(_Def):
     constants: dict[str, Any] = Field(
         default_factory=dict, description="event field path -> fixed value for every row"
     )
+    date_format: str | None = Field(
+        default=None,
+        description="strptime pattern of the date columns, e.g. '%d.%m.%Y' or '%m/%d/%Y';"
+        " default: dd/mm/yyyy (UK) or yyyy-mm-dd",
+    )
+
+    @field_validator("date_format")
+    @classmethod
+    def _date_format_reads_back(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return check_date_format(value)
+        except BadDateFormat as exc:
+            raise ValueError(str(exc)) from exc
 
     def row_mapping(self) -> RowMapping:
-        return RowMapping.from_config(self.event_type, self.mapping, self.constants)
+        return RowMapping.from_config(
+            self.event_type, self.mapping, self.constants, self.date_format
+        )
 
 
 class FileDropDef(_Mapped):

@@ -3,7 +3,8 @@
 A mapping names, for each event field path, the column (or, for a list field such as
 `new_address.lines`, the columns) holding it. `subject`, `time` and `correlation_id` are the
 envelope's; every other path is a field of the event's data. Empty cells are left out, so a
-missing value is reported by validation as missing.
+missing value is reported by validation as missing. Date fields (the schema's `date` fields) are
+read in the mapping's `date_format`, or UK day/month/year, or ISO (hub.connectors.dates).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
+
+from hub.connectors.dates import DateNotUnderstood, parse_date
 
 ENVELOPE_FIELDS = ("subject", "time", "correlation_id")
 
@@ -55,6 +58,7 @@ class RowMapping:
     event_type: str
     fields: tuple[FieldMap, ...]
     constants: tuple[tuple[tuple[str, ...], Any], ...] = ()
+    date_format: str | None = None  # None: dd/mm/yyyy (UK) or ISO
 
     @classmethod
     def from_config(
@@ -62,6 +66,7 @@ class RowMapping:
         event_type: str,
         mapping: Mapping[str, str | list[str]],
         constants: Mapping[str, Any] | None = None,
+        date_format: str | None = None,
     ) -> RowMapping:
         fields = tuple(
             FieldMap(
@@ -72,7 +77,7 @@ class RowMapping:
             for path, cols in mapping.items()
         )
         consts = tuple((tuple(p.split(".")), v) for p, v in (constants or {}).items())
-        return cls(event_type, fields, consts)
+        return cls(event_type, fields, consts, date_format)
 
     @classmethod
     def from_headers(cls, event_type: str, headers: list[str]) -> RowMapping:
@@ -94,6 +99,26 @@ class RowMapping:
     @property
     def columns(self) -> frozenset[str]:
         return frozenset(c for f in self.fields for c in f.columns)
+
+    def read_dates(
+        self, cells: Mapping[str, Cell], date_paths: frozenset[str]
+    ) -> tuple[dict[str, Cell], list[tuple[str, str]]]:
+        """The row with the cells of date fields rewritten as ISO dates, and the (column,
+        expected form) of each cell that is not a date in an accepted form (left as it was)."""
+        out = dict(cells)
+        bad: list[tuple[str, str]] = []
+        for field in self.fields:
+            if field.is_list or ".".join(field.path) not in date_paths:
+                continue
+            column = field.columns[0]
+            value = out.get(column)
+            if value is None:
+                continue
+            try:
+                out[column] = parse_date(value, self.date_format).isoformat()
+            except DateNotUnderstood as exc:
+                bad.append((column, exc.expected))
+        return out, bad
 
     def to_submission(self, cells: Mapping[str, Cell], event_id: str) -> dict[str, Any]:
         """The submission for one row (validated afterwards by hub.events.validation)."""

@@ -14,7 +14,7 @@ from hub.connectors.ids import file_row_event_id
 from hub.connectors.mapping import RowMapping
 from hub.connectors.tabular import TableRow
 from hub.csv_safe import safe_csv
-from hub.errors import EventValidationError, PermissionDenied, Problem
+from hub.errors import EventValidationError, HubError, PermissionDenied, Problem
 from hub.events.envelope import Event
 from hub.events.rules import RuleContext
 from hub.events.schemas import SchemaRegistry
@@ -61,11 +61,17 @@ class RowDecider:
         sha256: str,
         registry: SchemaRegistry,
         ctx: RuleContext,
+        file_name: str = "",
     ) -> None:
         self.target = target
         self.sha256 = sha256
         self.registry = registry
         self.ctx = ctx
+        self.file_name = file_name  # named in the problems of a date cell
+        try:
+            self.date_paths = registry.latest(target.event_type).date_paths()
+        except HubError:  # an unknown type: validation reports it on every row
+            self.date_paths = frozenset()
         self._seen: dict[tuple[str | None, ...], RowResult] = {}
 
     def decide(self, row: TableRow) -> RowResult:
@@ -85,15 +91,35 @@ class RowDecider:
                 (Problem(f"row {row.number}", "duplicate_row", f"same as row {first.row}"),),
             )
         assert self.target.mapping is not None
-        raw = self.target.mapping.to_submission(row.cells, event_id)
+        cells, bad_dates = self.target.mapping.read_dates(row.cells, self.date_paths)
+        raw = self.target.mapping.to_submission(cells, event_id)
+        date_problems = tuple(self._date_problem(row.number, c, form) for c, form in bad_dates)
+        date_fields = {
+            f"data.{'.'.join(f.path)}"
+            for f in self.target.mapping.fields
+            if f.columns[0] in {c for c, _ in bad_dates}
+        }
         try:
             event = build_row_event(raw, self.target.source, self.registry, self.ctx)
         except EventValidationError as exc:
-            result = RowResult(row.number, Outcome.REJECTED, "", tuple(exc.problems))
+            others = tuple(p for p in exc.problems if p.location not in date_fields)
+            result = RowResult(row.number, Outcome.REJECTED, "", date_problems + others)
         else:
-            result = RowResult(row.number, Outcome.PUBLISHED, event_id, (), event)
+            if date_problems:  # pragma: no cover - a cell that is no date fails validation
+                result = RowResult(row.number, Outcome.REJECTED, "", date_problems)
+            else:
+                result = RowResult(row.number, Outcome.PUBLISHED, event_id, (), event)
         self._seen[row.key] = result
         return result
+
+    def _date_problem(self, number: int, column: str, expected: str) -> Problem:
+        where = f"{self.file_name} row {number}" if self.file_name else f"row {number}"
+        return Problem(
+            f"{where}, column {column}",
+            "date_format",
+            f"not a date in the form {expected}; another form needs `date_format` in the"
+            " connector's mapping",
+        )
 
 
 def build_row_event(

@@ -31,6 +31,28 @@ class RegisteredSchema:
         """Every dotted field path of the record (records nest; arrays and scalars are leaves)."""
         return frozenset(_paths(self.parsed))
 
+    def date_paths(self) -> frozenset[str]:
+        """The dotted paths of the record's `date` fields (the file connectors read UK dates)."""
+        return frozenset(_dates(self.parsed))
+
+
+def _dates(schema: Any, prefix: str = "", named: dict[str, Any] | None = None) -> list[str]:
+    named = {} if named is None else named
+    out: list[str] = []
+    for field in schema.get("fields", []):
+        path = f"{prefix}{field['name']}"
+        ftype = field["type"]
+        if isinstance(ftype, list):
+            ftype = next((t for t in ftype if t != "null"), ftype)
+        if isinstance(ftype, dict) and ftype.get("logicalType") == "date":
+            out.append(path)
+        elif isinstance(ftype, dict) and ftype.get("type") == "record":
+            named[ftype["name"]] = ftype
+            out.extend(_dates(ftype, path + ".", named))
+        elif isinstance(ftype, str) and ftype in named:
+            out.extend(_dates(named[ftype], path + ".", named))
+    return out
+
 
 def _paths(schema: Any, prefix: str = "", named: dict[str, Any] | None = None) -> list[str]:
     named = {} if named is None else named

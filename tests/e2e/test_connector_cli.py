@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_SECRETS_ENV
-from tests.connector_samples import issue_csv, many_rows_csv
+from tests.connector_samples import HEADER, issue_csv, many_rows_csv, move_line
 from tests.e2e.conftest import RunningHub, run_hub
 from tests.integration.connector_helpers import topic_event_ids
 
@@ -61,8 +61,14 @@ def test_import_and_folder_drop_against_a_running_hub(
     folder.mkdir(parents=True, exist_ok=True)
     (tmp_path / "five.csv").write_bytes(many_rows_csv(5))
     shutil.move(tmp_path / "five.csv", folder / "five.csv")
-    wait_for(lambda: (folder / "processed" / "five.csv.results.csv").exists(), "the drop imported")
-    assert not (folder / "five.csv").exists()
+    # the results file is written, then the file moved: wait for both
+    wait_for(
+        lambda: (
+            (folder / "processed" / "five.csv.results.csv").exists()
+            and not (folder / "five.csv").exists()
+        ),
+        "the drop imported and moved to processed/",
+    )
     status = status_of(hub, "council-tax-moves")
     assert (status["published"], status["rejected"]) == (8, 4)
 
@@ -92,6 +98,34 @@ def test_import_and_folder_drop_against_a_running_hub(
         headers=hub.key("information-governance"),
     )
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+
+    # a council's own export: Windows-1252 (a £ in an unmapped column), UK dates, one date in
+    # no accepted form, named with its file, row and column
+    council = tmp_path / "council.csv"
+    council.write_bytes(
+        "\r\n".join(
+            [
+                HEADER,
+                move_line("P-60", moved_on="20/11/2026", note="paid \u00a325"),
+                move_line("P-61", moved_on="2026-11-18", note="caf\u00e9"),
+                move_line("P-62", moved_on="20/11/26"),
+                "",
+            ]
+        ).encode("cp1252")
+    )
+    imported = run_hub("import", str(council), "--source", "council-tax", env=hub.env)
+    assert imported.returncode == 1, imported.stdout + imported.stderr
+    assert "3 rows: 2 published, 1 rejected" in imported.stdout, imported.stdout
+    council_results = (tmp_path / "council.csv.results.csv").read_text().splitlines()
+    assert [line.split(",")[1] for line in council_results[1:]] == [
+        "published",
+        "published",
+        "rejected",
+    ]
+    assert (
+        "council.csv row 4, column moved_on: not a date in the form dd/mm/yyyy or yyyy-mm-dd"
+        in (council_results[3])
+    )
 
 
 def test_import_refuses_an_unreadable_file_with_exit_2(

@@ -115,7 +115,8 @@ def test_utf8_bom_and_semicolons_are_read() -> None:
     ("data", "says"),
     [
         ("a,b\n1,2\n".encode("utf-16"), "UTF-16"),
-        ("caf\u00e9,b\n1,2\n".encode("cp1252"), "line 1 is not UTF-8"),
+        # a UTF-8 file (the `£` of row 2) whose header was saved in another encoding
+        ("caf\u00e9,b\n".encode("cp1252") + "\u00a3,2\n".encode(), "line 1 is not UTF-8"),
         (b"", "empty"),
         (b"PK\x03\x04\x00\x00binary", "binary"),
         (b"a,,b\n1,2,3\n", "column 2 of the header row has no name"),

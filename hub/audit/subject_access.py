@@ -7,10 +7,12 @@ purpose is required: a read without one is refused before anything is read.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine, Table, insert, select
+from sqlalchemy import Engine, Row, Table, insert, select
 
 from hub.audit.chain import as_utc
 from hub.audit.queries import (
@@ -234,14 +236,19 @@ class SubjectAccess:
         if subject_key:
             stmt = stmt.where(ACCESS_LOG.c.subject_key == subject_key)
         with self.engine.connect() as conn:
-            return [
-                AccessLogEntry(
-                    accessed_at=as_utc(m["accessed_at"]),
-                    actor=m["actor"],
-                    purpose=m["purpose"],
-                    subject_key=m["subject_key"],
-                    what=m["what"],
-                    via=m["via"],
-                )
-                for m in (r._mapping for r in conn.execute(stmt))
-            ]
+            return access_log_entries(conn.execute(stmt))
+
+
+def access_log_entries(rows: Iterable[Row[Any]]) -> list[AccessLogEntry]:
+    """Access log rows as entries (times in UTC)."""
+    return [
+        AccessLogEntry(
+            accessed_at=as_utc(m["accessed_at"]),
+            actor=m["actor"],
+            purpose=m["purpose"],
+            subject_key=m["subject_key"],
+            what=m["what"],
+            via=m["via"],
+        )
+        for m in (r._mapping for r in rows)
+    ]

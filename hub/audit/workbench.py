@@ -11,7 +11,7 @@ from sqlalchemy import Engine, Table, func, select
 
 from hub.audit.bounds import in_chain
 from hub.audit.ledger import AUDIT
-from hub.audit.subject_access import ACCESS_LOG, AccessLogEntry
+from hub.audit.subject_access import ACCESS_LOG, AccessLogEntry, access_log_entries
 from hub.config.model import Agreement, HubConfig
 from hub.config.review import ReviewFlag, review_flags
 from hub.db.tables import AuditCheckpoint
@@ -113,17 +113,7 @@ def access_log_between(
     if end is not None:
         stmt = stmt.where(ACCESS_LOG.c.accessed_at < end)
     with engine.connect() as conn:
-        return [
-            AccessLogEntry(
-                accessed_at=_utc(m["accessed_at"]),
-                actor=m["actor"],
-                purpose=m["purpose"],
-                subject_key=m["subject_key"],
-                what=m["what"],
-                via=m["via"],
-            )
-            for m in (r._mapping for r in conn.execute(stmt))
-        ]
+        return access_log_entries(conn.execute(stmt))
 
 
 class Reminder(BaseModel):

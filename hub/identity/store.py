@@ -13,7 +13,7 @@ from sqlalchemy import Engine, RowMapping, and_, delete, func, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.db.tables import IdentityLink, IdentityLinkLog, MatchCandidate, ServiceRecord
-from hub.identity.extracts import ExtractBatch, blocking_keys
+from hub.identity.extracts import FIELDS, ExtractBatch, blocking_keys
 from hub.identity.model import FieldResult
 from hub.identity.normalise import PersonFields
 
@@ -22,20 +22,7 @@ _CAND = MatchCandidate.__table__  # type: ignore[attr-defined]
 _LINK = IdentityLink.__table__  # type: ignore[attr-defined]
 _LOG = IdentityLinkLog.__table__  # type: ignore[attr-defined]
 _CHUNK = 500
-_PERSON = (
-    "local_id",
-    "given_names",
-    "family_name",
-    "date_of_birth",
-    "uprn",
-    "address",
-    "postcode",
-    "previous_uprn",
-    "previous_postcode",
-    "email",
-    "phone",
-    "nhs_number",
-)
+_PERSON = FIELDS
 
 
 def _insert(conn: Any) -> Any:

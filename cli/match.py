@@ -29,10 +29,11 @@ class MatchCommandError(HubError):
     code = "match_failed"
 
 
-def _open(settings: HubSettings) -> Engine:
+def _open(settings: HubSettings, *, create: bool = False) -> Engine:
+    """The hub's database: loading an extract may create it; everything else reads an existing one."""
     from runtime.wiring import open_stores
 
-    return open_stores(settings).engine
+    return open_stores(settings, schema="create" if create else "read").engine
 
 
 @app.command("load")
@@ -57,7 +58,9 @@ def match_load(
         {k: v for k, v in r.cells.items() if v is not None and k} for r in table.rows if not r.blank
     ]
     batch = parse_rows(rows, where=file.name)
-    result = ServiceRecords(_open(settings)).apply(system, batch, utcnow(), full_refresh)
+    result = ServiceRecords(_open(settings, create=True)).apply(
+        system, batch, utcnow(), full_refresh
+    )
     console.print(
         f"{system}: {result.upserted} record(s) loaded, {result.deleted} deleted from {file.name}"
     )

@@ -28,7 +28,8 @@ def test_keys_and_migrations_sections_run_as_written(tmp_path: Path) -> None:
     keys, migrations = sh_blocks(section("Keys and secrets")), sh_blocks(section("Migrations"))
     assert len(keys) == 2 and len(migrations) == 2
     # plain alembic runs from a checkout of the repository; everything else in a work folder
-    script = "set -euo pipefail\n" + "\n".join([*keys, migrations[0]])
+    # a checkpoint is of an existing hub's database (the API and worker create it): make one
+    script = "set -euo pipefail\n" + "\n".join([keys[0], "hub db upgrade", keys[1], migrations[0]])
     script += f"\ncd {REPO_ROOT}\n" + migrations[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env.update(

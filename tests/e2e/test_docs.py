@@ -157,7 +157,7 @@ TRANSCRIPTS = [
 
 
 def hub_command(text: str) -> str:
-    return text.replace(".venv/bin/hub", f"{sys.executable} -m runtime.cli")
+    return text.replace(".venv/bin/hub", f"{sys.executable} -m cli")
 
 
 def on_port(text: str, hub: RunningHub) -> str:

@@ -51,7 +51,7 @@ def test_an_unreachable_database_is_one_line_without_its_password(
         "HUB_KAFKA_BOOTSTRAP": "127.0.0.1:9",
         "HUB_DATABASE_URL": "postgresql://hub:s3cret-pw@127.0.0.1:1/hub",
     }
-    line = one_line_error(run_hub("worker", env=env))
+    line = one_line_error(run_hub("run", "worker", env=env))
     assert "postgresql+psycopg://hub:***@127.0.0.1:1/hub (HUB_DATABASE_URL)" in line
     assert "s3cret-pw" not in line and "Check HUB_DATABASE_URL" in line
 

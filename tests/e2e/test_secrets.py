@@ -99,6 +99,7 @@ def test_hub_up_generates_its_keys_once_keeps_them_private_and_gives_them_to_chi
         "record_signing_key",
         "audit-signing-key.pem",
         "audit-public-key.pem",
+        "session_secret",  # the workbench session cookie key (the API generates it)
     }
     assert stat.S_IMODE((data / "secrets").stat().st_mode) == 0o700
     for name in first:

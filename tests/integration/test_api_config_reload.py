@@ -43,11 +43,17 @@ def client(broker: EmbeddedBroker, settings: HubSettings, config_dir: Path) -> I
             "kafka_bootstrap": broker.bootstrap,
             "config_dir": config_dir,
             "config_reload_interval_s": 0.1,
+            "allow_demo_keys": True,  # the laptop default: IG signs in with its key
         }
     )
     open_stores(api, schema="create").engine.dispose()
     with TestClient(create_app(api)) as c:
-        c.cookies.set("hub_ig_key", "demo-information-governance-key")
+        signed_in = c.post(
+            "/dashboard/login",
+            data={"api_key": "demo-information-governance-key"},
+            follow_redirects=False,
+        )
+        assert signed_in.status_code == 303, signed_in.text
         yield c
 
 
@@ -77,12 +83,12 @@ def test_the_dashboard_follows_review_dates_and_shows_a_refused_edit(
     client: TestClient, config_dir: Path
 ) -> None:
     def dsa1_row() -> str:
-        page = client.get("/dashboard").text
-        return next(line for line in page.splitlines() if "<td>DSA-001:" in line)
+        page = client.get("/dashboard/agreements").text
+        return next(line for line in page.splitlines() if '/dashboard/agreements/DSA-001"' in line)
 
-    assert dsa1_row().endswith("<td>no</td></tr>")
+    assert dsa1_row().endswith("<td>No</td></tr>")
     edit(config_dir, DSA1, "review_by: 2027-06-30", "review_by: 2025-01-31")
-    wait_for(lambda: "past review by" in dsa1_row(), "DSA-001 flagged past review")
+    wait_for(lambda: "Past its review date" in dsa1_row(), "DSA-001 flagged past review")
 
     edit(config_dir, DSA1, "review_by: 2025-01-31", "review_by: 2028-02-30")
     banner = (
@@ -90,7 +96,7 @@ def test_the_dashboard_follows_review_dates_and_shows_a_refused_edit(
         "(that month has no such day)"
     )
     wait_for(lambda: banner in client.get("/dashboard").text, "the refusal banner")
-    assert "past review by" in dsa1_row()  # the previous configuration stays in force
+    assert "Past its review date" in dsa1_row()  # the previous configuration stays in force
     # a key check still works on the configuration in force
     ig = {"Authorization": "Bearer demo-information-governance-key"}
     assert client.get("/v1/audit/agreements", headers=ig).status_code == 200

@@ -32,7 +32,9 @@ def api_settings(broker: EmbeddedBroker, settings: HubSettings) -> HubSettings:
         [entry(1).model_copy(update={"local_id": ATTACK}), entry(2)], T0
     )
     stores.engine.dispose()
-    return settings.model_copy(update={"kafka_bootstrap": broker.bootstrap})
+    return settings.model_copy(
+        update={"kafka_bootstrap": broker.bootstrap, "allow_demo_keys": True}
+    )
 
 
 @pytest.fixture
@@ -49,8 +51,13 @@ def test_the_api_and_dashboard_csv_escape_a_formula(client: TestClient) -> None:
     api = client.get("/v1/audit/transfers", params={"format": "csv"}, headers=IG)
     assert api.status_code == 200, api.text
     assert local_ids(api.text) == ["'" + ATTACK, "W-2"]
-    client.cookies.set("hub_ig_key", "demo-information-governance-key")
-    page = client.get("/dashboard/transfers", params={"format": "csv", "source": "council-tax"})
+    signed_in = client.post(
+        "/dashboard/login",
+        data={"api_key": "demo-information-governance-key"},
+        follow_redirects=False,
+    )
+    assert signed_in.status_code == 303, signed_in.text
+    page = client.get("/dashboard/search", params={"format": "csv", "source": "council-tax"})
     assert page.status_code == 200, page.text
     assert local_ids(page.text) == ["'" + ATTACK, "W-2"]
 

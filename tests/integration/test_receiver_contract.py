@@ -36,6 +36,9 @@ from tests.people import link_events
 @contextmanager
 def api_server(settings: HubSettings) -> Iterator[str]:
     """The hub API on a loopback port, in a thread (uvicorn, as `hub api` runs it)."""
+    from runtime.wiring import open_stores
+
+    open_stores(settings, schema="create").engine.dispose()  # `hub up` / `hub init` migrate first
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(

@@ -78,6 +78,8 @@ WHERE = {
     ("post", "/v1/admin/systems/{system_id}/rotate-key"): (400,),
     ("post", "/v1/connectors/{name}/pause"): (404,),
     ("post", "/v1/connectors/{name}/resume"): (404,),
+    ("get", "/v1/match/candidates/{seq}"): (404,),
+    ("post", "/v1/match/candidates/{seq}/decision"): (404, 409),
 }
 RECEIVER_WEBHOOK_ONLY = "/v1/receiver/"
 REGISTRY_PATHS = ("/schemas/", "/subjects")  # the Confluent registry API's own media type

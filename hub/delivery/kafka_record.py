@@ -54,6 +54,29 @@ def dead_letter_record(delivery: Delivery, error: str) -> DeliveryRecord:
     )
 
 
+def delivery_schemas(schema_dir: Path) -> list[tuple[int, Any]]:
+    """The delivery record's versions (id in `registry.json`, schema), oldest first."""
+    index_file = schema_dir / "registry.json"
+    try:
+        index = json.loads(index_file.read_text())
+        entries = sorted(
+            (r for r in index.get("records", []) if r["name"] == "delivery"),
+            key=lambda r: int(r["version"]),
+        )
+        found = [(int(e["id"]), json.loads((schema_dir / e["file"]).read_text())) for e in entries]
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigError(
+            "no delivery record schema",
+            [Problem(str(index_file), "delivery_schema", f"records/delivery: {exc!r}")],
+        ) from exc
+    if not found:
+        raise ConfigError(
+            "no delivery record schema",
+            [Problem(str(index_file), "delivery_schema", "records: no entry named delivery")],
+        )
+    return found
+
+
 class DeliveryCodec:
     def __init__(self, schema_id: int, schema: Any) -> None:
         self.schema_id = schema_id
@@ -62,21 +85,11 @@ class DeliveryCodec:
         self.shape = AvroShape(schema)
 
     @classmethod
-    def from_dir(cls, schema_dir: Path) -> DeliveryCodec:
-        index_file = schema_dir / "registry.json"
-        try:
-            index = json.loads(index_file.read_text())
-            entry = max(
-                (r for r in index.get("records", []) if r["name"] == "delivery"),
-                key=lambda r: int(r["version"]),
-            )
-            schema = json.loads((schema_dir / entry["file"]).read_text())
-            return cls(int(entry["id"]), schema)
-        except (OSError, ValueError, KeyError) as exc:
-            raise ConfigError(
-                "no delivery record schema",
-                [Problem(str(index_file), "delivery_schema", f"records/delivery: {exc!r}")],
-            ) from exc
+    def from_dir(cls, schema_dir: Path, schema_id: int | None = None) -> DeliveryCodec:
+        """The newest delivery schema; `schema_id`: the id an external Schema Registry gave it
+        (`runtime.wiring.wire` registers it), else the id in `registry.json`."""
+        newest_id, schema = delivery_schemas(schema_dir)[-1]
+        return cls(newest_id if schema_id is None else schema_id, schema)
 
     def encode(self, delivery: Delivery) -> DeliveryRecord:
         message = to_message(delivery)

@@ -19,6 +19,7 @@ from hub.events.cloudevents import (
     DELIVERY_SCHEMA,
     HUB_SOURCE,
     JSON,
+    ORIGINAL_B64_PREFIX,
     ORIGINAL_PREFIX,
     REJECTED_SCHEMA,
     ROUTED_SCHEMA,
@@ -313,7 +314,11 @@ def _internal_topics(
         f"^{ORIGINAL_PREFIX.replace('.', '[.]')}": {
             "type": "string",
             "description": "The rejected record's own headers, each under original.",
-        }
+        },
+        f"^{ORIGINAL_B64_PREFIX.replace('.', '[.]')}": {
+            "type": "string",
+            "description": "Those of them that are not UTF-8 text, base64, under original64.",
+        },
     }
     messages["rejectedRecord"] = {
         "name": "rejected-record",

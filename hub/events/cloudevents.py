@@ -15,6 +15,7 @@ on everything the hub writes about it.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from collections.abc import Sequence
@@ -34,7 +35,9 @@ AUDIT_SCHEMA = "urn:tellitonce:schema:audit-entry:v1"  # audit (internal)
 REJECTED_SCHEMA = "urn:tellitonce:schema:rejected-record:v1"  # events.rejected (internal)
 UNKNOWN_TYPE = "unknown"  # a rejected record that names no (well-formed) event type
 ORIGINAL_PREFIX = "original."
-"""On `events.rejected`, the rejected record's own headers, each under this prefix."""
+"""On `events.rejected`, the rejected record's own headers, each under this prefix ..."""
+ORIGINAL_B64_PREFIX = "original64."
+"""... or this one, base64, when the value is not UTF-8 (every header stays readable text)."""
 
 _TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
@@ -145,12 +148,28 @@ def rejected_headers(
         ),
         dataschema=REJECTED_SCHEMA,
     )
-    return [*headers(ce), *((ORIGINAL_PREFIX + k, v) for k, v in original)]
+    return [*headers(ce), *(_kept(k, v) for k, v in original)]
 
 
-def original_headers(rejected: Sequence[tuple[str, bytes]]) -> list[tuple[str, bytes]] | None:
+def _kept(name: str, value: bytes) -> tuple[str, bytes]:
+    try:
+        value.decode()
+    except UnicodeDecodeError:
+        return ORIGINAL_B64_PREFIX + name, base64.b64encode(value)
+    return ORIGINAL_PREFIX + name, value
+
+
+def original_headers(
+    rejected: Sequence[tuple[str, bytes | None]],
+) -> list[tuple[str, bytes]] | None:
     """The rejected record's own headers back from an `events.rejected` record (None: written
     before they were kept under `original.`, when they were the record's headers as they are)."""
     if ("ce_dataschema", REJECTED_SCHEMA.encode()) not in rejected:
         return None
-    return [(k[len(ORIGINAL_PREFIX) :], v) for k, v in rejected if k.startswith(ORIGINAL_PREFIX)]
+    out: list[tuple[str, bytes]] = []
+    for name, value in rejected:
+        if name.startswith(ORIGINAL_PREFIX):
+            out.append((name[len(ORIGINAL_PREFIX) :], value or b""))
+        elif name.startswith(ORIGINAL_B64_PREFIX):
+            out.append((name[len(ORIGINAL_B64_PREFIX) :], base64.b64decode(value or b"")))
+    return out

@@ -37,6 +37,13 @@ reader never waits on a writer's lock on `inbox_cursor`.
 
 A retention purge may delete acknowledged `inbox_item` rows; it must keep the `inbox_cursor`
 and `inbox_reader` rows, or cursors would be reused below what readers already hold.
+
+Renumbered cursors
+------------------
+Migration 0020 renumbered each recipient's rows 1, 2, 3... (rows from before 0008 had kept the
+hub-wide sequence). A cursor a client held from before cannot be told from a new one, so the
+recipient's reader row is marked `renumbered`: `fetch(after > 0)` and `ack` raise
+`CursorsRenumbered` until the client fetches once from `after=0`, which clears the mark.
 """
 
 from __future__ import annotations

@@ -36,9 +36,15 @@ from hub.delivery.outbox import OutboxStore
 from hub.events.envelope import Envelope, Event
 from hub.events.publisher import EventPublisher
 from hub.inbox.store import InboxStore
+from hub.journal.store import JournalStore
 from hub.rejected.store import RejectedStore
+from hub.routing.messages import delivery_id
+from hub.routing.originals import AuditOriginals
 from hub.settings import HubSettings
 from hub.signing.keys import record_keys
+from hub.subjects.store import SubjectStore
+from hub.timeutil import utcnow
+from runtime.replay import replay_for
 from runtime.wiring import wire
 from tests.integration.conftest import WorkerProcess
 from tests.integration.test_interop import OpaqueAvro
@@ -205,8 +211,13 @@ async def test_every_topic_the_hub_writes_carries_the_same_cloudevents_envelope(
         producer = make_producer(settings, settings.kafka_bootstrap)
         await producer.start()
         try:
+            engine = make_engine(settings.effective_database_url)
             publisher = EventPublisher(
-                AiokafkaSender(producer), w.codec, w.names, keys=record_keys(settings)
+                AiokafkaSender(producer),
+                w.codec,
+                w.names,
+                JournalStore(engine),
+                keys=record_keys(settings),
             )
             await publisher.publish_many(link_events("P-61", ("electoral", *PULL)))
             await publisher.publish_many(link_events("P-62", ("libraries",)))
@@ -229,7 +240,6 @@ async def test_every_topic_the_hub_writes_carries_the_same_cloudevents_envelope(
             finally:
                 await raw.stop()
 
-            engine = make_engine(settings.effective_database_url)
             audit, inbox = AuditStore(engine), InboxStore(engine)
             outbox, rejected = OutboxStore(engine), RejectedStore(engine)
             ids = tuple(e.envelope.id for e in moves)
@@ -252,6 +262,33 @@ async def test_every_topic_the_hub_writes_carries_the_same_cloudevents_envelope(
                 )
 
             wait_for(done, 60, state)
+
+            # per-recipient cursors: each inbox runs 1, 2, 3 whatever the others receive
+            for recipient in PULL:
+                page = inbox.fetch(recipient, after=0, limit=10)
+                assert [e.cursor for e in page] == [1, 2, 3], recipient
+                assert [e.delivery.event_id for e in page] == list(ids)
+            # a replay for parking (runtime.replay writes deliveries and audit entries too):
+            # new messages, in the same envelope, after parking's own cursors
+            summary = await replay_for(
+                settings,
+                settings.kafka_bootstrap,
+                w,
+                JournalStore(engine),
+                SubjectStore(engine),
+                AuditOriginals(engine),
+                "parking",
+                datetime(2026, 1, 1, tzinfo=UTC),
+                "address.changed",
+                utcnow(),
+            )
+            assert summary.delivered == 3
+            wait_for(
+                lambda: len(inbox.fetch("parking", after=3, limit=10)) == 3,
+                30,
+                lambda: f"{inbox.fetch('parking', 0, 10)}",
+            )
+            assert [e.cursor for e in inbox.fetch("parking", 3, 10)] == [4, 5, 6]
         finally:
             await producer.stop()
             assert worker.stop() == 0
@@ -269,12 +306,6 @@ async def test_every_topic_the_hub_writes_carries_the_same_cloudevents_envelope(
         )
         assert value["version"] == 2 and value["type"] == "address.changed"
         assert value["data"]["effective_date"] == date(2026, 11, 20)
-
-    # per-recipient cursors: each inbox runs 1, 2, 3 whatever the others and the hub receive
-    for recipient in PULL:
-        page = inbox.fetch(recipient, after=0, limit=10)
-        assert [e.cursor for e in page] == [1, 2, 3], recipient
-        assert [e.delivery.event_id for e in page] == list(ids)
 
     doc = asyncapi_document(w.registry, w.names, w.config, settings.schema_dir, __version__)
     topics = [
@@ -327,9 +358,13 @@ async def test_every_topic_the_hub_writes_carries_the_same_cloudevents_envelope(
     assert {e.get_dataschema() for e in seen[w.names.audit]} == {
         "urn:tellitonce:schema:audit-entry:v1"
     }
-    # the routed delivery's ce_id is the message id the recipient gets
+    # the routed delivery's ce_id is the message id the recipient gets (a replay: a new one)
     routed = {e.get_id() for e in seen[w.names.deliveries("electoral")]}
     assert routed == {e.get_id() for e in seen["recipient.electoral"]}
+    parking = seen[w.names.deliveries("parking")]
+    assert len(parking) == 6 and len({e.get_id() for e in parking}) == 6
+    live = {delivery_id(i, "parking", source="council-tax") for i in ids}
+    assert live < {e.get_id() for e in parking}  # and three new ids for the replayed ones
     # a rejection keeps the record's own headers, and the recorder read them back
     kept = {r.event_id: r for r in rejected.list(None, None, 10)}
     assert set(kept) == {"evt-env-death", "evt-env-garbage"}

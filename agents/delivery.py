@@ -20,6 +20,7 @@ from agents.integrity import RecordGate
 from hub.config.model import KafkaSink, WebhookSink
 from hub.delivery.kafka_record import DeliveryCodec
 from hub.delivery.outbox import OutboxStore
+from hub.events.cloudevents import audit_record
 from hub.inbox.store import InboxStore
 from hub.rejected.quarantine import QuarantineStore
 from hub.routing.messages import Delivery, delivered_entry
@@ -105,7 +106,7 @@ class DeliveryHandler:
                 keys,
                 audit,
                 d.subject_key.encode(),
-                delivered_entry(d, now).model_dump_json().encode(),
+                *audit_record(delivered_entry(d, now)),
             )
             for d in [*(d for d, _ in inbox), *kafka]
         ]

@@ -17,6 +17,7 @@ from agents.batching import OutRecord
 from agents.integrity import RecordGate
 from agents.router import ORIGINAL_OFFSET, ORIGINAL_TOPIC, REJECTED_REASON, REJECTED_RULES
 from hub.broker.topics import source_topics
+from hub.events.cloudevents import original_headers
 from hub.rejected.quarantine import QuarantineStore
 from hub.rejected.store import RejectedStore, Rejection
 from hub.signing.records import unsigned
@@ -32,7 +33,9 @@ def to_rejection(
     whatever its ce_source claims)."""
     headers = unsigned(msg.headers or ())
     hub = {k: v.decode(errors="replace") for k, v in headers if k in _HUB_HEADERS}
-    original = [(k, v) for k, v in headers if k not in _HUB_HEADERS]
+    original = original_headers(headers)
+    if original is None:  # written before the hub's envelope: the record's own headers as they are
+        original = [(k, v) for k, v in headers if k not in _HUB_HEADERS]
     ce = {k[3:]: v.decode(errors="replace")[:128] for k, v in original if k.startswith("ce_")}
     try:
         partition, offset = json.loads(hub.get(ORIGINAL_OFFSET, "[]"))

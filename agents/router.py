@@ -27,6 +27,7 @@ from hub.broker.topics import source_topics
 from hub.config.model import HubConfig, Role
 from hub.config.watch import ConfigWatcher
 from hub.errors import RecordRejected
+from hub.events.cloudevents import audit_record, rejected_headers, routed_record
 from hub.events.content import content_hash
 from hub.events.envelope import Event
 from hub.events.validation import accept_record
@@ -410,13 +411,10 @@ class RouterHandler:
             self._counts.add(DELIVERIES_WITHHELD, w.recipient)
         return [
             *(
-                signed(keys, names.deliveries(d.recipient), msg.key, d.model_dump_json().encode())
+                signed(keys, names.deliveries(d.recipient), msg.key, *routed_record(d))
                 for d in result.deliveries
             ),
-            *(
-                signed(keys, names.audit, msg.key, w.model_dump_json().encode())
-                for w in result.withheld
-            ),
+            *(signed(keys, names.audit, msg.key, *audit_record(w)) for w in result.withheld),
         ]
 
     def _review(self, a: _Accepted, now: datetime, reason: str = UNRESOLVED) -> Review:
@@ -486,8 +484,10 @@ def rejected(
     rules: Sequence[str],
     keys: RecordKeys,
 ) -> OutRecord:
-    """The original record, whole (its signature, if any, dropped), with why: signed by the hub."""
-    headers = unsigned(msg.headers or ())
+    """The original record, whole (its headers, signature dropped, under `original.`), in the
+    hub's CloudEvents envelope, with why: signed by the hub."""
+    original = unsigned(msg.headers or ())
+    headers = rejected_headers(original, msg.topic, msg.partition, msg.offset, utcnow())
     headers += [
         (REJECTED_REASON, reason.encode()),
         (REJECTED_RULES, ",".join(rules).encode()),

@@ -29,6 +29,7 @@ from hub.delivery.kafka_record import dead_letter_record
 from hub.delivery.outbox import OutboxRow, OutboxStatus, OutboxStore, OutboxUpdate
 from hub.delivery.schedule import RetrySchedule
 from hub.delivery.shape import to_message
+from hub.events.cloudevents import audit_record
 from hub.resilience import RETRIES, Backoff, error_kind, error_text, is_transient
 from hub.routing.messages import AuditEntry
 from hub.timeutil import utcnow
@@ -270,10 +271,7 @@ class WebhookDispatcher:
     ) -> None:
         audit = self.deps.names.audit
         keys = self.deps.keys
-        records = [
-            signed(keys, audit, e.subject_key.encode(), e.model_dump_json().encode())
-            for e in entries
-        ]
+        records = [signed(keys, audit, e.subject_key.encode(), *audit_record(e)) for e in entries]
         await send_all(producer, [*records, *extra])
 
     def loops(self) -> list[RecipientLoop]:

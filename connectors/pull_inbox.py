@@ -16,7 +16,7 @@ from hub.api.errors import error_body
 from hub.config.model import Role, System
 from hub.delivery.shape import DeliveryMessage, to_message
 from hub.errors import Problem
-from hub.inbox.store import MAX_CURSOR, AckBeyondHandedOut
+from hub.inbox.store import MAX_CURSOR, AckBeyondHandedOut, CursorsRenumbered
 from hub.timeutil import utcnow
 
 router = APIRouter(tags=["inbox"])
@@ -51,7 +51,16 @@ class AckResult(BaseModel):
     acknowledged: int
 
 
-@router.get("/v1/inbox", response_model=InboxPage)
+@router.get(
+    "/v1/inbox",
+    response_model=InboxPage,
+    responses={
+        409: {
+            "description": "cursors_renumbered: your cursors were renumbered when the hub was "
+            "upgraded; read once from after=0"
+        }
+    },
+)
 async def read_inbox(
     ctx: Annotated[ApiContext, Depends(api_context)],
     system: Annotated[System, Depends(current_system)],
@@ -73,12 +82,15 @@ async def read_inbox(
             "for a delivery before answering (0: answer at once)",
         ),
     ] = 0,
-) -> InboxPage:
+) -> InboxPage | JSONResponse:
     """Your unacknowledged deliveries after `after`, oldest first."""
     require_role(system, Role.RECIPIENT)
     deadline = time.monotonic() + wait
     while True:
-        entries = await asyncio.to_thread(ctx.inbox.fetch, system.id, after, limit)
+        try:
+            entries = await asyncio.to_thread(ctx.inbox.fetch, system.id, after, limit)
+        except CursorsRenumbered as exc:
+            return _renumbered(exc, "after")
         if entries or time.monotonic() >= deadline:
             break
         await asyncio.sleep(LONG_POLL_STEP_S)
@@ -91,7 +103,12 @@ async def read_inbox(
 @router.post(
     "/v1/inbox/ack",
     response_model=AckResult,
-    responses={409: {"description": "up_to is beyond the highest cursor you have been handed"}},
+    responses={
+        409: {
+            "description": "ack_beyond_handed_out: up_to is beyond the highest cursor you have "
+            "been handed; cursors_renumbered: read once from after=0 first"
+        }
+    },
 )
 async def ack_inbox(
     body: AckRequest,
@@ -105,4 +122,11 @@ async def ack_inbox(
     except AckBeyondHandedOut as exc:
         problem = Problem("up_to", "max_handed_out", f"at most {exc.handed_out}")
         return JSONResponse(error_body(exc.code, str(exc), [problem]), 409)
+    except CursorsRenumbered as exc:
+        return _renumbered(exc, "up_to")
     return AckResult(acknowledged=count)
+
+
+def _renumbered(exc: CursorsRenumbered, field: str) -> JSONResponse:
+    problem = Problem(field, "read_from_zero", "read once from after=0 first")
+    return JSONResponse(error_body(exc.code, str(exc), [problem]), 409)

@@ -21,6 +21,7 @@ async def redrive(settings: HubSettings, bootstrap: str, recipient: str | None) 
     from hub.broker.producer import make_producer
     from hub.delivery.outbox import OutboxStore
     from hub.delivery.redrive import redecide
+    from hub.events.cloudevents import audit_record
     from hub.policy.state import UNKNOWN
     from hub.routing.messages import AuditEntry
     from hub.routing.table import RoutingTable
@@ -51,8 +52,8 @@ async def redrive(settings: HubSettings, bootstrap: str, recipient: str | None) 
         try:
             futures = []
             for _, e in withheld:
-                value, key = e.model_dump_json().encode(), e.subject_key.encode()
-                headers = keys.sign_headers(w.names.audit, key, value)
+                (value, ce), key = audit_record(e), e.subject_key.encode()
+                headers = keys.sign_headers(w.names.audit, key, value, ce)
                 futures.append(await producer.send(w.names.audit, value, key=key, headers=headers))
             await asyncio.gather(*futures)
         finally:

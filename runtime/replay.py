@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from hub.broker.producer import make_producer
 from hub.config.model import Role
 from hub.errors import HubError, RecordRejected
+from hub.events.cloudevents import audit_record, routed_record
 from hub.events.envelope import Event
 from hub.events.validation import accept_record
 from hub.journal.store import JournalStore
@@ -114,10 +115,11 @@ async def replay_for(
         futures = []
         for event, out in decided:
             topic = w.names.deliveries(recipient) if isinstance(out, Delivery) else w.names.audit
-            value, kb = out.model_dump_json().encode(), event.envelope.subject.encode()
+            value, ce = routed_record(out) if isinstance(out, Delivery) else audit_record(out)
+            kb = event.envelope.subject.encode()
             futures.append(
                 await producer.send(
-                    topic, value, key=kb, headers=keys.sign_headers(topic, kb, value)
+                    topic, value, key=kb, headers=keys.sign_headers(topic, kb, value, ce)
                 )
             )
         for fut in futures:

@@ -10,12 +10,17 @@ from sqlalchemy import Engine
 from hub.audit.store import AuditStore
 from hub.broker.topics import TopicNames, TopicSpec, topic_plan
 from hub.config.loader import load_config
-from hub.config.model import HubConfig
+from hub.config.model import HubConfig, KafkaSink
 from hub.db.engine import make_engine, migrate, open_existing
+from hub.delivery.kafka_record import delivery_schemas
 from hub.events.codec import AvroCodec
 from hub.events.gazetteer import Gazetteer
 from hub.events.rules import RuleConfig
-from hub.events.schema_registry_client import registry_client, with_registry_ids
+from hub.events.schema_registry_client import (
+    register_versions,
+    registry_client,
+    with_registry_ids,
+)
 from hub.events.schemas import SchemaRegistry
 from hub.heartbeat import HeartbeatStore
 from hub.inbox.store import InboxStore
@@ -34,6 +39,7 @@ class Wiring:
     codec: AvroCodec
     names: TopicNames
     rules: RuleConfig
+    delivery_schema_id: int | None = None  # given by HUB_SCHEMA_REGISTRY_URL's registry
 
     def topics(self) -> tuple[TopicSpec, ...]:
         return topic_plan(
@@ -50,15 +56,25 @@ def wire(settings: HubSettings) -> Wiring:
     registry = SchemaRegistry.from_dir(settings.schema_dir)
     config = load_config(settings.config_dir, registry)
     names = TopicNames(settings.topic_prefix)
-    if settings.schema_registry_url:
+    delivery_schema_id = None
+    if settings.schema_registry_url:  # every schema the hub writes with, registered there
         client = registry_client(settings)
         subjects = {t: f"{names.events(t)}-value" for t in registry.event_types}
         registry = with_registry_ids(registry, client, subjects)
+        delivery_schema_id = register_versions(
+            client,
+            [raw for _, raw in delivery_schemas(settings.schema_dir)],
+            [
+                f"{names.recipient_topic(s.id, s.delivery.topic)}-value"
+                for s in config.recipients
+                if isinstance(s.delivery, KafkaSink)
+            ],
+        )
     gazetteer = Gazetteer.from_csv(settings.gazetteer_csv) if settings.gazetteer_csv else None
     rules = RuleConfig(
         settings.effective_date_past_days, settings.effective_date_future_days, gazetteer
     )
-    return Wiring(settings, registry, config, AvroCodec(registry), names, rules)
+    return Wiring(settings, registry, config, AvroCodec(registry), names, rules, delivery_schema_id)
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,11 @@ def build_worker_app(settings: HubSettings) -> faust.App:
     router = RouterHandler(deps, ports, watcher)
     outbox = OutboxStore(stores.engine)
     delivery = DeliveryHandler(
-        deps, stores.inbox, outbox, DeliveryCodec.from_dir(settings.schema_dir), quarantine
+        deps,
+        stores.inbox,
+        outbox,
+        DeliveryCodec.from_dir(settings.schema_dir, w.delivery_schema_id),
+        quarantine,
     )
     audit = AuditWriterHandler(deps, stores.audit, quarantine)
     recorder = RejectedRecorderHandler(deps, stores.rejected, quarantine)

@@ -14,7 +14,19 @@ from typing import Any
 from hub.broker.topics import TopicNames
 from hub.config.model import HubConfig, KafkaSink
 from hub.delivery.shape import DeliveryMessage
+from hub.events.cloudevents import (
+    AUDIT_SCHEMA,
+    DELIVERY_SCHEMA,
+    HUB_SOURCE,
+    JSON,
+    ORIGINAL_B64_PREFIX,
+    ORIGINAL_PREFIX,
+    REJECTED_SCHEMA,
+    ROUTED_SCHEMA,
+    SPECVERSION,
+)
 from hub.events.schemas import SchemaRegistry
+from hub.routing.messages import AuditEntry, Delivery
 
 AVRO = "application/vnd.apache.avro+json;version=1.9.0"
 KAFKA_BINDING = "0.5.0"
@@ -24,28 +36,63 @@ def _key(description: str) -> dict[str, Any]:
     return {"type": "string", "description": description}
 
 
+SIGNATURE_HEADERS: dict[str, Any] = {
+    "hub_sig": {"type": "string", "description": "HMAC-SHA256 of the record (hex): the hub's own"},
+    "hub_sig_kid": {"type": "string", "description": "The id of the key that signed it"},
+}
+
+
 def _ce_headers(
-    source: str, content_type: str, extra: dict[str, Any] | None = None
+    source: str,
+    content_type: str | None,
+    extra: dict[str, Any] | None = None,
+    *,
+    ce_id: str = "The event id (events) or message id (deliveries)",
+    dataschema: str | None = None,
+    subject: str | None = "The hub person id (= the key)",
+    time: str = "When the event happened",
+    signed: bool = False,
 ) -> dict[str, Any]:
+    """The headers of one kind of record: what `hub.events.cloudevents.headers` writes."""
     properties: dict[str, Any] = {
-        "ce_specversion": {"type": "string", "const": "1.0"},
-        "ce_id": {
-            "type": "string",
-            "description": "The event id (events) or message id (deliveries)",
-        },
+        "ce_specversion": {"type": "string", "const": SPECVERSION},
+        "ce_id": {"type": "string", "description": ce_id},
         "ce_source": {"type": "string", "description": source},
-        "ce_type": {"type": "string", "description": "The event type, e.g. address.changed"},
-        "ce_subject": {"type": "string", "description": "The hub person id (= the key)"},
-        "ce_time": {"type": "string", "format": "date-time", "description": "When it happened"},
-        "ce_dataschema": {"type": "string", "description": "urn:tellitonce:schema:<type>:v<n>"},
-        "content-type": {"type": "string", "const": content_type},
+        "ce_type": {
+            "type": "string",
+            "description": "The event type the record is about, e.g. address.changed (the same "
+            "scheme on every topic)",
+        },
+        "ce_time": {"type": "string", "format": "date-time", "description": time},
+        "ce_dataschema": (
+            {"type": "string", "const": dataschema}
+            if dataschema
+            else {"type": "string", "description": "urn:tellitonce:schema:<type>:v<n>"}
+        ),
+        "content-type": (
+            {"type": "string", "const": content_type}
+            if content_type
+            else {"type": "string", "description": "The rejected record's own content type"}
+        ),
         **(extra or {}),
+        **(SIGNATURE_HEADERS if signed else {}),
     }
+    if subject:
+        properties["ce_subject"] = {"type": "string", "description": subject}
     return {
         "type": "object",
         "description": "CloudEvents 1.0, Kafka protocol binding, binary content mode",
         "properties": properties,
-        "required": ["ce_specversion", "ce_id", "ce_source", "ce_type", "content-type"],
+        "required": [
+            "ce_specversion",
+            "ce_id",
+            "ce_source",
+            "ce_type",
+            "ce_time",
+            "content-type",
+            *(["ce_dataschema"] if dataschema else []),
+            *(SIGNATURE_HEADERS if signed else []),
+        ],
     }
 
 
@@ -77,7 +124,11 @@ def asyncapi_document(
             "name": event_type,
             "title": f"{event_type} event (v{latest.version}, schema id {latest.schema_id})",
             "contentType": "application/avro",
-            "headers": _ce_headers("The source system (a system id)", "application/avro"),
+            "headers": _ce_headers(
+                "The source system (a system id)",
+                "application/avro",
+                SIGNATURE_HEADERS,  # on events.<type> (the hub wrote it), not on sources.<id>
+            ),
             "payload": {"schemaFormat": AVRO, "schema": latest.raw},
             "bindings": {
                 "kafka": {
@@ -107,7 +158,12 @@ def asyncapi_document(
         "summary": "The same object as the webhook body and the inbox item; data typed per "
         "event type (null where the agreement withholds a field).",
         "contentType": "application/avro",
-        "headers": _ce_headers("urn:tellitonce:hub", "application/avro"),
+        "headers": _ce_headers(
+            HUB_SOURCE,
+            "application/avro",
+            ce_id="The message id (= delivery_id in the body): de-duplicate on it",
+            dataschema=DELIVERY_SCHEMA,
+        ),
         "payload": {"schemaFormat": AVRO, "schema": delivery_raw},
         "bindings": {"kafka": {**wire["kafka"], "key": _key("The hub person id (subject)")}},
     }
@@ -118,12 +174,15 @@ def asyncapi_document(
         "title": "A webhook delivery that spent its retry budget",
         "contentType": "application/json",
         "headers": _ce_headers(
-            "urn:tellitonce:hub",
-            "application/json",
+            HUB_SOURCE,
+            JSON,
             {
                 "ce_recipient": {"type": "string", "description": "The recipient (system id)"},
                 "ce_deadletterreason": {"type": "string", "description": "The last error"},
             },
+            ce_id="The message id (= delivery_id in the body)",
+            dataschema=DELIVERY_SCHEMA,
+            signed=True,
         ),
         "payload": {"$ref": "#/components/schemas/DeliveryMessage"},
         "bindings": {"kafka": {"bindingVersion": KAFKA_BINDING, "key": _key("The hub person id")}},
@@ -168,6 +227,7 @@ def asyncapi_document(
         "channel": {"$ref": "#/channels/dead_letters"},
         "messages": [{"$ref": "#/channels/dead_letters/messages/deadLetter"}],
     }
+    internal_schemas = _internal_topics(names, channels, operations, messages)
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -182,6 +242,115 @@ def asyncapi_document(
         "operations": operations,
         "components": {
             "messages": messages,
-            "schemas": {"DeliveryMessage": message_schema, **defs},
+            "schemas": {"DeliveryMessage": message_schema, **defs, **internal_schemas},
         },
     }
+
+
+def _internal_topics(
+    names: TopicNames,
+    channels: dict[str, Any],
+    operations: dict[str, Any],
+    messages: dict[str, Any],
+) -> dict[str, Any]:
+    """The topics the hub writes for itself (signed; its own agents read them), in the same
+    CloudEvents envelope. Returns the JSON schemas their messages refer to."""
+    schemas: dict[str, Any] = {}
+    for model in (Delivery, AuditEntry):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    messages["routedDelivery"] = {
+        "name": "routed-delivery",
+        "title": "A delivery the router decided (internal: the delivery agent reads it)",
+        "contentType": JSON,
+        "headers": _ce_headers(
+            HUB_SOURCE,
+            JSON,
+            ce_id="The id of the message the recipient will get",
+            dataschema=ROUTED_SCHEMA,
+            signed=True,
+        ),
+        "payload": {"$ref": "#/components/schemas/Delivery"},
+        "bindings": {"kafka": {"bindingVersion": KAFKA_BINDING, "key": _key("The hub person id")}},
+    }
+    messages["auditEntry"] = {
+        "name": "audit-entry",
+        "title": "One decision or delivery attempt for the audit trail (never the values)",
+        "contentType": JSON,
+        "headers": _ce_headers(
+            HUB_SOURCE,
+            JSON,
+            ce_id="The audit entry id (entry_id)",
+            dataschema=AUDIT_SCHEMA,
+            subject=None,
+            time="When it was decided or attempted",
+            signed=True,
+        ),
+        "payload": {"$ref": "#/components/schemas/AuditEntry"},
+        "bindings": {
+            "kafka": {
+                "bindingVersion": KAFKA_BINDING,
+                "key": _key("The pseudonymous person key (subject_key)"),
+            }
+        },
+    }
+    rejected_headers = _ce_headers(
+        HUB_SOURCE,
+        None,
+        {
+            "hub_rejected_reason": {"type": "string", "description": "Why, in words"},
+            "hub_rejected_rules": {"type": "string", "description": "Rule codes, comma-separated"},
+            "hub_original_topic": {"type": "string", "description": "Where it was read"},
+            "hub_original_offset": {"type": "string", "description": "[partition, offset] (JSON)"},
+        },
+        ce_id="rej_ + a hash of where the record was read (the same if it is rejected again)",
+        dataschema=REJECTED_SCHEMA,
+        subject=None,
+        time="When it was rejected",
+        signed=True,
+    )
+    rejected_headers["patternProperties"] = {
+        f"^{ORIGINAL_PREFIX.replace('.', '[.]')}": {
+            "type": "string",
+            "description": "The rejected record's own headers, each under original.",
+        },
+        f"^{ORIGINAL_B64_PREFIX.replace('.', '[.]')}": {
+            "type": "string",
+            "description": "Those of them that are not UTF-8 text, base64, under original64.",
+        },
+    }
+    messages["rejectedRecord"] = {
+        "name": "rejected-record",
+        "title": "A record the router refused, whole, with why",
+        "headers": rejected_headers,
+        "payload": {"description": "The rejected record's value, byte for byte as it was read"},
+        "bindings": {"kafka": {"bindingVersion": KAFKA_BINDING, "key": _key("Its own key")}},
+    }
+    internal = (
+        (
+            "deliveries",
+            names.deliveries("{recipient}"),
+            "Routed deliveries per recipient (internal)",
+            "routedDelivery",
+        ),
+        ("audit", names.audit, "The audit trail (internal, one partition)", "auditEntry"),
+        ("rejected", names.rejected, "Rejected records (internal)", "rejectedRecord"),
+    )
+    for channel_id, address, title, message_id in internal:
+        channels[channel_id] = {
+            "address": address,
+            "title": title,
+            "messages": {message_id: {"$ref": f"#/components/messages/{message_id}"}},
+        }
+        if "{recipient}" in address:
+            channels[channel_id]["parameters"] = {
+                "recipient": {"description": "The recipient's system id"}
+            }
+        operations[f"hub_writes_{channel_id}"] = {
+            "action": "send",
+            "title": f"The hub writes {address}",
+            "channel": {"$ref": f"#/channels/{channel_id}"},
+            "messages": [{"$ref": f"#/channels/{channel_id}/messages/{message_id}"}],
+        }
+    return schemas

@@ -84,6 +84,10 @@ class InboxReader(SQLModel, table=True):
     recipient: str = Field(primary_key=True, max_length=64)
     handed_out: int = Field(sa_type=BigInteger)
     read_at: datetime
+    renumbered: bool = Field(
+        default=False,
+        description="Cursors renumbered (migration 0020): the client reads once from after=0",
+    )
 
 
 class WorkerHeartbeat(SQLModel, table=True):

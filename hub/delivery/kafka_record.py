@@ -6,10 +6,10 @@ the newest `delivery` entry in the `records` section of `registry.json` (`delive
 it is not an event type, so it is not in `schemas`). v1 (`data` a JSON string) stays listed so
 records written before can still be read by id.
 
-CloudEvents (binary mode): `ce_id` is the message id (`delivery_id` in the body), `ce_type` the
-event type (the same scheme as the `events.<type>` topics), `ce_source` the hub, `ce_subject`
-and the Kafka key the hub person id, `ce_time` the event's time, `ce_dataschema` the delivery
-contract version."""
+CloudEvents (binary mode, `hub.events.cloudevents`, as on every topic the hub writes): `ce_id`
+is the message id (`delivery_id` in the body), `ce_type` the event type (the same scheme as the
+`events.<type>` topics), `ce_source` the hub, `ce_subject` and the Kafka key the hub person id,
+`ce_time` the event's time, `ce_dataschema` the delivery contract version."""
 
 from __future__ import annotations
 
@@ -23,13 +23,12 @@ from typing import Any
 import fastavro
 
 from hub.delivery.avro_shape import AvroShape
-from hub.delivery.shape import DeliveryMessage, to_message
+from hub.delivery.shape import to_message
 from hub.errors import ConfigError, Problem
+from hub.events.cloudevents import AVRO, JSON, message_headers
 from hub.routing.messages import Delivery
 
 _HEADER = struct.Struct(">bI")
-HUB_SOURCE = "urn:tellitonce:hub"
-DELIVERY_DATASCHEMA = "urn:tellitonce:schema:delivery:v2"
 
 
 @dataclass(frozen=True)
@@ -39,40 +38,43 @@ class DeliveryRecord:
     headers: tuple[tuple[str, bytes], ...]
 
 
-def _iso(moment: Any) -> str:
-    return str(moment.isoformat()).replace("+00:00", "Z")
-
-
-def cloudevent_headers(
-    message: DeliveryMessage, content_type: str, **extensions: str
-) -> tuple[tuple[str, bytes], ...]:
-    """The CloudEvents Kafka binary-mode headers of a delivery message (any hub topic)."""
-    headers = [
-        ("ce_specversion", "1.0"),
-        ("ce_id", message.delivery_id),
-        ("ce_source", HUB_SOURCE),
-        ("ce_type", message.type),
-        ("ce_subject", message.subject),
-        ("ce_time", _iso(message.time)),
-        ("ce_dataschema", DELIVERY_DATASCHEMA),
-        ("content-type", content_type),
-        *((f"ce_{k}", v) for k, v in sorted(extensions.items())),
-    ]
-    return tuple((k, v.encode()) for k, v in headers)
-
-
 def dead_letter_record(delivery: Delivery, error: str) -> DeliveryRecord:
     """A webhook delivery that spent its retry budget, on the dead-letter topic: the delivery
     shape as JSON in the same CloudEvents envelope as the recipient topics, keyed by the person
     (hub person id), with the recipient and the last error as extensions."""
     message = to_message(delivery)
-    headers = cloudevent_headers(
+    headers = message_headers(
         message,
-        "application/json",
+        JSON,
         recipient=delivery.recipient,
         deadletterreason=error or "unknown",
     )
-    return DeliveryRecord(message.subject.encode(), message.model_dump_json().encode(), headers)
+    return DeliveryRecord(
+        message.subject.encode(), message.model_dump_json().encode(), tuple(headers)
+    )
+
+
+def delivery_schemas(schema_dir: Path) -> list[tuple[int, Any]]:
+    """The delivery record's versions (id in `registry.json`, schema), oldest first."""
+    index_file = schema_dir / "registry.json"
+    try:
+        index = json.loads(index_file.read_text())
+        entries = sorted(
+            (r for r in index.get("records", []) if r["name"] == "delivery"),
+            key=lambda r: int(r["version"]),
+        )
+        found = [(int(e["id"]), json.loads((schema_dir / e["file"]).read_text())) for e in entries]
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigError(
+            "no delivery record schema",
+            [Problem(str(index_file), "delivery_schema", f"records/delivery: {exc!r}")],
+        ) from exc
+    if not found:
+        raise ConfigError(
+            "no delivery record schema",
+            [Problem(str(index_file), "delivery_schema", "records: no entry named delivery")],
+        )
+    return found
 
 
 class DeliveryCodec:
@@ -83,29 +85,19 @@ class DeliveryCodec:
         self.shape = AvroShape(schema)
 
     @classmethod
-    def from_dir(cls, schema_dir: Path) -> DeliveryCodec:
-        index_file = schema_dir / "registry.json"
-        try:
-            index = json.loads(index_file.read_text())
-            entry = max(
-                (r for r in index.get("records", []) if r["name"] == "delivery"),
-                key=lambda r: int(r["version"]),
-            )
-            schema = json.loads((schema_dir / entry["file"]).read_text())
-            return cls(int(entry["id"]), schema)
-        except (OSError, ValueError, KeyError) as exc:
-            raise ConfigError(
-                "no delivery record schema",
-                [Problem(str(index_file), "delivery_schema", f"records/delivery: {exc!r}")],
-            ) from exc
+    def from_dir(cls, schema_dir: Path, schema_id: int | None = None) -> DeliveryCodec:
+        """The newest delivery schema; `schema_id`: the id an external Schema Registry gave it
+        (`runtime.wiring.wire` registers it), else the id in `registry.json`."""
+        newest_id, schema = delivery_schemas(schema_dir)[-1]
+        return cls(newest_id if schema_id is None else schema_id, schema)
 
     def encode(self, delivery: Delivery) -> DeliveryRecord:
         message = to_message(delivery)
         buf = io.BytesIO()
         buf.write(_HEADER.pack(0, self.schema_id))
         fastavro.schemaless_writer(buf, self.parsed, self.shape.record(message))
-        headers = cloudevent_headers(message, "application/avro")
-        return DeliveryRecord(message.subject.encode(), buf.getvalue(), headers)
+        headers = message_headers(message, AVRO)
+        return DeliveryRecord(message.subject.encode(), buf.getvalue(), tuple(headers))
 
     def decode(self, value: bytes) -> dict[str, Any]:
         magic, schema_id = _HEADER.unpack_from(value)

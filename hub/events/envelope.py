@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from hub.errors import CodecError
+from hub.events.cloudevents import CloudEvent, headers
 
 CE_SPECVERSION = "1.0"
 CONTENT_TYPE = "application/avro"
@@ -63,25 +64,23 @@ class Event(BaseModel):
 Headers = Sequence[tuple[str, bytes]]
 
 
-_CONTENT_TYPE_HEADER = ("content-type", CONTENT_TYPE.encode())
-
-
 def envelope_to_headers(envelope: Envelope) -> list[tuple[str, bytes]]:
-    """CloudEvents Kafka binary binding: each attribute as a `ce_` header, plus content-type."""
-    headers = [
-        ("ce_id", envelope.id.encode()),
-        ("ce_source", envelope.source.encode()),
-        ("ce_type", envelope.type.encode()),
-        ("ce_subject", envelope.subject.encode()),
-        ("ce_time", envelope.time.isoformat().replace("+00:00", "Z").encode()),
-        ("ce_specversion", envelope.specversion.encode()),
-    ]
-    if envelope.dataschema:
-        headers.append(("ce_dataschema", envelope.dataschema.encode()))
-    if envelope.correlationid:
-        headers.append(("ce_correlationid", envelope.correlationid.encode()))
-    headers.append(_CONTENT_TYPE_HEADER)
-    return headers
+    """CloudEvents Kafka binary binding: each attribute as a `ce_` header, plus content-type
+    (made by `hub.events.cloudevents.headers`, as on every topic the hub writes)."""
+    return headers(
+        CloudEvent(
+            id=envelope.id,
+            type=envelope.type,
+            source=envelope.source,
+            time=envelope.time,
+            content_type=CONTENT_TYPE,
+            subject=envelope.subject,
+            dataschema=envelope.dataschema,
+            extensions=(("correlationid", envelope.correlationid),)
+            if envelope.correlationid
+            else (),
+        )
+    )
 
 
 def envelope_from_headers(headers: Headers) -> Envelope:

@@ -1,7 +1,8 @@
 """A Confluent-compatible Schema Registry as the source of schema ids (when one is configured).
 
 The hub registers each of its schema versions under the subject `<topic>-value` (the
-TopicNameStrategy every Confluent client uses), encodes with the ids the registry gives, and
+TopicNameStrategy every Confluent client uses): every event type's on `events.<type>`, the
+delivery record's on every Kafka recipient's topic. It encodes with the ids the registry gives, and
 fetches unknown writer schemas by id, so events from producers that registered their own
 (compatible) versions decode too.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import ssl
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +115,20 @@ def with_registry_ids(
     return SchemaRegistry(
         remapped, fetch=lambda schema_id, event_type: _fetch(client, schema_id, event_type)
     )
+
+
+def register_versions(
+    client: ConfluentRegistryClient, versions: Sequence[Any], subjects: Iterable[str]
+) -> int | None:
+    """Register a record's schema versions (oldest first) under each subject; returns the id the
+    registry gives the newest (None: no subject). The delivery record on every Kafka recipient's
+    topic (`<topic>-value`) is registered so, beside the event types: a recipient's Confluent
+    deserializer against the same registry finds the id in the record's header."""
+    newest: int | None = None
+    for subject in sorted(set(subjects)):
+        for raw in versions:
+            newest = client.register(subject, raw)
+    return newest
 
 
 def _fetch(client: ConfluentRegistryClient, schema_id: int, event_type: str) -> RegisteredSchema:

@@ -37,6 +37,13 @@ reader never waits on a writer's lock on `inbox_cursor`.
 
 A retention purge may delete acknowledged `inbox_item` rows; it must keep the `inbox_cursor`
 and `inbox_reader` rows, or cursors would be reused below what readers already hold.
+
+Renumbered cursors
+------------------
+Migration 0020 renumbered each recipient's rows 1, 2, 3... (rows from before 0008 had kept the
+hub-wide sequence). A cursor a client held from before cannot be told from a new one, so the
+recipient's reader row is marked `renumbered`: `fetch(after > 0)` and `ack` raise
+`CursorsRenumbered` until the client fetches once from `after=0`, which clears the mark.
 """
 
 from __future__ import annotations
@@ -78,6 +85,21 @@ class AckBeyondHandedOut(HubError):
             f"cannot acknowledge up to cursor {up_to}: the highest cursor handed out to "
             f"{recipient!r} is {handed_out}; acknowledge up to the next_cursor of a page you "
             "have read (read on with ?after=<next_cursor> first)"
+        )
+
+
+class CursorsRenumbered(HubError):
+    """The recipient's cursors were renumbered (migration 0020): a cursor it holds is stale."""
+
+    code = "cursors_renumbered"
+
+    def __init__(self, recipient: str) -> None:
+        self.recipient = recipient
+        super().__init__(
+            f"the inbox cursors of {recipient!r} were renumbered 1, 2, 3... when the hub was "
+            "upgraded, so a cursor you hold from before may point elsewhere: read once from "
+            "after=0 (only unacknowledged deliveries come back; de-duplicate on delivery_id), "
+            "then go on from the next_cursor it gives"
         )
 
 
@@ -179,8 +201,17 @@ class InboxStore:
             .limit(limit)
         )
         with self.engine.connect() as conn:
+            handed_out, renumbered = self._reader(conn, recipient)
+            if renumbered:
+                if after > 0:
+                    raise CursorsRenumbered(recipient)
+                conn.execute(
+                    update(_READERS)
+                    .where(_READERS.c.recipient == recipient)
+                    .values(renumbered=False)
+                )
             rows = conn.execute(stmt).all()
-            if rows and after <= self._handed_out(conn, recipient) < rows[-1][0]:
+            if rows and after <= handed_out < rows[-1][0]:
                 self._hand_out(conn, recipient, after, int(rows[-1][0]))
             conn.commit()
         return [
@@ -197,7 +228,8 @@ class InboxStore:
         """Acknowledge every delivery of `recipient` with cursor <= `up_to`. Returns how many.
 
         Raises `AckBeyondHandedOut` (and acknowledges nothing) when `up_to` is above what
-        `recipient` has been handed out.
+        `recipient` has been handed out, `CursorsRenumbered` when its cursors were renumbered
+        and it has not read from after=0 since.
         """
         stmt = (
             update(_TABLE)
@@ -209,7 +241,9 @@ class InboxStore:
             .values(acked_at=at)
         )
         with self.engine.begin() as conn:
-            handed_out = self._handed_out(conn, recipient)
+            handed_out, renumbered = self._reader(conn, recipient)
+            if renumbered:
+                raise CursorsRenumbered(recipient)
             if up_to > handed_out:
                 raise AckBeyondHandedOut(recipient, up_to, handed_out)
             return int(conn.execute(stmt).rowcount or 0)
@@ -235,6 +269,16 @@ class InboxStore:
         )
         with self.engine.connect() as conn:
             return int(conn.execute(stmt).scalar_one())
+
+    @staticmethod
+    def _reader(conn: Connection, recipient: str) -> tuple[int, bool]:
+        """What `recipient` has been handed out, and whether its cursors were renumbered."""
+        row = conn.execute(
+            select(_READERS.c.handed_out, _READERS.c.renumbered).where(
+                _READERS.c.recipient == recipient
+            )
+        ).first()
+        return (int(row[0]), bool(row[1])) if row is not None else (0, False)
 
     @staticmethod
     def _handed_out(conn: Connection, recipient: str) -> int:

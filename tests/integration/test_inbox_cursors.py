@@ -20,7 +20,7 @@ from sqlalchemy import Engine, event, select, text
 
 from hub.db.engine import MIGRATIONS, make_engine
 from hub.db.tables import InboxItem
-from hub.inbox.store import AckBeyondHandedOut, InboxStore
+from hub.inbox.store import AckBeyondHandedOut, CursorsRenumbered, InboxStore
 from hub.routing.messages import Delivery, Mode, delivery_id
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
@@ -181,7 +181,14 @@ def _alembic(engine: Engine, action: str, revision: str) -> None:
         getattr(command, action)(cfg, revision)
 
 
-def test_the_upgrade_keeps_the_cursors_clients_already_hold(migrated_engine: Engine) -> None:
+def _rows(engine: Engine, sql: str) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql)).all()]
+
+
+def test_upgrades_keep_order_and_a_stale_cursor_is_refused_until_read_from_zero(
+    migrated_engine: Engine,
+) -> None:
     _alembic(migrated_engine, "downgrade", "0007")
     old = [
         _delivery("e1", "parking"),
@@ -205,17 +212,76 @@ def test_the_upgrade_keeps_the_cursors_clients_already_hold(migrated_engine: Eng
                 },
             )
         conn.execute(text("UPDATE inbox_item SET acked_at = :t WHERE seq = 4"), {"t": NOW})
+    # 0008 kept the hub-wide seq as each row's cursor and started every counter above it
+    _alembic(migrated_engine, "upgrade", "0016")
+    assert _rows(migrated_engine, "SELECT recipient, cursor FROM inbox_item ORDER BY seq") == [
+        ("parking", 1),
+        ("waste", 2),
+        ("parking", 3),
+        ("parking", 4),
+    ]
+    assert _rows(migrated_engine, "SELECT * FROM inbox_cursor ORDER BY 1") == [
+        ("parking", 4),
+        ("waste", 4),
+    ]
+    # life under 0016: waste got e9 (5) and e10 (6), its reader was handed up to 5; libraries
+    # got its first (1) and read it
+    with migrated_engine.begin() as conn:
+        for d, cursor in ((_delivery("e9", "waste"), 5), (_delivery("e10", "waste"), 6)):
+            conn.execute(
+                text(
+                    "INSERT INTO inbox_item (delivery_id, recipient, cursor, event_id, payload, "
+                    "created_at) VALUES (:i, :r, :c, :e, :p, :t)"
+                ),
+                {
+                    "i": d.delivery_id,
+                    "r": d.recipient,
+                    "c": cursor,
+                    "e": d.event_id,
+                    "p": d.model_dump_json(),
+                    "t": NOW,
+                },
+            )
+        conn.execute(text("UPDATE inbox_cursor SET last_cursor = 6 WHERE recipient = 'waste'"))
+        conn.execute(text("UPDATE inbox_reader SET handed_out = 5 WHERE recipient = 'waste'"))
+    lib = _delivery("e9", "libraries")
+    with migrated_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO inbox_item (delivery_id, recipient, cursor, event_id, payload, "
+                "created_at) VALUES (:i, 'libraries', 1, 'e9', :p, :t)"
+            ),
+            {"i": lib.delivery_id, "p": lib.model_dump_json(), "t": NOW},
+        )
+        conn.execute(text("INSERT INTO inbox_cursor VALUES ('libraries', 1)"))
+        conn.execute(text("INSERT INTO inbox_reader VALUES ('libraries', 1, :t)"), {"t": NOW})
+
+    # 0020: each recipient's cursors renumbered 1, 2, 3... in order; a stale cursor is refused
+    # until the client reads once from 0 (nothing skipped, nothing acknowledged by mistake)
     _alembic(migrated_engine, "upgrade", "head")
     store = InboxStore(migrated_engine)
-    # a client that read up to seq 1 before the upgrade reads on from there
-    assert [(e.cursor, e.delivery.event_id) for e in store.fetch("parking", 1, 10)] == [(3, "e2")]
-    assert [e.cursor for e in store.fetch("waste", 0, 10)] == [2]
-    assert store.handed_out("parking") == 4  # what the old API gave out was not recorded
-    # new deliveries come after every cursor handed out before the upgrade
-    store.add(
-        [_delivery("e9", "parking"), _delivery("e9", "waste"), _delivery("e9", "libraries")], NOW
-    )
-    assert [e.cursor for e in store.fetch("parking", 3, 10)] == [5]
-    assert [e.cursor for e in store.fetch("waste", 2, 10)] == [5]
-    assert [e.cursor for e in store.fetch("libraries", 0, 10)] == [1]
-    assert store.ack("parking", 5, NOW) == 3  # cursors 1, 3 and 5 (4 was acknowledged before)
+    with pytest.raises(CursorsRenumbered, match="read once from after=0"):
+        store.fetch("waste", 5, 10)
+    with pytest.raises(CursorsRenumbered):
+        store.ack("waste", 2, NOW)
+    assert store.handed_out("waste") == 2  # up to e9, as before (5 then)
+    assert [(e.cursor, e.delivery.event_id) for e in store.fetch("waste", 0, 10)] == [
+        (1, "e1"),
+        (2, "e9"),
+        (3, "e10"),
+    ]
+    assert store.handed_out("waste") == 3
+    assert store.ack("waste", 2, NOW) == 2
+    assert [e.cursor for e in store.fetch("waste", 2, 10)] == [3]
+    store.add([_delivery("e11", "waste"), _delivery("e11", "libraries")], NOW)
+    assert [e.cursor for e in store.fetch("waste", 3, 10)] == [4]
+    # libraries' cursors were dense already: its client's cursor still works
+    assert [e.cursor for e in store.fetch("libraries", 1, 10)] == [2]
+    assert store.ack("libraries", 2, NOW) == 2
+    parking = "SELECT cursor, event_id FROM inbox_item WHERE recipient = 'parking' ORDER BY 1"
+    assert _rows(migrated_engine, parking) == [(1, "e1"), (2, "e2"), (3, "e3")]
+    with pytest.raises(CursorsRenumbered):
+        store.fetch("parking", 3, 10)  # never read since 0008, but a client may hold one
+    assert [e.cursor for e in store.fetch("parking", 0, 10)] == [1, 2]  # 3 was acknowledged
+    store.add([_delivery("e12", "parking")], NOW)
+    assert [e.cursor for e in store.fetch("parking", 2, 10)] == [4]

@@ -116,3 +116,23 @@ def test_an_unreachable_registry_names_its_url(registry: SchemaRegistry) -> None
     )
     with pytest.raises(BrokerError, match=r"registry\.test is not reachable"):
         with_registry_ids(registry, client, subjects(registry))
+
+
+def test_the_delivery_record_is_registered_under_every_kafka_recipients_subject() -> None:
+    from hub.delivery.kafka_record import DeliveryCodec, delivery_schemas
+    from hub.events.schema_registry_client import register_versions
+    from tests.conftest import REPO_ROOT
+
+    SCHEMA_DIR = REPO_ROOT / "schemas" / "avro"
+
+    fake = FakeConfluentRegistry()
+    versions = [raw for _, raw in delivery_schemas(SCHEMA_DIR)]
+    subjects = ["recipient.electoral-value", "council.waste.updates-value"]
+    newest = register_versions(fake.client(), versions, subjects)
+    assert newest is not None and newest >= 100
+    for subject in subjects:
+        assert fake.subjects[subject] == [newest - 1, newest]  # v1 then v2, the same global ids
+    assert register_versions(fake.client(), versions, []) is None
+    codec = DeliveryCodec.from_dir(SCHEMA_DIR, newest)
+    assert codec.schema_id == newest and codec.raw == versions[-1]
+    assert DeliveryCodec.from_dir(SCHEMA_DIR).schema_id == 1002  # no registry: registry.json

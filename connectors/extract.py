@@ -202,7 +202,7 @@ class ExtractSqlConnector:
 
     def _decide(self, rows: Sequence[Mapping[str, Any]]) -> tuple[ExtractBatch, list[str]]:
         keys = [row[self.definition.key_column] for row in rows]
-        cells = [
+        cells: list[Mapping[str, Any]] = [
             mapped_row({str(k): cell_text(v) for k, v in row.items()}, self.columns) for row in rows
         ]
         cells, keys = last_per_id(cells, keys)

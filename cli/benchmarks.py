@@ -134,10 +134,16 @@ def bench_match(
     recipients: Annotated[int, typer.Option(help="Recipients an event is scored against")] = 5,
     events: Annotated[int, typer.Option(help="Events scored one by one")] = 500,
     seed: Annotated[int, typer.Option(help="Generator seed")] = 16,
+    events_only: Annotated[
+        bool, typer.Option("--events-only", help="Only the one-event timings (no bulk runs)")
+    ] = False,
+    train_people: Annotated[
+        int | None, typer.Option(help="Train on this many people of each extract (default: all)")
+    ] = None,
 ) -> None:
     """Identity resolution on a generated UK-like population with known truth: precision,
-    recall, review share; bulk and one-event timings."""
+    recall, review share; bulk and one-event timings (p50/p99 beside a plain baseline)."""
     from bench.match import run_match_bench
 
     hub_settings()  # logging set up as for every command
-    run_match_bench(people, recipients, events, seed, console)
+    run_match_bench(people, recipients, events, seed, console, events_only, train_people)

@@ -87,7 +87,7 @@ def import_command(
 def connectors_list() -> None:
     """The connectors configured in connectors.yaml (validated: errors name file, line and field)."""
     from cli.common import hub_settings, print_table, safe_url
-    from hub.connectors.config import FileDropDef, SqlOutboxDef
+    from hub.connectors.config import ExtractFileDef, ExtractSqlDef, FileDropDef, SqlOutboxDef
     from runtime.connectors import connector_defs
     from runtime.wiring import wire
 
@@ -97,6 +97,10 @@ def connectors_list() -> None:
     for d in defs:
         if isinstance(d, FileDropDef):
             where, event_type = str(d.folder_in(settings.data_dir)), d.event_type
+        elif isinstance(d, ExtractFileDef):
+            where, event_type = str(d.folder_in(settings.data_dir)), "(extract)"
+        elif isinstance(d, ExtractSqlDef):
+            where, event_type = f"{safe_url(d.url)} {d.table}.{d.key_column}", "(extract)"
         elif isinstance(d, SqlOutboxDef):
             where, event_type = f"{safe_url(d.url)} {d.table}", "(per row)"
         else:

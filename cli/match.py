@@ -185,7 +185,7 @@ def match_run(
                 )
             )
     if not dry_run:
-        MatchStore(engine).link(links, utcnow())
+        MatchStore(engine, settings.pseudonym_key.get_secret_value()).link(links, utcnow())
     print_table(
         f"{system}: matched in {result.seconds:.1f} s (model {version})",
         ("band", "records"),
@@ -204,7 +204,10 @@ def match_review(
     """Candidate pairs in the clerical band (decide them in the workbench or the API)."""
     from hub.identity.store import MatchStore
 
-    pairs = MatchStore(_open(hub_settings())).candidates(status)
+    settings = hub_settings()
+    pairs = MatchStore(_open(settings), settings.pseudonym_key.get_secret_value()).candidates(
+        status
+    )
     print_table(
         "Candidate pairs",
         ("seq", "event", "system", "record", "probability", "agreeing", "disagreeing"),
@@ -236,14 +239,15 @@ def match_unlink(
 
     settings = hub_settings()
     engine = _open(settings)
-    removed = MatchStore(engine).unlink(subject, system, by, utcnow())
+    secret = settings.pseudonym_key.get_secret_value()
+    removed = MatchStore(engine, secret).unlink(subject, system, by, utcnow())
     if removed is None:
         raise MatchCommandError(f"{subject} has no link to {system} (see `hub match links`)")
     console.print(
         f"unlinked {system} record {removed.local_id} from {subject} "
         f"(linked {removed.linked_at:%Y-%m-%d %H:%M} by {removed.method})"
     )
-    sent = deliveries_under(engine, settings.pseudonym_key.get_secret_value(), removed)
+    sent = deliveries_under(engine, secret, removed)
     print_table(
         f"Deliveries that went out under this link: {len(sent)}",
         ("delivery", "event", "type", "decided at", "outcome"),
@@ -256,7 +260,8 @@ def match_links(subject: Annotated[str, typer.Argument(help="The hub person")]) 
     """A person's links with their provenance, and the link log."""
     from hub.identity.store import MatchStore
 
-    store = MatchStore(_open(hub_settings()))
+    settings = hub_settings()
+    store = MatchStore(_open(settings), settings.pseudonym_key.get_secret_value())
     print_table(
         f"Links of {subject}",
         ("system", "record", "method", "probability", "model", "agreeing", "decided by"),

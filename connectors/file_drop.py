@@ -232,6 +232,28 @@ def _unique_destination(folder: Path, name: str) -> Path:
     return folder / f"{Path(name).stem}.{stamp}{Path(name).suffix}"
 
 
+def waiting_in(folder: Path, settle_s: float, now: float) -> list[Path]:
+    """Files in a watched folder ready to import (unchanged for settle_s), oldest first."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for entry in folder.iterdir():
+        if (
+            entry.is_file()
+            and not entry.name.startswith((".", "~$"))
+            and entry.suffix.lower() in IMPORTABLE
+            and not entry.name.endswith(RESULTS_SUFFIX)
+        ):
+            mtime = entry.stat().st_mtime
+            if now - mtime >= settle_s:
+                found.append((mtime, entry))
+    return [p for _, p in sorted(found)]
+
+
+def unique_destination(folder: Path, name: str) -> Path:
+    return _unique_destination(folder, name)
+
+
 class FileDropConnector:
     """Watches one folder for one source system and event type."""
 
@@ -252,20 +274,7 @@ class FileDropConnector:
 
     def waiting(self, now: float) -> list[Path]:
         """Files ready to import (unchanged for settle_s), oldest first."""
-        if not self.folder.is_dir():
-            return []
-        found = []
-        for entry in self.folder.iterdir():
-            if (
-                entry.is_file()
-                and not entry.name.startswith((".", "~$"))
-                and entry.suffix.lower() in IMPORTABLE
-                and not entry.name.endswith(RESULTS_SUFFIX)
-            ):
-                mtime = entry.stat().st_mtime
-                if now - mtime >= self.definition.settle_s:
-                    found.append((mtime, entry))
-        return [p for _, p in sorted(found)]
+        return waiting_in(self.folder, self.definition.settle_s, now)
 
     async def run_once(self) -> list[ImportSummary]:
         """Import every file waiting in the folder; broker errors propagate (the file stays)."""

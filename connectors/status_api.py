@@ -12,19 +12,21 @@ from pydantic import BaseModel, Field
 
 from hub.api.auth import current_system
 from hub.config.model import Role, System
-from hub.connectors.config import FileDropDef, SqlOutboxDef, SqlTableDef
+from hub.connectors.config import AnyConnectorDef, FileDropDef, SqlTableDef
 from hub.connectors.store import ConnectorStatus, ConnectorStore
 from hub.errors import PermissionDenied
 from hub.timeutil import utcnow
 
-ConnectorDef = FileDropDef | SqlTableDef | SqlOutboxDef
+ConnectorDef = AnyConnectorDef
 
 
 class ConnectorInfo(BaseModel):
     name: str
     kind: str = Field(description="file_drop, sql_table or sql_outbox")
     source: str
-    event_type: str | None = Field(description="None for an outbox (each row names its type)")
+    event_type: str | None = Field(
+        description="None for an outbox (each row names its type) and for an extract (no events)"
+    )
     enabled: bool
     paused: bool
     position: str = Field(description="Last change (or file) published and acknowledged")
@@ -47,7 +49,7 @@ def _info(d: ConnectorDef, s: ConnectorStatus, now: datetime) -> ConnectorInfo:
         name=d.name,
         kind=d.kind,
         source=d.source,
-        event_type=None if isinstance(d, SqlOutboxDef) else d.event_type,
+        event_type=d.event_type if isinstance(d, FileDropDef | SqlTableDef) else None,
         enabled=d.enabled,
         paused=s.paused,
         position=s.position,

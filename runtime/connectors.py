@@ -13,6 +13,7 @@ from pathlib import Path
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
+from connectors.extract import ExtractFileConnector, ExtractSqlConnector
 from connectors.file_drop import (
     FileDropConnector,
     ImportContext,
@@ -27,12 +28,21 @@ from hub.broker.producer import AiokafkaSender, make_producer
 from hub.broker.topics import TopicSpec
 from hub.config.model import Role
 from hub.config.watch import ConfigWatcher
-from hub.connectors.config import FileDropDef, SqlOutboxDef, SqlTableDef, load_connectors
+from hub.connectors.config import (
+    AnyConnectorDef,
+    ExtractFileDef,
+    ExtractSqlDef,
+    FileDropDef,
+    SqlOutboxDef,
+    SqlTableDef,
+    load_connectors,
+)
 from hub.connectors.rows import ImportTarget
 from hub.connectors.store import ConnectorStatus, ConnectorStore
 from hub.db.engine import make_engine
 from hub.errors import ConfigError, HubError, Problem
 from hub.events.publisher import EventPublisher
+from hub.identity.store import ServiceRecords
 from hub.journal.store import JournalStore
 from hub.settings import HubSettings
 from hub.signing.keys import record_keys
@@ -41,8 +51,14 @@ from runtime.wiring import Wiring, open_stores, wire
 
 log = structlog.get_logger("runtime.connectors")
 
-ConnectorDef = FileDropDef | SqlTableDef | SqlOutboxDef
-Connector = FileDropConnector | SqlTableConnector | SqlOutboxConnector
+ConnectorDef = AnyConnectorDef
+Connector = (
+    FileDropConnector
+    | SqlTableConnector
+    | SqlOutboxConnector
+    | ExtractFileConnector
+    | ExtractSqlConnector
+)
 
 
 def connector_defs(w: Wiring) -> tuple[ConnectorDef, ...]:
@@ -69,6 +85,7 @@ class Hub:
     connectors: ConnectorStore
     import_ctx: ImportContext
     poll_ctx: PollContext
+    records: ServiceRecords  # service record extracts (identity matching)
 
 
 @asynccontextmanager
@@ -106,6 +123,7 @@ async def connected(
                 publisher, store, w.registry, w.rules, stores.quality, settings.import_batch_size
             ),
             PollContext(publisher, store, w.registry, w.rules, stores.quality),
+            ServiceRecords(stores.engine),
         )
     finally:
         await producer.stop()
@@ -116,7 +134,11 @@ def build(d: ConnectorDef, hub: Hub) -> Connector:
     hub.connectors.ensure(d.name, d.kind)
     if isinstance(d, FileDropDef):
         return FileDropConnector(d, hub.w.settings.data_dir, hub.import_ctx)
+    if isinstance(d, ExtractFileDef):
+        return ExtractFileConnector(d, hub.w.settings.data_dir, hub.records, hub.connectors)
     engine = make_engine(d.resolved_url())
+    if isinstance(d, ExtractSqlDef):
+        return ExtractSqlConnector(d, engine, hub.records, hub.connectors)
     if isinstance(d, SqlTableDef):
         return SqlTableConnector(d, engine, hub.poll_ctx)
     return SqlOutboxConnector(d, engine, hub.poll_ctx)
@@ -167,7 +189,7 @@ async def run_connectors(
     chosen = [find_def(defs, n) for n in names] if names else [d for d in defs if d.enabled]
     # an outbox may carry any event type, and so may a connector added while running
     types = (
-        sorted({d.event_type for d in chosen if not isinstance(d, SqlOutboxDef)})
+        sorted({d.event_type for d in chosen if isinstance(d, FileDropDef | SqlTableDef)})
         if once and not any(isinstance(d, SqlOutboxDef) for d in chosen)
         else sorted(w.registry.event_types)
     )

@@ -29,7 +29,7 @@ def event_matcher(settings: HubSettings, engine: Engine) -> EventMatcher | None:
 
     return EventMatcher(
         ServiceRecords(engine),
-        MatchStore(engine),
+        MatchStore(engine, settings.pseudonym_key.get_secret_value()),
         ModelCache(settings.data_dir),
         settings.match_thresholds,
         settings.match_reference_system,
@@ -86,7 +86,7 @@ def match_context_for(settings: HubSettings, stores: Any) -> Any:
 
     return MatchContext(
         records=ServiceRecords(stores.engine),
-        store=MatchStore(stores.engine),
+        store=MatchStore(stores.engine, settings.pseudonym_key.get_secret_value()),
         release=release,
         reference_system=settings.match_reference_system,
     )

@@ -133,3 +133,16 @@ def chain_existing_rows(conn: Connection) -> None:
             text("UPDATE audit_record SET prev_hash = :p, row_hash = :h WHERE seq = :s"), updates
         )
         move_head(conn, head_seq, prev)
+
+
+def append_locked(
+    conn: Connection, rows: Sequence[dict[str, Any]], head: tuple[int, str]
+) -> tuple[int, str]:
+    """Append rows to the chain inside the caller's transaction, whose first statement took
+    the head's lock (`lock_head`, which returned `head`). Returns the new head."""
+    if not rows:
+        return head
+    seq, row_hash = chain(rows, *head)
+    insert_rows(conn, rows)
+    move_head(conn, seq, row_hash)
+    return seq, row_hash

@@ -16,12 +16,12 @@ import structlog
 
 from hub.config.loader import load_config
 from hub.config.model import HubConfig
-from hub.connectors.config import FileDropDef, SqlOutboxDef, SqlTableDef, load_connectors
+from hub.connectors.config import AnyConnectorDef, load_connectors
 from hub.errors import ConfigError, Problem
 from hub.events.schemas import SchemaRegistry
 
 log = structlog.get_logger("hub.config.watch")
-ConnectorDef = FileDropDef | SqlTableDef | SqlOutboxDef
+ConnectorDef = AnyConnectorDef
 
 
 def fingerprint(config_dir: Path) -> str:

@@ -20,6 +20,16 @@ connectors:
     kind: sql_outbox
     url: ...
     table: hub_outbox
+  - name: waste-extract              # a service record extract (identity matching), files
+    kind: extract_file
+    source: waste                    # whose people they are (any known system)
+    folder: drop/waste-extract
+    mapping: {local_id: account_no, given_names: forename}   # others: columns named as fields
+  - name: parking-extract            # the same from a change table, high-water mark
+    kind: extract_sql
+    url: ...
+    table: permit_holders
+    key_column: change_id
 ```
 """
 
@@ -38,6 +48,8 @@ from hub.connectors.dates import BadDateFormat, check_date_format
 from hub.connectors.mapping import ENVELOPE_FIELDS, RowMapping
 from hub.errors import ConfigError, Problem
 from hub.events.schemas import SchemaRegistry
+from hub.identity.extracts import DELETED as EXTRACT_DELETED
+from hub.identity.extracts import FIELDS as EXTRACT_FIELDS
 from hub.plain_errors import plain_message
 
 CONNECTORS_FILE = "connectors.yaml"
@@ -141,8 +153,48 @@ class SqlOutboxDef(_Sql):
     table: SqlName = "hub_outbox"
 
 
-_KINDS = ("file_drop", "sql_table", "sql_outbox")
-ConnectorDef = Annotated[FileDropDef | SqlTableDef | SqlOutboxDef, Field(discriminator="kind")]
+class _Extract(_Def):
+    """A service record extract (identity matching): the identifying fields of the source
+    system's people into the hub's service_record store, upserted by local id."""
+
+    mapping: dict[str, Column] = Field(
+        default_factory=dict,
+        description="extract field (local_id, given_names, ..., deleted) -> column; a field "
+        "not mapped is read from the column of its own name; other columns are never read",
+    )
+
+    def columns(self) -> dict[str, str]:
+        """Extract field -> the column it is read from."""
+        return {f: self.mapping.get(f, f) for f in (*EXTRACT_FIELDS, EXTRACT_DELETED)}
+
+
+class ExtractFileDef(_Extract):
+    kind: Literal["extract_file"]
+    folder: Path = Field(description="Watched folder; relative paths are under HUB_DATA_DIR")
+    poll_interval_s: float = Field(default=2.0, gt=0, le=3600)
+    settle_s: float = Field(
+        default=1.0, ge=0, le=3600, description="A file must be unchanged this long before import"
+    )
+    full_refresh: bool = Field(
+        default=False,
+        description="Each file is the whole extract: the system's records it lacks are deleted",
+    )
+
+    def folder_in(self, data_dir: Path) -> Path:
+        return self.folder if self.folder.is_absolute() else data_dir / self.folder
+
+
+class ExtractSqlDef(_Sql, _Extract):
+    kind: Literal["extract_sql"]
+    table: SqlName
+    key_column: SqlName = Field(
+        description="Unique, increasing column (e.g. a change sequence): the high-water mark"
+    )
+
+
+_KINDS = ("file_drop", "sql_table", "sql_outbox", "extract_file", "extract_sql")
+AnyConnectorDef = FileDropDef | SqlTableDef | SqlOutboxDef | ExtractFileDef | ExtractSqlDef
+ConnectorDef = Annotated[AnyConnectorDef, Field(discriminator="kind")]
 
 
 class ConnectorsFile(BaseModel):
@@ -153,7 +205,7 @@ class ConnectorsFile(BaseModel):
 
 def load_connectors(
     config_dir: Path, config: HubConfig, registry: SchemaRegistry
-) -> tuple[FileDropDef | SqlTableDef | SqlOutboxDef, ...]:
+) -> tuple[AnyConnectorDef, ...]:
     """Every connector in `connectors.yaml` (none if there is no such file); all problems at once."""
     file = config_dir / CONNECTORS_FILE
     if not file.exists():
@@ -184,12 +236,23 @@ def load_connectors(
             problems.append(
                 doc.problem((*at, "source"), "known_system", f"unknown system {d.source!r}")
             )
-        elif d.source not in sources:
+        elif d.source not in sources and not isinstance(d, _Extract):
             problems.append(
                 doc.problem((*at, "source"), "source_role", f"{d.source!r} is not a source")
             )
         if isinstance(d, FileDropDef | SqlTableDef):
             _check_mapping(doc, at, d, registry, problems)
+        if isinstance(d, _Extract):
+            allowed = (*EXTRACT_FIELDS, EXTRACT_DELETED)
+            for field in d.mapping:
+                if field not in allowed:
+                    problems.append(
+                        doc.problem(
+                            (*at, "mapping", field),
+                            "known_field",
+                            f"an extract has no field {field!r} (it has {', '.join(allowed)})",
+                        )
+                    )
     if problems:
         raise ConfigError(f"invalid configuration in {file}", problems)
     return tuple(defs)

@@ -59,15 +59,31 @@ def _truthy(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "y", "deleted")
 
 
-def parse_rows(rows: Iterable[Mapping[str, Any]], where: str = "records") -> ExtractBatch:
+def mapped_row(cells: Mapping[str, Any], columns: Mapping[str, str]) -> dict[str, Any]:
+    """A connector's row (any columns) as an extract row: only the mapped columns are read
+    (field -> column), empty cells left out; every other column is dropped unread."""
+    out: dict[str, Any] = {}
+    for field, column in columns.items():
+        value = cells.get(column)
+        if value is not None and str(value).strip() != "":
+            out[field] = value
+    return out
+
+
+def parse_rows(
+    rows: Iterable[Mapping[str, Any]],
+    where: str = "records",
+    numbers: Sequence[int | str] | None = None,
+) -> ExtractBatch:
     """Validate rows (dicts keyed by FIELDS, plus an optional `deleted` flag). Unknown keys are
-    refused (nothing but identifying fields is held); every problem is named (row and field)."""
+    refused (nothing but identifying fields is held); every problem is named (row and field).
+    `numbers`: how each row is named (a file's line number, a table's key) instead of [n]."""
     upserts: list[PersonFields] = []
     deletions: list[str] = []
     problems: list[Problem] = []
     seen: set[str] = set()
     for n, row in enumerate(rows, start=1):
-        at = f"{where}[{n}]"
+        at = f"{where}[{n}]" if numbers is None else f"{where} row {numbers[n - 1]}"
         unknown = sorted(set(row) - set(FIELDS) - {DELETED})
         if unknown:
             problems.append(

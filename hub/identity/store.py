@@ -6,14 +6,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, RowMapping, and_, delete, func, select, union_all, update
+from sqlalchemy import Engine, RowMapping, and_, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from hub.audit.ledger import append_locked, lock_head
 from hub.db.tables import IdentityLink, IdentityLinkLog, MatchCandidate, ServiceRecord
 from hub.identity.extracts import FIELDS, ExtractBatch, blocking_keys
+from hub.identity.linkaudit import LinkFact, audit_rows
 from hub.identity.model import FieldResult
 from hub.identity.normalise import PersonFields
 
@@ -31,6 +34,36 @@ def _insert(conn: Any) -> Any:
 
 def person_of(m: RowMapping) -> PersonFields:
     return PersonFields(**{f: m[f] for f in _PERSON})
+
+
+_KEY_COLUMNS = frozenset({"k_postcode", "k_uprn", "k_dob", "k_names"})
+_DOB = 1 + _PERSON.index("date_of_birth")  # in a candidate row: system, then the fields
+
+
+@lru_cache(maxsize=256)
+def _candidates_sql(shape: tuple[tuple[str, int], ...], mark: str, limit: int) -> str:
+    """UNION ALL of one limited, indexed lookup per (system, key column with n values)."""
+    cols = ", ".join(("system", *_PERSON))
+    selects = []
+    for i, (col, n) in enumerate(shape):
+        if col not in _KEY_COLUMNS:
+            raise ValueError(f"not a blocking key column: {col!r}")
+        marks = ", ".join([mark] * n)
+        selects.append(
+            f"SELECT {cols} FROM (SELECT {cols} FROM service_record WHERE system = {mark} "
+            f"AND {col} IN ({marks}) LIMIT {limit}) AS c{i}"
+        )
+    return " UNION ALL ".join(selects)
+
+
+def _person_row(row: Sequence[Any]) -> PersonFields:
+    """A candidate row (system, then the person's fields) as PersonFields; SQLite's driver
+    hands the date of birth back as ISO text."""
+    values = list(row[1:])
+    dob = row[_DOB]
+    if isinstance(dob, str):
+        values[_DOB - 1] = date.fromisoformat(dob)
+    return PersonFields(*values)
 
 
 @dataclass(frozen=True)
@@ -102,28 +135,26 @@ class ServiceRecords:
         self, systems: Sequence[str], keys: Mapping[str, Sequence[str]], limit: int = 50
     ) -> dict[str, list[PersonFields]]:
         """Records of each system sharing a blocking key with the probe: one indexed lookup per
-        key (system, key), at most `limit` records each, in one statement."""
-        if not systems:
-            return {}
-        parts = [
-            select(_REC)
-            .where((_REC.c.system == system) & _REC.c[col].in_(list(values)))
-            .limit(limit)
-            for system in systems
-            for col, values in keys.items()
-            if values
-        ]
-        if not parts:
-            return {}
+        (system, key), at most `limit` records each, in one statement. The hot path of scoring
+        one event: the SQL text is built once per shape and run on the driver directly."""
+        parts = [(s, col, tuple(values)) for s in systems for col, values in keys.items() if values]
         out: dict[str, list[PersonFields]] = {s: [] for s in systems}
+        if not parts:
+            return out
         seen: set[tuple[str, str]] = set()
-        stmt = union_all(*(p.subquery().select() for p in parts))
         with self.engine.connect() as conn:
-            for row in conn.execute(stmt):
-                if (row.system, row.local_id) in seen:
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            sql = _candidates_sql(tuple((col, len(v)) for _, col, v in parts), mark, int(limit))
+            params: list[Any] = []
+            for system, _, values in parts:
+                params.append(system)
+                params.extend(values)
+            for row in conn.exec_driver_sql(sql, tuple(params)):
+                system, local_id = row[0], row[1]
+                if (system, local_id) in seen:
                     continue
-                seen.add((row.system, row.local_id))
-                out[row.system].append(person_of(row._mapping))
+                seen.add((system, local_id))
+                out[system].append(_person_row(row))
         return out
 
     def all(self, system: str) -> Iterator[PersonFields]:
@@ -222,18 +253,64 @@ def _candidate(m: RowMapping) -> CandidatePair:
     )
 
 
-class MatchStore:
-    """Links with provenance, their log, and the candidate pairs waiting for a person."""
+def _link_row(m: RowMapping) -> LinkRow:
+    return LinkRow(
+        subject=m["subject"],
+        system=m["system"],
+        local_id=m["local_id"],
+        method=m["method"],
+        probability=m["match_probability"],
+        model_version=m["model_version"],
+        agreeing=tuple(json.loads(m["agreeing"])) if m["agreeing"] else (),
+        decided_by=m["decided_by"],
+        event_id=m["event_id"],
+        linked_at=m["linked_at"],
+    )
 
-    def __init__(self, engine: Engine) -> None:
+
+def _fact(action: str, m: Mapping[str, Any]) -> LinkFact:
+    """A link log row (as written) as the audit trail's fact."""
+    agreeing = m.get("agreeing")
+    return LinkFact(
+        action=action,
+        method=m["method"],
+        subject=m["subject"],
+        system=m["system"],
+        local_id=m["local_id"],
+        probability=m["probability"],
+        model_version=m["model_version"],
+        agreeing=tuple(json.loads(agreeing)) if agreeing else (),
+        decided_by=m["decided_by"],
+        event_id=m["event_id"],
+    )
+
+
+class MatchStore:
+    """Links with provenance, their log, and the candidate pairs waiting for a person.
+
+    Every row of the link log is also appended to the hash-chained audit trail, in the same
+    transaction (references only: hub.identity.linkaudit), so `hub audit verify` covers links
+    and IG finds them by the person's hub id. `secret` is the pseudonym key (HUB_PSEUDONYM_KEY).
+    """
+
+    def __init__(self, engine: Engine, secret: str) -> None:
         self.engine = engine
+        self.secret = secret
+
+    def _audit(
+        self, conn: Any, head: tuple[int, str], log_rows: Sequence[Mapping[str, Any]], at: datetime
+    ) -> tuple[int, str]:
+        facts = [_fact(r["action"], r) for r in log_rows]
+        return append_locked(conn, audit_rows(self.secret, facts, at), head)
 
     def link(self, links: Sequence[NewLink], at: datetime) -> None:
-        """Write links (one per person and system: a newer link replaces an older) and log them."""
+        """Write links (one per person and system: a newer link replaces an older), log them
+        and audit them."""
         if not links:
             return
         latest = {(lk.subject, lk.system): lk for lk in links}
         with self.engine.begin() as conn:
+            head = lock_head(conn)  # first: the chain's lock orders this transaction
             ins = _insert(conn)(_LINK)
             rows = [
                 {
@@ -261,73 +338,63 @@ class MatchStore:
                     ),
                     chunk,
                 )
-                conn.execute(
-                    _LOG.insert(),
-                    [
-                        {
-                            "at": at,
-                            "action": "linked",
-                            "method": r["method"],
-                            "subject": r["subject"],
-                            "system": r["system"],
-                            "local_id": r["local_id"],
-                            "probability": r["match_probability"],
-                            "model_version": r["model_version"],
-                            "agreeing": r["agreeing"],
-                            "decided_by": r["decided_by"],
-                            "event_id": r["event_id"],
-                        }
-                        for r in chunk
-                    ],
-                )
+                log_rows = [
+                    {
+                        "at": at,
+                        "action": "linked",
+                        "method": r["method"],
+                        "subject": r["subject"],
+                        "system": r["system"],
+                        "local_id": r["local_id"],
+                        "probability": r["match_probability"],
+                        "model_version": r["model_version"],
+                        "agreeing": r["agreeing"],
+                        "decided_by": r["decided_by"],
+                        "event_id": r["event_id"],
+                    }
+                    for r in chunk
+                ]
+                conn.execute(_LOG.insert(), log_rows)
+                head = self._audit(conn, head, log_rows, at)
 
     def links_of(self, subject: str) -> list[LinkRow]:
         with self.engine.connect() as conn:
             return [
-                LinkRow(
-                    subject=r.subject,
-                    system=r.system,
-                    local_id=r.local_id,
-                    method=r.method,
-                    probability=r.match_probability,
-                    model_version=r.model_version,
-                    agreeing=tuple(json.loads(r.agreeing)) if r.agreeing else (),
-                    decided_by=r.decided_by,
-                    event_id=r.event_id,
-                    linked_at=r.linked_at,
-                )
+                _link_row(r._mapping)
                 for r in conn.execute(
                     select(_LINK).where(_LINK.c.subject == subject).order_by(_LINK.c.system)
                 )
             ]
 
     def unlink(self, subject: str, system: str, by: str, at: datetime) -> LinkRow | None:
-        """Remove the person's link to `system` (logged with who undid it); the link removed."""
-        current = next((lk for lk in self.links_of(subject) if lk.system == system), None)
-        if current is None:
-            return None
+        """Remove the person's link to `system` (logged and audited with who undid it); the
+        link removed, or None when there was none."""
         with self.engine.begin() as conn:
+            head = lock_head(conn)
+            row = conn.execute(
+                select(_LINK).where((_LINK.c.subject == subject) & (_LINK.c.system == system))
+            ).first()
+            if row is None:
+                return None
+            current = _link_row(row._mapping)
             conn.execute(
                 delete(_LINK).where((_LINK.c.subject == subject) & (_LINK.c.system == system))
             )
-            conn.execute(
-                _LOG.insert(),
-                [
-                    {
-                        "at": at,
-                        "action": "unlinked",
-                        "method": current.method,
-                        "subject": subject,
-                        "system": system,
-                        "local_id": current.local_id,
-                        "probability": current.probability,
-                        "model_version": current.model_version,
-                        "agreeing": json.dumps(list(current.agreeing)),
-                        "decided_by": by,
-                        "event_id": current.event_id,
-                    }
-                ],
-            )
+            log_row = {
+                "at": at,
+                "action": "unlinked",
+                "method": current.method,
+                "subject": subject,
+                "system": system,
+                "local_id": current.local_id,
+                "probability": current.probability,
+                "model_version": current.model_version,
+                "agreeing": json.dumps(list(current.agreeing)),
+                "decided_by": by,
+                "event_id": current.event_id,
+            }
+            conn.execute(_LOG.insert(), [log_row])
+            self._audit(conn, head, [log_row], at)
         return current
 
     def log(self, subject: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
@@ -394,24 +461,22 @@ class MatchStore:
                 .values(status=status, decided_by=by, decided_at=at)
             ).rowcount
             if changed and status in ("rejected", "not_sure"):
+                head = lock_head(conn)
                 row = conn.execute(select(_CAND).where(_CAND.c.seq == seq)).one()
-                conn.execute(
-                    _LOG.insert(),
-                    [
-                        {
-                            "at": at,
-                            "action": status,
-                            "method": "clerical",
-                            "subject": row.subject,
-                            "system": row.system,
-                            "local_id": row.local_id,
-                            "probability": row.probability,
-                            "model_version": row.model_version,
-                            "decided_by": by,
-                            "event_id": row.event_id,
-                        }
-                    ],
-                )
+                log_row = {
+                    "at": at,
+                    "action": status,
+                    "method": "clerical",
+                    "subject": row.subject,
+                    "system": row.system,
+                    "local_id": row.local_id,
+                    "probability": row.probability,
+                    "model_version": row.model_version,
+                    "decided_by": by,
+                    "event_id": row.event_id,
+                }
+                conn.execute(_LOG.insert(), [log_row])
+                self._audit(conn, head, [log_row], at)
         return bool(changed)
 
     def close_others(self, source: str, event_id: str, system: str, at: datetime) -> None:

@@ -80,7 +80,7 @@ def test_candidates_are_found_by_each_blocking_key(migrated_engine: Engine) -> N
 
 
 def test_links_decisions_and_unlinks_are_logged_with_provenance(migrated_engine: Engine) -> None:
-    store = MatchStore(migrated_engine)
+    store = MatchStore(migrated_engine, "a-test-pseudonym-secret-of-32-characters")
     now = utcnow()
     fields = [FieldResult("given_name", "exact", "agree", 6.5)]
     store.add_candidates(

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from hub.api.auth import current_system
 from hub.config.model import Role, System
-from hub.errors import Conflict, PermissionDenied
+from hub.errors import Conflict, NotFound, PermissionDenied
 from hub.identity.extracts import MAX_BATCH, parse_rows
 from hub.identity.normalise import PersonFields
 from hub.identity.store import CandidatePair, MatchStore, NewLink, ServiceRecords
@@ -23,10 +23,6 @@ from hub.timeutil import utcnow
 
 router = APIRouter(tags=["identity"])
 Release = Callable[[str, str], Awaitable[bool]]  # (source, event id) -> re-published?
-
-
-def NotFound(message: str) -> HTTPException:
-    return HTTPException(404, message)
 
 
 class NotOpen(Conflict):

@@ -173,3 +173,28 @@ def test_a_form_post_without_the_sessions_token_is_refused(client: TestClient) -
     # API keys: a bearer request needs no token
     headers = {"Authorization": "Bearer demo-information-governance-key"}
     assert client.get("/v1/audit/verify", headers=headers).status_code == 200
+
+
+def test_the_ig_api_lists_take_dates_and_say_how_many_matched(client: TestClient) -> None:
+    headers = {"Authorization": "Bearer demo-information-governance-key"}
+    first = DAYS[0].isoformat()
+    day = {"from": first, "to": first, "limit": 1000}
+    consent = client.get("/v1/audit/consent-withdrawals", params=day, headers=headers)
+    assert consent.status_code == 200, consent.text
+    assert len(consent.json()) == PER_DAY and consent.headers["x-total-count"] == str(PER_DAY)
+    rejected = client.get("/v1/rejected", params=day, headers=headers)
+    assert len(rejected.json()) == REJECTED_PER_DAY
+    assert rejected.headers["x-total-count"] == str(REJECTED_PER_DAY)
+    # a capped answer says how many there are in all; page 2 holds the next ones
+    capped = client.get("/v1/audit/consent-withdrawals", params={"limit": 100}, headers=headers)
+    assert len(capped.json()) == 100 and capped.headers["x-total-count"] == "1200"
+    second = client.get(
+        "/v1/audit/consent-withdrawals", params={"limit": 100, "page": 2}, headers=headers
+    )
+    assert {r["subject_key"] for r in second.json()}.isdisjoint(
+        r["subject_key"] for r in capped.json()
+    )
+    log = client.get("/v1/audit/access-log", params={"limit": 10}, headers=headers)
+    assert len(log.json()) == 10 and log.headers["x-total-count"] == "250"
+    quality = client.get("/v1/quality", params={"since": first, "until": first}, headers=headers)
+    assert [r["count"] for r in quality.json()["rows"]] == [5]

@@ -20,7 +20,7 @@ from hub.rejected.store import RejectedStore, Rejection
 from hub.settings import HubSettings
 from runtime.api import create_app
 from runtime.wiring import open_stores
-from tests.workbench_client import csrf_token, key_sign_in
+from tests.workbench_client import IG_KEY, csrf_token, key_sign_in
 
 DAYS = [date(2026, 11, 2) + timedelta(days=i) for i in range(4)]  # GMT: UK day = UTC day
 PER_DAY = 300  # 1,200 consent withdrawals in all
@@ -170,6 +170,12 @@ def test_a_form_post_without_the_sessions_token_is_refused(client: TestClient) -
     )
     assert verified.status_code == 303
     assert 'id="verify-status"' in client.get("/dashboard/audit").text
+    # the key sign-in form too: without the token no session is opened
+    stranger = TestClient(client.app)
+    refused = stranger.post("/dashboard/login", data={"api_key": IG_KEY}, follow_redirects=False)
+    assert refused.status_code == 403 and "nothing was done" in refused.text
+    assert stranger.get("/dashboard", follow_redirects=False).status_code == 303
+    assert key_sign_in(stranger).status_code == 303
     # API keys: a bearer request needs no token
     headers = {"Authorization": "Bearer demo-information-governance-key"}
     assert client.get("/v1/audit/verify", headers=headers).status_code == 200

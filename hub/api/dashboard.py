@@ -205,19 +205,22 @@ class Desk:
 
     def render(self, name: str, active: str, status: int | None = None, **context: Any
                ) -> HTMLResponse:  # fmt: skip
-        context.setdefault("error", self.error)
+        """The page; without an explicit status, a 422 showing what to correct in the dates or
+        page number when they were wrong."""
+        if status is None:
+            status = self.status
+            context.setdefault("error", self.error)
         context.setdefault("q", dict(self.request.query_params))
-        code = self.status if status is None else status
-        return page(self.request, name, self.who, active, code, self.config, **context)
+        return page(self.request, name, self.who, active, status, self.config, **context)
 
-    def links(self, found: Page[Any]) -> dict[str, str]:
-        """This page's address with another page number (the other inputs kept)."""
+    def links(self, found: Page[Any], path: str | None = None) -> dict[str, str]:
+        """This page's address (or `path`'s) with another page number, the other inputs kept."""
 
         def at(number: int) -> str:
             q = {k: v for k, v in self.request.query_params.items() if k != "page"}
             if number > 1:
                 q["page"] = str(number)
-            return self.request.url.path + ("?" + urlencode(q) if q else "")
+            return (path or self.request.url.path) + ("?" + urlencode(q) if q else "")
 
         return {"first": at(1), "previous": at(found.number - 1), "next": at(found.number + 1)}
 
@@ -602,6 +605,7 @@ async def review_retry(seq: int, d: Form) -> Response:
             done = f"Review item {seq} was sent to the router again (event {event_id})."
             return RedirectResponse("/dashboard/review?" + urlencode({"done": done}), 303)
     found = await asyncio.to_thread(ReviewStore(d.ig.engine).page, "open", 1, REVIEW_PAGE)
-    return d.render("review.html", "review", 409, found=found, links=d.links(found),
+    links = d.links(found, "/dashboard/review")
+    return d.render("review.html", "review", 409, found=found, links=links,
                     shown="open", message=None, error=error,
                     can_retry=d.wb.retry is not None)  # fmt: skip

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import Engine, insert
 
 from hub.audit.queries import CONSENT, consent_withdrawals_page
-from hub.rejected.store import Rejection, RejectedStore
+from hub.rejected.store import RejectedStore, Rejection
 
 DAY = date(2026, 7, 1)  # BST: the UK day is 2026-06-30 23:00 to 2026-07-01 23:00 UTC
 EDGES = [

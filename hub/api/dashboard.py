@@ -594,7 +594,9 @@ async def review(d: Signed) -> Response:
 
 @router.post("/review/{seq}/retry", response_model=None)
 async def review_retry(seq: int, d: Form) -> Response:
-    if d.wb.retry is None:
+    if not 1 <= seq <= MAX_INT64:
+        error = f"There is no review item {seq}."
+    elif d.wb.retry is None:
         error = "Retrying is not available in this process: use `hub review retry`."
     else:
         try:

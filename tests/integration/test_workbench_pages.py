@@ -170,6 +170,8 @@ def test_a_form_post_without_the_sessions_token_is_refused(client: TestClient) -
     )
     assert verified.status_code == 303
     assert 'id="verify-status"' in client.get("/dashboard/audit").text
+    huge = client.post(f"/dashboard/review/{2**64}/retry", data={"csrf_token": token})
+    assert huge.status_code == 409 and "There is no review item" in huge.text
     # the key sign-in form too: without the token no session is opened
     stranger = TestClient(client.app)
     refused = stranger.post("/dashboard/login", data={"api_key": IG_KEY}, follow_redirects=False)

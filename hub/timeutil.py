@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 UK = ZoneInfo("Europe/London")
@@ -15,3 +15,17 @@ def utcnow() -> datetime:
 def uk_date(moment: datetime) -> date:
     """The calendar date in the UK at `moment`: agreements and event dates are UK dates."""
     return moment.astimezone(UK).date()
+
+
+def uk_day_start(d: date) -> datetime:
+    """Midnight at the start of a UK calendar day, in UTC (BST-aware)."""
+    return datetime.combine(d, time.min, tzinfo=UK).astimezone(UTC)
+
+
+def utc_bounds(
+    date_from: date | None, date_to: date | None
+) -> tuple[datetime | None, datetime | None]:
+    """[start, end) in UTC of UK days from..to inclusive (either may be open)."""
+    start = uk_day_start(date_from) if date_from else None
+    end = uk_day_start(date_to + timedelta(days=1)) if date_to and date_to < date.max else None
+    return start, end

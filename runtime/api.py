@@ -187,7 +187,7 @@ def create_app(settings: HubSettings) -> FastAPI:
     app.include_router(dashboard.router)
     app.include_router(match_api.router)
     app.include_router(connectors_router(ConnectorStore(stores.engine), connector_defs(w)))
-    dashboard.mount_static(app)
+    dashboard.install(app)
     if not settings.schema_registry_url:  # the hub's own registry, read over HTTP
         app.state.schema_view = RegistryView.build(
             w.registry,

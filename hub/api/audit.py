@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from hub.access.keys import KeyStore
 from hub.api.auth import current_system, require_role
 from hub.api.context import ApiContext, api_context
+from hub.api.counted import COUNTED, FROM, PAGE, TO, counted
 from hub.api.ig_context import IgContext, ig_context
 from hub.api.limits import MAX_INT64
 from hub.api.signin import Person, session_person
@@ -28,8 +29,8 @@ from hub.audit.queries import (
     TransferPage,
     TransferQuery,
     agreements_overview,
-    consent_withdrawals,
-    failures,
+    consent_withdrawals_page,
+    failures_page,
     withheld_by_reason,
 )
 from hub.audit.store import AuditRow
@@ -40,6 +41,7 @@ from hub.errors import PermissionDenied
 from hub.timeutil import utcnow
 
 router = APIRouter(prefix="/v1/audit", tags=["audit (IG)"])
+
 
 PURPOSE = Query(
     description="Why you are reading about this person (recorded in the access log); "
@@ -175,35 +177,52 @@ async def withheld(
     return await asyncio.to_thread(withheld_by_reason, ig.engine, date_from, date_to)
 
 
-@router.get("/failures", response_model=list[AuditRow])
+@router.get("/failures", response_model=list[AuditRow], responses=COUNTED)
 async def failed(
-    ig: Ig, _: IG, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    response: Response,
+    ig: Ig,
+    _: IG,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    page: Annotated[int, PAGE] = 1,
 ) -> list[AuditRow]:
-    """Deliveries that failed after their retries (dead letters), newest first."""
-    return await asyncio.to_thread(failures, ig.engine, limit)
+    """Deliveries that failed after their retries (dead letters), newest first;
+    `X-Total-Count` says how many failed in all."""
+    return counted(response, await asyncio.to_thread(failures_page, ig.engine, page, limit))
 
 
-@router.get("/consent-withdrawals", response_model=list[ConsentWithdrawal])
+@router.get("/consent-withdrawals", response_model=list[ConsentWithdrawal], responses=COUNTED)
 async def withdrawals(
+    response: Response,
     ctx: Annotated[ApiContext, Depends(api_context)],
     ig: Ig,
     _: IG,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    page: Annotated[int, PAGE] = 1,
+    date_from: Annotated[date | None, FROM] = None,
+    date_to: Annotated[date | None, TO] = None,
 ) -> list[ConsentWithdrawal]:
-    """Consent withdrawals and objections, newest first (pseudonymous keys)."""
+    """Consent withdrawals and objections effective within the dates, newest first
+    (pseudonymous keys); `X-Total-Count` says how many matched in all."""
     secret = ctx.settings.pseudonym_key.get_secret_value()
-    return await asyncio.to_thread(consent_withdrawals, ig.engine, secret, limit)
+    found = await asyncio.to_thread(
+        consent_withdrawals_page, ig.engine, secret, date_from, date_to, page, limit
+    )
+    return counted(response, found)
 
 
-@router.get("/access-log", response_model=list[AccessLogEntry])
+@router.get("/access-log", response_model=list[AccessLogEntry], responses=COUNTED)
 async def access_log(
+    response: Response,
     ig: Ig,
     _: IG,
     subject_key: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    page: Annotated[int, PAGE] = 1,
 ) -> list[AccessLogEntry]:
-    """Who read the audit about a person, when and why, newest first."""
-    return await asyncio.to_thread(ig.access.access_log, subject_key, limit)
+    """Who read the audit about a person, when and why, newest first; `X-Total-Count` says how
+    many reads there are in all."""
+    found = await asyncio.to_thread(ig.access.access_log_page, subject_key, page, limit)
+    return counted(response, found)
 
 
 class ChainStatus(BaseModel):

@@ -85,8 +85,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # every 404 carries the same code, an unknown path's as hub.errors.NotFound's
+        code = NotFound.code if exc.status_code == 404 else f"http_{exc.status_code}"
         return JSONResponse(
-            error_body(f"http_{exc.status_code}", str(exc.detail)),
+            error_body(code, str(exc.detail)),
             exc.status_code,
             headers=getattr(exc, "headers", None),  # e.g. Allow on a 405
         )

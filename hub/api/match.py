@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from hub.api.auth import current_system
+from hub.api.limits import MAX_INT64
 from hub.config.model import Role, System
-from hub.errors import Conflict, PermissionDenied
+from hub.errors import Conflict, NotFound, PermissionDenied
 from hub.identity.extracts import MAX_BATCH, parse_rows
 from hub.identity.normalise import PersonFields
 from hub.identity.store import CandidatePair, MatchStore, NewLink, ServiceRecords
@@ -23,10 +24,7 @@ from hub.timeutil import utcnow
 
 router = APIRouter(tags=["identity"])
 Release = Callable[[str, str], Awaitable[bool]]  # (source, event id) -> re-published?
-
-
-def NotFound(message: str) -> HTTPException:
-    return HTTPException(404, message)
+PairId = Annotated[int, Path(ge=1, le=MAX_INT64, description="The candidate pair's id")]
 
 
 class NotOpen(Conflict):
@@ -182,7 +180,7 @@ async def _side_by_side(ctx: MatchContext, c: CandidatePair) -> PairOut:
 
 @router.get("/v1/match/candidates/{seq}", response_model=PairOut)
 async def get_pair(
-    seq: int,
+    seq: PairId,
     ctx: Annotated[MatchContext, Depends(match_context)],
     system: Annotated[System, Depends(current_system)],
 ) -> PairOut:
@@ -207,7 +205,7 @@ class DecisionOut(BaseModel):
 
 @router.post("/v1/match/candidates/{seq}/decision", response_model=DecisionOut)
 async def decide_pair(
-    seq: int,
+    seq: PairId,
     body: DecisionIn,
     ctx: Annotated[MatchContext, Depends(match_context)],
     system: Annotated[System, Depends(current_system)],

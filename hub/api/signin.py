@@ -6,10 +6,15 @@ SameSite=Lax (the provider's redirect back must carry it), Secure unless the API
 loopback only, and never holds a key: an OIDC sign-in keeps the person's id token claims that
 the hub uses (sub, name, email, roles); an API-key sign-in keeps a random session id whose key
 hash lives in this process's memory (re-checked on every request, so a rotated key ends it).
+
+Every workbench form that changes something carries the session's CSRF token (a synchronizer
+token: random, kept in the signed session, renewed at sign-in) and is refused without it, so
+another site cannot make a signed-in browser act (SameSite=Lax alone leaves that to browsers).
 """
 
 from __future__ import annotations
 
+import hmac
 import secrets
 import time
 from collections.abc import Iterable, Mapping
@@ -28,6 +33,8 @@ from hub.settings import HubSettings
 
 SESSION_COOKIE = "hub_session"
 SESSION_KEY = "who"
+CSRF_KEY = "csrf"
+CSRF_FIELD = "csrf_token"
 
 
 @dataclass(frozen=True)
@@ -186,6 +193,25 @@ def session_person(
             return None
         return Person(system.id, system.name, system.roles, "system")
     return None
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token for the forms of a page (made on first use; "" without sessions)."""
+    if "session" not in request.scope:
+        return ""
+    token = request.session.get(CSRF_KEY)
+    if not isinstance(token, str) or not token:
+        token = secrets.token_urlsafe(32)
+        request.session[CSRF_KEY] = token
+    return token
+
+
+def csrf_ok(request: Request, sent: str | None) -> bool:
+    """Whether a form carried this session's CSRF token (constant-time comparison)."""
+    expected = request.session.get(CSRF_KEY) if "session" in request.scope else None
+    if not isinstance(expected, str) or not expected or not sent:
+        return False
+    return hmac.compare_digest(expected.encode(), sent.encode())
 
 
 def remember_person(request: Request, person: Person) -> None:

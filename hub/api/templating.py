@@ -11,6 +11,7 @@ from fastapi import Request
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from hub.api.signin import CSRF_FIELD, csrf_token
 from hub.config.review import ReviewFlag
 from hub.config.watch import ConfigWatcher, refusal_lines
 from hub.policy.reasons import sentence
@@ -70,6 +71,8 @@ def inline_css() -> Markup:
 def render(request: Request, name: str, **context: Any) -> str:
     names = context.get("names") or {}
     context.setdefault("svc", lambda sid: names.get(sid) or sid or "-")
+    context.setdefault("csrf_field", CSRF_FIELD)
+    context.setdefault("csrf_token", csrf_token(request))
     watcher = getattr(request.app.state, "config_watcher", None)
     context.setdefault(
         "config_refused", refusal_lines(watcher if isinstance(watcher, ConfigWatcher) else None)

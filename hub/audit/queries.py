@@ -17,8 +17,10 @@ from hub.audit.store import AuditRow, audit_row
 from hub.config.model import HubConfig
 from hub.config.review import review_flags
 from hub.db.tables import ConsentRecord, IdentityLink, IngestJournal, ReviewItem, SubjectStatus
+from hub.paging import Page, fetch_page
 from hub.pseudonym import subject_key
 from hub.subjects.store import SubjectStore
+from hub.timeutil import utc_bounds
 
 CONSENT: Table = ConsentRecord.__table__  # type: ignore[attr-defined]
 LINK: Table = IdentityLink.__table__  # type: ignore[attr-defined]
@@ -229,9 +231,15 @@ def withheld_by_reason(
 
 
 def failures(engine: Engine, limit: int = 100) -> list[AuditRow]:
+    return list(failures_page(engine, 1, limit).rows)
+
+
+def failures_page(engine: Engine, number: int = 1, size: int = 100) -> Page[AuditRow]:
+    """Failed deliveries, newest first, a page at a time (with how many failed in all)."""
     stmt = select(AUDIT).where(AUDIT.c.outcome == "failed", in_chain()).order_by(AUDIT.c.seq.desc())
     with engine.connect() as conn:
-        return [audit_row(r._mapping) for r in conn.execute(stmt.limit(limit))]
+        rows, total = fetch_page(conn, stmt, number, size)
+    return Page([audit_row(r._mapping) for r in rows], total, number, size)
 
 
 class DayCount(BaseModel):
@@ -272,20 +280,37 @@ class ConsentWithdrawal(BaseModel):
 
 
 def consent_withdrawals(engine: Engine, secret: str, limit: int = 100) -> list[ConsentWithdrawal]:
-    stmt = (
-        select(CONSENT)
-        .where(CONSENT.c.action.in_(("withdrawn", "objection")))
-        .order_by(CONSENT.c.effective_at.desc())
-        .limit(limit)
-    )
+    """The latest withdrawals and objections (`limit` of them), newest first."""
+    return list(consent_withdrawals_page(engine, secret, None, None, 1, limit).rows)
+
+
+def consent_withdrawals_page(
+    engine: Engine,
+    secret: str,
+    date_from: date | None,
+    date_to: date | None,
+    number: int = 1,
+    size: int = 500,
+) -> Page[ConsentWithdrawal]:
+    """Withdrawals and objections effective within UK days from..to (inclusive, either open),
+    newest first, a page at a time; the dates are in the query, so no day is cut off by a cap."""
+    start, end = utc_bounds(date_from, date_to)
+    stmt = select(CONSENT).where(CONSENT.c.action.in_(("withdrawn", "objection")))
+    if start is not None:
+        stmt = stmt.where(CONSENT.c.effective_at >= start)
+    if end is not None:
+        stmt = stmt.where(CONSENT.c.effective_at < end)
+    stmt = stmt.order_by(CONSENT.c.effective_at.desc(), CONSENT.c.seq.desc())
     with engine.connect() as conn:
-        return [
-            ConsentWithdrawal(
-                subject_key=subject_key(secret, m["subject"]),
-                action=m["action"],
-                purpose=m["purpose"],
-                recipient=m["recipient"],
-                effective_at=m["effective_at"],
-            )
-            for m in (r._mapping for r in conn.execute(stmt))
-        ]
+        rows, total = fetch_page(conn, stmt, number, size)
+    found = [
+        ConsentWithdrawal(
+            subject_key=subject_key(secret, m["subject"]),
+            action=m["action"],
+            purpose=m["purpose"],
+            recipient=m["recipient"],
+            effective_at=m["effective_at"],
+        )
+        for m in (r._mapping for r in rows)
+    ]
+    return Page(found, total, number, size)

@@ -28,6 +28,7 @@ from hub.audit.queries import (
 from hub.audit.store import AuditRow
 from hub.db.tables import AuditAccessLog
 from hub.errors import Problem, ProblemsError
+from hub.paging import Page, fetch_page
 
 ACCESS_LOG: Table = AuditAccessLog.__table__  # type: ignore[attr-defined]
 MIN_PURPOSE = 5
@@ -232,11 +233,18 @@ class SubjectAccess:
         return search(self.engine, q, resolved)
 
     def access_log(self, subject_key: str | None = None, limit: int = 100) -> list[AccessLogEntry]:
-        stmt = select(ACCESS_LOG).order_by(ACCESS_LOG.c.id.desc()).limit(limit)
+        return list(self.access_log_page(subject_key, 1, limit).rows)
+
+    def access_log_page(
+        self, subject_key: str | None = None, number: int = 1, size: int = 100
+    ) -> Page[AccessLogEntry]:
+        """Reads about people, newest first, a page at a time (with how many in all)."""
+        stmt = select(ACCESS_LOG).order_by(ACCESS_LOG.c.id.desc())
         if subject_key:
             stmt = stmt.where(ACCESS_LOG.c.subject_key == subject_key)
         with self.engine.connect() as conn:
-            return access_log_entries(conn.execute(stmt))
+            rows, total = fetch_page(conn, stmt, number, size)
+        return Page(access_log_entries(rows), total, number, size)
 
 
 def access_log_entries(rows: Iterable[Row[Any]]) -> list[AccessLogEntry]:

@@ -3,8 +3,7 @@ version produced), checkpoints, the access log over a date range, and review-dat
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, Table, func, select
@@ -15,23 +14,12 @@ from hub.audit.subject_access import ACCESS_LOG, AccessLogEntry, access_log_entr
 from hub.config.model import Agreement, HubConfig
 from hub.config.review import ReviewFlag, review_flags
 from hub.db.tables import AuditCheckpoint
+from hub.paging import Page, fetch_page
+from hub.timeutil import uk_day_start, utc_bounds
 
-UK = ZoneInfo("Europe/London")
+__all__ = ["uk_day_start", "utc_bounds"]  # where the workbench's callers found them
+
 CHECKPOINTS: Table = AuditCheckpoint.__table__  # type: ignore[attr-defined]
-
-
-def uk_day_start(d: date) -> datetime:
-    """Midnight at the start of a UK calendar day, in UTC (BST-aware)."""
-    return datetime.combine(d, time.min, tzinfo=UK).astimezone(UTC)
-
-
-def utc_bounds(
-    date_from: date | None, date_to: date | None
-) -> tuple[datetime | None, datetime | None]:
-    """[start, end) in UTC of UK days from..to inclusive (either may be open)."""
-    start = uk_day_start(date_from) if date_from else None
-    end = uk_day_start(date_to + timedelta(days=1)) if date_to and date_to < date.max else None
-    return start, end
 
 
 class VersionUse(BaseModel):
@@ -87,33 +75,41 @@ class CheckpointRow(BaseModel):
     created_at: datetime
 
 
-def checkpoints(engine: Engine, limit: int = 50) -> list[CheckpointRow]:
-    stmt = select(CHECKPOINTS).order_by(CHECKPOINTS.c.id.desc()).limit(limit)
+def checkpoints(engine: Engine, number: int = 1, size: int = 50) -> Page[CheckpointRow]:
+    """Checkpoints, newest first, a page at a time."""
+    stmt = select(CHECKPOINTS).order_by(CHECKPOINTS.c.id.desc())
     with engine.connect() as conn:
-        return [
-            CheckpointRow(
-                kind=m["kind"],
-                head_seq=m["head_seq"],
-                head_hash=m["head_hash"],
-                row_count=m["row_count"],
-                created_at=_utc(m["created_at"]),
-            )
-            for m in (r._mapping for r in conn.execute(stmt))
-        ]
+        rows, total = fetch_page(conn, stmt, number, size)
+    found = [
+        CheckpointRow(
+            kind=m["kind"],
+            head_seq=m["head_seq"],
+            head_hash=m["head_hash"],
+            row_count=m["row_count"],
+            created_at=_utc(m["created_at"]),
+        )
+        for m in (r._mapping for r in rows)
+    ]
+    return Page(found, total, number, size)
 
 
 def access_log_between(
-    engine: Engine, date_from: date | None, date_to: date | None, limit: int = 200
-) -> list[AccessLogEntry]:
-    """Who read about whom, newest first, within UK days from..to (inclusive)."""
+    engine: Engine,
+    date_from: date | None,
+    date_to: date | None,
+    number: int = 1,
+    size: int = 200,
+) -> Page[AccessLogEntry]:
+    """Who read about whom, newest first, within UK days from..to (inclusive), a page at a time."""
     start, end = utc_bounds(date_from, date_to)
-    stmt = select(ACCESS_LOG).order_by(ACCESS_LOG.c.id.desc()).limit(limit)
+    stmt = select(ACCESS_LOG).order_by(ACCESS_LOG.c.id.desc())
     if start is not None:
         stmt = stmt.where(ACCESS_LOG.c.accessed_at >= start)
     if end is not None:
         stmt = stmt.where(ACCESS_LOG.c.accessed_at < end)
     with engine.connect() as conn:
-        return access_log_entries(conn.execute(stmt))
+        rows, total = fetch_page(conn, stmt, number, size)
+    return Page(access_log_entries(rows), total, number, size)
 
 
 class Reminder(BaseModel):

@@ -76,12 +76,17 @@ class QualityCounters:
             )
             conn.execute(stmt, rows)
 
-    def summary(self, since: date | None = None, source: str | None = None) -> list[QualityRow]:
-        """Totals since a day (inclusive), grouped by source, event type, outcome and rule."""
+    def summary(
+        self, since: date | None = None, source: str | None = None, until: date | None = None
+    ) -> list[QualityRow]:
+        """Totals from `since` to `until` (UK days, inclusive, either open), grouped by source,
+        event type, outcome and rule."""
         cols = (_TABLE.c.source, _TABLE.c.event_type, _TABLE.c.outcome, _TABLE.c.rule)
         stmt = select(*cols, func.sum(_TABLE.c.count)).group_by(*cols).order_by(*cols)
         if since is not None:
             stmt = stmt.where(_TABLE.c.day >= since)
+        if until is not None:
+            stmt = stmt.where(_TABLE.c.day <= until)
         if source is not None:
             stmt = stmt.where(_TABLE.c.source == source)
         with self.engine.connect() as conn:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, delete, func, select, update
 
 from hub.db.engine import insert_ignoring_duplicates
 from hub.db.tables import RejectedEvent
+from hub.paging import Page, fetch_page
+from hub.timeutil import utc_bounds
 
 _TABLE = RejectedEvent.__table__  # type: ignore[attr-defined]
 
@@ -90,6 +92,28 @@ class RejectedStore:
             stmt = stmt.where(_TABLE.c.status == status)
         with self.engine.connect() as conn:
             return [_rejection(r._mapping) for r in conn.execute(stmt)]
+
+    def page(
+        self,
+        source: str | None = None,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        number: int = 1,
+        size: int = 500,
+    ) -> Page[Rejection]:
+        """Rejected within UK days from..to (inclusive, either open), newest first, a page at a
+        time: the dates are in the query, so no day is cut off by a cap."""
+        start, end = utc_bounds(date_from, date_to)
+        stmt = select(_TABLE).order_by(_TABLE.c.seq.desc())
+        if source:
+            stmt = stmt.where(_TABLE.c.source == source)
+        if start is not None:
+            stmt = stmt.where(_TABLE.c.rejected_at >= start)
+        if end is not None:
+            stmt = stmt.where(_TABLE.c.rejected_at < end)
+        with self.engine.connect() as conn:
+            rows, total = fetch_page(conn, stmt, number, size)
+        return Page([_rejection(r._mapping) for r in rows], total, number, size)
 
     def get(self, seq: int) -> Rejection | None:
         with self.engine.connect() as conn:

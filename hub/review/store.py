@@ -15,6 +15,7 @@ from sqlalchemy import Engine, RowMapping, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.db.tables import ReviewItem
+from hub.paging import Page, fetch_page
 from hub.rejected.store import Headers, headers_from_json, headers_to_json
 
 _TABLE = ReviewItem.__table__  # type: ignore[attr-defined]
@@ -79,6 +80,15 @@ class ReviewStore:
             stmt = stmt.where(_TABLE.c.status == status)
         with self.engine.connect() as conn:
             return [_review(r._mapping) for r in conn.execute(stmt)]
+
+    def page(self, status: str | None = "open", number: int = 1, size: int = 200) -> Page[Review]:
+        """Review items oldest first, a page at a time, with how many there are in all."""
+        stmt = select(_TABLE).order_by(_TABLE.c.seq)
+        if status:
+            stmt = stmt.where(_TABLE.c.status == status)
+        with self.engine.connect() as conn:
+            rows, total = fetch_page(conn, stmt, number, size)
+        return Page([_review(r._mapping) for r in rows], total, number, size)
 
     def get(self, seq: int) -> Review | None:
         with self.engine.connect() as conn:

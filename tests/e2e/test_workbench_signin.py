@@ -20,6 +20,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from tests.e2e.conftest import RunningHub
 from tests.e2e.workbench_hub import oidc_hub
 from tests.oidc_provider import USERS, OidcProvider
+from tests.workbench_client import csrf_token
 
 IG_KEY = "demo-information-governance-key"
 
@@ -74,7 +75,11 @@ def test_a_person_signs_in_and_is_named_in_the_access_log(
         who = USERS["ig.officer"]
         assert log[0]["actor"] == f"{who['email']} [{who['sub']}]"
         assert log[0]["purpose"] == "SAR 2026-7"
-        client.post("/dashboard/logout")
+        # signing out is a form with the session's CSRF token: without it, refused
+        refused = client.post("/dashboard/logout")
+        assert refused.status_code == 403 and "Nothing was changed" in refused.text
+        assert client.get("/v1/audit/access-log").status_code == 200
+        client.post("/dashboard/logout", data={"csrf_token": csrf_token(overview.text)})
         assert client.get("/v1/audit/access-log").status_code == 401
 
 

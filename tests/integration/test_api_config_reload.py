@@ -17,6 +17,7 @@ from hub.broker.embedded import EmbeddedBroker
 from hub.settings import REPO_ROOT, HubSettings
 from runtime.api import create_app
 from runtime.wiring import open_stores
+from tests.workbench_client import key_sign_in
 
 DSA1 = "agreements/DSA-001-waste-address.yaml"
 NEW_KEY = "new-housing-source-key-0123456789abcdef"
@@ -48,11 +49,7 @@ def client(broker: EmbeddedBroker, settings: HubSettings, config_dir: Path) -> I
     )
     open_stores(api, schema="create").engine.dispose()
     with TestClient(create_app(api)) as c:
-        signed_in = c.post(
-            "/dashboard/login",
-            data={"api_key": "demo-information-governance-key"},
-            follow_redirects=False,
-        )
+        signed_in = key_sign_in(c)
         assert signed_in.status_code == 303, signed_in.text
         yield c
 

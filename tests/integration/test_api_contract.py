@@ -118,6 +118,24 @@ def test_405_says_what_is_allowed(api_url: str) -> None:
     assert response.json()["error"]["code"] == "http_405"
 
 
+def test_every_404_carries_the_same_error_code(api_url: str) -> None:
+    """The match routes' 404 is hub.errors.NotFound's, as an unknown path's and the others'."""
+    for path in ("/v1/match/candidates/987654", "/v1/no-such-endpoint"):
+        response = httpx.get(f"{api_url}{path}", headers=KEYS["ig"])
+        assert response.status_code == 404, path
+        assert response.json()["error"]["code"] == "not_found", (path, response.text)
+    decided = httpx.post(
+        f"{api_url}/v1/match/candidates/987654/decision",
+        json={"decision": "accept", "by": "Priya"},
+        headers=KEYS["ig"],
+    )
+    assert decided.status_code == 404 and decided.json()["error"]["code"] == "not_found"
+    assert "987654" in decided.json()["error"]["message"]
+    # an id past BIGINT is a 422 naming the field, not a server error (schemathesis found it)
+    huge = httpx.get(f"{api_url}/v1/match/candidates/{2**64}", headers=KEYS["ig"])
+    assert huge.status_code == 422 and huge.json()["error"]["problems"][0]["field"] == "path.seq"
+
+
 def test_docs_and_redoc_load_from_the_hub_not_a_cdn(api_url: str) -> None:
     for page in ("/docs", "/redoc"):
         html = httpx.get(f"{api_url}{page}").text

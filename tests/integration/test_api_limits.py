@@ -16,6 +16,7 @@ from hub.broker.embedded import EmbeddedBroker
 from hub.settings import HubSettings
 from runtime.api import create_app
 from runtime.wiring import open_stores
+from tests.workbench_client import key_sign_in
 
 IG = {"Authorization": "Bearer demo-information-governance-key"}
 SOURCE = {"Authorization": "Bearer demo-council-tax-key"}
@@ -183,11 +184,7 @@ def test_control_and_bidi_characters_are_422_naming_the_field(
 
 
 def test_the_dashboard_search_bounds_its_page_cursor_and_dates(client: TestClient) -> None:
-    signed_in = client.post(
-        "/dashboard/login",
-        data={"api_key": "demo-information-governance-key"},
-        follow_redirects=False,
-    )
+    signed_in = key_sign_in(client)
     assert signed_in.status_code == 303, signed_in.text[:300]
     for query in (f"after={2**64}", "after=" + "9" * 4301, "after=-1", "to=9999-12-31"):
         response = client.get(f"/dashboard/transfers?{query}")

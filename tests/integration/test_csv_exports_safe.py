@@ -20,6 +20,7 @@ from runtime.api import create_app
 from runtime.wiring import open_stores
 from tests.conftest import TEST_SECRETS_ENV
 from tests.integration.test_audit_chain import T0, entry
+from tests.workbench_client import key_sign_in
 
 ATTACK = "=cmd|' /C calc'!A0"
 IG = {"Authorization": "Bearer demo-information-governance-key"}
@@ -51,11 +52,7 @@ def test_the_api_and_dashboard_csv_escape_a_formula(client: TestClient) -> None:
     api = client.get("/v1/audit/transfers", params={"format": "csv"}, headers=IG)
     assert api.status_code == 200, api.text
     assert local_ids(api.text) == ["'" + ATTACK, "W-2"]
-    signed_in = client.post(
-        "/dashboard/login",
-        data={"api_key": "demo-information-governance-key"},
-        follow_redirects=False,
-    )
+    signed_in = key_sign_in(client)
     assert signed_in.status_code == 303, signed_in.text
     page = client.get("/dashboard/search", params={"format": "csv", "source": "council-tax"})
     assert page.status_code == 200, page.text

@@ -177,4 +177,4 @@ def test_request_validation_and_not_found_are_json_too() -> None:
     assert bad.json()["error"]["problems"][0]["field"] == "path.n"
     missing = client.get("/nowhere")
     assert missing.status_code == 404
-    assert missing.json()["error"]["code"] == "http_404"
+    assert missing.json()["error"]["code"] == "not_found"  # as every other 404

@@ -463,11 +463,26 @@ def bench(
     rate: Annotated[
         int, typer.Option(help="Paced rate (events/s) for the latency run; 0 skips it")
     ] = 1000,
+    workers: Annotated[
+        str,
+        typer.Option(
+            help="Scale-out instead: comma-separated worker counts (e.g. 1,2) on PostgreSQL, "
+            "at the largest K of --recipients"
+        ),
+    ] = "",
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="PostgreSQL for --workers (default: a throw-away local server)"),
+    ] = None,
 ) -> None:
     """Benchmark the hub against a raw aiokafka fan-out baseline on the same broker; prints figures."""
-    from runtime.bench import run_bench
+    from runtime.bench import run_bench, run_workers_bench
 
     ks = [int(k) for k in recipients.split(",") if k.strip()]
+    if workers:
+        counts = [int(w) for w in workers.split(",") if w.strip()]
+        run_workers_bench(_settings(), events, max(ks), counts, database_url, console)
+        return
     run_bench(_settings(), events, ks, rate, console)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from hub.api.metrics import Gauges, GaugeCache
+from hub.api.metrics import GaugeCache, Gauges
 
 
 def test_a_longer_interval_stops_further_refreshes() -> None:

@@ -114,6 +114,12 @@ def target_lines(results: list[BenchResult]) -> list[str]:
                 f"{verdict(r.p99_ms < P99_TARGET_MS)} K=5: p99 accepted->audited "
                 f"{r.p99_ms:.0f} ms at {r.paced_rate}/s (target < {P99_TARGET_MS:.0f} ms "
                 f"at 1000/s; p50 {r.p50_ms:.0f} ms)"
+                + (
+                    f" [the paced rate is above what the raw fan-out sustained here, "
+                    f"{r.raw_events_s:,.0f}/s]"
+                    if r.raw_events_s < r.paced_rate
+                    else ""
+                )
             )
     return lines
 

@@ -71,6 +71,14 @@ async def send_all(producer: AIOKafkaProducer, records: Iterable[OutRecord]) -> 
     return len(futures)
 
 
+async def send_acked(producer: AIOKafkaProducer, records: Iterable[OutRecord]) -> list[Any]:
+    """`send_all`, returning each record's acknowledgement (RecordMetadata: partition, offset)."""
+    futures = [
+        await producer.send(r.topic, r.value, key=r.key, headers=list(r.headers)) for r in records
+    ]
+    return list(await asyncio.gather(*futures)) if futures else []
+
+
 def make_consumer(settings: HubSettings, name: str, topics: Sequence[str]) -> AIOKafkaConsumer:
     return hub_consumer(
         settings,

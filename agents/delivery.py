@@ -1,6 +1,6 @@
 """Delivery agent: hand each delivery durably to its recipient's sink before offsets are committed.
 
-Pull inbox: a row in the inbox, audited as delivered. Webhook: a row in the webhook outbox (the
+Pull inbox: a row in the inbox, audited as delivered in the same transaction. Webhook: a row in the webhook outbox (the
 dispatcher sends, retries and audits each attempt). Kafka: a record on the recipient's own topic,
 audited as delivered once the broker has acknowledged it (the batch agent commits after that).
 """
@@ -17,10 +17,12 @@ from pydantic import ValidationError
 from agents.app import WorkerDeps
 from agents.batching import OutRecord, signed
 from agents.integrity import RecordGate
+from hub import metrics
 from hub.config.model import KafkaSink, WebhookSink
 from hub.delivery.kafka_record import DeliveryCodec
 from hub.delivery.outbox import OutboxStore
 from hub.events.cloudevents import audit_record
+from hub.inbox.delivered import deliver_to_inbox
 from hub.inbox.store import InboxStore
 from hub.rejected.quarantine import QuarantineStore
 from hub.routing.messages import Delivery, delivered_entry
@@ -83,10 +85,15 @@ class DeliveryHandler:
             else:
                 inbox.append((delivery, payload))
         now = utcnow()
-        if inbox:
-            await asyncio.to_thread(
-                self.inbox.add, [d for d, _ in inbox], now, [p for _, p in inbox]
+        if inbox:  # rows and their "delivered" audit entries: one transaction, no audit hop
+            handed = await asyncio.to_thread(
+                deliver_to_inbox,
+                self.inbox.engine,
+                [d for d, _ in inbox],
+                [p for _, p in inbox],
+                now,
             )
+            metrics.audited(handed.entries, handed.audited, now)
         if webhook and self.outbox is not None:
             await asyncio.to_thread(
                 self.outbox.add, [d for d, _ in webhook], now, [p for _, p in webhook]
@@ -99,7 +106,8 @@ class DeliveryHandler:
                 out.append(OutRecord(topic, record.key, record.value, record.headers))
         audit = self.deps.names.audit
         # The batch agent sends these together; the Kafka sink's records are acknowledged with
-        # their audit entries before the offsets are committed.
+        # their audit entries before the offsets are committed. (Inbox deliveries are audited
+        # above, in the transaction that stored them.)
         keys = self.deps.keys
         out += [
             signed(
@@ -108,6 +116,6 @@ class DeliveryHandler:
                 d.subject_key.encode(),
                 *audit_record(delivered_entry(d, now)),
             )
-            for d in [*(d for d, _ in inbox), *kafka]
+            for d in kafka
         ]
         return out

@@ -23,8 +23,9 @@ from aiokafka import ConsumerRecord
 
 from agents.app import WorkerDeps
 from agents.batching import OutRecord, signed
+from hub import metrics
 from hub.broker.topics import source_topics
-from hub.config.model import HubConfig, Role
+from hub.config.model import HubConfig, InboxSink, Role
 from hub.config.watch import ConfigWatcher
 from hub.errors import RecordRejected
 from hub.events.cloudevents import audit_record, rejected_headers, routed_record
@@ -32,6 +33,7 @@ from hub.events.content import content_hash
 from hub.events.envelope import Event
 from hub.events.validation import accept_record
 from hub.identity.service import MatchOutcome
+from hub.inbox.delivered import Handed
 from hub.metrics import (
     DELIVERIES_ROUTED,
     DELIVERIES_WITHHELD,
@@ -45,6 +47,7 @@ from hub.pseudonym import subject_key
 from hub.quality.counters import Tally, TallySink
 from hub.review.store import Review
 from hub.routing.claims import Claim
+from hub.routing.messages import Delivery
 from hub.routing.route import (
     FOLLOW_UP_TYPES,
     OriginalTransfer,
@@ -110,6 +113,15 @@ class EventClaims(Protocol):
     def claim(self, claims: Sequence[Claim], at: datetime) -> dict[tuple[str, str], str]: ...
 
 
+class InboxHandOver(Protocol):
+    """Pull-inbox rows and their "delivered" audit entries in one transaction
+    (hub.inbox.delivered.deliver_to_inbox over an engine)."""
+
+    def __call__(
+        self, deliveries: Sequence[Delivery], payloads: Sequence[str], at: datetime
+    ) -> Handed: ...
+
+
 @dataclass(frozen=True)
 class RouterPorts:
     """The router's narrow view of the database."""
@@ -121,6 +133,9 @@ class RouterPorts:
     journal: RoutedMarks | None = None  # the ingest journal: what each event's routing produced
     claims: EventClaims | None = None  # (source, event id) -> content of record: conflicts
     matcher: EventMatcher | None = None  # identity resolution of unlinked people (Splink model)
+    # Where the decision is made, a pull-inbox delivery is stored and audited at once (no
+    # deliveries.<recipient> record, no audit record: two hops less); None: through the topics.
+    inbox: InboxHandOver | None = None
 
 
 @dataclass
@@ -138,10 +153,14 @@ class RouterHandler:
         self._use(watcher.current())
         self._released: list[int] = []
         self._routed: dict[tuple[str, str], int] = {}
+        self._inbox: list[tuple[Delivery, str]] = []  # this batch's pull-inbox deliveries
         self._counts = BatchCounts()  # applied in after_sent: a retried batch counts once
 
     def _use(self, config: HubConfig) -> None:
         self.config = config
+        self.inbox_recipients = frozenset(
+            s.id for s in config.recipients if isinstance(s.delivery, InboxSink)
+        )
         self.table = RoutingTable.build(config)
         self.sources = frozenset(s.id for s in config.systems if Role.SOURCE in s.roles)
         self.bound = source_topics(self.deps.names, config)  # sources.<id> -> id
@@ -161,6 +180,7 @@ class RouterHandler:
             self._use(config)
         self._routed = {}
         self._counts.clear()
+        self._inbox = []
         out: list[OutRecord] = []
         tallies: list[Tally] = []
         now = utcnow()
@@ -241,6 +261,13 @@ class RouterHandler:
                 deaths.append(death)  # later events in this batch already see it
                 states[env.subject] = SubjectState(state.consent, state.links, death.deceased_on)
         await asyncio.to_thread(self._after, deaths, reviews, tallies, now)
+        if self._inbox and self.ports.inbox is not None:
+            # durable before the batch's offsets are committed (the batch agent commits after)
+            inbox, self._inbox = self._inbox, []
+            handed = await asyncio.to_thread(
+                self.ports.inbox, [d for d, _ in inbox], [p for _, p in inbox], utcnow()
+            )
+            metrics.audited(handed.entries, handed.audited, utcnow())
         return out
 
     async def _match(
@@ -409,11 +436,14 @@ class RouterHandler:
             self._counts.add(DELIVERIES_ROUTED, d.recipient)
         for w in result.withheld:
             self._counts.add(DELIVERIES_WITHHELD, w.recipient)
+        out: list[OutRecord] = []
+        for d in result.deliveries:
+            if self.ports.inbox is not None and d.recipient in self.inbox_recipients:
+                self._inbox.append((d, d.model_dump_json()))
+            else:
+                out.append(signed(keys, names.deliveries(d.recipient), msg.key, *routed_record(d)))
         return [
-            *(
-                signed(keys, names.deliveries(d.recipient), msg.key, *routed_record(d))
-                for d in result.deliveries
-            ),
+            *out,
             *(signed(keys, names.audit, msg.key, *audit_record(w)) for w in result.withheld),
         ]
 

@@ -131,6 +131,12 @@ def run_codec_bench(registry: SchemaRegistry, n: int, console: Console) -> Codec
         pydantic_events_per_s=_best_rate(pydantic, n),
     )
     console.print(_table(result))
+    ok = "[green]PASS[/green]" if result.meets_target else "[red]FAIL[/red]"
+    console.print(
+        f"{ok} Avro encode+decode {result.avro_events_per_s:,.0f} events/s "
+        f"(target >= {result.target_avro_events_per_s:,}; pydantic validation alone, the "
+        f"baseline in this run: {result.pydantic_events_per_s:,.0f}/s)"
+    )
     return result
 
 

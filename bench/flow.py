@@ -7,16 +7,29 @@ For each fan-out width K a fresh embedded stack is started with a generated conf
   inbox and audits; events/s in = N / (time until the last audit row is in the database).
 - raw: the same N encoded events published to a topic while a plain aiokafka loop consumes
   each and produces it to K topics (no decoding); events/s in = N / (time until all acked).
+- raw durable: the same loop doing the work the hub must do at the least: per batch, K records
+  produced, K inbox rows and K audit rows inserted with plain executemany in one transaction
+  (same database), acks awaited, offsets committed. hub / raw durable says how close the hub
+  comes to the cost of that work.
 - latency: events paced at --rate for a few seconds; accepted (broker ack) -> audited (row
   recorded) per event, p50/p99.
 - worker peak memory: VmHWM of the worker process.
+- `--workers 1,2` (on PostgreSQL): hub events/s with that many worker processes, each run on a
+  fresh stack and database; 2 workers against one.
+
+Each target is printed PASS/FAIL with the baseline it is a ratio of (measured in the same run).
 """
 
 from __future__ import annotations
 
 import asyncio
+import glob
 import hashlib
+import os
+import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -26,24 +39,34 @@ from pathlib import Path
 from aiokafka.admin import NewTopic
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, make_url, select, text
 
 from hub.broker.admin import make_admin
 from hub.broker.consumer import make_consumer
+from hub.broker.embedded import free_port
 from hub.broker.producer import AiokafkaSender, make_producer
 from hub.db.engine import make_engine
 from hub.db.tables import AuditRecord
+from hub.errors import StackError
 from hub.events.envelope import Envelope, Event
 from hub.events.publisher import EventPublisher
+from hub.heartbeat import HeartbeatStore
 from hub.settings import HubSettings
 from hub.signing.keys import record_keys
 from hub.subjects.changes import LinkChange
 from hub.subjects.store import SubjectChanges, SubjectStore
 from hub.timeutil import utcnow
-from runtime.stack import Stack
+from runtime.stack import Stack, settings_env
 from runtime.wiring import wire
 
 _AUDIT = AuditRecord.__table__  # type: ignore[attr-defined]
+
+
+# Targets (issue 14): hub / raw fan-out per K, hub / raw durable, p99 at the paced rate.
+RAW_TARGET = {1: 0.5, 5: 0.25}
+DURABLE_TARGET = 0.7
+P99_TARGET_MS = 250.0
+WORKERS_TARGET = 1.6
 
 
 @dataclass(frozen=True)
@@ -56,10 +79,50 @@ class BenchResult:
     p99_ms: float
     paced_rate: int
     worker_peak_mib: float
+    durable_events_s: float = 0.0
 
     @property
     def ratio(self) -> float:
         return self.hub_events_s / self.raw_events_s if self.raw_events_s else 0.0
+
+    @property
+    def durable_ratio(self) -> float:
+        return self.hub_events_s / self.durable_events_s if self.durable_events_s else 0.0
+
+
+def verdict(ok: bool) -> str:
+    return "[green]PASS[/green]" if ok else "[red]FAIL[/red]"
+
+
+def target_lines(results: list[BenchResult]) -> list[str]:
+    """One PASS/FAIL line per target, each with the baseline it is measured against."""
+    lines = []
+    for r in results:
+        want = RAW_TARGET.get(r.k)
+        if want is not None:
+            lines.append(
+                f"{verdict(r.ratio >= want)} K={r.k}: hub {r.hub_events_s:,.0f} events/s = "
+                f"{r.ratio:.2f} of raw fan-out {r.raw_events_s:,.0f}/s (target >= {want})"
+            )
+        if r.durable_events_s:
+            lines.append(
+                f"{verdict(r.durable_ratio >= DURABLE_TARGET)} K={r.k}: hub = "
+                f"{r.durable_ratio:.2f} of raw durable {r.durable_events_s:,.0f}/s "
+                f"(target >= {DURABLE_TARGET})"
+            )
+        if r.k == 5 and r.paced_rate and r.p99_ms == r.p99_ms:  # not NaN
+            lines.append(
+                f"{verdict(r.p99_ms < P99_TARGET_MS)} K=5: p99 accepted->audited "
+                f"{r.p99_ms:.0f} ms at {r.paced_rate}/s (target < {P99_TARGET_MS:.0f} ms "
+                f"at 1000/s; p50 {r.p50_ms:.0f} ms)"
+                + (
+                    f" [the paced rate is above what the raw fan-out sustained here, "
+                    f"{r.raw_events_s:,.0f}/s]"
+                    if r.raw_events_s < r.paced_rate
+                    else ""
+                )
+            )
+    return lines
 
 
 def write_bench_config(directory: Path, k: int) -> None:
@@ -247,6 +310,112 @@ async def raw_fanout(
     return n / elapsed
 
 
+RAW_DURABLE_TABLES = (
+    "CREATE TABLE IF NOT EXISTS raw_durable_inbox (delivery_id VARCHAR(200) PRIMARY KEY, "
+    "recipient VARCHAR(64), event_id VARCHAR(128), payload TEXT, created_at VARCHAR(40))",
+    "CREATE TABLE IF NOT EXISTS raw_durable_audit (entry_id VARCHAR(200) PRIMARY KEY, "
+    "delivery_id VARCHAR(200), event_id VARCHAR(128), recipient VARCHAR(64), "
+    "outcome VARCHAR(16), recorded_at VARCHAR(40))",
+)
+
+
+def _raw_durable_write(engine: Engine, rows: list[tuple[str, str, str, str]], at: str) -> None:
+    """K inbox rows and K audit rows per event: plain executemany, one transaction."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO raw_durable_inbox VALUES "
+                "(:delivery_id, :recipient, :event_id, :payload, :at)"
+            ),
+            [
+                {"delivery_id": d, "recipient": r, "event_id": e, "payload": p, "at": at}
+                for d, r, e, p in rows
+            ],
+        )
+        conn.execute(
+            text(
+                "INSERT INTO raw_durable_audit VALUES "
+                "(:entry_id, :delivery_id, :event_id, :recipient, 'delivered', :at)"
+            ),
+            [
+                {"entry_id": f"{d}:delivered", "delivery_id": d, "event_id": e, "recipient": r}
+                | {"at": at}
+                for d, r, e, _ in rows
+            ],
+        )
+
+
+async def raw_durable(
+    bootstrap: str, settings: HubSettings, payload: bytes, n: int, k: int
+) -> float:
+    """`raw_fanout` plus the durable work: per batch K inbox rows and K audit rows (plain
+    executemany, one transaction, in a thread as the hub's stores run), then the acks, then
+    the commit. The cheapest loop that keeps the hub's promise."""
+    engine = make_engine(settings.effective_database_url)
+    with engine.begin() as conn:
+        for ddl in RAW_DURABLE_TABLES:
+            conn.execute(text(ddl))
+    tag = f"durable{k}-{time.time_ns()}"
+    admin = make_admin(settings, bootstrap)
+    await admin.start()
+    parts = settings.topic_partitions
+    await admin.create_topics(
+        [NewTopic(f"{tag}.in", parts, 1)] + [NewTopic(f"{tag}.out{i}", parts, 1) for i in range(k)]
+    )
+    await admin.close()
+    producer = make_producer(settings, bootstrap)
+    await producer.start()
+    consumer = make_consumer(
+        settings,
+        f"{tag}.in",
+        bootstrap=bootstrap,
+        group_id=tag,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=settings.consumer_fetch_wait_ms,
+        session_timeout_ms=int(settings.broker_session_timeout_s * 1000),
+        heartbeat_interval_ms=2000,
+    )
+    await consumer.start()
+    while not consumer.assignment():
+        await asyncio.sleep(0.05)
+
+    async def feed() -> None:
+        futures = [
+            await producer.send(f"{tag}.in", payload, key=str(i % 50_000).encode())
+            for i in range(n)
+        ]
+        await asyncio.gather(*futures)
+
+    text_payload = payload.hex()
+    started = time.perf_counter()
+    feeder = asyncio.create_task(feed())
+    done = 0
+    while done < n:
+        batches = await consumer.getmany(timeout_ms=100, max_records=settings.agent_batch_size)
+        futures = []
+        rows: list[tuple[str, str, str, str]] = []
+        for records in batches.values():
+            for record in records:
+                event_id = f"{tag}-{record.partition}-{record.offset}"
+                for i in range(k):
+                    futures.append(
+                        await producer.send(f"{tag}.out{i}", record.value, key=record.key)
+                    )
+                    rows.append((f"{event_id}-r{i}", f"r{i}", event_id, text_payload))
+                done += 1
+        if futures:
+            await asyncio.to_thread(_raw_durable_write, engine, rows, utcnow().isoformat())
+            await asyncio.gather(*futures)
+            await consumer.commit()
+    elapsed = time.perf_counter() - started
+    await feeder
+    await consumer.stop()
+    await producer.stop()
+    engine.dispose()
+    return n / elapsed
+
+
 def worker_peak_mib(stack: Stack) -> float:
     worker = next(c for c in stack.children if c.name == "worker")
     try:
@@ -258,7 +427,7 @@ def worker_peak_mib(stack: Stack) -> float:
     return float("nan")
 
 
-def measure(settings: HubSettings, n: int, k: int, rate: int) -> BenchResult:
+def measure(settings: HubSettings, n: int, k: int, rate: int, durable: bool = True) -> BenchResult:
     with tempfile.TemporaryDirectory(prefix=f"hub-bench-{k}-") as tmp:
         config_dir = Path(tmp) / "config"
         write_bench_config(config_dir, k)
@@ -275,7 +444,7 @@ def measure(settings: HubSettings, n: int, k: int, rate: int) -> BenchResult:
             w = wire(stack.settings)
             bootstrap = stack.settings.kafka_bootstrap
 
-            async def run() -> tuple[float, float, list[float]]:
+            async def run() -> tuple[float, float, float, list[float]]:
                 producer = make_producer(stack.settings, bootstrap)
                 await producer.start()
                 publisher = EventPublisher(
@@ -291,9 +460,12 @@ def measure(settings: HubSettings, n: int, k: int, rate: int) -> BenchResult:
                     await producer.stop()
                 payload = w.codec.encode_event(bench_event(0, "raw")).value
                 raw = await raw_fanout(bootstrap, stack.settings, payload, n, k)
-                return hub, raw, latencies
+                durable_s = (
+                    await raw_durable(bootstrap, stack.settings, payload, n, k) if durable else 0.0
+                )
+                return hub, raw, durable_s, latencies
 
-            hub, raw, latencies = asyncio.run(run())
+            hub, raw, durable_s, latencies = asyncio.run(run())
             peak = worker_peak_mib(stack)
     p50 = statistics.median(latencies) if latencies else float("nan")
     p99 = (
@@ -301,7 +473,7 @@ def measure(settings: HubSettings, n: int, k: int, rate: int) -> BenchResult:
         if latencies
         else float("nan")
     )
-    return BenchResult(k, n, hub, raw, p50, p99, rate, peak)
+    return BenchResult(k, n, hub, raw, p50, p99, rate, peak, durable_s)
 
 
 def run_bench(
@@ -318,6 +490,8 @@ def run_bench(
         "hub deliveries/s out",
         "raw events/s in",
         "hub/raw",
+        "raw durable events/s",
+        "hub/raw durable",
         f"p50 ms @{rate}/s",
         f"p99 ms @{rate}/s",
         "worker peak MiB",
@@ -330,9 +504,171 @@ def run_bench(
             f"{r.hub_events_s * r.k:,.0f}",
             f"{r.raw_events_s:,.0f}",
             f"{r.ratio:.2f}",
+            f"{r.durable_events_s:,.0f}",
+            f"{r.durable_ratio:.2f}",
             f"{r.p50_ms:.0f}",
             f"{r.p99_ms:.0f}",
             f"{r.worker_peak_mib:.0f}",
         )
     console.print(table)
+    for line in target_lines(results):
+        console.print(line)
     return results
+
+
+def _extra_worker(settings: HubSettings, log_file: Path) -> subprocess.Popen[bytes]:
+    out = open(log_file, "ab")  # noqa: SIM115  (the child keeps it)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runtime.process", "worker"],
+        env=settings_env(settings),
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+    out.close()
+    return proc
+
+
+def _fresh_database(admin_url: str, name: str) -> str:
+    """A new empty PostgreSQL database next to `admin_url`'s; returns its URL."""
+    engine = make_engine(admin_url)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return str(make_url(admin_url).set(database=name).render_as_string(hide_password=False))
+
+
+def measure_workers(settings: HubSettings, n: int, k: int, workers: int, admin_url: str) -> float:
+    """Hub events/s (N events, K recipients) with `workers` worker processes on PostgreSQL."""
+    with tempfile.TemporaryDirectory(prefix=f"hub-bench-w{workers}-") as tmp:
+        config_dir = Path(tmp) / "config"
+        write_bench_config(config_dir, k)
+        s = settings.model_copy(
+            update={
+                "config_dir": config_dir,
+                "data_dir": Path(tmp) / "data",
+                "api_port": 0,
+                "log_level": "WARNING",
+                "database_url": _fresh_database(admin_url, f"bench_w{workers}_{time.time_ns()}"),
+            }
+        )
+        with Stack(s) as stack:
+            extra = [
+                _extra_worker(stack.settings, stack.log_dir / f"worker-{i}.log")
+                for i in range(1, workers)
+            ]
+            try:
+                beats = HeartbeatStore(make_engine(stack.settings.effective_database_url))
+                deadline = time.monotonic() + 120
+                while beats.ready_workers(utcnow(), timedelta(seconds=5)) < workers:
+                    for p in extra:
+                        if p.poll() is not None:
+                            raise StackError(f"a worker exited: see {stack.log_dir}")
+                    if time.monotonic() > deadline:
+                        raise StackError(f"{workers} workers not ready: see {stack.log_dir}")
+                    time.sleep(0.2)
+                beats.engine.dispose()
+                link_bench_people(stack.settings, k)
+                w = wire(stack.settings)
+
+                async def run() -> float:
+                    producer = make_producer(stack.settings, stack.settings.kafka_bootstrap)
+                    await producer.start()
+                    publisher = EventPublisher(
+                        AiokafkaSender(producer), w.codec, w.names, keys=record_keys(stack.settings)
+                    )
+                    try:
+                        await _publish(publisher, [bench_event(i, f"w{k}") for i in range(200)])
+                        return await hub_throughput(stack, publisher, n, k)
+                    finally:
+                        await producer.stop()
+
+                return asyncio.run(run())
+            finally:
+                for p in extra:
+                    p.terminate()
+                for p in extra:
+                    try:
+                        p.wait(30)
+                    except subprocess.TimeoutExpired:
+                        p.kill()
+
+
+def run_workers_bench(
+    settings: HubSettings,
+    n: int,
+    k: int,
+    counts: list[int],
+    database_url: str | None,
+    console: Console,
+) -> dict[int, float]:
+    """`hub bench --workers 1,2`: the same backlog drained by 1, 2, ... workers on PostgreSQL
+    (a throw-away server unless --database-url names one; each run gets a fresh database)."""
+    server: _PgServer | None = None
+    if not database_url:
+        server = _PgServer.start_new()
+        database_url = server.url
+    try:
+        rates: dict[int, float] = {}
+        for w in counts:
+            console.print(f"{w} worker(s), K={k}: a fresh stack on PostgreSQL, {n} events...")
+            rates[w] = measure_workers(settings, n, k, w, database_url)
+    finally:
+        if server is not None:
+            server.remove()
+    table = Table(title=f"Scale-out on PostgreSQL ({n} events, K={k}, embedded broker)")
+    for column in ("workers", "hub events/s in", "x one worker"):
+        table.add_column(column, justify="right")
+    one = rates.get(min(rates)) or 0.0
+    for w, rate in rates.items():
+        table.add_row(str(w), f"{rate:,.0f}", f"{rate / one:.2f}" if one else "-")
+    console.print(table)
+    if 1 in rates and 2 in rates:
+        x = rates[2] / rates[1] if rates[1] else 0.0
+        console.print(
+            f"{verdict(x >= WORKERS_TARGET)} 2 workers: {rates[2]:,.0f} events/s = {x:.2f}x one "
+            f"worker's {rates[1]:,.0f}/s (target >= {WORKERS_TARGET}x; broker, database and "
+            "workers share this machine's cores)"
+        )
+    return rates
+
+
+class _PgServer:
+    """A throw-away PostgreSQL on loopback from Debian's package (as tests/pg_server.py)."""
+
+    def __init__(self, bindir: Path) -> None:
+        self.bindir = bindir
+        self.root = Path(tempfile.mkdtemp(prefix="hub-bench-pg-"))
+        self.port = free_port()
+        self._run_as: list[str] = []
+        if os.geteuid() == 0:  # initdb refuses root: run the server as Debian's postgres user
+            shutil.chown(self.root, "postgres", "postgres")
+            self._run_as = ["runuser", "-u", "postgres", "--"]
+
+    @classmethod
+    def start_new(cls) -> _PgServer:
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if not found:
+            raise StackError(
+                "no PostgreSQL server binaries (apt-get install postgresql); "
+                "or give --database-url postgresql://..."
+            )
+        server = cls(Path(found[-1]).parent)
+        db = str(server.root / "db")
+        server._pg("initdb", "-D", db, "-U", "hub", "--auth=trust", "-E", "UTF8")
+        opts = f"-p {server.port} -k {server.root} -c listen_addresses=127.0.0.1"
+        server._pg("pg_ctl", "-D", db, "-l", str(server.root / "log"), "-w", "-o", opts, "start")
+        server._pg("createdb", "-h", "127.0.0.1", "-p", str(server.port), "-U", "hub", "hub")
+        return server
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://hub@127.0.0.1:{self.port}/hub"
+
+    def _pg(self, tool: str, *args: str, check: bool = True) -> None:
+        subprocess.run(
+            [*self._run_as, str(self.bindir / tool), *args], check=check, capture_output=True
+        )
+
+    def remove(self) -> None:
+        self._pg("pg_ctl", "-D", str(self.root / "db"), "-m", "immediate", "stop", check=False)
+        shutil.rmtree(self.root, ignore_errors=True)

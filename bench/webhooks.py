@@ -48,6 +48,10 @@ SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 CONCURRENCY = 8
 
 
+RAW_SHARE_TARGET = 0.6  # hub deliveries/s against raw httpx, same receivers, same run
+P99_FACTOR_TARGET = 2.0  # hub p99 within this factor of raw httpx's
+
+
 @dataclass(frozen=True)
 class WebhookBenchResult:
     k: int
@@ -256,5 +260,15 @@ def run_webhook_bench(settings: HubSettings, ks: list[int], n: int, console: Con
             f"{r.k} recipients: {r.k / first.k:.0f}x the deliveries took "
             f"{(r.deliveries / r.hub_per_s) / (first.deliveries / first.hub_per_s):.1f}x the time; "
             f"CPU per delivery {r.cpu_ms_per_delivery / first.cpu_ms_per_delivery:.2f}x"
+        )
+    for r in results:
+        ratio = r.hub_per_s / r.raw_per_s if r.raw_per_s else 0.0
+        ok = ratio >= RAW_SHARE_TARGET and r.hub_p99_ms <= P99_FACTOR_TARGET * r.raw_p99_ms
+        console.print(
+            f"{'[green]PASS[/green]' if ok else '[red]FAIL[/red]'} {r.k} recipients: hub "
+            f"{r.hub_per_s:,.0f} deliveries/s = {ratio:.2f} of raw httpx {r.raw_per_s:,.0f}/s "
+            f"(target >= {RAW_SHARE_TARGET}); p99 {r.hub_p99_ms:.1f} ms = "
+            f"{r.hub_p99_ms / r.raw_p99_ms if r.raw_p99_ms else 0:.1f}x raw {r.raw_p99_ms:.1f} ms "
+            f"(target <= {P99_FACTOR_TARGET:.0f}x)"
         )
     console.print(json.dumps([r.__dict__ for r in results]))

@@ -47,11 +47,28 @@ def bench_flow(
     rate: Annotated[
         int, typer.Option(help="Paced rate (events/s) for the latency run; 0 skips it")
     ] = 1000,
+    workers: Annotated[
+        str,
+        typer.Option(
+            help="Scale-out instead: comma-separated worker counts (e.g. 1,2) on PostgreSQL, "
+            "at the largest K of --recipients"
+        ),
+    ] = "",
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="PostgreSQL for --workers (default: a throw-away local server)"),
+    ] = None,
 ) -> None:
-    """The whole hub (ingest to delivery) beside a raw aiokafka fan-out on the same broker."""
-    from bench.flow import run_bench
+    """The whole hub (ingest to delivery) beside a raw aiokafka fan-out and a raw durable loop
+    on the same broker; or, with --workers, 1, 2, ... workers on PostgreSQL."""
+    from bench.flow import run_bench, run_workers_bench
 
-    run_bench(hub_settings(), events, _widths(recipients), rate, console)
+    ks = _widths(recipients)
+    if workers:
+        counts = _widths(workers)
+        run_workers_bench(hub_settings(), events, max(ks), counts, database_url, console)
+        return
+    run_bench(hub_settings(), events, ks, rate, console)
 
 
 @app.command("audit")

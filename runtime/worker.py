@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 
 import faust
@@ -22,6 +23,7 @@ from hub.broker.producer import make_producer
 from hub.config.watch import ConfigWatcher
 from hub.delivery.kafka_record import DeliveryCodec
 from hub.delivery.outbox import OutboxStore
+from hub.inbox.delivered import deliver_to_inbox
 from hub.journal.store import JournalStore
 from hub.metrics import serve_worker_metrics
 from hub.rejected.quarantine import QuarantineStore
@@ -54,6 +56,7 @@ def build_worker_app(settings: HubSettings) -> faust.App:
         journal,
         ClaimStore(stores.engine),
         matcher=event_matcher(settings, stores.engine),
+        inbox=functools.partial(deliver_to_inbox, stores.engine),
     )
     router = RouterHandler(deps, ports, watcher)
     outbox = OutboxStore(stores.engine)

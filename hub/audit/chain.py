@@ -13,6 +13,7 @@ import hmac
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 GENESIS = "0" * 64
@@ -50,6 +51,7 @@ DATETIME_COLUMNS = frozenset({"decided_at", "event_time", "recorded_at"})
 encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
+@lru_cache(maxsize=4096)  # a batch's rows share their recorded_at, and often decided_at
 def canonical_time(value: datetime) -> str:
     """A moment as the chain spells it: UTC, microseconds, `Z` (naive values are taken as UTC)."""
     if value.tzinfo is not None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, RowMapping, select
+from sqlalchemy import Connection, Engine, RowMapping, select
 from sqlalchemy.exc import IntegrityError
 
 from hub.audit.bounds import in_chain
@@ -118,25 +118,7 @@ class AuditStore:
 
     def _append(self, entries: list[AuditEntry], at: datetime, skip_recorded: bool) -> int:
         with self.engine.begin() as conn:
-            if conn.dialect.name == "sqlite":
-                # the chain's indexes grow with every row: keep their hot pages in memory
-                conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
-            head_seq, head_hash = lock_head(conn)
-            seen: set[str] = set()
-            if skip_recorded:
-                ids = [e.entry_id for e in entries]
-                for i in range(0, len(ids), 500):
-                    seen.update(
-                        conn.execute(
-                            select(_TABLE.c.entry_id).where(_TABLE.c.entry_id.in_(ids[i : i + 500]))
-                        ).scalars()
-                    )
-            rows = [entry_row(e, at) for e in entries if e.entry_id not in seen]
-            if rows:
-                seq, row_hash = chain(rows, head_seq, head_hash)
-                insert_rows(conn, rows)
-                move_head(conn, seq, row_hash)
-            return len(rows)
+            return append_in(conn, entries, at, skip_recorded)
 
     def query(self, flt: AuditFilter) -> list[AuditRow]:
         # rows outside the chain (seq <= 0, past the head) are not audit: never shown
@@ -156,6 +138,33 @@ class AuditStore:
 
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(_TABLE)).scalar_one())
+
+
+def append_in(
+    conn: Connection, entries: Sequence[AuditEntry], at: datetime, skip_recorded: bool
+) -> int:
+    """Append entries to the chain inside the caller's transaction (it holds the chain's lock
+    from here to its end). With `skip_recorded`, entries already recorded are left out; without
+    it, one already recorded raises IntegrityError (the caller retries with it)."""
+    if conn.dialect.name == "sqlite":
+        # the chain's indexes grow with every row: keep their hot pages in memory
+        conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+    head_seq, head_hash = lock_head(conn)
+    seen: set[str] = set()
+    if skip_recorded:
+        ids = [e.entry_id for e in entries]
+        for i in range(0, len(ids), 500):
+            seen.update(
+                conn.execute(
+                    select(_TABLE.c.entry_id).where(_TABLE.c.entry_id.in_(ids[i : i + 500]))
+                ).scalars()
+            )
+    rows = [entry_row(e, at) for e in entries if e.entry_id not in seen]
+    if rows:
+        seq, row_hash = chain(rows, head_seq, head_hash)
+        insert_rows(conn, rows)
+        move_head(conn, seq, row_hash)
+    return len(rows)
 
 
 def _reasons(text: str) -> tuple[AuditReason, ...]:

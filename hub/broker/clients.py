@@ -14,6 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from hub.broker import admin
 from hub.broker.consumer import make_consumer
+from hub.journal.lost import Positions
 from hub.settings import HubSettings
 
 MONITOR_CLIENT_ID = "tell-it-once-hub.monitor"
@@ -34,6 +35,7 @@ def make_offsets_reader(settings: HubSettings, request_timeout_s: float = 5.0) -
         group_id=None,
         enable_auto_commit=False,
         request_timeout_ms=int(request_timeout_s * 1000),
+        fetch_max_wait_ms=100,  # a fetch here only asks for the high watermark
     )
 
 
@@ -107,6 +109,55 @@ class BrokerMonitor:
             committed[group] = {(tp.topic, tp.partition): int(m.offset) for tp, m in got.items()}
         ends = await offsets.end_offsets(parts)
         return lag_by_topic(committed, {(tp.topic, tp.partition): int(n) for tp, n in ends.items()})
+
+    async def positions(self, group: str, partitions: Sequence[tuple[str, int]]) -> Positions:
+        """For these partitions: `group`'s committed offsets and the log's first and end
+        offsets. A partition the broker does not have is left out (its records are gone)."""
+        if not partitions:
+            return Positions()
+        admin, offsets = await self._clients()
+        topics = sorted({t for t, _ in partitions})
+        described = await admin.describe_topics(topics)
+        exists = {
+            (str(t["topic"]), int(p["partition"]))
+            for t in described
+            if not t.get("error_code")
+            for p in t.get("partitions", ())
+        }
+        parts = [TopicPartition(t, p) for t, p in partitions if (t, p) in exists]
+        if not parts:
+            return Positions()
+        got = await admin.list_consumer_group_offsets(group, partitions=parts)
+        starts = await offsets.beginning_offsets(parts)
+        ends = await self._fetched_ends(offsets, await offsets.end_offsets(parts))
+        return Positions(
+            committed={(tp.topic, tp.partition): int(m.offset) for tp, m in got.items()},
+            starts={(tp.topic, tp.partition): int(n) for tp, n in starts.items()},
+            ends={(tp.topic, tp.partition): int(n) for tp, n in ends.items()},
+        )
+
+    async def _fetched_ends(
+        self, reader: AIOKafkaConsumer, listed: Mapping[TopicPartition, int]
+    ) -> dict[TopicPartition, int]:
+        """The log end offsets as a fetch reports them (its high watermark). Tansu 0.6 answers
+        ListOffsets(latest) with the base offset of the partition's last record batch + 1, so a
+        batch of 500 records looks like one; a fetch from there returns the true watermark.
+        Where no fetch answer came in time, the listed offset stands (it is never above)."""
+        ends = dict(listed)
+        reader.assign(list(listed))
+        try:
+            for tp, n in listed.items():
+                reader.seek(tp, n)
+            deadline = asyncio.get_running_loop().time() + self.request_timeout_s
+            while asyncio.get_running_loop().time() < deadline:
+                await reader.getmany(timeout_ms=200, max_records=1)
+                marks = {tp: reader.highwater(tp) for tp in listed}
+                ends.update({tp: max(ends[tp], int(m)) for tp, m in marks.items() if m is not None})
+                if all(m is not None for m in marks.values()):
+                    break
+        finally:
+            reader.unsubscribe()
+        return ends
 
     async def stop(self) -> None:
         async with self._lock:

@@ -86,7 +86,7 @@ class InboxReader(SQLModel, table=True):
     read_at: datetime
     renumbered: bool = Field(
         default=False,
-        description="Cursors renumbered (migration 0020): the client reads once from after=0",
+        description="Cursors renumbered (migration 0018): the client reads once from after=0",
     )
 
 
@@ -343,6 +343,14 @@ class IngestJournal(SQLModel, table=True):
     republished: int = 0
     republished_at: datetime | None = Field(default=None)
     completed_at: datetime | None = Field(default=None)
+    kafka_partition: int | None = Field(
+        default=None, description="the partition the broker acknowledged it on (latest copy)"
+    )
+    kafka_offset: int | None = Field(
+        default=None,
+        sa_type=BigInteger,
+        description="its offset there: behind the router's committed offset, it is not lost",
+    )
 
 
 class EventClaim(SQLModel, table=True):

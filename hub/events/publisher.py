@@ -37,11 +37,22 @@ class Accepted:
     content_sha256: str = ""  # hub.events.content.content_hash: tells a duplicate from a conflict
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where the broker's acknowledgement says an accepted event was written."""
+
+    source: str
+    event_id: str
+    partition: int
+    offset: int
+
+
 class AcceptedSink(Protocol):
     """Where accepted events are kept durably (hub.journal.store.JournalStore fits)."""
 
     def record(self, accepted: Sequence[Accepted]) -> list[tuple[str, str]]: ...
     def forget(self, keys: Sequence[tuple[str, str]]) -> None: ...
+    def placed(self, placements: Sequence[Placement]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -129,6 +140,14 @@ class EventPublisher:
                 added = await journaling
                 await asyncio.to_thread(self._journal.forget, added)
             raise
-        if journaling is not None:
+        if journaling is not None and self._journal is not None:
             await journaling
+            # where each event waits for the router: the reconciler re-publishes only lost ones
+            await asyncio.to_thread(
+                self._journal.placed,
+                [
+                    Placement(a.source, a.event_id, r.partition, r.offset)
+                    for a, r in zip(written, receipts, strict=True)
+                ],
+            )
         return receipts

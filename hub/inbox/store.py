@@ -40,7 +40,7 @@ and `inbox_reader` rows, or cursors would be reused below what readers already h
 
 Renumbered cursors
 ------------------
-Migration 0020 renumbered each recipient's rows 1, 2, 3... (rows from before 0008 had kept the
+Migration 0018 renumbered each recipient's rows 1, 2, 3... (rows from before 0008 had kept the
 hub-wide sequence). A cursor a client held from before cannot be told from a new one, so the
 recipient's reader row is marked `renumbered`: `fetch(after > 0)` and `ack` raise
 `CursorsRenumbered` until the client fetches once from `after=0`, which clears the mark.
@@ -89,7 +89,7 @@ class AckBeyondHandedOut(HubError):
 
 
 class CursorsRenumbered(HubError):
-    """The recipient's cursors were renumbered (migration 0020): a cursor it holds is stale."""
+    """The recipient's cursors were renumbered (migration 0018): a cursor it holds is stale."""
 
     code = "cursors_renumbered"
 
@@ -153,37 +153,42 @@ class InboxStore:
             batch.setdefault(d.delivery_id, (d, text))
         if not batch:
             return 0
-        replayed = sorted(i for i, (d, _) in batch.items() if d.mode is Mode.REPLAY)
         with self.engine.begin() as conn:
-            if replayed:
-                # A replay shows the delivery again (a new cursor, unacknowledged), as the
-                # policy in force now allows it; the recipient de-duplicates on delivery_id.
-                conn.execute(delete(_TABLE).where(_TABLE.c.delivery_id.in_(replayed)))
-            stored = set(
-                conn.execute(
-                    select(_TABLE.c.delivery_id).where(_TABLE.c.delivery_id.in_(sorted(batch)))
-                ).scalars()
+            return self.add_in(conn, batch, at)
+
+    @staticmethod
+    def add_in(conn: Connection, batch: Mapping[str, tuple[Delivery, str]], at: datetime) -> int:
+        """`add` inside the caller's transaction: `batch` is delivery id -> (delivery, JSON)."""
+        replayed = sorted(i for i, (d, _) in batch.items() if d.mode is Mode.REPLAY)
+        if replayed:
+            # A replay shows the delivery again (a new cursor, unacknowledged), as the
+            # policy in force now allows it; the recipient de-duplicates on delivery_id.
+            conn.execute(delete(_TABLE).where(_TABLE.c.delivery_id.in_(replayed)))
+        stored = set(
+            conn.execute(
+                select(_TABLE.c.delivery_id).where(_TABLE.c.delivery_id.in_(sorted(batch)))
+            ).scalars()
+        )
+        fresh = [(d, text) for i, (d, text) in batch.items() if i not in stored]
+        if not fresh:
+            return 0
+        counts = Counter(d.recipient for d, _ in fresh)
+        last = take_cursors(conn, counts)
+        position = {r: last[r] - n for r, n in counts.items()}
+        rows = []
+        for d, text in fresh:
+            position[d.recipient] += 1
+            rows.append(
+                {
+                    "delivery_id": d.delivery_id,
+                    "recipient": d.recipient,
+                    "cursor": position[d.recipient],
+                    "event_id": d.event_id,
+                    "payload": text,
+                    "created_at": at,
+                }
             )
-            fresh = [(d, text) for i, (d, text) in batch.items() if i not in stored]
-            if not fresh:
-                return 0
-            counts = Counter(d.recipient for d, _ in fresh)
-            last = take_cursors(conn, counts)
-            position = {r: last[r] - n for r, n in counts.items()}
-            rows = []
-            for d, text in fresh:
-                position[d.recipient] += 1
-                rows.append(
-                    {
-                        "delivery_id": d.delivery_id,
-                        "recipient": d.recipient,
-                        "cursor": position[d.recipient],
-                        "event_id": d.event_id,
-                        "payload": text,
-                        "created_at": at,
-                    }
-                )
-            return insert_ignoring_duplicates(conn, _TABLE, rows, "delivery_id")
+        return insert_ignoring_duplicates(conn, _TABLE, rows, "delivery_id")
 
     def fetch(self, recipient: str, after: int, limit: int) -> list[InboxEntry]:
         """Unacknowledged deliveries for `recipient` with cursor > `after`, oldest first.

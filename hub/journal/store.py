@@ -2,7 +2,8 @@
 outcome, so a broker that loses messages (the embedded one keeps them in memory) loses nothing.
 
 - `record`: the publisher journals every event the broker acknowledged, before the caller
-  answers "accepted";
+  answers "accepted"; `placed`: where the broker's ack says it was written (partition, offset),
+  so the reconciler can tell an event waiting in its topic from a lost one;
 - `mark_routed`: the router records how many final outcomes routing produced (0: nothing
   further to wait for, e.g. a link, or an event held for review);
 Entries are keyed by (source, event id): event ids are per source.
@@ -38,7 +39,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.db.tables import AuditRecord, IngestJournal, WebhookOutbox
-from hub.events.publisher import Accepted
+from hub.events.publisher import Accepted, Placement
+from hub.journal.lost import Placed
 from hub.rejected.store import Headers, headers_from_json, headers_to_json
 from hub.routing.messages import delivery_id, legacy_delivery_id
 from hub.timeutil import utcnow
@@ -83,6 +85,12 @@ class JournalEntry:
     expected: int | None
     republished: int
     republished_at: datetime | None
+    kafka_partition: int | None = None
+    kafka_offset: int | None = None
+
+    @property
+    def placed(self) -> Placed:
+        return Placed(self.status, self.topic, self.kafka_partition, self.kafka_offset)
 
 
 def _entry(m: RowMapping) -> JournalEntry:
@@ -101,6 +109,8 @@ def _entry(m: RowMapping) -> JournalEntry:
         expected=m["expected"],
         republished=m["republished"],
         republished_at=m["republished_at"],
+        kafka_partition=m["kafka_partition"],
+        kafka_offset=m["kafka_offset"],
     )
 
 
@@ -155,6 +165,35 @@ class JournalStore:
                             _keyed(keys[i : i + _CHUNK]) & (_TABLE.c.status == "accepted")
                         )
                     )
+
+    def placed(self, placements: Sequence[Placement]) -> None:
+        """Where the broker wrote each event (its latest copy), from the producer's ack."""
+        if placements:
+            with self.engine.begin() as conn:
+                self._place(conn, placements)
+
+    @staticmethod
+    def _place(conn: Any, placements: Sequence[Placement]) -> None:
+        stmt = (
+            update(_TABLE)
+            .where(
+                (_TABLE.c.source == bindparam("b_source"))
+                & (_TABLE.c.event_id == bindparam("b_id"))
+            )
+            .values(kafka_partition=bindparam("b_partition"), kafka_offset=bindparam("b_offset"))
+        )
+        conn.execute(
+            stmt,
+            [
+                {
+                    "b_source": p.source,
+                    "b_id": p.event_id,
+                    "b_partition": p.partition,
+                    "b_offset": p.offset,
+                }
+                for p in placements
+            ],
+        )
 
     def mark_routed(self, expected: Mapping[EventKey, int], at: datetime) -> None:
         """How many final outcomes each routed event produced; 0 completes it at once."""
@@ -265,7 +304,10 @@ class JournalStore:
                             handed.setdefault((source, event_id), set()).add(recipient)
         return {key: len(recipients) for key, recipients in handed.items()}
 
-    def mark_republished(self, keys: Sequence[EventKey], at: datetime) -> None:
+    def mark_republished(
+        self, keys: Sequence[EventKey], at: datetime, placements: Sequence[Placement] = ()
+    ) -> None:
+        """Count a re-publication; `placements`: where the new copies were written."""
         if not keys:
             return
         with self.engine.begin() as conn:
@@ -275,6 +317,8 @@ class JournalStore:
                     .where(_keyed(keys[i : i + _CHUNK]))
                     .values(republished=_TABLE.c.republished + 1, republished_at=at)
                 )
+            if placements:
+                self._place(conn, placements)
 
     def accepted_since(
         self, since: datetime, event_type: str | None = None, limit: int = 100_000

@@ -81,8 +81,17 @@ class ClaimStore:
         ]
         with self.engine.begin() as conn:
             ins: Any = (sqlite if conn.dialect.name == "sqlite" else postgresql).insert(_CLAIM)
-            conn.execute(ins.on_conflict_do_nothing(index_elements=["source", "event_id"]), rows)
-        return self._of_record(keys, journal=False)
+            added = conn.execute(
+                ins.on_conflict_do_nothing(index_elements=["source", "event_id"]).returning(
+                    _CLAIM.c.source, _CLAIM.c.event_id
+                ),
+                rows,
+            )
+            new = {(r[0], r[1]) for r in added}
+        # what this call claimed is of record as claimed; only repeats are read back
+        of_record = {k: first[k].content_sha256 for k in new}
+        repeats = [k for k in keys if k not in new]
+        return {**of_record, **self._of_record(repeats, journal=False)} if repeats else of_record
 
     def content_of(self, source: str, event_id: str) -> str | None:
         """The content of record of one (source, event id) for the API: the journal's, else the

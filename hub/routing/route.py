@@ -80,7 +80,7 @@ def outcome_of(
             local_id=decision.local_id,
             event_time=env.time,
             agreement_id=agreement.id,
-            agreement_version=table.versions.get(agreement.id, agreement.version),
+            agreement_version=table.versions.get(agreement.id) or agreement.version,
             lawful_basis=agreement.lawful_basis,
             purpose=agreement.purpose,
             fields=decision.fields,

@@ -256,7 +256,7 @@ def test_upgrades_keep_order_and_a_stale_cursor_is_refused_until_read_from_zero(
         conn.execute(text("INSERT INTO inbox_cursor VALUES ('libraries', 1)"))
         conn.execute(text("INSERT INTO inbox_reader VALUES ('libraries', 1, :t)"), {"t": NOW})
 
-    # 0020: each recipient's cursors renumbered 1, 2, 3... in order; a stale cursor is refused
+    # 0018: each recipient's cursors renumbered 1, 2, 3... in order; a stale cursor is refused
     # until the client reads once from 0 (nothing skipped, nothing acknowledged by mistake)
     _alembic(migrated_engine, "upgrade", "head")
     store = InboxStore(migrated_engine)

@@ -13,7 +13,7 @@ from hub.broker.topics import TopicNames
 from hub.errors import BrokerError
 from hub.events.codec import AvroCodec
 from hub.events.envelope import Envelope, Event
-from hub.events.publisher import Accepted, EventPublisher
+from hub.events.publisher import Accepted, EventPublisher, Placement
 from hub.events.schemas import SchemaRegistry
 from hub.signing.records import RecordKeys
 
@@ -23,6 +23,7 @@ KEYS = RecordKeys.of("unit-test-record-key-0123456789")
 class Journal:
     def __init__(self) -> None:
         self.kept: dict[str, Accepted] = {}
+        self.where: dict[str, tuple[int, int]] = {}
 
     def record(self, accepted: Sequence[Accepted]) -> list[str]:
         added = [a.event_id for a in accepted if a.event_id not in self.kept]
@@ -32,6 +33,9 @@ class Journal:
     def forget(self, event_ids: Sequence[str]) -> None:
         for event_id in event_ids:
             self.kept.pop(event_id)
+
+    def placed(self, placements: Sequence[Placement]) -> None:
+        self.where.update({p.event_id: (p.partition, p.offset) for p in placements})
 
 
 class Meta:
@@ -73,6 +77,8 @@ async def test_acknowledged_events_are_journaled_whole(registry: SchemaRegistry)
     kept = journal.kept["d-1"]
     assert kept.topic == "events.death.notified" and kept.key == b"P-1"
     assert AvroCodec(registry).decode_event(kept.value, kept.headers).envelope.id == "d-1"
+    # where the broker's ack put each one: the reconciler tells a backlog from a loss by it
+    assert journal.where == {"d-1": (0, 7), "d-2": (0, 7)}
 
 
 async def test_a_refused_batch_leaves_no_journal_entry_but_keeps_earlier_ones(

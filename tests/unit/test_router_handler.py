@@ -419,3 +419,64 @@ async def test_a_queued_event_is_routed_once_its_person_is_linked(
     await route.after_sent()
     assert reviews.released == [1]
     assert await route([link]) == []  # a redelivered link does not route it twice
+
+
+class InboxHandOver:
+    """The router's pull-inbox port, in memory: what it was handed, per batch."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[Delivery]] = []
+
+    def __call__(self, deliveries: Sequence[Delivery], payloads: Sequence[str], at: datetime):  # type: ignore[no-untyped-def]
+        from hub.inbox.delivered import Handed
+        from hub.routing.messages import delivered_entry
+
+        parsed = [Delivery.model_validate_json(p) for p in payloads]  # the JSON a reader gets
+        assert [p.delivery_id for p in parsed] == [d.delivery_id for d in deliveries]
+        self.batches.append(list(deliveries))
+        entries = tuple(delivered_entry(d, at) for d in deliveries)
+        return Handed(len(deliveries), entries, len(entries))
+
+
+async def test_pull_inbox_deliveries_are_handed_over_where_the_decision_is_made(
+    config: HubConfig, registry: SchemaRegistry
+) -> None:
+    """Inbox recipients get their row (and its audit entry) from the router itself; a webhook
+    recipient's delivery still goes through its deliveries topic to the delivery agent."""
+    from hub.config.model import WebhookSink
+
+    systems = tuple(
+        s.model_copy(
+            update={"delivery": WebhookSink(kind="webhook", url="https://parking.example/hook")}
+        )
+        if s.id == "parking"
+        else s
+        for s in config.systems
+    )
+    config = config.model_copy(update={"systems": systems})
+    inbox = InboxHandOver()
+    h = handler(config, registry)
+    h.ports = RouterPorts(
+        h.ports.quality, h.ports.subjects, h.ports.review, h.ports.originals, inbox=inbox
+    )
+    codec = AvroCodec(registry)
+    events = [
+        Event(
+            envelope=Envelope(
+                id=f"e-{i}",
+                source="registrar",
+                type="death.notified",
+                subject=subject,
+                time=datetime(2026, 11, 19, tzinfo=UTC),
+            ),
+            data={"date_of_death": date(2026, 11, 18), "verified_by": "hospital"},
+        )
+        for i, subject in enumerate(["P-1", "P-2", "P-1"])
+    ]
+    encoded = [codec.encode_event(e) for e in events]
+    out = await h([record(r.value, r.headers, offset=i) for i, r in enumerate(encoded)])
+    assert sorted({o.topic for o in out}) == ["deliveries.parking"]
+    [handed] = inbox.batches
+    assert {d.recipient for d in handed} == set(RECIPIENTS) - {"parking"}
+    # per-person order: each recipient's deliveries in the order of the events
+    assert [d.event_id for d in handed if d.recipient == "waste"] == ["e-0", "e-1", "e-2"]

@@ -12,14 +12,14 @@ and acknowledgements (409 `cursors_renumbered`) until the client reads once from
 (only unacknowledged deliveries come back; de-duplicate on `delivery_id`). Nothing is skipped or
 acknowledged by mistake. Downgrading keeps the new numbers (they are valid cursors under 0016).
 
-Revision ID: 0020
+Revision ID: 0018
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020"
-down_revision = "0016"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,83 @@
+"""Inbox rows and their "delivered" audit entries are written in one transaction, once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Engine, event
+
+from hub.audit.checkpoint import CheckpointStore
+from hub.audit.signing import Signer
+from hub.audit.store import AuditFilter, AuditStore
+from hub.audit.verify import verify_chain
+from hub.inbox.delivered import deliver_to_inbox
+from hub.inbox.store import InboxStore
+from hub.routing.messages import Delivery, Mode, delivery_id
+
+NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+SIGNER = Signer(Ed25519PrivateKey.generate())
+
+
+def delivery(event_id: str, recipient: str) -> Delivery:
+    return Delivery(
+        delivery_id=delivery_id(event_id, recipient, source="council-tax"),
+        event_id=event_id,
+        event_type="address.changed",
+        source="council-tax",
+        subject="P-1",
+        subject_key="k" * 32,
+        recipient=recipient,
+        local_id="W-1",
+        event_time=NOW,
+        agreement_id="DSA-001",
+        agreement_version="abc123",
+        lawful_basis="Art. 6(1)(e)",
+        purpose="bins",
+        fields=("new_address.postcode",),
+        data={"new_address": {"postcode": "EX4 7QT"}},
+        decided_at=NOW,
+        mode=Mode.LIVE,
+    )
+
+
+def handed(engine: Engine, batch: list[Delivery], at: datetime) -> tuple[int, int]:
+    h = deliver_to_inbox(engine, batch, [d.model_dump_json() for d in batch], at)
+    return h.stored, h.audited
+
+
+def test_each_delivery_is_stored_and_audited_once_and_the_chain_verifies(
+    migrated_engine: Engine,
+) -> None:
+    first = [delivery(f"e-{i}", r) for i in range(3) for r in ("waste", "parking")]
+    assert handed(migrated_engine, first, NOW) == (6, 6)
+    # a redelivered batch (at-least-once), with one new delivery in it, later
+    again = [*first[:4], delivery("e-9", "waste")]
+    assert handed(migrated_engine, again, NOW + timedelta(seconds=5)) == (1, 1)
+    rows = AuditStore(migrated_engine).query(AuditFilter(limit=100))
+    assert len(rows) == 7 and {r.outcome for r in rows} == {"delivered"}
+    assert sorted(r.delivery_id for r in rows) == sorted(d.delivery_id for d in [*first, again[-1]])
+    assert len(InboxStore(migrated_engine).fetch("waste", 0, 100)) == 4
+    result = verify_chain(migrated_engine, CheckpointStore.signing(migrated_engine, SIGNER))
+    assert result.ok, result.first_break
+
+
+def test_nothing_is_stored_when_the_audit_entries_cannot_be(migrated_engine: Engine) -> None:
+    """One transaction: an inbox row never stands without its audit entry."""
+
+    def refuse(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        if "INSERT INTO audit_record" in statement:
+            raise RuntimeError("disk full")
+
+    event.listen(migrated_engine, "before_cursor_execute", refuse)
+    try:
+        try:
+            handed(migrated_engine, [delivery("e-1", "waste")], NOW)
+        except Exception as exc:
+            assert "disk full" in str(exc)
+        else:
+            raise AssertionError("the write should have failed")
+    finally:
+        event.remove(migrated_engine, "before_cursor_execute", refuse)
+    assert InboxStore(migrated_engine).fetch("waste", 0, 100) == []
+    assert handed(migrated_engine, [delivery("e-1", "waste")], NOW) == (1, 1)

@@ -312,7 +312,9 @@ async def test_every_topic_the_hub_writes_carries_the_same_cloudevents_envelope(
         "events.person.linked",
         "events.address.changed",
         "events.death.notified",
-        *(w.names.deliveries(r) for r in ("libraries", "electoral", *PULL)),
+        # pull inboxes: live deliveries are stored in the router's own transaction (no topic);
+        # the replay for parking goes through deliveries.parking
+        *(w.names.deliveries(r) for r in ("libraries", "electoral", "parking")),
         w.names.audit,
         w.names.rejected,
         w.names.dead_letters,
@@ -362,9 +364,9 @@ async def test_every_topic_the_hub_writes_carries_the_same_cloudevents_envelope(
     routed = {e.get_id() for e in seen[w.names.deliveries("electoral")]}
     assert routed == {e.get_id() for e in seen["recipient.electoral"]}
     parking = seen[w.names.deliveries("parking")]
-    assert len(parking) == 6 and len({e.get_id() for e in parking}) == 6
+    assert len(parking) == 3 and len({e.get_id() for e in parking}) == 3
     live = {delivery_id(i, "parking", source="council-tax") for i in ids}
-    assert live < {e.get_id() for e in parking}  # and three new ids for the replayed ones
+    assert not live & {e.get_id() for e in parking}  # three new ids for the replayed ones
     # a rejection keeps the record's own headers, and the recorder read them back
     kept = {r.event_id: r for r in rejected.list(None, None, 10)}
     assert set(kept) == {"evt-env-death", "evt-env-garbage"}

@@ -253,14 +253,16 @@ def attach(
     async def run_agents() -> None:
         # The worker's logging setup leaves the root at DEBUG; aiokafka logs every send there.
         logging.getLogger("aiokafka").setLevel(logging.WARNING)
-        producer = await start_producer(producer_factory, agents[0].settings, "agents.producer")
+        producer = await start_producer_retrying(
+            producer_factory, agents[0].settings, "agents.producer"
+        )
         try:
             await asyncio.gather(*(agent.run_supervised(producer) for agent in agents))
         finally:
             await producer.stop()
 
 
-async def start_producer(
+async def start_producer_retrying(
     factory: Callable[[], AIOKafkaProducer], settings: HubSettings, task: str
 ) -> AIOKafkaProducer:
     """A started producer; while the broker is unreachable (restarting), try again with backoff."""

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import structlog
 from aiokafka import AIOKafkaProducer
 
-from agents.batching import APP_ID, send_acked, signed, start_producer
+from agents.batching import APP_ID, send_acked, signed, start_producer_retrying
 from hub.broker.clients import BrokerMonitor
 from hub.events.publisher import Placement
 from hub.journal.lost import Positions, placed_partitions, waiting_in_topic
@@ -126,7 +126,7 @@ def attach_reconciler(app: Any, reconciler: Reconciler, producer_factory: Any) -
 
     @app.task
     async def reconcile() -> None:
-        producer = await start_producer(
+        producer = await start_producer_retrying(
             producer_factory, reconciler.settings, "reconciler.producer"
         )
         try:

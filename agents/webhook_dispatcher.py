@@ -21,7 +21,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 
 from agents.app import WorkerDeps
-from agents.batching import OutRecord, send_all, signed, start_producer
+from agents.batching import OutRecord, send_all, signed, start_producer_retrying
 from connectors.webhook import AttemptResult, WebhookSender
 from hub.config.model import System, WebhookSink
 from hub.delivery.attempts import attempt_entry, failed_entry, success_entry
@@ -296,7 +296,7 @@ class WebhookDispatcher:
 
         @app.task
         async def run_webhook_dispatcher() -> None:
-            producer = await start_producer(
+            producer = await start_producer_retrying(
                 producer_factory, self.deps.settings, "webhook-dispatcher.producer"
             )
             try:

@@ -23,27 +23,27 @@ Each target is printed PASS/FAIL with the baseline it is a ratio of (measured in
 from __future__ import annotations
 
 import asyncio
-import glob
 import hashlib
-import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import NewTopic
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, func, make_url, select, text
 
+from bench.pg_server import PgServer, start_pg_server
 from hub.broker.admin import make_admin
 from hub.broker.consumer import make_consumer
-from hub.broker.embedded import free_port
 from hub.broker.producer import AiokafkaSender, make_producer
 from hub.db.engine import make_engine
 from hub.db.tables import AuditRecord
@@ -251,11 +251,11 @@ async def hub_latency(
     return sorted((last_row[e] - accepted[e]) * 1000 for e in accepted if e in last_row)
 
 
-async def raw_fanout(
-    bootstrap: str, settings: HubSettings, payload: bytes, n: int, k: int
-) -> float:
-    """A plain aiokafka consume -> produce-to-K loop: the ceiling the hub is compared with."""
-    tag = f"raw{k}-{time.time_ns()}"
+async def _raw_loop(
+    bootstrap: str, settings: HubSettings, payload: bytes, n: int, k: int, tag: str
+) -> tuple[AIOKafkaProducer, AIOKafkaConsumer, Callable[[], Coroutine[Any, Any, None]]]:
+    """What both raw baselines share: `tag`.in and K `tag`.outN topics, a started producer, a
+    consumer holding its partitions, and the feeder that publishes the n events."""
     admin = make_admin(settings, bootstrap)
     await admin.start()
     parts = settings.topic_partitions
@@ -287,6 +287,15 @@ async def raw_fanout(
         ]
         await asyncio.gather(*futures)
 
+    return producer, consumer, feed
+
+
+async def raw_fanout(
+    bootstrap: str, settings: HubSettings, payload: bytes, n: int, k: int
+) -> float:
+    """A plain aiokafka consume -> produce-to-K loop: the ceiling the hub is compared with."""
+    tag = f"raw{k}-{time.time_ns()}"
+    producer, consumer, feed = await _raw_loop(bootstrap, settings, payload, n, k, tag)
     started = time.perf_counter()
     feeder = asyncio.create_task(feed())
     done = 0
@@ -356,37 +365,7 @@ async def raw_durable(
         for ddl in RAW_DURABLE_TABLES:
             conn.execute(text(ddl))
     tag = f"durable{k}-{time.time_ns()}"
-    admin = make_admin(settings, bootstrap)
-    await admin.start()
-    parts = settings.topic_partitions
-    await admin.create_topics(
-        [NewTopic(f"{tag}.in", parts, 1)] + [NewTopic(f"{tag}.out{i}", parts, 1) for i in range(k)]
-    )
-    await admin.close()
-    producer = make_producer(settings, bootstrap)
-    await producer.start()
-    consumer = make_consumer(
-        settings,
-        f"{tag}.in",
-        bootstrap=bootstrap,
-        group_id=tag,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=settings.consumer_fetch_wait_ms,
-        session_timeout_ms=int(settings.broker_session_timeout_s * 1000),
-        heartbeat_interval_ms=2000,
-    )
-    await consumer.start()
-    while not consumer.assignment():
-        await asyncio.sleep(0.05)
-
-    async def feed() -> None:
-        futures = [
-            await producer.send(f"{tag}.in", payload, key=str(i % 50_000).encode())
-            for i in range(n)
-        ]
-        await asyncio.gather(*futures)
-
+    producer, consumer, feed = await _raw_loop(bootstrap, settings, payload, n, k, tag)
     text_payload = payload.hex()
     started = time.perf_counter()
     feeder = asyncio.create_task(feed())
@@ -603,9 +582,9 @@ def run_workers_bench(
 ) -> dict[int, float]:
     """`hub bench --workers 1,2`: the same backlog drained by 1, 2, ... workers on PostgreSQL
     (a throw-away server unless --database-url names one; each run gets a fresh database)."""
-    server: _PgServer | None = None
+    server: PgServer | None = None
     if not database_url:
-        server = _PgServer.start_new()
+        server = start_pg_server()
         database_url = server.url
     try:
         rates: dict[int, float] = {}
@@ -630,45 +609,3 @@ def run_workers_bench(
             "workers share this machine's cores)"
         )
     return rates
-
-
-class _PgServer:
-    """A throw-away PostgreSQL on loopback from Debian's package (as tests/pg_server.py)."""
-
-    def __init__(self, bindir: Path) -> None:
-        self.bindir = bindir
-        self.root = Path(tempfile.mkdtemp(prefix="hub-bench-pg-"))
-        self.port = free_port()
-        self._run_as: list[str] = []
-        if os.geteuid() == 0:  # initdb refuses root: run the server as Debian's postgres user
-            shutil.chown(self.root, "postgres", "postgres")
-            self._run_as = ["runuser", "-u", "postgres", "--"]
-
-    @classmethod
-    def start_new(cls) -> _PgServer:
-        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-        if not found:
-            raise StackError(
-                "no PostgreSQL server binaries (apt-get install postgresql); "
-                "or give --database-url postgresql://..."
-            )
-        server = cls(Path(found[-1]).parent)
-        db = str(server.root / "db")
-        server._pg("initdb", "-D", db, "-U", "hub", "--auth=trust", "-E", "UTF8")
-        opts = f"-p {server.port} -k {server.root} -c listen_addresses=127.0.0.1"
-        server._pg("pg_ctl", "-D", db, "-l", str(server.root / "log"), "-w", "-o", opts, "start")
-        server._pg("createdb", "-h", "127.0.0.1", "-p", str(server.port), "-U", "hub", "hub")
-        return server
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://hub@127.0.0.1:{self.port}/hub"
-
-    def _pg(self, tool: str, *args: str, check: bool = True) -> None:
-        subprocess.run(
-            [*self._run_as, str(self.bindir / tool), *args], check=check, capture_output=True
-        )
-
-    def remove(self) -> None:
-        self._pg("pg_ctl", "-D", str(self.root / "db"), "-m", "immediate", "stop", check=False)
-        shutil.rmtree(self.root, ignore_errors=True)

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, MetaData, Table, func, select
+from sqlalchemy import Engine
 
 from connectors.file_drop import unique_destination, waiting_in
-from connectors.sql_poll import position_text, position_value
+from connectors.sql_poll import HighWaterTable, position_text
 from hub.connectors.config import ExtractFileDef, ExtractSqlDef
 from hub.connectors.mapping import cell_text
 from hub.connectors.store import ConnectorStore
@@ -160,45 +160,20 @@ class ExtractSqlConnector:
         store: ConnectorStore,
     ) -> None:
         self.definition = definition
-        self.engine = source_engine
+        self.source = HighWaterTable(source_engine, definition.table, definition.key_column)
         self.records = records
         self.store = store
         self.columns = definition.columns()
-        self._table: Table | None = None
 
     @property
     def name(self) -> str:
         return self.definition.name
 
-    def _reflect(self) -> Table:
-        if self._table is None:
-            schema, _, bare = self.definition.table.rpartition(".")
-            self._table = Table(bare, MetaData(), autoload_with=self.engine, schema=schema or None)
-        return self._table
-
-    def _key_type(self, table: Table) -> type:
-        try:
-            return table.c[self.definition.key_column].type.python_type
-        except NotImplementedError:
-            return str
-
     def _read(self, position: str, limit: int) -> list[Mapping[str, Any]]:
-        table = self._reflect()
-        key = table.c[self.definition.key_column]
-        stmt = select(table).order_by(key).limit(limit)
-        if position:
-            stmt = stmt.where(key > position_value(position, self._key_type(table)))
-        with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(stmt).mappings().all()]
+        return self.source.read(position, limit)
 
     def _pending(self, position: str) -> int:
-        table = self._reflect()
-        key = table.c[self.definition.key_column]
-        stmt = select(func.count()).select_from(table)
-        if position:
-            stmt = stmt.where(key > position_value(position, self._key_type(table)))
-        with self.engine.connect() as conn:
-            return int(conn.execute(stmt).scalar_one())
+        return self.source.pending(position)[0]
 
     def _decide(self, rows: Sequence[Mapping[str, Any]]) -> tuple[ExtractBatch, list[str]]:
         keys = [row[self.definition.key_column] for row in rows]

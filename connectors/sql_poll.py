@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, MetaData, Table, func, select, update
+from sqlalchemy import Engine, MetaData, Select, Table, func, select, update
 
 from connectors.outbox import outbox_table
 from hub.connectors.config import SqlOutboxDef, SqlTableDef
@@ -88,51 +88,69 @@ class _Batch:
         self.rejected: list[_Rejection] = []
 
 
+class HighWaterTable:
+    """A source table read in key order past a saved position (the high-water mark), reflected
+    once. Both SQL pollers (events and identity extracts) read through it."""
+
+    def __init__(self, engine: Engine, table: str, key_column: str) -> None:
+        self.engine = engine
+        self.name = table
+        self.key_column = key_column
+        self._table: Table | None = None
+
+    def _reflect(self) -> Table:
+        if self._table is None:
+            schema, _, bare = self.name.rpartition(".")
+            self._table = Table(bare, MetaData(), autoload_with=self.engine, schema=schema or None)
+        return self._table
+
+    def _past(self, stmt: Select[Any], table: Table, position: str) -> Select[Any]:
+        if not position:
+            return stmt
+        key = table.c[self.key_column]
+        try:
+            key_type: type = key.type.python_type
+        except NotImplementedError:
+            key_type = str
+        return stmt.where(key > position_value(position, key_type))
+
+    def read(self, position: str, limit: int) -> list[Mapping[str, Any]]:
+        """The next rows past `position`, at most `limit`, in key order."""
+        table = self._reflect()
+        stmt = self._past(
+            select(table).order_by(table.c[self.key_column]).limit(limit), table, position
+        )
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(stmt).mappings().all()]
+
+    def pending(self, position: str, time_column: str | None = None) -> tuple[int, datetime | None]:
+        """How many rows wait past `position`, and the oldest `time_column` among them."""
+        table = self._reflect()
+        columns: list[Any] = [func.count()]
+        if time_column:
+            columns.append(func.min(table.c[time_column]))
+        stmt = self._past(select(*columns).select_from(table), table, position)
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).one()
+        return int(row[0]), _aware(row[1]) if len(row) > 1 else None
+
+
 class SqlTableConnector:
     def __init__(self, definition: SqlTableDef, source_engine: Engine, ctx: PollContext) -> None:
         self.definition = definition
-        self.engine = source_engine
+        self.source = HighWaterTable(source_engine, definition.table, definition.key_column)
         self.ctx = ctx
         self.mapping = definition.row_mapping()
-        self._table: Table | None = None
 
     @property
     def name(self) -> str:
         return self.definition.name
 
-    def _reflect(self) -> Table:
-        if self._table is None:
-            schema, _, bare = self.definition.table.rpartition(".")
-            self._table = Table(bare, MetaData(), autoload_with=self.engine, schema=schema or None)
-        return self._table
-
-    def _key_type(self, table: Table) -> type:
-        try:
-            return table.c[self.definition.key_column].type.python_type
-        except NotImplementedError:
-            return str
-
     def _read(self, position: str, limit: int) -> list[Mapping[str, Any]]:
-        table = self._reflect()
-        key = table.c[self.definition.key_column]
-        stmt = select(table).order_by(key).limit(limit)
-        if position:
-            stmt = stmt.where(key > position_value(position, self._key_type(table)))
-        with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(stmt).mappings().all()]
+        return self.source.read(position, limit)
 
     def _lag(self, position: str) -> tuple[int, datetime | None]:
-        table = self._reflect()
-        key = table.c[self.definition.key_column]
-        columns: list[Any] = [func.count()]
-        if self.definition.time_column:
-            columns.append(func.min(table.c[self.definition.time_column]))
-        stmt = select(*columns).select_from(table)
-        if position:
-            stmt = stmt.where(key > position_value(position, self._key_type(table)))
-        with self.engine.connect() as conn:
-            row = conn.execute(stmt).one()
-        return int(row[0]), _aware(row[1]) if len(row) > 1 else None
+        return self.source.pending(position, self.definition.time_column)
 
     def _decide(self, rows: Sequence[Mapping[str, Any]]) -> _Batch:
         batch = _Batch()

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from bench.pg_server import PgServer, pg_bindir
 from hub.audit.signing import generate_private_pem
 from hub.broker.embedded import BrokerTls, EmbeddedBroker
 from hub.settings import REPO_ROOT, HubSettings
-from tests.pg_server import PgServer, pg_bindir
 from tests.tls_certs import TlsFiles, make_tls_files
 
 SAMPLE_CONFIG = REPO_ROOT / "config"

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from bench.pg_server import PgServer
 from hub.broker.embedded import free_port
 from hub.db.engine import make_engine
 from hub.db.tables import IdentityLink, InboxItem
@@ -24,7 +25,6 @@ from runtime.stack import settings_env
 from tests.conftest import SAMPLE_CONFIG, TEST_SECRETS, WIDE_WINDOW_DAYS, SecureBroker
 from tests.e2e.conftest import hub_cmd
 from tests.people import post_links
-from tests.pg_server import PgServer
 
 READ_BY = ("waste", "parking")  # linked: each gets every move about its people
 PEOPLE = [f"P-{700000 + i}" for i in range(40)]

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bench.pg_server import PgServer
 from hub.db.engine import make_engine
 from hub.db.tables import AuditRecord, InboxItem
 from hub.events.publisher import EventPublisher
@@ -27,7 +28,6 @@ from tests.conftest import JOURNEY_TIMEOUT_S
 from tests.integration.conftest import WorkerProcess, reset_schema
 from tests.integration.webhook_setup import move
 from tests.people import link_events
-from tests.pg_server import PgServer
 
 # a worker killed and restarted: every wait has its own deadline; this only guards a hang
 pytestmark = pytest.mark.timeout(JOURNEY_TIMEOUT_S)

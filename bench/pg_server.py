@@ -1,4 +1,5 @@
-"""A throw-away PostgreSQL server on loopback (Debian's package), that a test can stop and start."""
+"""A throw-away PostgreSQL server on loopback (Debian's package) that a benchmark or a test starts,
+stops (as an outage looks) and removes."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 from hub.broker.embedded import free_port
+from hub.errors import StackError
 
 
 def pg_bindir() -> Path | None:
@@ -60,7 +62,7 @@ class PgServer:
             capture_output=True,
         ).returncode:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"PostgreSQL did not start: see {self.root / 'log'}")
+                raise StackError(f"PostgreSQL did not start: see {self.root / 'log'}")
             time.sleep(0.2)
 
     def stop(self, mode: str = "immediate") -> None:
@@ -70,3 +72,14 @@ class PgServer:
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start_pg_server() -> PgServer:
+    """A new server from Debian's binaries, or a StackError saying how to get them."""
+    bindir = pg_bindir()
+    if bindir is None:
+        raise StackError(
+            "no PostgreSQL server binaries (apt-get install postgresql); "
+            "or give --database-url postgresql://..."
+        )
+    return PgServer(bindir)

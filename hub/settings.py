@@ -100,10 +100,10 @@ class HubSettings(BaseSettings):
         description="Largest request body the API reads (1 MiB); a larger one is answered 413 as soon as its declared length or its streamed bytes pass the limit.",
     )
     consumer_fetch_wait_ms: int = Field(
-        default=10,
+        default=50,
         ge=0,
         le=5000,
-        description="How long an agent's fetch waits for more data. Latency per hop against idle CPU: faust's fixed 1,500 ms means about 1 s per hop on the embedded broker; 10 ms gives tens of milliseconds end to end.",
+        description="How long an agent's fetch waits for more data when its partitions are empty (the broker answers sooner when data arrives). Idle CPU against latency per hop, measured on the embedded broker: an idle hub used 59% of a core at 10 ms, 25% at 50 ms, 13% at 500 ms; a record's hop took a median 14 ms at 50 ms and 117 ms at 500 ms (4 partitions).",
     )
     broker_session_timeout_s: float = Field(
         default=6.0,

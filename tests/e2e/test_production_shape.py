@@ -28,7 +28,7 @@ from tests.people import post_links
 
 READ_BY = ("waste", "parking")  # linked: each gets every move about its people
 PEOPLE = [f"P-{700000 + i}" for i in range(40)]
-EVENTS = 1500
+EVENTS = 600  # a kill at a third, an outage at two thirds: hundreds in flight through each
 
 
 def move(i: int) -> dict[str, object]:

@@ -217,7 +217,7 @@ requests = st.sampled_from([False] * 9 + [True]).flatmap(
         else invalid_requests
     )
 )
-EXAMPLES = 2000
+EXAMPLES = 800
 
 
 @pytest.fixture
@@ -259,7 +259,8 @@ def test_generated_events_never_get_a_5xx_and_the_worker_still_routes(
     took = time.monotonic() - started
     assert sum(statuses.values()) >= EXAMPLES
     assert server_errors == [], server_errors[:5]
-    assert statuses.get(202, 0) > 50 and statuses.get(422, 0) > 100, statuses
+    # both paths exercised: some accepted (about 5%), many refused as invalid (about a third)
+    assert statuses.get(202, 0) > EXAMPLES // 40 and statuses.get(422, 0) > EXAMPLES // 10, statuses
     print(f"fuzz: {sum(statuses.values())} requests in {took:.1f}s: {sorted(statuses.items())}")
 
     # the worker routed whatever was accepted, and still routes a real event

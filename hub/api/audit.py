@@ -58,8 +58,12 @@ def transfer_query(
     agreement: Annotated[str | None, Query(description="Agreement id")] = None,
     event_type: str | None = None,
     outcome: Literal["delivered", "withheld", "failed"] | None = None,
-    date_from: Annotated[date | None, Query(alias="from", description="First day (UTC)")] = None,
-    date_to: Annotated[date | None, Query(alias="to", description="Last day, inclusive")] = None,
+    date_from: Annotated[
+        date | None, Query(alias="from", description="First day (UK calendar day)")
+    ] = None,
+    date_to: Annotated[
+        date | None, Query(alias="to", description="Last day (UK calendar day), inclusive")
+    ] = None,
     after: Annotated[
         int, Query(ge=0, le=MAX_INT64, description="Page: the next_after of the last page")
     ] = 0,

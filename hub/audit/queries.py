@@ -20,7 +20,7 @@ from hub.db.tables import ConsentRecord, IdentityLink, IngestJournal, ReviewItem
 from hub.paging import Page, fetch_page
 from hub.pseudonym import subject_key
 from hub.subjects.store import SubjectStore
-from hub.timeutil import utc_bounds
+from hub.timeutil import uk_day_start, utc_bounds
 
 CONSENT: Table = ConsentRecord.__table__  # type: ignore[attr-defined]
 LINK: Table = IdentityLink.__table__  # type: ignore[attr-defined]
@@ -127,7 +127,7 @@ def person_condition(resolved: ResolvedPerson) -> ColumnElement[bool]:
     return or_(*terms) if terms else false()
 
 
-def _start(d: date) -> datetime:
+def _utc_day_start(d: date) -> datetime:
     return datetime.combine(d, time.min, tzinfo=UTC)
 
 
@@ -145,9 +145,9 @@ def search(engine: Engine, q: TransferQuery, resolved: ResolvedPerson | None) ->
         if value:
             stmt = stmt.where(column == value)
     if q.date_from:
-        stmt = stmt.where(AUDIT.c.decided_at >= _start(q.date_from))
+        stmt = stmt.where(AUDIT.c.decided_at >= uk_day_start(q.date_from))
     if q.date_to and q.date_to < date.max:  # the last day there is: no end bound
-        stmt = stmt.where(AUDIT.c.decided_at < _start(q.date_to + timedelta(days=1)))
+        stmt = stmt.where(AUDIT.c.decided_at < uk_day_start(q.date_to + timedelta(days=1)))
     stmt = stmt.order_by(AUDIT.c.seq).limit(q.limit + 1)
     with engine.connect() as conn:
         rows = [audit_row(r._mapping) for r in conn.execute(stmt)]
@@ -218,9 +218,9 @@ def withheld_by_reason(
         AUDIT.c.outcome == "withheld", in_chain()
     )
     if date_from:
-        stmt = stmt.where(AUDIT.c.decided_at >= _start(date_from))
+        stmt = stmt.where(AUDIT.c.decided_at >= uk_day_start(date_from))
     if date_to and date_to < date.max:
-        stmt = stmt.where(AUDIT.c.decided_at < _start(date_to + timedelta(days=1)))
+        stmt = stmt.where(AUDIT.c.decided_at < uk_day_start(date_to + timedelta(days=1)))
     stmt = stmt.group_by(AUDIT.c.reason_codes)
     counts: Counter[str] = Counter()
     with engine.connect() as conn:
@@ -260,7 +260,7 @@ def transfers_per_day(engine: Engine, today: date, days: int = 14) -> list[DayCo
     stmt = (
         select(day, AUDIT.c.recipient, func.count())
         .where(AUDIT.c.outcome == "delivered", in_chain())
-        .where(AUDIT.c.decided_at >= _start(today - timedelta(days=days - 1)))
+        .where(AUDIT.c.decided_at >= _utc_day_start(today - timedelta(days=days - 1)))
         .group_by(day, AUDIT.c.recipient)
         .order_by(day, AUDIT.c.recipient)
     )

@@ -4,7 +4,7 @@ access log, API keys and the metrics snapshot."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -221,3 +221,27 @@ def test_keys_are_stored_hashed_and_rotation_revokes(engine: Engine, tmp_path: P
             str(v) for row in conn.execute(text("SELECT * FROM api_key")) for v in row
         )
     assert key not in stored and new not in stored and waste not in stored
+
+
+def test_transfer_search_and_withheld_counts_use_uk_days(migrated_engine: Engine) -> None:
+    """In summer a UK day starts at 23:00 UTC the day before: IG asking for 2 July gets what
+    happened on 2 July in the UK, not in UTC."""
+    after_midnight_bst = datetime(2026, 7, 1, 23, 30, tzinfo=UTC)  # 00:30 on 2 July, UK time
+    AuditStore(migrated_engine).write(
+        [
+            entry("e-summer", ALICE, "waste", Outcome.DELIVERED, after_midnight_bst),
+            entry("e-summer", ALICE, "libraries", Outcome.WITHHELD, after_midnight_bst),
+        ],
+        after_midnight_bst,
+    )
+    access = SubjectAccess(migrated_engine, SECRET)
+
+    def seqs(day: date) -> list[int]:
+        q = TransferQuery(date_from=day, date_to=day)
+        return [r.seq for r in access.search(q, "ig", "audit check", "api", NOW).rows]
+
+    assert seqs(date(2026, 7, 2)) == [1, 2]
+    assert seqs(date(2026, 7, 1)) == []
+    on_the_2nd = withheld_by_reason(migrated_engine, date(2026, 7, 2), date(2026, 7, 2))
+    assert [(c.reason, c.count) for c in on_the_2nd] == [("no_consent", 1)]
+    assert withheld_by_reason(migrated_engine, date(2026, 7, 1), date(2026, 7, 1)) == []

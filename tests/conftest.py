@@ -158,8 +158,26 @@ def own_postgres() -> Iterator[PgServer]:
 JOURNEY_TIMEOUT_S = 600
 
 
+# The longest tests first (each 30-100 s on 2 cores; `make test` prints the 25 slowest): xdist
+# hands tests out in collection order, so a long one collected late runs on alone at the end
+# while the other processes sit idle.
+LONGEST_FIRST = (
+    "tests/e2e/test_production_shape.py",
+    "tests/integration/test_worker_outages.py",
+    "tests/e2e/test_broker_loss.py",
+    "tests/integration/test_webhook_sigkill.py",
+    "tests/e2e/test_secrets.py",
+    "tests/integration/test_dead_letter_redrive.py",
+    "tests/e2e/test_hub_up_supervision.py",
+    "tests/browser/test_match_review_browser.py",
+    "tests/e2e/test_identity_match.py",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         parts = item.path.parts
         if ("e2e" in parts or "browser" in parts) and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(JOURNEY_TIMEOUT_S))
+    rank = {path: n for n, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))

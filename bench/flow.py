@@ -406,18 +406,27 @@ def worker_peak_mib(stack: Stack) -> float:
     return float("nan")
 
 
+def _bench_stack_settings(
+    settings: HubSettings, tmp: Path, k: int, **update: object
+) -> HubSettings:
+    """Settings for a fresh benchmark stack in `tmp`: its generated configuration for K
+    recipients, its own data directory, a free API port, quiet logs (and any `update`)."""
+    config_dir = tmp / "config"
+    write_bench_config(config_dir, k)
+    return settings.model_copy(
+        update={
+            "config_dir": config_dir,
+            "data_dir": tmp / "data",
+            "api_port": 0,
+            "log_level": "WARNING",
+            **update,
+        }
+    )
+
+
 def measure(settings: HubSettings, n: int, k: int, rate: int, durable: bool = True) -> BenchResult:
     with tempfile.TemporaryDirectory(prefix=f"hub-bench-{k}-") as tmp:
-        config_dir = Path(tmp) / "config"
-        write_bench_config(config_dir, k)
-        s = settings.model_copy(
-            update={
-                "config_dir": config_dir,
-                "data_dir": Path(tmp) / "data",
-                "api_port": 0,
-                "log_level": "WARNING",
-            }
-        )
+        s = _bench_stack_settings(settings, Path(tmp), k)
         with Stack(s) as stack:
             link_bench_people(stack.settings, k)
             w = wire(stack.settings)
@@ -519,17 +528,8 @@ def _fresh_database(admin_url: str, name: str) -> str:
 def measure_workers(settings: HubSettings, n: int, k: int, workers: int, admin_url: str) -> float:
     """Hub events/s (N events, K recipients) with `workers` worker processes on PostgreSQL."""
     with tempfile.TemporaryDirectory(prefix=f"hub-bench-w{workers}-") as tmp:
-        config_dir = Path(tmp) / "config"
-        write_bench_config(config_dir, k)
-        s = settings.model_copy(
-            update={
-                "config_dir": config_dir,
-                "data_dir": Path(tmp) / "data",
-                "api_port": 0,
-                "log_level": "WARNING",
-                "database_url": _fresh_database(admin_url, f"bench_w{workers}_{time.time_ns()}"),
-            }
-        )
+        database_url = _fresh_database(admin_url, f"bench_w{workers}_{time.time_ns()}")
+        s = _bench_stack_settings(settings, Path(tmp), k, database_url=database_url)
         with Stack(s) as stack:
             extra = [
                 _extra_worker(stack.settings, stack.log_dir / f"worker-{i}.log")

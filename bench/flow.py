@@ -162,7 +162,8 @@ def link_bench_people(settings: HubSettings, k: int) -> None:
         for p in range(BENCH_PEOPLE)
         for r in range(1, k + 1)
     ]
-    SubjectStore(engine).record(SubjectChanges(links=links), utcnow())
+    secret = settings.pseudonym_key.get_secret_value()
+    SubjectStore(engine, secret).record(SubjectChanges(links=links), utcnow())
     engine.dispose()
 
 

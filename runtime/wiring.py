@@ -120,6 +120,6 @@ def open_stores(settings: HubSettings, schema: SchemaMode = "read") -> Stores:
         HeartbeatStore(engine),
         RejectedStore(engine),
         QualityCounters(engine),
-        SubjectStore(engine),
+        SubjectStore(engine, settings.pseudonym_key.get_secret_value()),
         ReviewStore(engine),
     )

@@ -285,6 +285,22 @@ def _fact(action: str, m: Mapping[str, Any]) -> LinkFact:
     )
 
 
+def log_and_audit(
+    conn: Any,
+    secret: str,
+    head: tuple[int, str],
+    log_rows: Sequence[Mapping[str, Any]],
+    at: datetime,
+) -> tuple[int, str]:
+    """Write link log rows and their audit entries inside the caller's transaction, whose first
+    statement took the chain's lock (`lock_head`, which returned `head`). Returns the new head."""
+    if not log_rows:
+        return head
+    conn.execute(_LOG.insert(), list(log_rows))
+    facts = [_fact(r["action"], r) for r in log_rows]
+    return append_locked(conn, audit_rows(secret, facts, at), head)
+
+
 class MatchStore:
     """Links with provenance, their log, and the candidate pairs waiting for a person.
 
@@ -300,8 +316,7 @@ class MatchStore:
     def _audit(
         self, conn: Any, head: tuple[int, str], log_rows: Sequence[Mapping[str, Any]], at: datetime
     ) -> tuple[int, str]:
-        facts = [_fact(r["action"], r) for r in log_rows]
-        return append_locked(conn, audit_rows(self.secret, facts, at), head)
+        return log_and_audit(conn, self.secret, head, log_rows, at)
 
     def link(self, links: Sequence[NewLink], at: datetime) -> None:
         """Write links (one per person and system: a newer link replaces an older), log them
@@ -354,7 +369,6 @@ class MatchStore:
                     }
                     for r in chunk
                 ]
-                conn.execute(_LOG.insert(), log_rows)
                 head = self._audit(conn, head, log_rows, at)
 
     def links_of(self, subject: str) -> list[LinkRow]:
@@ -393,7 +407,6 @@ class MatchStore:
                 "decided_by": by,
                 "event_id": current.event_id,
             }
-            conn.execute(_LOG.insert(), [log_row])
             self._audit(conn, head, [log_row], at)
         return current
 
@@ -475,7 +488,6 @@ class MatchStore:
                     "decided_by": by,
                     "event_id": row.event_id,
                 }
-                conn.execute(_LOG.insert(), [log_row])
                 self._audit(conn, head, [log_row], at)
         return bool(changed)
 

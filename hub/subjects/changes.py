@@ -35,6 +35,7 @@ class LinkChange:
     system: str
     local_id: str
     linked_at: datetime
+    source: str = ""  # who asserted it (the customer index or the system itself)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ def link_change(event: Event) -> LinkChange:
         system=str(event.data["system"]),
         local_id=str(event.data["local_id"]),
         linked_at=event.envelope.time,
+        source=event.envelope.source,
     )
 
 

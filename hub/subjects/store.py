@@ -12,10 +12,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Connection, Engine, delete, func, select
 
+from hub.audit.chain import as_utc
+from hub.audit.ledger import lock_head
 from hub.db.engine import insert_ignoring_duplicates, upsert_newer
 from hub.db.tables import ConsentRecord, IdentityLink, SubjectStatus
+from hub.errors import HubError
+from hub.identity.store import log_and_audit
 from hub.policy.state import ConsentAction, ConsentFact, SubjectState
 from hub.subjects.changes import ConsentChange, DeathChange, LinkChange
 
@@ -23,6 +27,23 @@ _CONSENT = ConsentRecord.__table__  # type: ignore[attr-defined]
 _LINK = IdentityLink.__table__  # type: ignore[attr-defined]
 _STATUS = SubjectStatus.__table__  # type: ignore[attr-defined]
 _CHUNK = 500
+LINK_METHOD = "person.linked"  # a link a customer index (or a system of its own records) asserted
+
+
+def _current_links(
+    conn: Connection, subjects: set[str]
+) -> dict[tuple[str, str], tuple[str, datetime]]:
+    """(subject, system) -> (event id, linked at) of the links in place for these people."""
+    found: dict[tuple[str, str], tuple[str, datetime]] = {}
+    ordered = sorted(subjects)
+    for i in range(0, len(ordered), _CHUNK):
+        for r in conn.execute(
+            select(_LINK.c.subject, _LINK.c.system, _LINK.c.event_id, _LINK.c.linked_at).where(
+                _LINK.c.subject.in_(ordered[i : i + _CHUNK])
+            )
+        ):
+            found[(r.subject, r.system)] = (r.event_id, r.linked_at)
+    return found
 
 
 @dataclass(frozen=True)
@@ -43,14 +64,28 @@ class _Building:
 
 
 class SubjectStore:
-    def __init__(self, engine: Engine) -> None:
+    """`secret` (the pseudonym key, HUB_PSEUDONYM_KEY) is needed only to record links: each link
+    a customer index asserts is written to the identity link log and the hash-chained audit
+    trail in the same transaction, as matching's links are (hub.identity.store)."""
+
+    def __init__(self, engine: Engine, secret: str | None = None) -> None:
         self.engine = engine
+        self.secret = secret
 
     def record(self, changes: SubjectChanges, recorded_at: datetime) -> None:
         """Write every change in one transaction; redelivered changes are no-ops."""
         if not changes:
             return
+        latest: dict[tuple[str, str], LinkChange] = {}
+        for link in changes.links:  # one row per (subject, system) per statement
+            key = (link.subject, link.system)
+            if key not in latest or latest[key].linked_at <= link.linked_at:
+                latest[key] = link
+        if latest and self.secret is None:
+            raise HubError("recording person.linked needs the pseudonym key (SubjectStore secret)")
         with self.engine.begin() as conn:
+            # first: the chain's lock orders this transaction with every other audit writer
+            head = lock_head(conn) if latest else None
             insert_ignoring_duplicates(
                 conn,
                 _CONSENT,
@@ -69,27 +104,8 @@ class SubjectStore:
                 ],
                 ("source", "event_id"),
             )
-            latest: dict[tuple[str, str], LinkChange] = {}
-            for link in changes.links:  # one row per (subject, system) per statement
-                key = (link.subject, link.system)
-                if key not in latest or latest[key].linked_at <= link.linked_at:
-                    latest[key] = link
-            upsert_newer(
-                conn,
-                _LINK,
-                [
-                    {
-                        "subject": lk.subject,
-                        "system": lk.system,
-                        "local_id": lk.local_id,
-                        "event_id": lk.event_id,
-                        "linked_at": lk.linked_at,
-                    }
-                    for lk in latest.values()
-                ],
-                ("subject", "system"),
-                "linked_at",
-            )
+            if head is not None and self.secret is not None:
+                self._record_links(conn, self.secret, head, latest, recorded_at)
             first: dict[str, DeathChange] = {}
             for death in changes.deaths:
                 first.setdefault(death.subject, death)
@@ -107,6 +123,67 @@ class SubjectStore:
                 ],
                 "subject",
             )
+
+    @staticmethod
+    def _record_links(
+        conn: Connection,
+        secret: str,
+        head: tuple[int, str],
+        latest: dict[tuple[str, str], LinkChange],
+        recorded_at: datetime,
+    ) -> None:
+        """Upsert the links (a newer one replaces an older, with its own provenance); log and
+        audit those that take effect: not a redelivery, not older than the link in place."""
+        current = _current_links(conn, {subject for subject, _ in latest})
+        taking = [
+            lk
+            for key, lk in latest.items()
+            if (c := current.get(key)) is None
+            or (c[0] != lk.event_id and as_utc(c[1]) <= as_utc(lk.linked_at))
+        ]
+        upsert_newer(
+            conn,
+            _LINK,
+            [
+                {
+                    "subject": lk.subject,
+                    "system": lk.system,
+                    "local_id": lk.local_id,
+                    "event_id": lk.event_id,
+                    "linked_at": lk.linked_at,
+                    "method": LINK_METHOD,
+                    "match_probability": None,
+                    "model_version": None,
+                    "agreeing": "[]",
+                    "decided_by": lk.source or None,
+                }
+                for lk in latest.values()
+            ],
+            ("subject", "system"),
+            "linked_at",
+        )
+        log_and_audit(
+            conn,
+            secret,
+            head,
+            [
+                {
+                    "at": recorded_at,
+                    "action": "linked",
+                    "method": LINK_METHOD,
+                    "subject": lk.subject,
+                    "system": lk.system,
+                    "local_id": lk.local_id,
+                    "probability": None,
+                    "model_version": None,
+                    "agreeing": "[]",
+                    "decided_by": lk.source or None,
+                    "event_id": lk.event_id,
+                }
+                for lk in taking
+            ],
+            recorded_at,
+        )
 
     def load(self, subjects: Iterable[str]) -> dict[str, SubjectState]:
         """The state of each named person (people the hub knows nothing about are absent)."""

@@ -145,3 +145,42 @@ def test_a_bulk_run_audits_each_link_in_one_chain(migrated_engine: Engine) -> No
     assert [r.outcome for r in ig_rows(migrated_engine, "P-1199")] == ["linked"]
     result = verify_chain(migrated_engine, CheckpointStore.signing(migrated_engine, SIGNER))
     assert result.ok and result.rows_checked == 1200
+
+
+def test_a_customer_index_link_lands_in_the_chain_once(migrated_engine: Engine) -> None:
+    """`person.linked` from a customer index: the link, its log row and its audit entry in one
+    transaction, with the source that asserted it; a redelivered event adds nothing, an older
+    one changes nothing, and the link replaces an automatic one with its own provenance."""
+    from datetime import timedelta
+
+    from hub.subjects.changes import LinkChange
+    from hub.subjects.store import SubjectChanges, SubjectStore
+
+    MatchStore(migrated_engine, SECRET).link([auto_link(local_id="PK-OLD")], T0)
+    store = SubjectStore(migrated_engine, secret=SECRET)
+    later = T0 + timedelta(hours=1)
+    index_link = LinkChange("ci-1", "P-1", "parking", "PK-1", later, source="customer-index")
+    store.record(SubjectChanges(links=[index_link]), later)
+    store.record(SubjectChanges(links=[index_link]), later)  # at-least-once: the same again
+    stale = LinkChange("ci-0", "P-1", "parking", "PK-STALE", T0, source="customer-index")
+    store.record(SubjectChanges(links=[stale]), later)  # older than the link it would replace
+
+    rows = ig_rows(migrated_engine, "P-1")
+    assert [(r.outcome, r.recipient, r.local_id, r.event_id) for r in rows] == [
+        ("linked", "parking", "PK-OLD", "ev-1"),
+        ("linked", "parking", "PK-1", "ci-1"),
+    ]
+    index = rows[1]
+    assert index.reason_codes == ("link_person_linked",)
+    assert "customer-index" in index.reasons[0]
+    links = MatchStore(migrated_engine, SECRET).links_of("P-1")
+    assert [(lk.local_id, lk.method, lk.probability, lk.decided_by) for lk in links] == [
+        ("PK-1", "person.linked", None, "customer-index")
+    ]
+    log = MatchStore(migrated_engine, SECRET).log("P-1")
+    assert [(r["action"], r["method"], r["decided_by"]) for r in log][::-1] == [
+        ("linked", "auto", None),
+        ("linked", "person.linked", "customer-index"),
+    ]
+    result = verify_chain(migrated_engine, CheckpointStore.signing(migrated_engine, SIGNER))
+    assert result.ok and result.rows_checked == 2, result.first_break

@@ -22,7 +22,7 @@ def link(
 
 
 def test_state_round_trips_and_redelivery_changes_nothing(migrated_engine: Engine) -> None:
-    store = SubjectStore(migrated_engine)
+    store = SubjectStore(migrated_engine, "a-test-pseudonym-secret-of-32-characters")
     changes = SubjectChanges(
         consent=[
             ConsentChange("c-1", "P-1", ConsentAction.GRANTED, "Care", None, T0),
@@ -53,7 +53,7 @@ def test_state_round_trips_and_redelivery_changes_nothing(migrated_engine: Engin
 
 
 def test_a_newer_link_replaces_an_older_one_but_never_the_reverse(migrated_engine: Engine) -> None:
-    store = SubjectStore(migrated_engine)
+    store = SubjectStore(migrated_engine, "a-test-pseudonym-secret-of-32-characters")
     store.record(SubjectChanges(links=[link("l-1", "waste", "W-OLD", T0)]), T0)
     store.record(SubjectChanges(links=[link("l-2", "waste", "W-NEW", T0 + timedelta(days=1))]), T0)
     store.record(SubjectChanges(links=[link("l-1", "waste", "W-OLD", T0)]), T0)  # late redelivery
@@ -63,7 +63,7 @@ def test_a_newer_link_replaces_an_older_one_but_never_the_reverse(migrated_engin
 
 
 def test_the_first_death_notification_stands(migrated_engine: Engine) -> None:
-    store = SubjectStore(migrated_engine)
+    store = SubjectStore(migrated_engine, "a-test-pseudonym-secret-of-32-characters")
     store.record(SubjectChanges(deaths=[DeathChange("d-1", "P-1", date(2026, 10, 30))]), T0)
     store.record(SubjectChanges(deaths=[DeathChange("d-2", "P-1", date(2026, 10, 29))]), T0)
     assert store.load(["P-1"])["P-1"].deceased_on == date(2026, 10, 30)

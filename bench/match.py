@@ -44,7 +44,9 @@ def run_match_bench(
 
     t0 = time.perf_counter()
     n_train = train_people or len(pop.reference)
-    params = splink_port.train(rows(pop.reference[:n_train]), rows(pop.service[:n_train]))
+    params = splink_port.train(
+        rows(pop.reference[:n_train]), rows(pop.service[:n_train]), progress=say
+    )
     train_s = time.perf_counter() - t0
     say(f"trained on {n_train} people (EM, u by random sampling) in {train_s:.1f} s")
     if events_only:

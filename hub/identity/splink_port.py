@@ -20,8 +20,10 @@ from hub.identity.normalise import FEATURES
 Row = Mapping[str, str | None]
 Progress = Callable[[str], None]
 
+# Splink logs chatter at INFO, and at WARNING the levels it could not train, in its own
+# words, again at every predict; the hub says that once, at training (`untrained_levels`).
 for _name in ("splink", "splink.internals"):
-    logging.getLogger(_name).setLevel(logging.WARNING)  # Splink logs chatter at INFO
+    logging.getLogger(_name).setLevel(logging.ERROR)
 
 
 @dataclass(frozen=True)
@@ -108,9 +110,32 @@ def train(
                 {"blocking_rule": block, "sql_dialect": "duckdb"}
             )
         saved: dict[str, Any] = linker.misc.save_model_to_json()
+        untrained = untrained_levels(saved)
+        if untrained:
+            progress(
+                "levels the data did not train (Splink's default probability is used for "
+                f"them): {'; '.join(untrained)}"
+            )
         return saved
     finally:
         con.close()
+
+
+def untrained_levels(params: Mapping[str, Any]) -> list[str]:
+    """Comparison levels (other than null) the data did not train, e.g. `nhs_number, exact
+    match: u (never seen among random pairs)`; Splink scores them with its defaults."""
+    why = {"m": "never seen among the blocked pairs", "u": "never seen among random pairs"}
+    found = []
+    for comparison in params.get("comparisons", []):
+        name = comparison.get("output_column_name", "?")
+        for level in comparison.get("comparison_levels", []):
+            if level.get("is_null_level"):
+                continue
+            label = level.get("label_for_charts", level.get("sql_condition", "?"))
+            for p in ("m", "u"):
+                if not isinstance(level.get(f"{p}_probability"), int | float):
+                    found.append(f"{name}, {label}: {p} ({why[p]})")
+    return found
 
 
 def predict(

@@ -293,3 +293,21 @@ def test_the_generator_is_seeded_and_knows_the_truth() -> None:
     assert len(a.reference) == 300
     assert set(a.truth.values()) <= {p.local_id for p in a.reference}
     assert len(a.service) > len(a.truth)  # people only the service knows
+
+
+def test_untrained_levels_are_named_in_the_hubs_words() -> None:
+    from hub.identity.splink_port import untrained_levels
+
+    params = {
+        "comparisons": [
+            {
+                "output_column_name": "nhs_number",
+                "comparison_levels": [
+                    {"label_for_charts": "missing", "is_null_level": True},
+                    {"label_for_charts": "exact", "m_probability": 0.99},
+                    {"label_for_charts": "all other", "m_probability": 0.01, "u_probability": 0.9},
+                ],
+            }
+        ]
+    }
+    assert untrained_levels(params) == ["nhs_number, exact: u (never seen among random pairs)"]

@@ -8,12 +8,13 @@ row lock held until commit), then reads the head, chains the batch and moves the
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert, select, text, update
 
 from hub.audit.chain import CHAINED_COLUMNS, DATETIME_COLUMNS, GENESIS, canonical, link, row_values
+from hub.db.engine import sqlite_time_rows
 from hub.db.tables import AuditChainHead, AuditRecord
 
 AUDIT: Table = AuditRecord.__table__  # type: ignore[attr-defined]
@@ -55,16 +56,15 @@ _SQLITE_INSERT = (
 )
 
 
-def _sqlite_value(value: Any) -> Any:
-    # SQLAlchemy's SQLite DateTime storage format (the values are UTC already)
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(value, datetime) else value
+_VALUES = itemgetter(*INSERT_COLUMNS)
+_TIMES_AT = tuple(i for i, c in enumerate(INSERT_COLUMNS) if c in DATETIME_COLUMNS)
 
 
 def insert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert chained rows: on SQLite one prepared executemany (no per-row SQL compilation)."""
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(
-            _SQLITE_INSERT, [tuple(_sqlite_value(r[c]) for c in INSERT_COLUMNS) for r in rows]
+            _SQLITE_INSERT, sqlite_time_rows((_VALUES(r) for r in rows), _TIMES_AT)
         )
     else:
         conn.execute(insert(AUDIT), list(rows))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -14,10 +15,15 @@ from sqlalchemy.exc import IntegrityError
 from hub.audit.bounds import in_chain
 from hub.audit.chain import as_utc
 from hub.audit.ledger import AUDIT, chain, insert_rows, lock_head, move_head
-from hub.routing.messages import AuditEntry, AuditReason
+from hub.routing.messages import AuditEntry, AuditReason, Delivery, Outcome
 
 _TABLE = AUDIT
 SQLITE_CACHE_KIB = 65_536
+
+
+@lru_cache(maxsize=1024)  # an agreement's field names, the same for every row it shares
+def json_list(names: tuple[str, ...]) -> str:
+    return json.dumps(list(names))
 
 
 def entry_row(e: AuditEntry, recorded_at: datetime) -> dict[str, Any]:
@@ -33,21 +39,57 @@ def entry_row(e: AuditEntry, recorded_at: datetime) -> dict[str, Any]:
         "subject_key": e.subject_key,
         "outcome": e.outcome.value,
         "reason_codes": ",".join(r.code for r in e.reasons),
-        "reasons": json.dumps([r.model_dump() for r in e.reasons], separators=(",", ":")),
+        "reasons": (
+            json.dumps([r.model_dump() for r in e.reasons], separators=(",", ":"))
+            if e.reasons
+            else "[]"
+        ),
         "agreement_id": e.agreement_id,
         "agreement_version": e.agreement_version,
         "lawful_basis": e.lawful_basis,
-        "fields": json.dumps(list(e.fields)),
+        "fields": json_list(e.fields),
         "event_time": as_utc(e.event_time),
         "decided_at": as_utc(e.decided_at),
         "mode": e.mode.value,
         "local_id": e.local_id,
         "purpose": e.purpose,
-        "subject_flags": json.dumps(list(e.subject_flags)),
+        "subject_flags": json_list(e.subject_flags),
         "attempt": e.attempt,
         "http_status": e.http_status,
         # rounded to the microsecond (and no -0.0): SQLite's JSON spells these as Python does
         "latency_ms": None if e.latency_ms is None else round(e.latency_ms, 3) + 0.0,
+    }
+
+
+def delivered_row(d: Delivery, recorded_at: datetime) -> dict[str, Any]:
+    """`entry_row(delivered_entry(d, at), at)` without building the entry: the stored form of
+    a pull-inbox hand-over, on the hot path (a unit test keeps the two equal)."""
+    at = as_utc(recorded_at)
+    return {
+        "entry_id": AuditEntry.make_id(d.delivery_id, Outcome.DELIVERED, d.mode, d.decided_at),
+        "recorded_at": at,
+        "delivery_id": d.delivery_id,
+        "event_id": d.event_id,
+        "event_type": d.event_type,
+        "source": d.source,
+        "recipient": d.recipient,
+        "subject_key": d.subject_key,
+        "outcome": Outcome.DELIVERED.value,
+        "reason_codes": "",
+        "reasons": "[]",
+        "agreement_id": d.agreement_id,
+        "agreement_version": d.agreement_version,
+        "lawful_basis": d.lawful_basis,
+        "fields": json_list(d.fields),
+        "event_time": as_utc(d.event_time),
+        "decided_at": at,
+        "mode": d.mode.value,
+        "local_id": d.local_id,
+        "purpose": d.purpose,
+        "subject_flags": json_list(d.subject_flags),
+        "attempt": None,
+        "http_status": None,
+        "latency_ms": None,
     }
 
 
@@ -146,20 +188,25 @@ def append_in(
     """Append entries to the chain inside the caller's transaction (it holds the chain's lock
     from here to its end). With `skip_recorded`, entries already recorded are left out; without
     it, one already recorded raises IntegrityError (the caller retries with it)."""
+    return append_rows(conn, [entry_row(e, at) for e in entries], skip_recorded)
+
+
+def append_rows(conn: Connection, rows: Sequence[dict[str, Any]], skip_recorded: bool) -> int:
+    """`append_in` for rows already in their stored form (`entry_row`, `delivered_row`)."""
     if conn.dialect.name == "sqlite":
         # the chain's indexes grow with every row: keep their hot pages in memory
         conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
     head_seq, head_hash = lock_head(conn)
-    seen: set[str] = set()
     if skip_recorded:
-        ids = [e.entry_id for e in entries]
+        seen: set[str] = set()
+        ids = [r["entry_id"] for r in rows]
         for i in range(0, len(ids), 500):
             seen.update(
                 conn.execute(
                     select(_TABLE.c.entry_id).where(_TABLE.c.entry_id.in_(ids[i : i + 500]))
                 ).scalars()
             )
-    rows = [entry_row(e, at) for e in entries if e.entry_id not in seen]
+        rows = [r for r in rows if r["entry_id"] not in seen]
     if rows:
         seq, row_hash = chain(rows, head_seq, head_hash)
         insert_rows(conn, rows)

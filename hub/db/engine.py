@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -278,3 +279,24 @@ def upsert_newer(
         where=table.c[newer_than] <= ins.excluded[newer_than],
     )
     conn.execute(stmt, list(rows))
+
+
+def sqlite_time_rows(
+    rows: Iterable[Sequence[Any]], times_at: Sequence[int]
+) -> list[tuple[Any, ...]]:
+    """Rows of values for a prepared SQLite executemany, the datetimes at `times_at` spelt as
+    SQLAlchemy stores them (`YYYY-MM-DD HH:MM:SS.ffffff`; the values are UTC already). A batch's
+    rows share most of their moments, so each is formatted once."""
+    spelt: dict[datetime, str] = {}
+    out = []
+    for row in rows:
+        values = list(row)
+        for i in times_at:
+            v = values[i]
+            if v is not None:
+                text = spelt.get(v)
+                if text is None:
+                    text = spelt[v] = v.strftime("%Y-%m-%d %H:%M:%S.%f")
+                values[i] = text
+        out.append(tuple(values))
+    return out

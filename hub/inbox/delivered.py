@@ -12,19 +12,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from hub.audit.store import append_in
+from hub.audit.store import append_rows, delivered_row
 from hub.inbox.store import InboxStore
-from hub.routing.messages import AuditEntry, Delivery, delivered_entry
+from hub.routing.messages import Delivery
+
+
+class Audited(NamedTuple):
+    """What the metrics count of each "delivered" entry (hub.metrics.audited)."""
+
+    recipient: str
+    outcome: str
+    decided_at: datetime
 
 
 @dataclass(frozen=True)
 class Handed:
     stored: int  # inbox rows added
-    entries: tuple[AuditEntry, ...]  # the batch's "delivered" entries
+    entries: tuple[Audited, ...]  # the batch's "delivered" entries
     audited: int  # of which appended to the chain now (the others were already recorded)
 
 
@@ -36,13 +45,14 @@ def deliver_to_inbox(
         batch.setdefault(d.delivery_id, (d, text))
     if not batch:
         return Handed(0, (), 0)
-    entries = tuple(delivered_entry(d, at) for d, _ in batch.values())
+    rows = [delivered_row(d, at) for d, _ in batch.values()]
     try:
         with engine.begin() as conn:
             stored = InboxStore.add_in(conn, batch, at)
-            audited = append_in(conn, entries, at, skip_recorded=False)
+            audited = append_rows(conn, rows, skip_recorded=False)
     except IntegrityError:  # a redelivered batch: some entries are recorded already
         with engine.begin() as conn:
             stored = InboxStore.add_in(conn, batch, at)
-            audited = append_in(conn, entries, at, skip_recorded=True)
+            audited = append_rows(conn, rows, skip_recorded=True)
+    entries = tuple(Audited(r["recipient"], r["outcome"], r["decided_at"]) for r in rows)
     return Handed(stored, entries, audited)

@@ -58,7 +58,7 @@ from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from hub.db.engine import insert_ignoring_duplicates
+from hub.db.engine import insert_ignoring_duplicates, sqlite_time_rows
 from hub.db.tables import InboxCursor, InboxItem, InboxReader
 from hub.errors import HubError
 from hub.routing.messages import Delivery, Mode
@@ -133,6 +133,13 @@ def take_cursors(conn: Connection, counts: Mapping[str, int]) -> dict[str, int]:
     return {str(r): int(last) for r, last in conn.execute(stmt).all()}
 
 
+_ADD_COLUMNS = ("delivery_id", "recipient", "cursor", "event_id", "payload", "created_at")
+_SQLITE_ADD = (
+    f"INSERT OR IGNORE INTO inbox_item ({', '.join(_ADD_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_ADD_COLUMNS))})"
+)
+
+
 class InboxStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -178,17 +185,18 @@ class InboxStore:
         rows = []
         for d, text in fresh:
             position[d.recipient] += 1
-            rows.append(
-                {
-                    "delivery_id": d.delivery_id,
-                    "recipient": d.recipient,
-                    "cursor": position[d.recipient],
-                    "event_id": d.event_id,
-                    "payload": text,
-                    "created_at": at,
-                }
+            rows.append((d.delivery_id, d.recipient, position[d.recipient], d.event_id, text, at))
+        if conn.dialect.name == "sqlite":
+            # one prepared executemany (no per-row SQL building); SQLite has one writer at a
+            # time, so the rows looked up above are all that exist: every fresh row goes in
+            return int(
+                conn.exec_driver_sql(
+                    _SQLITE_ADD, sqlite_time_rows(rows, (_ADD_COLUMNS.index("created_at"),))
+                ).rowcount
             )
-        return insert_ignoring_duplicates(conn, _TABLE, rows, "delivery_id")
+        return insert_ignoring_duplicates(
+            conn, _TABLE, [dict(zip(_ADD_COLUMNS, r, strict=True)) for r in rows], "delivery_id"
+        )
 
     def fetch(self, recipient: str, after: int, limit: int) -> list[InboxEntry]:
         """Unacknowledged deliveries for `recipient` with cursor > `after`, oldest first.

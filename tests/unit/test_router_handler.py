@@ -428,13 +428,12 @@ class InboxHandOver:
         self.batches: list[list[Delivery]] = []
 
     def __call__(self, deliveries: Sequence[Delivery], payloads: Sequence[str], at: datetime):  # type: ignore[no-untyped-def]
-        from hub.inbox.delivered import Handed
-        from hub.routing.messages import delivered_entry
+        from hub.inbox.delivered import Audited, Handed
 
         parsed = [Delivery.model_validate_json(p) for p in payloads]  # the JSON a reader gets
         assert [p.delivery_id for p in parsed] == [d.delivery_id for d in deliveries]
         self.batches.append(list(deliveries))
-        entries = tuple(delivered_entry(d, at) for d in deliveries)
+        entries = tuple(Audited(d.recipient, "delivered", at) for d in deliveries)
         return Handed(len(deliveries), entries, len(entries))
 
 

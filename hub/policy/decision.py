@@ -9,7 +9,7 @@ from typing import Any
 
 from hub.config.model import AfterDeath, Agreement, AgreementStatus, ConsentMode
 from hub.events.envelope import Envelope
-from hub.policy.minimise import minimise, shared_field_names
+from hub.policy.minimise import share
 from hub.policy.reasons import ReasonCode
 from hub.policy.state import ConsentAction, SubjectState, consent_in_force
 from hub.timeutil import uk_date
@@ -157,10 +157,11 @@ def decide(
         if problem is None and local_id is None:
             match_fields = agreement.notify_to_match.get(event.type)
             if match_fields:
+                fields, shared = share(data, match_fields)
                 return Allow(
                     agreement=agreement,
-                    fields=shared_field_names(data, match_fields),
-                    data=minimise(data, match_fields),
+                    fields=fields,
+                    data=shared,
                     local_id=None,
                     match_only=True,
                     flags=subject.flags,
@@ -174,11 +175,11 @@ def decide(
         if problem is not None:
             reasons.append(problem)
             continue
-        allowed_fields = agreement.shares[event.type]
+        fields, shared = share(data, agreement.shares[event.type])
         return Allow(
             agreement=agreement,
-            fields=shared_field_names(data, allowed_fields),
-            data=minimise(data, allowed_fields),
+            fields=fields,
+            data=shared,
             local_id=local_id,
             flags=subject.flags,
         )

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy import Engine, and_, bindparam, func, select, update
 from sqlalchemy.orm import aliased
 
 from hub.db.engine import insert_ignoring_duplicates
@@ -188,27 +188,42 @@ class OutboxStore:
             return bool(conn.execute(stmt).rowcount)
 
     def apply(self, updates: Sequence[OutboxUpdate], at: datetime) -> None:
-        """Record a batch of attempts in one transaction (only rows still pending change)."""
+        """Record a batch of attempts in one transaction (only rows still pending change): one
+        prepared statement per kind of outcome, executed for all its rows at once."""
+        kinds: dict[OutboxStatus, list[dict[str, object]]] = {}
+        for u in updates:
+            params: dict[str, object] = {
+                "b_id": u.delivery_id,
+                "b_status": u.status.value,
+                "b_attempts": u.attempts,
+                "b_http": u.http_status,
+                "b_error": u.error[:500],
+                "b_at": at,
+            }
+            if u.status is OutboxStatus.PENDING:
+                params["b_next"] = u.next_at
+            kinds.setdefault(u.status, []).append(params)
         with self.engine.begin() as conn:
-            for u in updates:
+            for status, rows in kinds.items():
                 values: dict[str, object] = {
-                    "status": u.status.value,
-                    "attempts": u.attempts,
-                    "last_http_status": u.http_status,
-                    "last_error": u.error[:500],
-                    "updated_at": at,
+                    "status": bindparam("b_status"),
+                    "attempts": bindparam("b_attempts"),
+                    "last_http_status": bindparam("b_http"),
+                    "last_error": bindparam("b_error"),
+                    "updated_at": bindparam("b_at"),
                 }
-                if u.status is OutboxStatus.PENDING:
-                    values["next_attempt_at"] = u.next_at
-                elif u.status is OutboxStatus.DEAD:
-                    values["dead_at"] = at
+                if status is OutboxStatus.PENDING:
+                    values["next_attempt_at"] = bindparam("b_next")
+                elif status is OutboxStatus.DEAD:
+                    values["dead_at"] = bindparam("b_at")
                 conn.execute(
                     update(OUTBOX)
                     .where(
-                        OUTBOX.c.delivery_id == u.delivery_id,
+                        OUTBOX.c.delivery_id == bindparam("b_id"),
                         OUTBOX.c.status == OutboxStatus.PENDING.value,
                     )
-                    .values(**values)
+                    .values(**values),
+                    rows,
                 )
 
     def mark_delivered(

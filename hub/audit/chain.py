@@ -14,6 +14,7 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 GENESIS = "0" * 64
@@ -68,12 +69,17 @@ def link(prev_hash: str, canonical_form: str) -> str:
     return hashlib.sha256((prev_hash + canonical_form).encode()).hexdigest()
 
 
+_CHAINED = itemgetter(*CHAINED_COLUMNS)
+_TIMES_AT = tuple(i for i, c in enumerate(CHAINED_COLUMNS) if c in DATETIME_COLUMNS)
+
+
 def row_values(row: dict[str, Any]) -> list[Any]:
     """A row dict (as written) in CHAINED_COLUMNS order with datetimes canonicalised."""
-    return [
-        canonical_time(row[c]) if c in DATETIME_COLUMNS and row[c] is not None else row[c]
-        for c in CHAINED_COLUMNS
-    ]
+    values = list(_CHAINED(row))
+    for i in _TIMES_AT:
+        if values[i] is not None:
+            values[i] = canonical_time(values[i])
+    return values
 
 
 def sign(secret: str, message: str) -> str:

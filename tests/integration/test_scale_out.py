@@ -91,7 +91,8 @@ def test_a_second_worker_takes_over_half_and_both_are_ready(
     try:
         topics = agent_topics(first.log_file)
         expected = {
-            agent: {(t, p) for t in ts for p in range(partitions[t])} for agent, ts in topics.items()
+            agent: {(t, p) for t in ts for p in range(partitions[t])}
+            for agent, ts in topics.items()
         }
         total = sum(len(ps) for ps in expected.values())
         assert heartbeats(hub_settings) == {first.proc.pid: total}  # type: ignore[union-attr]

@@ -17,9 +17,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
 
 from hub.broker.consumer import make_consumer as hub_consumer
+from hub.heartbeat import AgentAssignment
 from hub.metrics import batch_done
 from hub.resilience import (
     RETRIES,
@@ -79,10 +86,15 @@ async def send_acked(producer: AIOKafkaProducer, records: Iterable[OutRecord]) -
     return list(await asyncio.gather(*futures)) if futures else []
 
 
-def make_consumer(settings: HubSettings, name: str, topics: Sequence[str]) -> AIOKafkaConsumer:
-    return hub_consumer(
+def make_consumer(
+    settings: HubSettings,
+    name: str,
+    topics: Sequence[str],
+    listener: ConsumerRebalanceListener | None = None,
+) -> AIOKafkaConsumer:
+    """The consumer of agent `name`'s group; `listener` is told of each rebalance."""
+    consumer = hub_consumer(
         settings,
-        *topics,
         group_id=f"{APP_ID}.{name}",
         client_id=f"{APP_ID}.{name}",
         enable_auto_commit=False,
@@ -92,6 +104,31 @@ def make_consumer(settings: HubSettings, name: str, topics: Sequence[str]) -> AI
         heartbeat_interval_ms=int(settings.heartbeat_interval_s * 1000),
         max_poll_records=settings.agent_batch_size,
     )
+    consumer.subscribe(list(topics), listener=listener)
+    return consumer
+
+
+class GroupMembership(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
+    """Whether a consumer's latest group join has completed, whatever it was given.
+
+    aiokafka calls `on_partitions_revoked` before every join (the first one too, with nothing to
+    revoke) and `on_partitions_assigned` once the join and sync are done, with the partitions
+    this member got: possibly none, which `assignment()` alone cannot tell from "not joined yet".
+    """
+
+    def __init__(self, agent: str) -> None:
+        self.agent = agent
+        self.joined = False
+
+    def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        self.joined = False
+
+    def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        self.joined = True
+        by_topic: dict[str, list[int]] = {}
+        for tp in sorted(assigned):
+            by_topic.setdefault(tp.topic, []).append(tp.partition)
+        log.info("partitions_assigned", agent=self.agent, partitions=by_topic)
 
 
 class BatchAgent:
@@ -111,6 +148,7 @@ class BatchAgent:
         self.settings = settings
         self.after_sent = after_sent  # runs once a batch's output is acknowledged, before commit
         self.consumer: AIOKafkaConsumer | None = None
+        self.membership: GroupMembership | None = None
 
     async def run_supervised(self, producer: AIOKafkaProducer) -> None:
         """`run`, started again (a new consumer, re-joining the group) after a transient error:
@@ -122,17 +160,22 @@ class BatchAgent:
             self.settings.retry_backoff_max_s,
         )
 
-    def assigned(self) -> int:
-        return len(self.consumer.assignment()) if self.consumer else 0
+    def assignment(self) -> AgentAssignment:
+        """Joined (its group's latest rebalance done) and how many partitions it holds."""
+        consumer, membership = self.consumer, self.membership
+        if consumer is None or membership is None:
+            return AgentAssignment(joined=False, partitions=0)
+        return AgentAssignment(membership.joined, len(consumer.assignment()))
 
     async def run(self, producer: AIOKafkaProducer) -> None:
-        consumer = make_consumer(self.settings, self.name, self.topics)
+        membership = GroupMembership(self.name)
+        consumer = make_consumer(self.settings, self.name, self.topics, membership)
         try:
             await consumer.start()
         except BaseException:
             await consumer.stop()
             raise
-        self.consumer = consumer
+        self.consumer, self.membership = consumer, membership
         log.info("agent_started", agent=self.name, topics=list(self.topics))
         try:
             while True:
@@ -157,7 +200,7 @@ class BatchAgent:
                     },
                 )
         finally:
-            self.consumer = None
+            self.consumer = self.membership = None
             await consumer.stop()
             log.info("agent_stopped", agent=self.name)
 

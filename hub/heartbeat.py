@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, select
@@ -9,6 +11,28 @@ from sqlalchemy import Engine, delete, select
 from hub.db.tables import WorkerHeartbeat
 
 _TABLE = WorkerHeartbeat.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class AgentAssignment:
+    """One agent's place in its consumer group, as its worker sees it."""
+
+    joined: bool  # its consumer completed the latest group join it took part in
+    partitions: int  # the partitions it holds now
+
+
+def reported_partitions(agents: Iterable[AgentAssignment]) -> int:
+    """What a worker's heartbeat reports as its assigned partitions (more than 0: ready).
+
+    0 until every agent's consumer has joined its group (starting, or during a rebalance);
+    then the partitions its agents hold together. An agent that joined and holds nothing is
+    normal: with more workers than a topic has partitions some get none (the audit topic has one,
+    so with two workers one audit-writer is idle), and it must not make the worker look unready.
+    """
+    agents = list(agents)
+    if not agents or not all(a.joined for a in agents):
+        return 0
+    return sum(a.partitions for a in agents)
 
 
 class HeartbeatStore:

@@ -24,6 +24,7 @@ from hub.broker.producer import make_producer
 from hub.config.watch import ConfigWatcher
 from hub.delivery.kafka_record import DeliveryCodec
 from hub.delivery.outbox import OutboxStore
+from hub.heartbeat import reported_partitions
 from hub.inbox.delivered import deliver_to_inbox
 from hub.journal.store import JournalStore
 from hub.metrics import serve_worker_metrics
@@ -87,11 +88,10 @@ def build_worker_app(settings: HubSettings) -> faust.App:
         lambda: make_producer(settings, settings.kafka_bootstrap),
     )
     attach_retention(app, RetentionTask(stores.engine, settings))
-    # Ready only when every agent holds partitions.
+    # Ready once every agent has joined its group (an agent may hold none: more workers than
+    # partitions) and the worker holds at least one partition.
     register_heartbeat(
-        app,
-        stores.heartbeat,
-        lambda: sum(a.assigned() for a in agents) if all(a.assigned() for a in agents) else 0,
+        app, stores.heartbeat, lambda: reported_partitions(a.assignment() for a in agents)
     )
     return app
 

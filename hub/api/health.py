@@ -41,7 +41,8 @@ def _check_database(engine: Engine) -> None:
 
 def worker_counts(engine: Engine, fresh: timedelta) -> tuple[int, int]:
     """(live, assigned): workers whose heartbeat is fresh, and of those, the ones whose every
-    agent holds a partition (with more workers than partitions, not every live one does)."""
+    agent has joined its group and that hold a partition (`hub.heartbeat.reported_partitions`;
+    with more workers than partitions, not every live one does)."""
     since = utcnow() - fresh
     with engine.connect() as conn:
         live = conn.execute(

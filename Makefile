@@ -60,13 +60,18 @@ lint: $(DEV)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# Every benchmark, each beside its baseline from the same run (docs/performance.md). The
+# scale-out run needs PostgreSQL's server (a throw-away one is started, as for the tests).
 bench: $(RUNTIME)
+	bash scripts/ensure-test-packages.sh
 	$(BIN)/hub bench codec
 	$(BIN)/hub bench policy
 	$(BIN)/hub bench flow
+	$(BIN)/hub bench flow --workers 1,2 --recipients 5 --events 5000
 	$(BIN)/hub bench audit --rows 1000000
 	$(BIN)/hub bench import --rows 100000
 	$(BIN)/hub bench webhooks
+	$(BIN)/hub bench match --people 100000 --events 500
 
 # Every IG workbench page at 1280 and 320 px (PNG files in screenshots/, not committed).
 screenshots: $(DEV)

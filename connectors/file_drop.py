@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +26,7 @@ from hub.connectors.ids import file_sha256
 from hub.connectors.mapping import RowMapping
 from hub.connectors.rows import ImportTarget, Outcome, RowDecider, RowResult, results_csv
 from hub.connectors.store import ConnectorStore, ImportKey
-from hub.connectors.tabular import FileUnreadable, ParsedTable, read_table
+from hub.connectors.tabular import FileUnreadable, ParsedTable, TableRow, read_table
 from hub.errors import ProblemsError
 from hub.events.publisher import EventPublisher
 from hub.events.rules import RuleConfig
@@ -115,6 +115,10 @@ async def import_file(
     return await import_loaded(await load_file(path), target, ctx, results_file, on_progress)
 
 
+def _decide_all(decider: RowDecider, rows: Sequence[TableRow]) -> list[RowResult]:
+    return [decider.decide(row) for row in rows]
+
+
 async def import_loaded(
     loaded: LoadedFile,
     target: ImportTarget,
@@ -169,12 +173,14 @@ async def import_loaded(
         if on_progress is not None:
             on_progress(end, total)
 
-    # One batch at a time is with the broker; the next is validated while it acknowledges.
+    # One batch at a time is with the broker; the next is validated while it acknowledges. The
+    # validation runs in a thread: on the event loop it held up the batch in flight (its sends,
+    # acknowledgements and journal), so the two took turns instead of overlapping.
     in_flight: asyncio.Task[None] | None = None
     try:
         for start in range(0, total, ctx.batch_size) if total else ():
             end = min(total, start + ctx.batch_size)
-            batch = [decider.decide(row) for row in table.rows[start:end]]
+            batch = await asyncio.to_thread(_decide_all, decider, table.rows[start:end])
             results += [RowResult(r.row, r.outcome, r.event_id, r.problems) for r in batch]
             if in_flight is not None:
                 await in_flight

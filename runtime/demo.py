@@ -64,7 +64,7 @@ LINKS = {
 def link_step() -> list[dict[str, Any]]:
     return [
         {
-            "id": f"link-{person}-{system}",
+            "id": f"link-{system}-{local_id}",  # event ids are audited: never a person's id
             "type": "person.linked",
             "subject": person,
             "data": {"system": system, "local_id": local_id},

@@ -26,7 +26,7 @@ def link_bodies(subject: str, systems: tuple[str, ...] = RECIPIENTS) -> list[dic
     """`POST /v1/events` bodies linking `subject` to each system's record."""
     return [
         {
-            "id": f"link-{subject}-{system}",
+            "id": f"link-{system}-{local_id(subject, system)}",  # no hub id: ids are audited
             "type": "person.linked",
             "subject": subject,
             "data": {"system": system, "local_id": local_id(subject, system)},

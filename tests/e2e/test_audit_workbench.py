@@ -58,7 +58,10 @@ def test_ig_answers_who_got_what_and_proves_the_trail(
 
         exported = client.get("/v1/audit/transfers", params={**params, "format": "csv"}, headers=IG)
         table = list(csv.DictReader(io.StringIO(exported.text)))
-        assert sorted(r["recipient"] for r in table) == sorted(delivered_to + withheld_from)
+        transfers = [r for r in table if r["outcome"] != "linked"]
+        assert sorted(r["recipient"] for r in transfers) == sorted(delivered_to + withheld_from)
+        # the person's links (person.linked from the customer index) are in the trail too
+        assert {r["event_type"] for r in table if r["outcome"] == "linked"} == {"identity.link"}
 
         log = client.get("/v1/audit/access-log", headers=IG).json()
         assert [e["what"] for e in log] == [

@@ -144,10 +144,12 @@ def test_ingest_refuses_bad_keys_wrong_roles_impersonation_and_bad_bodies(
     wait_inbox(hub, "waste", 1)
     time.sleep(1.0)
     listed = run_hub("audit", "list", "--json", env=hub.env)
-    event_ids = {
-        json.loads(line)["event_id"] for line in listed.stdout.splitlines() if line.strip()
+    rows = [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
+    # the links, audited as links (identity.link), and the one good event's transfers
+    assert {r["event_id"] for r in rows if r["event_type"] != "identity.link"} == {
+        good.json()["id"]
     }
-    assert event_ids == {good.json()["id"]}
+    assert {r["outcome"] for r in rows if r["event_type"] == "identity.link"} == {"linked"}
 
     # a recipient cannot read another's inbox: its key only ever shows its own
     other = httpx.get(f"{hub.url}/v1/inbox", headers=hub.key("parking")).json()

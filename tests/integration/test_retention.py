@@ -131,7 +131,7 @@ def test_rejected_events_are_deleted_after_their_retention(migrated_engine: Engi
 
 
 def test_deceased_flags_go_but_consent_and_links_stay(migrated_engine: Engine) -> None:
-    store = SubjectStore(migrated_engine)
+    store = SubjectStore(migrated_engine, "a-test-pseudonym-secret-of-32-characters")
     ancient = NOW - timedelta(days=2558)
     store.record(
         SubjectChanges(

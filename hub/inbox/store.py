@@ -187,8 +187,8 @@ class InboxStore:
             position[d.recipient] += 1
             rows.append((d.delivery_id, d.recipient, position[d.recipient], d.event_id, text, at))
         if conn.dialect.name == "sqlite":
-            # one prepared executemany (no per-row SQL building); SQLite has one writer at a
-            # time, so the rows looked up above are all that exist: every fresh row goes in
+            # one prepared executemany (no per-row SQL building); a row another writer stored
+            # since the look-up above is ignored, and not counted (its cursor is left a gap)
             return int(
                 conn.exec_driver_sql(
                     _SQLITE_ADD, sqlite_time_rows(rows, (_ADD_COLUMNS.index("created_at"),))

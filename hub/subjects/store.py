@@ -204,9 +204,18 @@ class SubjectStore:
                             seq=r.seq,
                         )
                     )
-                for r in conn.execute(select(_LINK).where(_LINK.c.subject.in_(chunk))):
+                # only the columns routing reads (a link row also holds its provenance)
+                for r in conn.execute(
+                    select(_LINK.c.subject, _LINK.c.system, _LINK.c.local_id).where(
+                        _LINK.c.subject.in_(chunk)
+                    )
+                ):
                     building.setdefault(r.subject, _Building()).links[r.system] = r.local_id
-                for r in conn.execute(select(_STATUS).where(_STATUS.c.subject.in_(chunk))):
+                for r in conn.execute(
+                    select(_STATUS.c.subject, _STATUS.c.deceased_on).where(
+                        _STATUS.c.subject.in_(chunk)
+                    )
+                ):
                     building.setdefault(r.subject, _Building()).deceased_on = r.deceased_on
         return {
             subject: SubjectState(

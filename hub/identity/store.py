@@ -313,11 +313,6 @@ class MatchStore:
         self.engine = engine
         self.secret = secret
 
-    def _audit(
-        self, conn: Any, head: tuple[int, str], log_rows: Sequence[Mapping[str, Any]], at: datetime
-    ) -> tuple[int, str]:
-        return log_and_audit(conn, self.secret, head, log_rows, at)
-
     def link(self, links: Sequence[NewLink], at: datetime) -> None:
         """Write links (one per person and system: a newer link replaces an older), log them
         and audit them."""
@@ -369,7 +364,7 @@ class MatchStore:
                     }
                     for r in chunk
                 ]
-                head = self._audit(conn, head, log_rows, at)
+                head = log_and_audit(conn, self.secret, head, log_rows, at)
 
     def links_of(self, subject: str) -> list[LinkRow]:
         with self.engine.connect() as conn:
@@ -407,7 +402,7 @@ class MatchStore:
                 "decided_by": by,
                 "event_id": current.event_id,
             }
-            self._audit(conn, head, [log_row], at)
+            log_and_audit(conn, self.secret, head, [log_row], at)
         return current
 
     def log(self, subject: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
@@ -488,7 +483,7 @@ class MatchStore:
                     "decided_by": by,
                     "event_id": row.event_id,
                 }
-                self._audit(conn, head, [log_row], at)
+                log_and_audit(conn, self.secret, head, [log_row], at)
         return bool(changed)
 
     def close_others(self, source: str, event_id: str, system: str, at: datetime) -> None:

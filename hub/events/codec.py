@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import fastavro
 
@@ -17,9 +16,9 @@ MAGIC = 0
 _HEADER = struct.Struct(">bI")
 
 
-@dataclass(frozen=True)
-class KafkaRecord:
-    """What goes onto a Kafka topic for one event: key (the subject), value, headers."""
+class KafkaRecord(NamedTuple):
+    """What goes onto a Kafka topic for one event: key (the subject), value, headers (a
+    NamedTuple: one per event on the hot path, a third of a frozen dataclass's cost)."""
 
     key: bytes
     value: bytes

@@ -83,10 +83,28 @@ def envelope_to_headers(envelope: Envelope) -> list[tuple[str, bytes]]:
     )
 
 
+# The `ce_` headers an envelope is read from (others, and any other extension, are not read).
+_ATTRIBUTES = {
+    f"ce_{name}": name
+    for name in (
+        "id",
+        "source",
+        "type",
+        "subject",
+        "time",
+        "dataschema",
+        "specversion",
+        "correlationid",
+    )
+}
+
+
 def envelope_from_headers(headers: Headers) -> Envelope:
     """Read the CloudEvents attributes back; missing or malformed ones raise CodecError."""
     try:
-        found = {k[3:]: v.decode() for k, v in headers if v is not None and k.startswith("ce_")}
+        found = {
+            _ATTRIBUTES[k]: v.decode() for k, v in headers if k in _ATTRIBUTES and v is not None
+        }
     except UnicodeDecodeError as exc:
         raise CodecError(f"a ce_ header is not UTF-8: {exc}") from exc
     missing = [a for a in ("id", "source", "type", "subject", "time") if a not in found]

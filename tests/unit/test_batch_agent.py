@@ -133,3 +133,85 @@ async def test_a_commit_refused_after_a_rebalance_skips_the_batch_and_goes_on(
     assert handler.calls == 2
     assert consumer.commits == [{}, {consumer.tp: 3}]
     assert consumer.stopped
+
+
+class _Batches(_RebalancingConsumer):
+    """Three batches from partition 0 (offsets 0-1, 2, 3); every commit succeeds."""
+
+    def __init__(self, log: list[str]) -> None:
+        super().__init__()
+        self.batches = [{self.tp: [_record(0), _record(1)]}, {self.tp: [_record(2)]}]
+        self.batches.append({self.tp: [_record(3)]})
+        self.log = log
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> Any:
+        if self.batches:
+            return self.batches.pop(0)
+        if timeout_ms == 0:
+            return {}  # nothing more yet: the agent finishes the batch in hand
+        raise asyncio.CancelledError  # the test is over: stop the loop as shutdown would
+
+    async def commit(self, offsets: dict[TopicPartition, int] | None = None) -> None:
+        self.log.append(f"commit {(offsets or {})[self.tp]}")
+        self.commits.append(dict(offsets or {}))
+
+
+class _Stager:
+    """Stages batch i, then writes it slowly (the write fails once for the second batch)."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+        self.batch = 0
+        self.failed = False
+
+    async def __call__(self, records: Sequence[Any], previous: batching.Previous) -> Any:
+        self.batch += 1
+        n = self.batch
+        self.log.append(f"stage {n}")
+
+        async def write() -> None:
+            self.log.append(f"write {n} begins")
+            await asyncio.sleep(0.05)
+            if n == 2 and not self.failed:
+                self.failed = True
+                raise ConnectionError("database restarting")
+            self.log.append(f"write {n} ends")
+
+        async def after_sent() -> None:
+            self.log.append(f"sent {n}")
+
+        return batching.Staged([OutRecord("audit", None, b"%d" % n)], write, after_sent)
+
+
+async def test_a_pipelined_agent_stages_the_next_batch_while_writing_and_keeps_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    log: list[str] = []
+    consumer = _Batches(log)
+    monkeypatch.setattr(batching, "make_consumer", lambda *a: consumer)
+    producer = _Producer()
+    agent = batching.PipelinedAgent("t", ["x"], _Stager(log), QUICK)
+    with pytest.raises(asyncio.CancelledError):
+        await agent.run(producer)  # type: ignore[arg-type]
+    # batch 2 is staged while batch 1 is written (the overlap) ...
+    assert log.index("stage 2") < log.index("write 1 ends")
+    # ... but each write begins after the one before ends, a failed write is retried before
+    # anything of its batch is sent, and a batch is committed only after its write and sends,
+    # in order
+    assert [e for e in log if not e.startswith("stage")] == [
+        "write 1 begins",
+        "write 1 ends",
+        "sent 1",
+        "commit 2",
+        "write 2 begins",
+        "write 2 begins",
+        "write 2 ends",
+        "sent 2",
+        "commit 3",
+        "write 3 begins",
+        "write 3 ends",
+        "sent 3",
+        "commit 4",
+    ]
+    assert producer.sent == [("audit", b"1"), ("audit", b"2"), ("audit", b"3")]
+    assert consumer.stopped

@@ -2,6 +2,9 @@
 
 - writer: N rows appended through AuditStore.write (the audit writer's call), `batch` rows per
   transaction, each chained under the head lock; rows/s.
+- raw insert, the baseline in the same run: the same rows in their stored form into the same
+  table and indexes in another fresh database, by one plain executemany per `batch` rows and a
+  commit (no entry to row, no chain, no head): what SQLite alone costs; the writer's ratio to it.
 - subject access: the report for one person among N/10 people (the query plus its access-log
   row), median and worst of 20 people; target < 200 ms.
 - verify: `hub audit verify`'s full recomputation of the chain; rows/s, target >= 200k.
@@ -21,7 +24,8 @@ from rich.console import Console
 from hub.audit.checkpoint import CheckpointStore
 from hub.audit.queries import PersonRef
 from hub.audit.signing import Signer
-from hub.audit.store import AuditStore
+from hub.audit.ledger import insert_rows
+from hub.audit.store import AuditStore, entry_row
 from hub.audit.subject_access import SubjectAccess
 from hub.audit.verify import verify_chain
 from hub.db.engine import make_engine, migrate
@@ -84,10 +88,13 @@ def run_audit_bench(rows: int, batch: int, console: Console) -> None:
             store.write(entries, datetime.now(UTC))
             write_s += time.perf_counter() - began
         rate = rows / write_s
+        raw = _raw_insert_rate(Path(tmp) / "raw.db", rows, batch, people, t0)
         ok = "[green]PASS[/green]" if rate >= WRITER_TARGET_ROWS_S else "[red]FAIL[/red]"
         console.print(
             f"{ok} writer: {rows:,} rows in {write_s:.1f}s = {rate:,.0f} rows/s "
-            f"({batch} rows per transaction, one chain; target >= {WRITER_TARGET_ROWS_S:,})"
+            f"({batch} rows per transaction, one chain; target >= {WRITER_TARGET_ROWS_S:,}); "
+            f"raw insert of the same rows (same table and indexes, no chain), the baseline in "
+            f"this run: {raw:,.0f} rows/s, writer/raw = {rate / raw:.2f}"
         )
         access = SubjectAccess(engine, SECRET)
         timings = []
@@ -112,3 +119,26 @@ def run_audit_bench(rows: int, batch: int, console: Console) -> None:
             f"{result.rows_per_second:,.0f} rows/s (target >= 200,000)"
         )
         engine.dispose()
+
+
+def _raw_insert_rate(path: Path, rows: int, batch: int, people: int, t0: datetime) -> float:
+    """Rows/s of plain executemany inserts of the writer's rows (stored form, placeholder chain
+    columns) into a fresh database with the same schema: SQLite's own cost, the baseline."""
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    seconds = 0.0
+    at = datetime.now(UTC)
+    try:
+        for start in range(0, rows, batch):
+            stored = [
+                entry_row(e, at) for e in _entries(start, min(rows, start + batch), people, t0)
+            ]
+            for seq, row in enumerate(stored, start + 1):
+                row.update(seq=seq, prev_hash="0" * 64, row_hash=f"{seq:064x}")
+            began = time.perf_counter()
+            with engine.begin() as conn:
+                insert_rows(conn, stored)
+            seconds += time.perf_counter() - began
+    finally:
+        engine.dispose()
+    return rows / seconds

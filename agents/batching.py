@@ -10,12 +10,11 @@ handler's output has been acknowledged by the broker; consumers are idempotent (
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
 from aiokafka import (
@@ -45,7 +44,6 @@ log = structlog.get_logger("agents.batching")
 
 APP_ID = "tell-it-once-hub"
 RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # for errors that are not transient
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -68,21 +66,6 @@ def signed(
 
 
 Handler = Callable[[Sequence[ConsumerRecord[bytes, bytes]]], Awaitable[Iterable[OutRecord]]]
-
-
-@dataclass(frozen=True)
-class Staged:
-    """A batch handled up to its bulk durable write (see `PipelinedAgent`)."""
-
-    out: Sequence[OutRecord]  # sent once `write` is done
-    write: Callable[[], Awaitable[None]]  # the batch's bulk write; idempotent, retried on failure
-    after_sent: Callable[[], Awaitable[None]]  # once `out` is acknowledged, before the commit
-
-
-Previous = Callable[[], Awaitable[None]]
-"""Waits until the previous batch's write, sends and commit are over (whatever their outcome):
-for a stage that reads what that write stores."""
-StagingHandler = Callable[[Sequence[ConsumerRecord[bytes, bytes]], Previous], Awaitable[Staged]]
 
 
 async def send_all(producer: AIOKafkaProducer, records: Iterable[OutRecord]) -> int:
@@ -195,43 +178,31 @@ class BatchAgent:
         self.consumer, self.membership = consumer, membership
         log.info("agent_started", agent=self.name, topics=list(self.topics))
         try:
-            await self._loop(consumer, producer)
+            while True:
+                batches = await consumer.getmany(
+                    timeout_ms=1000, max_records=self.settings.agent_batch_size
+                )
+                records = [r for batch in batches.values() for r in batch]
+                if not records:
+                    continue
+                started = time.monotonic()
+                sent = await self._handle(producer, records)
+                committed = await self._commit(consumer, batches)
+                batch_done(self.name, len(records), time.monotonic() - started)
+                log.debug(
+                    "batch_done",
+                    agent=self.name,
+                    records=len(records),
+                    sent=sent,
+                    committed=committed,
+                    offsets={
+                        f"{tp.topic}/{tp.partition}": b[-1].offset for tp, b in batches.items()
+                    },
+                )
         finally:
             self.consumer = self.membership = None
             await consumer.stop()
             log.info("agent_stopped", agent=self.name)
-
-    async def _loop(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
-        while True:
-            batches = await consumer.getmany(
-                timeout_ms=1000, max_records=self.settings.agent_batch_size
-            )
-            records = [r for batch in batches.values() for r in batch]
-            if not records:
-                continue
-            started = time.monotonic()
-            sent = await self._handle(producer, records)
-            await self._done(consumer, batches, sent, started)
-
-    async def _done(
-        self,
-        consumer: AIOKafkaConsumer,
-        batches: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]],
-        sent: int,
-        started: float,
-    ) -> None:
-        """Commit a batch whose output is durable and acknowledged, and say so."""
-        committed = await self._commit(consumer, batches)
-        records = sum(len(b) for b in batches.values())
-        batch_done(self.name, records, time.monotonic() - started)
-        log.debug(
-            "batch_done",
-            agent=self.name,
-            records=records,
-            sent=sent,
-            committed=committed,
-            offsets={f"{tp.topic}/{tp.partition}": b[-1].offset for tp, b in batches.items() if b},
-        )
 
     async def _commit(
         self,
@@ -276,30 +247,21 @@ class BatchAgent:
     async def _handle(
         self, producer: AIOKafkaProducer, records: Sequence[ConsumerRecord[bytes, bytes]]
     ) -> int:
-        """Handle and send one batch; retry it on failure (the database or broker restarting)."""
+        """Handle and send one batch; retry it on failure (the database or broker restarting).
 
-        async def attempt() -> int:
-            sent = await send_all(producer, await self.handler(records))
-            if self.after_sent is not None:
-                await self.after_sent()
-            return sent
-
-        return await self._retrying(records, attempt)
-
-    async def _retrying(
-        self, records: Sequence[ConsumerRecord[bytes, bytes]], attempt: Callable[[], Awaitable[T]]
-    ) -> T:
-        """`attempt()` until it succeeds. Handlers are idempotent (unique keys), so a retried
-        batch never doubles anything. A transient error (database down or locked, broker
-        unreachable) is retried with capped exponential backoff for as long as it lasts; any
-        other error `RETRY_DELAYS_S` times, then it propagates and the worker stops, its offsets
-        uncommitted.
+        Handlers are idempotent (unique keys), so a retried batch never doubles anything. A
+        transient error (database down or locked, broker unreachable) is retried with capped
+        exponential backoff for as long as it lasts; any other error `RETRY_DELAYS_S` times,
+        then it propagates and the worker stops, its offsets uncommitted.
         """
         backoff = Backoff(self.settings.retry_backoff_initial_s, self.settings.retry_backoff_max_s)
         other_failures = 0
         while True:
             try:
-                return await attempt()
+                sent = await send_all(producer, await self.handler(records))
+                if self.after_sent is not None:
+                    await self.after_sent()
+                return sent
             except Exception as exc:
                 if is_transient(exc):
                     delay = backoff.next_delay()
@@ -323,85 +285,6 @@ class BatchAgent:
                     retries_total=RETRIES.add(self.name, exc),
                 )
                 await asyncio.sleep(delay)
-
-
-class PipelinedAgent(BatchAgent):
-    """A batch agent whose handler stages each batch (decode, decide, the reads and the small
-    writes) and hands back its bulk durable write: batch N's write, sends and commit run while
-    batch N+1 is fetched and staged, so the write's database time (which releases the GIL)
-    overlaps the next batch's CPU work.
-
-    Order is kept: batch N's write, sends and commit are over before batch N+1's write begins,
-    and each batch's offsets are committed only after its own write and acknowledgements, so
-    nothing is acknowledged before it is durable and commits stay in order. A stage that reads
-    what the previous write stores waits for it first (`Previous`).
-    """
-
-    def __init__(
-        self, name: str, topics: Sequence[str], stage: StagingHandler, settings: HubSettings
-    ) -> None:
-        super().__init__(name, topics, _not_called, settings)
-        self.stage = stage
-
-    async def _loop(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
-        pending: asyncio.Task[None] | None = None
-        try:
-            while True:
-                batches = await consumer.getmany(
-                    timeout_ms=0 if pending is not None else 1000,
-                    max_records=self.settings.agent_batch_size,
-                )
-                records = [r for batch in batches.values() for r in batch]
-                if not records:
-                    if pending is not None:
-                        finishing = pending
-                        pending = None
-                        await finishing
-                    continue
-                started = time.monotonic()
-                previous = _waiter(pending)
-                staged = await self._retrying(
-                    records, functools.partial(self.stage, records, previous)
-                )
-                if pending is not None:
-                    await pending  # raises what finishing the previous batch raised
-                pending = asyncio.create_task(
-                    self._finish(producer, consumer, batches, staged, started)
-                )
-        finally:
-            if pending is not None:  # stopping: its offsets stay uncommitted if it is cut short
-                pending.cancel()
-                await asyncio.wait([pending])
-
-    async def _finish(
-        self,
-        producer: AIOKafkaProducer,
-        consumer: AIOKafkaConsumer,
-        batches: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]],
-        staged: Staged,
-        started: float,
-    ) -> None:
-        async def attempt() -> int:
-            await staged.write()
-            sent = await send_all(producer, staged.out)
-            await staged.after_sent()
-            return sent
-
-        records = [r for b in batches.values() for r in b]
-        sent = await self._retrying(records, attempt)
-        await self._done(consumer, batches, sent, started)
-
-
-def _waiter(task: asyncio.Task[None] | None) -> Previous:
-    async def previous() -> None:
-        if task is not None:
-            await asyncio.wait([task])  # its outcome is the agent loop's to raise
-
-    return previous
-
-
-async def _not_called(records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[OutRecord]:
-    raise AssertionError("a PipelinedAgent stages its batches")
 
 
 def attach(

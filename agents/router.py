@@ -22,7 +22,7 @@ import structlog
 from aiokafka import ConsumerRecord
 
 from agents.app import WorkerDeps
-from agents.batching import OutRecord, Previous, Staged, signed
+from agents.batching import OutRecord, signed
 from hub import metrics
 from hub.broker.topics import source_topics
 from hub.config.model import HubConfig, InboxSink, Role
@@ -151,13 +151,10 @@ class RouterHandler:
         self.watcher = watcher
         self.secret = deps.settings.pseudonym_key.get_secret_value()
         self._use(watcher.current())
-        # The batch being staged (each staged batch takes its own into its Staged):
+        self._released: list[int] = []
         self._routed: dict[tuple[str, str], int] = {}
-        self._inbox: list[tuple[Delivery, str]] = []  # its pull-inbox deliveries
+        self._inbox: list[tuple[Delivery, str]] = []  # this batch's pull-inbox deliveries
         self._counts = BatchCounts()  # applied in after_sent: a retried batch counts once
-        # Review items the last staged batch released (recorded once its output is sent)
-        self._releasing: frozenset[int] = frozenset()
-        self._last: Staged | None = None  # the batch `__call__` handled last
 
     def _use(self, config: HubConfig) -> None:
         self.config = config
@@ -178,26 +175,11 @@ class RouterHandler:
         ]
 
     async def __call__(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[OutRecord]:
-        """Stage a batch and write it at once (`after_sent` finishes it): one batch at a time."""
-        staged = await self.stage(records, _nothing_before)
-        await staged.write()
-        self._last = staged
-        return list(staged.out)
-
-    async def after_sent(self) -> None:
-        if self._last is not None:
-            await self._last.after_sent()
-
-    async def stage(
-        self, records: Sequence[ConsumerRecord[bytes, bytes]], previous: Previous
-    ) -> Staged:
-        """Everything but the batch's pull-inbox hand-over, which `Staged.write` does (the
-        `PipelinedAgent` runs it while it stages the next batch)."""
         config = await asyncio.to_thread(self.watcher.current)
         if config is not self.config:  # reloaded: the new agreements apply from this batch on
             self._use(config)
         self._routed = {}
-        self._counts = BatchCounts()
+        self._counts.clear()
         self._inbox = []
         out: list[OutRecord] = []
         tallies: list[Tally] = []
@@ -231,18 +213,13 @@ class RouterHandler:
         accepted = await self._without_conflicts(accepted, out, tallies, day, now)
         changes = self._control_changes(accepted)
         waiting = await asyncio.to_thread(self._record_and_take_waiting, changes, now)
-        # not those the batch written meanwhile released (its release is being recorded)
-        waiting = [r for r in waiting if r.seq not in self._releasing]
-        released = [r.seq for r in waiting]
-        self._releasing = frozenset(released)
+        self._released = [r.seq for r in waiting]
         accepted += self._accept_waiting(waiting, out, tallies, day, now)
         subjects = sorted({a.event.envelope.subject for a in accepted})
         states = await asyncio.to_thread(self._load, subjects)
         follow_ups = [
             original_of(a.event)[0] for a in accepted if a.event.envelope.type in FOLLOW_UP_TYPES
         ]
-        if follow_ups:
-            await previous()  # the originals' transfers it stored are read next
         originals = (
             await asyncio.to_thread(self.ports.originals.delivered, follow_ups)
             if follow_ups
@@ -284,21 +261,14 @@ class RouterHandler:
                 deaths.append(death)  # later events in this batch already see it
                 states[env.subject] = SubjectState(state.consent, state.links, death.deceased_on)
         await asyncio.to_thread(self._after, deaths, reviews, tallies, now)
-        inbox, routed, counts = self._inbox, self._routed, self._counts
-        self._inbox, self._routed, self._counts = [], {}, BatchCounts()
-
-        async def write() -> None:
+        if self._inbox and self.ports.inbox is not None:
             # durable before the batch's offsets are committed (the batch agent commits after)
-            if inbox and self.ports.inbox is not None:
-                handed = await asyncio.to_thread(
-                    self.ports.inbox, [d for d, _ in inbox], [p for _, p in inbox], utcnow()
-                )
-                metrics.audited(handed.entries, handed.audited, utcnow())
-
-        async def after_sent() -> None:
-            await self._after_sent(released, routed, counts)
-
-        return Staged(out, write, after_sent)
+            inbox, self._inbox = self._inbox, []
+            handed = await asyncio.to_thread(
+                self.ports.inbox, [d for d, _ in inbox], [p for _, p in inbox], utcnow()
+            )
+            metrics.audited(handed.entries, handed.audited, utcnow())
+        return out
 
     async def _match(
         self, accepted: list[_Accepted], states: dict[str, SubjectState], now: datetime
@@ -438,15 +408,15 @@ class RouterHandler:
             accepted.append(_Accepted(msg, event))
         return accepted
 
-    async def _after_sent(
-        self, released: list[int], routed: dict[tuple[str, str], int], counts: BatchCounts
-    ) -> None:
-        """Once a batch's output is acknowledged: released review items leave the queue, and
+    async def after_sent(self) -> None:
+        """Once the batch's output is acknowledged: released review items leave the queue, and
         the journal learns how many final outcomes each event's routing produced."""
-        counts.flush()
-        if released:
+        self._counts.flush()
+        if self._released:
+            released, self._released = self._released, []
             await asyncio.to_thread(self.ports.review.mark_released, released, utcnow())
-        if routed and self.ports.journal is not None:
+        if self._routed and self.ports.journal is not None:
+            routed, self._routed = self._routed, {}
             await asyncio.to_thread(self.ports.journal.mark_routed, routed, utcnow())
 
     def _after(
@@ -528,10 +498,6 @@ class RouterHandler:
             rules=list(rej.rules),
         )
         return rejected(self.deps.names.rejected, msg, rej.reason, rej.rules, self.deps.keys)
-
-
-async def _nothing_before() -> None:
-    """No batch is written before this one's stage ends (`__call__`: one batch at a time)."""
 
 
 def _header(msg: ConsumerRecord[bytes, bytes], name: str, limit: int = 64) -> str:

@@ -11,7 +11,7 @@ import faust
 
 from agents.app import WorkerDeps, make_faust_app
 from agents.audit_writer import AuditWriterHandler
-from agents.batching import BatchAgent, PipelinedAgent, attach
+from agents.batching import BatchAgent, attach
 from agents.delivery import DeliveryHandler
 from agents.heartbeat import register_heartbeat
 from agents.reconciler import Reconciler, attach_reconciler
@@ -72,7 +72,7 @@ def build_worker_app(settings: HubSettings) -> faust.App:
     audit = AuditWriterHandler(deps, stores.audit, quarantine)
     recorder = RejectedRecorderHandler(deps, stores.rejected, quarantine)
     agents = [
-        PipelinedAgent("router", router.topics, router.stage, settings),
+        BatchAgent("router", router.topics, router, settings, after_sent=router.after_sent),
         BatchAgent("delivery", delivery.topics, delivery, settings),
         BatchAgent("audit-writer", audit.topics, audit, settings),
         BatchAgent("rejected-recorder", recorder.topics, recorder, settings),

@@ -421,40 +421,6 @@ async def test_a_queued_event_is_routed_once_its_person_is_linked(
     assert await route([link]) == []  # a redelivered link does not route it twice
 
 
-async def test_a_review_item_released_by_a_batch_still_being_written_is_not_released_again(
-    config: HubConfig, registry: SchemaRegistry
-) -> None:
-    """The router stages batch N+1 while batch N is written: an item N released is not yet
-    marked released in the queue, and N+1 (the link redelivered) must not route it again."""
-    codec = AvroCodec(registry)
-    subjects, reviews = Subjects(), Reviews()
-    route = handler(config, registry, subjects=subjects, reviews=reviews)
-    assert await route([death_record(codec, "P-7", "e-7")]) == []
-    link = encoded(
-        codec,
-        "person.linked",
-        "P-7",
-        {"system": "parking", "local_id": "PK-7"},
-        "l-7",
-        "customer-index",
-    )
-
-    async def nothing_before() -> None:
-        pass
-
-    first = await route.stage([link], nothing_before)
-    assert [o.topic for o in first.out if o.topic.startswith("deliveries.")] == [
-        "deliveries.parking"
-    ]
-    second = await route.stage([link], nothing_before)  # before `first` is written and sent
-    assert list(second.out) == []
-    await first.write()
-    await first.after_sent()
-    await second.write()
-    await second.after_sent()
-    assert reviews.released == [1]
-
-
 class InboxHandOver:
     """The router's pull-inbox port, in memory: what it was handed, per batch."""
 

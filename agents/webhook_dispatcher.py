@@ -10,11 +10,14 @@ again with the same webhook-id.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from itertools import chain
 from typing import Any
 
 import structlog
@@ -37,6 +40,8 @@ from hub.timeutil import utcnow
 log = structlog.get_logger("agents.webhook_dispatcher")
 
 ENDPOINT_CHECK_S = 1.0  # how often a loop re-reads its endpoint state (enabled again?)
+DUE_BATCH_FACTOR = 4  # due rows fetched at once: this many times the recipient's concurrency
+QUEUE_MAX_AGE_S = 2.0  # fetched rows not started by then are dropped (and fetched again)
 
 SenderFactory = Callable[[System, WebhookSink, list[str]], WebhookSender]
 
@@ -74,11 +79,27 @@ class RecipientLoop:
         self.disabled_changes = 0
 
     async def run(self, producer: AIOKafkaProducer) -> None:
-        poll = self.d.deps.settings.webhook_poll_interval_s
+        """Keep up to `sink.concurrency` requests in flight while finished attempts are recorded
+        in the background, a batch at a time.
+
+        Due rows are fetched a batch at a time into a short in-memory queue. A person's row is
+        fetched only when it is their earliest pending one and the person has no row queued, in
+        flight or waiting to be recorded, so a person's later update waits until the earlier
+        one has left `pending` in the outbox (per-person order) and no row is ever sent twice at
+        once. While recording is behind by a batch (`limit` attempts), no new request starts."""
+        settings = self.d.deps.settings
+        poll = settings.webhook_poll_interval_s
+        limit = self.sink.concurrency * DUE_BATCH_FACTOR
         in_flight: dict[asyncio.Task[AttemptOutcome], OutboxRow] = {}
+        queue: deque[OutboxRow] = deque()  # due rows not started yet
+        finished: list[tuple[OutboxRow, AttemptOutcome]] = []  # to record (next settle)
+        settling: list[OutboxRow] = []  # being recorded by `settle_task`
+        settle_task: asyncio.Task[None] | None = None
+        queued_at = 0.0  # when `queue` was fetched
+        fetched_at = -math.inf  # when the outbox was last asked
+        more_due = True  # the last fetch came back full, or a recorded attempt may free a row
         disabled_logged = False
         next_endpoint_check = 0.0
-        settings = self.d.deps.settings
         backoff = Backoff(settings.retry_backoff_initial_s, settings.retry_backoff_max_s)
         log.info("webhook_loop_started", recipient=self.recipient)
         try:
@@ -91,43 +112,74 @@ class RecipientLoop:
                             self.disabled = endpoint.disabled_at is not None
                         next_endpoint_check = time.monotonic() + ENDPOINT_CHECK_S
                     if self.disabled:
+                        queue.clear()
                         if not disabled_logged:
                             log.warning(
                                 "webhook_endpoint_disabled_skipping", recipient=self.recipient
                             )
                             disabled_logged = True
+                    elif len(finished) + len(settling) >= limit:
+                        # recording is behind (the broker or database slow or down): no more
+                        # requests until it catches up, so few attempts are ever unrecorded
+                        pass
                     else:
                         disabled_logged = False
-                        free = self.sink.concurrency - len(in_flight)
-                        # query when half the slots are free (or none busy): fewer, fuller queries
-                        if free > 0 and (not in_flight or free * 2 >= self.sink.concurrency):
-                            busy = frozenset(r.subject_key for r in in_flight.values())
-                            rows = await asyncio.to_thread(
-                                self.d.outbox.due, self.recipient, utcnow(), free, busy
-                            )
-                            for row in rows:
-                                task = asyncio.create_task(self.try_once(row))
-                                in_flight[task] = row
-                    if in_flight:
-                        done, _ = await asyncio.wait(
-                            in_flight, timeout=poll, return_when=asyncio.FIRST_COMPLETED
-                        )
-                        finished: list[AttemptOutcome] = []
-                        for task in done:
-                            row = in_flight.pop(task)
-                            if task.exception() is not None:
-                                log.error(
-                                    "webhook_attempt_error",
-                                    recipient=self.recipient,
-                                    delivery_id=row.delivery_id,
-                                    error=error_text(task.exception()),  # type: ignore[arg-type]
+                        if queue and time.monotonic() - queued_at > QUEUE_MAX_AGE_S:
+                            queue.clear()  # still pending in the outbox: fetched again
+                        if (
+                            not queue
+                            and len(in_flight) < self.sink.concurrency
+                            and (more_due or time.monotonic() - fetched_at >= poll)
+                        ):
+                            busy = frozenset(
+                                r.subject_key
+                                for r in chain(
+                                    in_flight.values(), (r for r, _ in finished), settling
                                 )
-                            else:
-                                finished.append(task.result())
-                        if finished:
-                            await self.settle(producer, finished)
-                    else:
+                            )
+                            fetched_at = time.monotonic()
+                            rows = await asyncio.to_thread(
+                                self.d.outbox.due, self.recipient, utcnow(), limit, busy
+                            )
+                            queue.extend(rows)
+                            queued_at = time.monotonic()
+                            more_due = len(rows) == limit
+                        while (
+                            queue and len(in_flight) < self.sink.concurrency and not self.disabled
+                        ):
+                            row = queue.popleft()
+                            in_flight[asyncio.create_task(self.try_once(row))] = row
+                    if settle_task is None and finished:
+                        settling = [r for r, _ in finished]
+                        outcomes = [o for _, o in finished]
+                        finished = []
+                        settle_task = asyncio.create_task(self.settle(producer, outcomes))
+                    waiting: set[asyncio.Future[Any]] = set(in_flight)
+                    if settle_task is not None:
+                        waiting.add(settle_task)
+                    if not waiting:
                         await asyncio.sleep(poll)
+                        continue
+                    done, _ = await asyncio.wait(
+                        waiting, timeout=poll, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    for sent in [t for t in in_flight if t in done]:  # in the order started
+                        row = in_flight.pop(sent)
+                        if sent.exception() is not None:
+                            log.error(
+                                "webhook_attempt_error",
+                                recipient=self.recipient,
+                                delivery_id=row.delivery_id,
+                                error=error_text(sent.exception()),  # type: ignore[arg-type]
+                            )
+                        else:
+                            finished.append((row, sent.result()))
+                    if settle_task is not None and settle_task in done:
+                        # recorded (or not: then those rows are still pending and are sent again
+                        # with the same webhook-id); either way their people are free again
+                        recorded, settle_task, settling = settle_task, None, []
+                        more_due = True
+                        recorded.result()
                     backoff.reset()
                 except asyncio.CancelledError:
                     raise
@@ -135,6 +187,7 @@ class RecipientLoop:
                     # The database or broker restarting: wait (capped exponential backoff) and
                     # try again, for as long as it lasts. Anything else is logged as an error and
                     # retried the same way: one recipient's loop never stops the worker.
+                    queue.clear()
                     transient = is_transient(exc)
                     delay = backoff.next_delay()
                     (log.warning if transient else log.error)(
@@ -149,6 +202,8 @@ class RecipientLoop:
         finally:
             for task in in_flight:
                 task.cancel()
+            if settle_task is not None:
+                settle_task.cancel()
             await self.sender.close()
 
     async def attempt(self, producer: AIOKafkaProducer, row: OutboxRow) -> None:

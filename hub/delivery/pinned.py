@@ -3,6 +3,9 @@ connected to (resolve once, check, connect to that address; TLS and Host stay th
 
 from __future__ import annotations
 
+import select
+import socket
+import ssl
 import typing
 
 import httpcore
@@ -14,6 +17,54 @@ from hub.delivery.ssrf import (
     refused_addresses,
     resolve,
 )
+
+
+def socket_readable(sock: socket.socket | None) -> bool:
+    """Whether a read would return at once (data, or the end of a connection the server closed);
+    a socket gone or closed counts as readable, as in httpcore."""
+    fd = -1 if sock is None else sock.fileno()
+    if fd < 0:
+        return True
+    if not hasattr(select, "poll"):  # pragma: no cover - not on Linux
+        return bool(select.select([fd], [], [], 0)[0])
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+class PinnedStream(httpcore.AsyncNetworkStream):
+    """A connection made by PinnedBackend. The pool asks every idle connection whether the server
+    closed it ("is_readable") each time it hands out or takes back a connection; the anyio stream
+    rebuilds its attribute table (and calls getpeername) for each such question, so the socket is
+    looked up once here instead."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self.inner = inner
+        self.sock: socket.socket | None = inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self.inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self.inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        return PinnedStream(await self.inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        if info == "is_readable":
+            return socket_readable(self.sock)
+        if info == "socket":
+            return self.sock
+        return self.inner.get_extra_info(info)
 
 
 class PinnedBackend(httpcore.AsyncNetworkBackend):
@@ -60,8 +111,10 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         last: Exception | None = None
         for address in addresses:
             try:
-                return await self.inner.connect_tcp(
-                    address, port, timeout, local_address, socket_options
+                return PinnedStream(
+                    await self.inner.connect_tcp(
+                        address, port, timeout, local_address, socket_options
+                    )
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last = exc

@@ -10,7 +10,7 @@ import httpcore
 import pytest
 from pydantic import ValidationError
 
-from connectors.webhook import WebhookSender, pinned_transport
+from connectors.webhook import WebhookSender, pinned_pool
 from hub.config.loader import load_config
 from hub.config.model import WebhookSink
 from hub.delivery.pinned import PinnedBackend
@@ -196,7 +196,7 @@ async def test_a_rebinding_name_is_refused_through_the_webhook_client() -> None:
     inner = RecordingBackend()
     sink = WebhookSink(kind="webhook", url="https://hooks.example/h")
     sender = WebhookSender(sink, ["whsec_" + "A" * 32], resolver=rebinding(["10.0.0.9"]))
-    sender.client._transport = pinned_transport(sink, True, rebinding(["10.0.0.9"]), inner)
+    sender.pool = pinned_pool(sink, True, rebinding(["10.0.0.9"]), inner)
     result = await sender.send("msg-1", b"{}")
     assert result.error == "target_refused"
     assert inner.connected == []

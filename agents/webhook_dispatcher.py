@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import chain
 from typing import Any
 
@@ -42,6 +42,7 @@ log = structlog.get_logger("agents.webhook_dispatcher")
 ENDPOINT_CHECK_S = 1.0  # how often a loop re-reads its endpoint state (enabled again?)
 DUE_BATCH_FACTOR = 4  # due rows fetched at once: this many times the recipient's concurrency
 QUEUE_MAX_AGE_S = 2.0  # fetched rows not started by then are dropped (and fetched again)
+HOLD_MARGIN_S = 10.0  # a taken row is held for the queue's age + the request timeout + this
 
 SenderFactory = Callable[[System, WebhookSink, list[str]], WebhookSender]
 
@@ -92,6 +93,10 @@ class RecipientLoop:
         limit = self.sink.concurrency * DUE_BATCH_FACTOR
         in_flight: dict[asyncio.Task[AttemptOutcome], OutboxRow] = {}
         queue: deque[OutboxRow] = deque()  # due rows not started yet
+        # seq -> until when this loop holds the row (OutboxStore.take_due): no other worker's
+        # loop sends it meanwhile; released when dropped unsent, forgotten once recorded
+        holds: dict[int, datetime] = {}
+        hold_s = QUEUE_MAX_AGE_S + self.sink.timeout_s + HOLD_MARGIN_S
         finished: list[tuple[OutboxRow, AttemptOutcome]] = []  # to record (next settle)
         settling: list[OutboxRow] = []  # being recorded by `settle_task`
         settle_task: asyncio.Task[None] | None = None
@@ -112,7 +117,7 @@ class RecipientLoop:
                             self.disabled = endpoint.disabled_at is not None
                         next_endpoint_check = time.monotonic() + ENDPOINT_CHECK_S
                     if self.disabled:
-                        queue.clear()
+                        await self._release(queue, holds)
                         if not disabled_logged:
                             log.warning(
                                 "webhook_endpoint_disabled_skipping", recipient=self.recipient
@@ -125,7 +130,7 @@ class RecipientLoop:
                     else:
                         disabled_logged = False
                         if queue and time.monotonic() - queued_at > QUEUE_MAX_AGE_S:
-                            queue.clear()  # still pending in the outbox: fetched again
+                            await self._release(queue, holds)  # due again: fetched again
                         if (
                             not queue
                             and len(in_flight) < self.sink.concurrency
@@ -138,9 +143,12 @@ class RecipientLoop:
                                 )
                             )
                             fetched_at = time.monotonic()
+                            now = utcnow()
+                            hold = now + timedelta(seconds=hold_s)
                             rows = await asyncio.to_thread(
-                                self.d.outbox.due, self.recipient, utcnow(), limit, busy
+                                self.d.outbox.take_due, self.recipient, now, limit, busy, hold
                             )
+                            holds.update((r.seq, hold) for r in rows)
                             queue.extend(rows)
                             queued_at = time.monotonic()
                             more_due = len(rows) == limit
@@ -177,8 +185,13 @@ class RecipientLoop:
                     if settle_task is not None and settle_task in done:
                         # recorded (or not: then those rows are still pending and are sent again
                         # with the same webhook-id); either way their people are free again
-                        recorded, settle_task, settling = settle_task, None, []
+                        recorded, settled = settle_task, settling
+                        settle_task, settling = None, []
                         more_due = True
+                        if recorded.exception() is not None:
+                            await self._release(settled, holds)  # sent again, same webhook-id
+                        for row in settled:
+                            holds.pop(row.seq, None)
                         recorded.result()
                     backoff.reset()
                 except asyncio.CancelledError:
@@ -187,7 +200,7 @@ class RecipientLoop:
                     # The database or broker restarting: wait (capped exponential backoff) and
                     # try again, for as long as it lasts. Anything else is logged as an error and
                     # retried the same way: one recipient's loop never stops the worker.
-                    queue.clear()
+                    await self._release(queue, holds)
                     transient = is_transient(exc)
                     delay = backoff.next_delay()
                     (log.warning if transient else log.error)(
@@ -209,6 +222,29 @@ class RecipientLoop:
     async def attempt(self, producer: AIOKafkaProducer, row: OutboxRow) -> None:
         """One attempt, audited and recorded (the loop batches `try_once` and `settle`)."""
         await self.settle(producer, [await self.try_once(row)])
+
+    async def _release(
+        self, rows: deque[OutboxRow] | list[OutboxRow], holds: dict[int, datetime]
+    ) -> None:
+        """Rows this loop took and will not send now: empties `rows` and makes them due again
+        at once, for any worker's loop (if the database is down, their hold lapses instead)."""
+        by_hold: dict[datetime, list[int]] = {}
+        for row in rows:
+            hold = holds.pop(row.seq, None)
+            if hold is not None:
+                by_hold.setdefault(hold, []).append(row.seq)
+        rows.clear()
+        for hold, seqs in by_hold.items():
+            try:
+                await asyncio.to_thread(self.d.outbox.release, seqs, hold, utcnow())
+            except Exception as exc:
+                log.warning(
+                    "webhook_release_failed",
+                    recipient=self.recipient,
+                    rows=len(seqs),
+                    error=error_kind(exc),
+                    note="they are sent once their hold lapses",
+                )
 
     async def try_once(self, row: OutboxRow) -> AttemptOutcome:
         """Send once; what to audit, publish and record is returned, not done (see settle)."""

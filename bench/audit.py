@@ -22,9 +22,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
 
 from hub.audit.checkpoint import CheckpointStore
+from hub.audit.ledger import insert_rows
 from hub.audit.queries import PersonRef
 from hub.audit.signing import Signer
-from hub.audit.ledger import insert_rows
 from hub.audit.store import AuditStore, entry_row
 from hub.audit.subject_access import SubjectAccess
 from hub.audit.verify import verify_chain

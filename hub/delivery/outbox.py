@@ -178,6 +178,52 @@ class OutboxStore:
             rows = [_row(r) for r in conn.execute(stmt)]
         return [r for r in rows if r.subject_key not in busy_subjects][:limit]
 
+    def take_due(
+        self,
+        recipient: str,
+        now: datetime,
+        limit: int,
+        busy_subjects: frozenset[str],
+        hold_until: datetime,
+    ) -> list[OutboxRow]:
+        """`due`, and each row returned is held for the caller until `hold_until` (its
+        `next_attempt_at` moves there): another worker's loop does not take it meanwhile, and a
+        person's later rows stay behind it. A row another loop took first is left out. The
+        attempt's outcome (`apply`) sets the row's next attempt; if the caller stops before,
+        the hold lapses and any loop takes the row again (at least once, same webhook-id)."""
+        rows = self.due(recipient, now, limit, busy_subjects)
+        if not rows:
+            return []
+        with self.engine.begin() as conn:
+            taken = set(
+                conn.execute(
+                    update(OUTBOX)
+                    .where(
+                        OUTBOX.c.seq.in_([r.seq for r in rows]),
+                        OUTBOX.c.status == OutboxStatus.PENDING.value,
+                        OUTBOX.c.next_attempt_at <= now,
+                    )
+                    .values(next_attempt_at=hold_until)
+                    .returning(OUTBOX.c.seq)
+                ).scalars()
+            )
+        return [r for r in rows if r.seq in taken]
+
+    def release(self, seqs: Sequence[int], hold_until: datetime, now: datetime) -> None:
+        """Rows taken (`take_due`, held until `hold_until`) and not sent: due again now."""
+        if not seqs:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(OUTBOX)
+                .where(
+                    OUTBOX.c.seq.in_(list(seqs)),
+                    OUTBOX.c.status == OutboxStatus.PENDING.value,
+                    OUTBOX.c.next_attempt_at == hold_until,
+                )
+                .values(next_attempt_at=now)
+            )
+
     def _set(self, delivery_id: str, values: dict[str, object], status: OutboxStatus) -> bool:
         stmt = (
             update(OUTBOX)

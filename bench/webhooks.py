@@ -49,6 +49,7 @@ CONCURRENCY = 8
 
 
 RAW_SHARE_TARGET = 0.6  # hub deliveries/s against raw httpx, same receivers, same run
+TARGET_WIDTHS = frozenset({5, 20})  # the recipient counts the targets are set at (issue 14)
 P99_FACTOR_TARGET = 2.0  # hub p99 within this factor of raw httpx's
 
 
@@ -264,8 +265,11 @@ def run_webhook_bench(settings: HubSettings, ks: list[int], n: int, console: Con
     for r in results:
         ratio = r.hub_per_s / r.raw_per_s if r.raw_per_s else 0.0
         ok = ratio >= RAW_SHARE_TARGET and r.hub_p99_ms <= P99_FACTOR_TARGET * r.raw_p99_ms
+        verdict = "[green]PASS[/green]" if ok else "[red]FAIL[/red]"
+        if r.k not in TARGET_WIDTHS:
+            verdict = "(for reference: the targets are set at 5 and 20 recipients)"
         console.print(
-            f"{'[green]PASS[/green]' if ok else '[red]FAIL[/red]'} {r.k} recipients: hub "
+            f"{verdict} {r.k} recipients: hub "
             f"{r.hub_per_s:,.0f} deliveries/s = {ratio:.2f} of raw httpx {r.raw_per_s:,.0f}/s "
             f"(target >= {RAW_SHARE_TARGET}); p99 {r.hub_p99_ms:.1f} ms = "
             f"{r.hub_p99_ms / r.raw_p99_ms if r.raw_p99_ms else 0:.1f}x raw {r.raw_p99_ms:.1f} ms "

@@ -6,6 +6,7 @@ connect to that address, TLS and Host still for the name), and never through a p
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
@@ -20,6 +21,10 @@ from hub.delivery.ssrf import Resolver, WebhookTargetRefused, resolve
 from hub.timeutil import utcnow
 
 RETRY_AFTER_STATUSES = frozenset({429, 503})
+# A receiver's answer is its status (and Retry-After). Its body is read only so that the
+# connection can carry the next webhook, and only this much of it, within the sink's timeout: a
+# larger, endless or stalled body closes that connection instead of holding the worker.
+MAX_RESPONSE_BODY_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,21 @@ TRANSPORT_ERRORS = (
 )
 
 
+async def drain_body(response: httpcore.Response, timeout_s: float) -> None:
+    """Read a response's body to its end if it is at most MAX_RESPONSE_BODY_BYTES and ends within
+    `timeout_s` (the connection then goes back to the pool). Otherwise stop reading: closing the
+    response then closes its connection. The status has arrived either way and stands."""
+    taken = 0
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in response.aiter_stream():
+                taken += len(chunk)
+                if taken > MAX_RESPONSE_BODY_BYTES:
+                    return
+    except (TimeoutError, httpcore.TimeoutException, *TRANSPORT_ERRORS):
+        return
+
+
 class WebhookSender:
     """Sends to one recipient's endpoint over its own connection pool (no sharing across recipients).
 
@@ -104,8 +124,8 @@ class WebhookSender:
         await self.pool.aclose()
 
     async def post(self, headers: dict[str, str], body: bytes) -> tuple[int, str | None]:
-        """One POST; the body is read (the connection goes back to the pool for the next
-        request) and the response closed. The status and the Retry-After header."""
+        """One POST; the response body is drained (`drain_body`) and the response closed. The
+        status and the Retry-After header."""
         request = httpcore.Request(
             b"POST",
             self.url,
@@ -119,7 +139,7 @@ class WebhookSender:
         )
         response = await self.pool.handle_async_request(request)
         try:
-            await response.aread()
+            await drain_body(response, self.sink.timeout_s)
         finally:
             await response.aclose()
         retry_after = next(

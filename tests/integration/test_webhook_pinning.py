@@ -149,3 +149,44 @@ async def test_https_through_the_pinned_connection_keeps_the_name_and_verifies_t
     assert hosts == [f"localhost:{port}"] * 2
     assert connects == ["localhost", "localhost"]  # one connection each (kept alive over TLS)
     assert refused.http_status is None and refused.error == "connection:ConnectError"
+
+
+@pytest.mark.parametrize("chunk_size", [65_536, 1], ids=["huge", "trickling"])
+async def test_an_endless_or_huge_response_body_is_not_read_to_its_end(chunk_size: int) -> None:
+    """A receiver that accepts (200) and then streams a body without end, in large chunks or
+    a byte at a time: the sender reads at most 64 KiB of it within the sink's timeout, reports
+    the status, and does not reuse that connection; the next webhook goes on a new one."""
+    connections = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+            writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+            chunk = b"x" * chunk_size
+            while True:  # a chunk every 50 ms, within every read timeout, for ever
+                writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                await writer.drain()
+                await asyncio.sleep(0.05)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        sink = WebhookSink(
+            kind="webhook", url=f"http://hooks.test:{port}/h", allow_private=True, timeout_s=1
+        )
+        sender = WebhookSender(sink, ["whsec_" + "A" * 32], resolver=resolver_to("127.0.0.1"))
+        try:
+            first = await asyncio.wait_for(sender.send("msg-1", b"{}"), timeout=10)
+            second = await asyncio.wait_for(sender.send("msg-2", b"{}"), timeout=10)
+        finally:
+            await sender.close()
+    assert (first.http_status, first.error) == (200, "")
+    assert (second.http_status, second.error) == (200, "")
+    assert first.latency_ms < 3000
+    assert connections == 2

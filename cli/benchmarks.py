@@ -38,6 +38,13 @@ def bench_policy(
     run_policy_bench(events, console)
 
 
+# A benchmark's PostgreSQL (flow --workers, audit): a server of the user's, else a throw-away one
+PostgresUrl = Annotated[
+    str | None,
+    typer.Option(help="PostgreSQL server to use (default: a throw-away local server)"),
+]
+
+
 @app.command("flow")
 def bench_flow(
     events: Annotated[int, typer.Option(help="Events to push per run")] = 5000,
@@ -54,10 +61,7 @@ def bench_flow(
             "at the largest K of --recipients"
         ),
     ] = "",
-    database_url: Annotated[
-        str | None,
-        typer.Option(help="PostgreSQL for --workers (default: a throw-away local server)"),
-    ] = None,
+    database_url: PostgresUrl = None,
 ) -> None:
     """The whole hub (ingest to delivery) beside a raw aiokafka fan-out and a raw durable loop
     on the same broker; or, with --workers, 1, 2, ... workers on PostgreSQL."""
@@ -82,10 +86,7 @@ def bench_audit(
             "(subject access and verify are timed on SQLite)"
         ),
     ] = "sqlite,postgresql",
-    database_url: Annotated[
-        str | None,
-        typer.Option(help="PostgreSQL to use (default: a throw-away local server)"),
-    ] = None,
+    database_url: PostgresUrl = None,
 ) -> None:
     """Build N audit rows on SQLite and on PostgreSQL; time the writer beside a raw insert of the
     same rows, then (SQLite) a subject access query and verify."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import httpcore
 import httpx
 
+from hub import __version__
 from hub.config.model import WebhookSink
 from hub.delivery.pinned import PinnedBackend
 from hub.delivery.schedule import parse_retry_after
@@ -25,6 +26,7 @@ RETRY_AFTER_STATUSES = frozenset({429, 503})
 # connection can carry the next webhook, and only this much of it, within the sink's timeout: a
 # larger, endless or stalled body closes that connection instead of holding the worker.
 MAX_RESPONSE_BODY_BYTES = 64 * 1024
+USER_AGENT = f"tell-it-once-hub/{__version__}".encode("ascii")
 
 
 @dataclass(frozen=True)
@@ -111,11 +113,12 @@ class WebhookSender:
         self.url = httpcore.URL(
             scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
         )
-        # what httpx.AsyncClient sent: Host (the name, with a non-default port) and defaults
+        # Host (the name, with a non-default port, as httpx spells it), and a User-Agent that
+        # names the hub in a receiver's logs
         self.fixed_headers: list[tuple[bytes, bytes]] = [
             (b"Host", httpx.Request("POST", url).headers["Host"].encode("ascii")),
             (b"Accept", b"*/*"),
-            (b"User-Agent", f"python-httpx/{httpx.__version__}".encode("ascii")),
+            (b"User-Agent", USER_AGENT),
             (b"Content-Type", b"application/json"),
         ]
         self.timeout = httpx.Timeout(sink.timeout_s).as_dict()

@@ -55,6 +55,9 @@ async def test_webhooks_ignore_proxies_and_keep_the_host_name(
     (head,) = seen
     assert head.startswith(b"POST /h HTTP/1.1")  # origin-form: not sent to a proxy
     assert f"host: hooks.test:{port}".encode() in head.lower()
+    assert (
+        b"\r\nuser-agent: tell-it-once-hub/" in head.lower()
+    )  # the hub, named in the receiver's logs
 
 
 async def test_a_connection_is_kept_alive_and_one_the_receiver_closed_is_not_reused() -> None:

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
 from sqlalchemy import Engine
 
-from bench.pg_server import fresh_database, start_pg_server
+from bench.pg_server import fresh_database, postgres_server
 from hub.audit.checkpoint import CheckpointStore
 from hub.audit.ledger import insert_rows
 from hub.audit.queries import PersonRef
@@ -123,23 +123,17 @@ def _sqlite_run(rows: int, batch: int, people: int, t0: datetime, console: Conso
 
 
 def _postgresql_run(
-    rows: int, batch: int, people: int, t0: datetime, admin_url: str | None, console: Console
+    rows: int, batch: int, people: int, t0: datetime, url: str | None, console: Console
 ) -> None:
-    server = None
-    if admin_url is None:
-        server = start_pg_server()
-        admin_url = server.url
-    try:
+    with postgres_server(url) as admin_url:
         stamp = time.time_ns()
-        engine = _fresh_engine(fresh_database(admin_url, f"bench_audit_{stamp}"))
-        rate = _writer_rate(engine, rows, batch, people, t0)
-        engine.dispose()
-        raw_url = fresh_database(admin_url, f"bench_audit_raw_{stamp}")
-        raw = _raw_insert_rate(raw_url, rows, batch, people, t0)
-        _print_writer(console, "PostgreSQL", rows, batch, rate, raw, "COPY")
-    finally:
-        if server is not None:
-            server.remove()
+        with fresh_database(admin_url, f"bench_audit_{stamp}") as writer_url:
+            engine = _fresh_engine(writer_url)
+            rate = _writer_rate(engine, rows, batch, people, t0)
+            engine.dispose()
+        with fresh_database(admin_url, f"bench_audit_raw_{stamp}") as raw_url:
+            raw = _raw_insert_rate(raw_url, rows, batch, people, t0)
+    _print_writer(console, "PostgreSQL", rows, batch, rate, raw, "COPY")
 
 
 def _fresh_engine(url: str) -> Engine:

@@ -41,7 +41,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, func, select, text
 
-from bench.pg_server import PgServer, fresh_database, start_pg_server
+from bench.pg_server import fresh_database, postgres_server
 from hub.broker.admin import make_admin
 from hub.broker.consumer import make_consumer
 from hub.broker.producer import AiokafkaSender, make_producer
@@ -519,8 +519,10 @@ def _extra_worker(settings: HubSettings, log_file: Path) -> subprocess.Popen[byt
 
 def measure_workers(settings: HubSettings, n: int, k: int, workers: int, admin_url: str) -> float:
     """Hub events/s (N events, K recipients) with `workers` worker processes on PostgreSQL."""
-    with tempfile.TemporaryDirectory(prefix=f"hub-bench-w{workers}-") as tmp:
-        database_url = fresh_database(admin_url, f"bench_w{workers}_{time.time_ns()}")
+    with (
+        tempfile.TemporaryDirectory(prefix=f"hub-bench-w{workers}-") as tmp,
+        fresh_database(admin_url, f"bench_w{workers}_{time.time_ns()}") as database_url,
+    ):
         s = _bench_stack_settings(settings, Path(tmp), k, database_url=database_url)
         with Stack(s) as stack:
             extra = [
@@ -574,18 +576,11 @@ def run_workers_bench(
 ) -> dict[int, float]:
     """`hub bench --workers 1,2`: the same backlog drained by 1, 2, ... workers on PostgreSQL
     (a throw-away server unless --database-url names one; each run gets a fresh database)."""
-    server: PgServer | None = None
-    if not database_url:
-        server = start_pg_server()
-        database_url = server.url
-    try:
-        rates: dict[int, float] = {}
+    rates: dict[int, float] = {}
+    with postgres_server(database_url) as admin_url:
         for w in counts:
             console.print(f"{w} worker(s), K={k}: a fresh stack on PostgreSQL, {n} events...")
-            rates[w] = measure_workers(settings, n, k, w, database_url)
-    finally:
-        if server is not None:
-            server.remove()
+            rates[w] = measure_workers(settings, n, k, w, admin_url)
     table = Table(title=f"Scale-out on PostgreSQL ({n} events, K={k}, embedded broker)")
     for column in ("workers", "hub events/s in", "x one worker"):
         table.add_column(column, justify="right")

@@ -9,6 +9,8 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import make_url, text
@@ -88,10 +90,30 @@ def start_pg_server() -> PgServer:
     return PgServer(bindir)
 
 
-def fresh_database(admin_url: str, name: str) -> str:
-    """A new empty PostgreSQL database next to `admin_url`'s; returns its URL."""
+@contextmanager
+def postgres_server(url: str | None) -> Iterator[str]:
+    """The PostgreSQL server a benchmark runs on: `url` (the user's) as it is, or else a
+    throw-away local one, removed at the end."""
+    if url:
+        yield url
+        return
+    server = start_pg_server()
+    try:
+        yield server.url
+    finally:
+        server.remove()
+
+
+@contextmanager
+def fresh_database(admin_url: str, name: str) -> Iterator[str]:
+    """A new empty PostgreSQL database next to `admin_url`'s (its URL), dropped at the end: a
+    benchmark leaves nothing on a server the user named."""
     engine = make_engine(admin_url)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return str(make_url(admin_url).set(database=name).render_as_string(hide_password=False))
+    try:
+        yield str(make_url(admin_url).set(database=name).render_as_string(hide_password=False))
+    finally:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()

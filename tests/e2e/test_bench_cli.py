@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import text
+
+from hub.db.engine import make_engine
 from tests.e2e.conftest import run_hub
 
 
@@ -23,6 +26,13 @@ def test_the_audit_bench_times_the_writer_on_sqlite_and_postgresql(postgres_url:
         assert line, out
         assert int(line.group(1).replace(",", "")) > 0 and float(line.group(2)) > 0
     assert "verify: 3,000 rows" in out
+    engine = make_engine(postgres_url)  # the databases it made on the user's server are gone
+    with engine.connect() as conn:
+        left = conn.execute(
+            text("SELECT datname FROM pg_database WHERE datname LIKE 'bench_audit%'")
+        ).all()
+    engine.dispose()
+    assert left == []
 
 
 def test_an_unknown_database_is_refused_in_the_options_terms() -> None:

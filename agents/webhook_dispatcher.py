@@ -77,7 +77,8 @@ class RecipientLoop:
         self.sender = sender
         self.has_secret = bool(sender.secrets)
         self.disabled = False
-        self.disabled_changes = 0
+        self.disabled_changes = 0  # 410s this loop has seen
+        self.gone_unrecorded = 0  # of those, not yet recorded in the endpoint table
 
     async def run(self, producer: AIOKafkaProducer) -> None:
         """Keep up to `sink.concurrency` requests in flight while finished attempts are recorded
@@ -111,9 +112,11 @@ class RecipientLoop:
             while True:
                 try:
                     if time.monotonic() >= next_endpoint_check:  # an operator may enable it
-                        seen = self.disabled_changes
+                        # the answer counts only if every 410 seen was already recorded when
+                        # the read began and none came back during it: else it may predate one
+                        seen, clean = self.disabled_changes, not self.gone_unrecorded
                         endpoint = await asyncio.to_thread(self.d.outbox.endpoint, self.recipient)
-                        if seen == self.disabled_changes:  # no 410 while reading
+                        if clean and seen == self.disabled_changes:
                             self.disabled = endpoint.disabled_at is not None
                         next_endpoint_check = time.monotonic() + ENDPOINT_CHECK_S
                     if self.disabled:
@@ -277,6 +280,7 @@ class RecipientLoop:
         if result.gone:
             self.disabled = True  # no more requests from this loop until an operator enables it
             self.disabled_changes += 1
+            self.gone_unrecorded += 1
             return AttemptOutcome(
                 entries,
                 [],
@@ -317,9 +321,16 @@ class RecipientLoop:
         letters acknowledged by the broker, then the outbox rows in one transaction. A crash in
         between only sends a delivery again with the same webhook-id."""
         now = utcnow()
-        if any(o.gone for o in outcomes):
+        gone = sum(o.gone for o in outcomes)
+        if gone:
             reason = "the endpoint answered 410 Gone: disabled until an operator enables it"
-            await asyncio.to_thread(self.d.outbox.set_endpoint, self.recipient, now, reason, now)
+            try:
+                await asyncio.to_thread(
+                    self.d.outbox.set_endpoint, self.recipient, now, reason, now
+                )
+            finally:
+                # recorded, or not (then the rows are sent again and answered 410 again)
+                self.gone_unrecorded -= gone
             log.error("alert_webhook_endpoint_disabled", recipient=self.recipient, http_status=410)
         await self.d.publish(
             producer,

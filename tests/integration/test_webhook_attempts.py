@@ -183,3 +183,51 @@ async def test_loopback_is_refused_without_allow_private(
         assert outbox.rows("waste")[0].status is OutboxStatus.PENDING
     finally:
         await runner.cleanup()
+
+
+async def test_a_410_is_not_undone_by_an_endpoint_read_taken_before_it_was_recorded(
+    settings: HubSettings, outbox: OutboxStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loop re-reads its endpoint state now and then (an operator may enable it again). A
+    read that lands after a 410 came back but before the loop recorded it sees the endpoint
+    still enabled; that stale answer must not start the loop sending again (CI saw a second
+    request to an endpoint that had answered 410)."""
+    hits: list[str] = []
+
+    async def gone(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.Response(status=410)
+
+    class ReadAfterGone(OutboxStore):
+        """Reads the endpoint every turn until the first read after the 410 reached the loop,
+        then waits an hour between reads: that one read is the only chance to go wrong."""
+
+        loop: RecipientLoop | None = None
+
+        def endpoint(self, recipient: str) -> Any:
+            state = super().endpoint(recipient)
+            if self.loop is not None and self.loop.disabled_changes:
+                monkeypatch.setattr("agents.webhook_dispatcher.ENDPOINT_CHECK_S", 3600.0)
+            return state
+
+    monkeypatch.setattr("agents.webhook_dispatcher.ENDPOINT_CHECK_S", 0.0)
+    settings = settings.model_copy(update={"webhook_poll_interval_s": 0.05})
+    runner, url = await serve(gone)
+    store = ReadAfterGone(outbox.engine)
+    loop = loop_for(settings, store, url)
+    store.loop = loop
+    outbox.add([dlv(f"e{i}", "A") for i in range(3)], utcnow())
+    running = asyncio.create_task(loop.run(RecordingProducer()))  # type: ignore[arg-type]
+    try:
+        for _ in range(100):
+            if outbox.endpoint("waste").disabled_at is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert outbox.endpoint("waste").disabled_at is not None
+        await asyncio.sleep(1.0)  # time to send again, if it were going to
+        assert hits == ["/hook"]
+        assert {r.status for r in outbox.rows("waste")} == {OutboxStatus.PENDING}
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await runner.cleanup()

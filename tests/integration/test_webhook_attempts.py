@@ -17,7 +17,7 @@ from agents.app import WorkerDeps
 from agents.webhook_dispatcher import RecipientLoop, WebhookDispatcher
 from hub.config.model import HubConfig, Role, System, WebhookSink
 from hub.db.engine import make_engine, migrate
-from hub.delivery.outbox import OutboxStatus, OutboxStore
+from hub.delivery.outbox import EndpointState, OutboxStatus, OutboxStore
 from hub.routing.messages import AuditEntry
 from hub.settings import HubSettings
 from hub.signing.keys import record_keys
@@ -204,7 +204,7 @@ async def test_a_410_is_not_undone_by_an_endpoint_read_taken_before_it_was_recor
 
         loop: RecipientLoop | None = None
 
-        def endpoint(self, recipient: str) -> Any:
+        def endpoint(self, recipient: str) -> EndpointState:
             state = super().endpoint(recipient)
             if self.loop is not None and self.loop.disabled_changes:
                 monkeypatch.setattr("agents.webhook_dispatcher.ENDPOINT_CHECK_S", 3600.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -40,6 +41,26 @@ def inbox_counts(env: dict[str, str]) -> dict[str, int]:
     return {r[0]: (int(r[1]), int(r[2])) for r in rows}  # type: ignore[misc]
 
 
+def freeze_between_writes(pid: int, database: Path) -> None:
+    """SIGSTOP the worker at a moment it holds no SQLite write lock. Frozen inside a write, it
+    would hold the lock for ever, and every accepted event's journal write would wait behind it
+    (the busy timeout, 30 s) until the client gave up: that was the test's race, not the hub's."""
+    deadline = time.monotonic() + 30
+    while True:
+        os.kill(pid, signal.SIGSTOP)
+        probe = sqlite3.connect(database, timeout=0, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")  # fails at once if any writer holds the lock
+            probe.execute("ROLLBACK")
+            return
+        except sqlite3.OperationalError:
+            os.kill(pid, signal.SIGCONT)  # caught mid-write: let it finish, then try again
+        finally:
+            probe.close()
+        assert time.monotonic() < deadline, "the database was never free of writers"
+        time.sleep(0.05)
+
+
 def test_events_accepted_before_the_whole_stack_is_killed_are_all_delivered_after_restart(
     quick_reconcile: dict[str, str],
 ) -> None:
@@ -50,7 +71,7 @@ def test_events_accepted_before_the_whole_stack_is_killed_are_all_delivered_afte
     # The worker is frozen: the events are accepted (acknowledged by the broker, 202) but none
     # is routed before the broker dies with everything it held in memory.
     [worker] = [p for p in first.children if b"worker" in Path(f"/proc/{p}/cmdline").read_bytes()]
-    os.kill(worker, signal.SIGSTOP)
+    freeze_between_writes(worker, Path(env["HUB_DATA_DIR"]) / "hub.db")
     accepted = []
     with httpx.Client(base_url=first.url, timeout=10) as client:
         for i in range(EVENTS):

@@ -28,7 +28,7 @@ def quick_reconcile(hub_env: dict[str, str]) -> Iterator[dict[str, str]]:
     yield {**hub_env, "HUB_RECONCILE_GRACE_S": "3", "HUB_RECONCILE_INTERVAL_S": "1"}
 
 
-def inbox_counts(env: dict[str, str]) -> dict[str, int]:
+def inbox_counts(env: dict[str, str]) -> dict[str, tuple[int, int]]:
     engine = make_engine(f"sqlite:///{Path(env['HUB_DATA_DIR']) / 'hub.db'}")
     table = InboxItem.__table__  # type: ignore[attr-defined]
     with engine.connect() as conn:
@@ -38,7 +38,7 @@ def inbox_counts(env: dict[str, str]) -> dict[str, int]:
             ).group_by(table.c.recipient)
         ).all()
     engine.dispose()
-    return {r[0]: (int(r[1]), int(r[2])) for r in rows}  # type: ignore[misc]
+    return {r[0]: (int(r[1]), int(r[2])) for r in rows}
 
 
 def freeze_between_writes(pid: int, database: Path) -> None:

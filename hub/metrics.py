@@ -12,6 +12,7 @@ never personal data, never raw paths or ids.
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
@@ -126,9 +127,17 @@ def audited(entries: Sequence[Audited], written: int, written_at: datetime) -> N
     """`written` of a batch's entries appended to the chain: counted by recipient and outcome,
     each decision's latency observed. Entries skipped as already recorded (a redelivered batch,
     rare) are the earlier ones of the batch here: the count is exact, the labels approximate."""
+    rows: collections.Counter[tuple[str, str]] = collections.Counter()
+    decided: collections.Counter[datetime] = collections.Counter()
     for e in entries[len(entries) - written :] if written > 0 else ():
-        AUDIT_ROWS.labels(label(e.recipient), label(str(e.outcome))).inc()
-        AUDIT_LATENCY.observe(max(0.0, (written_at - e.decided_at).total_seconds()))
+        rows[(e.recipient, str(e.outcome))] += 1
+        decided[e.decided_at] += 1  # a batch's entries share a few decision moments
+    for (recipient, outcome), n in rows.items():
+        AUDIT_ROWS.labels(label(recipient), label(outcome)).inc(n)
+    for at, n in decided.items():
+        latency = max(0.0, (written_at - at).total_seconds())
+        for _ in range(n):
+            AUDIT_LATENCY.observe(latency)
 
 
 def serve_worker_metrics(port: int, host: str = "0.0.0.0") -> None:

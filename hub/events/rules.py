@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -60,14 +61,36 @@ LINE_BREAKS = frozenset("\t\n\r")
 FREE_TEXT_FIELDS = frozenset({"reason", "purpose"})
 
 
+# Unicode's Cc (control) category is exactly U+0000-U+001F and U+007F-U+009F (a stable
+# property); tests/unit/test_input_limits.py checks these classes against unicodedata.
+_BIDI_CLASS = "".join(f"\\u{ord(ch):04x}" for ch in sorted(BIDI_CONTROLS))
+_FORBIDDEN = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_BIDI_CLASS}]")
+_FORBIDDEN_IN_FREE_TEXT = re.compile(f"[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f{_BIDI_CLASS}]")
+
+
 def forbidden_character(text: str, free_text: bool = False) -> str | None:
     """The first character `text` may not hold (NUL and other controls, bidi controls), or None."""
-    for ch in text:
-        if ch in BIDI_CONTROLS:
-            return ch
-        if unicodedata.category(ch) == "Cc" and not (free_text and ch in LINE_BREAKS):
-            return ch
-    return None
+    found = (_FORBIDDEN_IN_FREE_TEXT if free_text else _FORBIDDEN).search(text)
+    return found.group() if found is not None else None
+
+
+def _clean(values: Any) -> bool:
+    """True when no text in `values`, at any depth, holds a control or bidi character, line
+    breaks included (the common case, checked without naming locations). A `corrected_data`
+    (JSON whose escapes may spell one) is never taken as clean here."""
+    stack: list[Any] = [values]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _FORBIDDEN.search(item) is not None:
+                return False
+        elif isinstance(item, dict):
+            if "corrected_data" in item:
+                return False
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return True
 
 
 def _strings(value: Any, location: str) -> Iterator[tuple[str, str]]:
@@ -86,6 +109,8 @@ def character_problems(values: dict[str, Any], prefix: str = "") -> list[Problem
     """A problem for every text field (at any depth) holding a forbidden character.
 
     The problem names the field and the character's code point, never the value."""
+    if _clean(values):
+        return []
     problems: list[Problem] = []
     for where, text in _strings(values, prefix.rstrip(".")):
         name = where.rsplit(".", 1)[-1]

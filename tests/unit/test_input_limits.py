@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,7 +15,13 @@ from hub.api.errors import install_error_handlers
 from hub.api.limits import BodySizeLimit
 from hub.errors import EventValidationError, RecordRejected
 from hub.events.codec import AvroCodec
-from hub.events.rules import RuleConfig, character_problems, forbidden_character
+from hub.events.rules import (
+    BIDI_CONTROLS,
+    LINE_BREAKS,
+    RuleConfig,
+    character_problems,
+    forbidden_character,
+)
 from hub.events.safe_json import MAX_DEPTH, JsonRejected, depth, load_json
 from hub.events.schemas import SchemaRegistry
 from hub.events.validation import accept_record, build_event
@@ -88,6 +95,44 @@ def test_tabs_and_line_breaks_only_in_free_text() -> None:
     assert forbidden_character("line one\nline two") == "\n"
     assert forbidden_character("Zoë Ångström-O'Brien 李") is None
     assert forbidden_character("bad\x00", free_text=True) == "\x00"
+
+
+def _by_category(ch: str, free_text: bool) -> bool:
+    """The rule as first written: bidi controls, and Unicode's Cc category (line breaks and
+    tabs allowed in free text)."""
+    if ch in BIDI_CONTROLS:
+        return True
+    return unicodedata.category(ch) == "Cc" and not (free_text and ch in LINE_BREAKS)
+
+
+@pytest.mark.parametrize("free_text", [False, True])
+def test_forbidden_character_is_the_category_rule_for_every_code_point(free_text: bool) -> None:
+    for code in range(0x110000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue  # surrogates: never in a decoded str
+        ch = chr(code)
+        expected = ch if _by_category(ch, free_text) else None
+        assert forbidden_character(f"a{ch}b", free_text) == expected, hex(code)
+
+
+@pytest.mark.parametrize(
+    ("values", "locations"),
+    [
+        ({"a": {"b": ["ok", {"c": "x\x00"}]}}, ["a.b.1.c"]),
+        ({"reason": "line\nbreak", "purpose": "tab\there", "name": "a\rb"}, ["name"]),
+        ({"lines": ("one", "two\u2066")}, ["lines.1"]),
+        ({"corrected_data": '{"name": "A\\u202eB"}'}, ["corrected_data.name"]),
+        (
+            {"n": {"corrected_data": '{"reason": "a\\nb", "name": "x\\u0007"}'}},
+            ["n.corrected_data.name"],
+        ),
+        ({"name": "Zoë Ångström-O'Brien 李", "uprn": "100023336956", "n": 3}, []),
+    ],
+)
+def test_every_forbidden_character_is_found_at_any_depth(
+    values: dict[str, Any], locations: list[str]
+) -> None:
+    assert [p.location for p in character_problems(values)] == locations
 
 
 def test_problems_name_the_field_never_the_value() -> None:

@@ -191,8 +191,8 @@ def append_in(
     put in its stored form as the insert takes it (`ledger.chained`)."""
     head = _lock_for_append(conn)
     if skip_recorded:
-        seen = _recorded(conn, [e.entry_id for e in entries])
-        entries = [e for e in entries if e.entry_id not in seen]
+        seen = _recorded(conn, [(e.event_id, e.entry_id) for e in entries])
+        entries = [e for e in entries if (e.event_id, e.entry_id) not in seen]
     append_locked(conn, (entry_row(e, at) for e in entries), head)
     return len(entries)
 
@@ -201,8 +201,8 @@ def append_rows(conn: Connection, rows: Sequence[dict[str, Any]], skip_recorded:
     """`append_in` for rows already in their stored form (`entry_row`, `delivered_row`)."""
     head = _lock_for_append(conn)
     if skip_recorded:
-        seen = _recorded(conn, [r["entry_id"] for r in rows])
-        rows = [r for r in rows if r["entry_id"] not in seen]
+        seen = _recorded(conn, [(r["event_id"], r["entry_id"]) for r in rows])
+        rows = [r for r in rows if (r["event_id"], r["entry_id"]) not in seen]
     append_locked(conn, rows, head)
     return len(rows)
 
@@ -214,15 +214,19 @@ def _lock_for_append(conn: Connection) -> tuple[int, str]:
     return lock_head(conn)
 
 
-def _recorded(conn: Connection, entry_ids: Sequence[str]) -> set[str]:
-    """Which of these entries the chain holds already."""
-    seen: set[str] = set()
-    for i in range(0, len(entry_ids), 500):
-        seen.update(
-            conn.execute(
-                select(_TABLE.c.entry_id).where(_TABLE.c.entry_id.in_(entry_ids[i : i + 500]))
-            ).scalars()
+def _recorded(conn: Connection, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (event id, entry id) the chain holds already (searched by event id: the
+    unique index leads with it)."""
+    wanted = set(keys)
+    event_ids = sorted({event_id for event_id, _ in wanted})
+    seen: set[tuple[str, str]] = set()
+    for i in range(0, len(event_ids), 500):
+        found = conn.execute(
+            select(_TABLE.c.event_id, _TABLE.c.entry_id).where(
+                _TABLE.c.event_id.in_(event_ids[i : i + 500])
+            )
         )
+        seen.update(key for key in map(tuple, found) if key in wanted)
     return seen
 
 

@@ -12,12 +12,16 @@ class AuditRecord(SQLModel, table=True):
     """One row per decision or outcome. References and field names only, never personal values."""
 
     __tablename__ = "audit_record"
+    # An entry id belongs to one event (it is derived from the delivery's): unique per event,
+    # keyed by event first, so an event's entries share an index page (revision 0019); this
+    # index also answers searches by event id.
+    __table_args__ = (Index("uq_audit_record_event_entry", "event_id", "entry_id", unique=True),)
 
     seq: int | None = Field(default=None, primary_key=True)
-    entry_id: str = Field(unique=True, max_length=200)
+    entry_id: str = Field(max_length=200)
     recorded_at: datetime
     delivery_id: str = Field(max_length=64)
-    event_id: str = Field(index=True, max_length=128)
+    event_id: str = Field(max_length=128)
     event_type: str = Field(max_length=64)
     source: str = Field(max_length=64)
     recipient: str = Field(index=True, max_length=64)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection, Engine, RowMapping, select
@@ -18,6 +18,7 @@ from hub.audit.ledger import AUDIT, append_locked, lock_head
 from hub.routing.messages import AuditEntry, AuditReason, Delivery, Outcome
 
 _TABLE = AUDIT
+_Item = TypeVar("_Item")
 SQLITE_CACHE_KIB = 65_536
 
 
@@ -191,8 +192,7 @@ def append_in(
     put in its stored form as the insert takes it (`ledger.chained`)."""
     head = _lock_for_append(conn)
     if skip_recorded:
-        seen = _recorded(conn, [(e.event_id, e.entry_id) for e in entries])
-        entries = [e for e in entries if (e.event_id, e.entry_id) not in seen]
+        entries = _unrecorded(conn, entries, lambda e: (e.event_id, e.entry_id))
     append_locked(conn, (entry_row(e, at) for e in entries), head)
     return len(entries)
 
@@ -201,8 +201,7 @@ def append_rows(conn: Connection, rows: Sequence[dict[str, Any]], skip_recorded:
     """`append_in` for rows already in their stored form (`entry_row`, `delivered_row`)."""
     head = _lock_for_append(conn)
     if skip_recorded:
-        seen = _recorded(conn, [(r["event_id"], r["entry_id"]) for r in rows])
-        rows = [r for r in rows if (r["event_id"], r["entry_id"]) not in seen]
+        rows = _unrecorded(conn, rows, lambda r: (r["event_id"], r["entry_id"]))
     append_locked(conn, rows, head)
     return len(rows)
 
@@ -214,9 +213,12 @@ def _lock_for_append(conn: Connection) -> tuple[int, str]:
     return lock_head(conn)
 
 
-def _recorded(conn: Connection, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which of these (event id, entry id) the chain holds already (searched by event id: the
-    unique index leads with it)."""
+def _unrecorded(
+    conn: Connection, items: Sequence[_Item], key: Callable[[_Item], tuple[str, str]]
+) -> list[_Item]:
+    """The items whose (event id, entry id) the chain does not hold yet, in their order
+    (searched by event id: the unique index leads with it)."""
+    keys = [key(item) for item in items]
     wanted = set(keys)
     event_ids = sorted({event_id for event_id, _ in wanted})
     seen: set[tuple[str, str]] = set()
@@ -226,8 +228,8 @@ def _recorded(conn: Connection, keys: Sequence[tuple[str, str]]) -> set[tuple[st
                 _TABLE.c.event_id.in_(event_ids[i : i + 500])
             )
         )
-        seen.update(key for key in map(tuple, found) if key in wanted)
-    return seen
+        seen.update(k for k in map(tuple, found) if k in wanted)
+    return [item for item, k in zip(items, keys, strict=True) if k not in seen]
 
 
 def _reasons(text: str) -> tuple[AuditReason, ...]:

@@ -14,6 +14,8 @@ For each fan-out width K a fresh embedded stack is started with a generated conf
 - latency: events paced at --rate for a few seconds; accepted (broker ack) -> audited (row
   recorded) per event, p50/p99.
 - worker peak memory: VmHWM of the worker process.
+- the hub runs as configured: HUB_WORKERS=2 measures two worker processes on the SQLite
+  default (the table's title says how many).
 - `--workers 1,2` (on PostgreSQL): hub events/s with that many worker processes, each run on a
   fresh stack and database; 2 workers against one.
 
@@ -25,8 +27,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Coroutine
@@ -47,16 +47,14 @@ from hub.broker.consumer import make_consumer
 from hub.broker.producer import AiokafkaSender, make_producer
 from hub.db.engine import make_engine
 from hub.db.tables import AuditRecord
-from hub.errors import StackError
 from hub.events.envelope import Envelope, Event
 from hub.events.publisher import EventPublisher
-from hub.heartbeat import HeartbeatStore
 from hub.settings import HubSettings
 from hub.signing.keys import record_keys
 from hub.subjects.changes import LinkChange
 from hub.subjects.store import SubjectChanges, SubjectStore
 from hub.timeutil import utcnow
-from runtime.stack import Stack, settings_env
+from runtime.stack import Stack
 from runtime.wiring import wire
 
 _AUDIT = AuditRecord.__table__  # type: ignore[attr-defined]
@@ -397,14 +395,18 @@ async def raw_durable(
 
 
 def worker_peak_mib(stack: Stack) -> float:
-    worker = next(c for c in stack.children if c.name == "worker")
-    try:
-        for line in Path(f"/proc/{worker.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
+    """The largest VmHWM of the stack's worker processes (each of HUB_WORKERS)."""
+    peaks = []
+    for child in stack.children:
+        if child.name.partition("-")[0] != "worker":
+            continue
+        try:
+            for line in Path(f"/proc/{child.proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) / 1024)
+        except OSError:
+            pass
+    return max(peaks, default=float("nan"))
 
 
 def _bench_stack_settings(
@@ -472,7 +474,8 @@ def run_bench(
     for k in ks:
         console.print(f"K={k}: starting a fresh embedded stack and pushing {n} events...")
         results.append(measure(settings, n, k, rate))
-    table = Table(title=f"Hub vs raw aiokafka fan-out ({n} events, embedded broker)")
+    workers = "1 worker" if settings.workers == 1 else f"{settings.workers} workers (HUB_WORKERS)"
+    table = Table(title=f"Hub vs raw aiokafka fan-out ({n} events, embedded broker, {workers})")
     for column in (
         "K",
         "hub events/s in",
@@ -505,65 +508,33 @@ def run_bench(
     return results
 
 
-def _extra_worker(settings: HubSettings, log_file: Path) -> subprocess.Popen[bytes]:
-    out = open(log_file, "ab")  # noqa: SIM115  (the child keeps it)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runtime.process", "worker"],
-        env=settings_env(settings),
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
-    out.close()
-    return proc
-
-
 def measure_workers(settings: HubSettings, n: int, k: int, workers: int, admin_url: str) -> float:
-    """Hub events/s (N events, K recipients) with `workers` worker processes on PostgreSQL."""
+    """Hub events/s (N events, K recipients) with `workers` worker processes on PostgreSQL
+    (the stack starts them, HUB_WORKERS, and is ready once every one holds partitions)."""
     with (
         tempfile.TemporaryDirectory(prefix=f"hub-bench-w{workers}-") as tmp,
         fresh_database(admin_url, f"bench_w{workers}_{time.time_ns()}") as database_url,
     ):
-        s = _bench_stack_settings(settings, Path(tmp), k, database_url=database_url)
+        s = _bench_stack_settings(
+            settings, Path(tmp), k, database_url=database_url, workers=workers
+        )
         with Stack(s) as stack:
-            extra = [
-                _extra_worker(stack.settings, stack.log_dir / f"worker-{i}.log")
-                for i in range(1, workers)
-            ]
-            try:
-                beats = HeartbeatStore(make_engine(stack.settings.effective_database_url))
-                deadline = time.monotonic() + 120
-                while beats.ready_workers(utcnow(), timedelta(seconds=5)) < workers:
-                    for p in extra:
-                        if p.poll() is not None:
-                            raise StackError(f"a worker exited: see {stack.log_dir}")
-                    if time.monotonic() > deadline:
-                        raise StackError(f"{workers} workers not ready: see {stack.log_dir}")
-                    time.sleep(0.2)
-                beats.engine.dispose()
-                link_bench_people(stack.settings, k)
-                w = wire(stack.settings)
+            link_bench_people(stack.settings, k)
+            w = wire(stack.settings)
 
-                async def run() -> float:
-                    producer = make_producer(stack.settings, stack.settings.kafka_bootstrap)
-                    await producer.start()
-                    publisher = EventPublisher(
-                        AiokafkaSender(producer), w.codec, w.names, keys=record_keys(stack.settings)
-                    )
-                    try:
-                        await _publish(publisher, [bench_event(i, f"w{k}") for i in range(200)])
-                        return await hub_throughput(stack, publisher, n, k)
-                    finally:
-                        await producer.stop()
+            async def run() -> float:
+                producer = make_producer(stack.settings, stack.settings.kafka_bootstrap)
+                await producer.start()
+                publisher = EventPublisher(
+                    AiokafkaSender(producer), w.codec, w.names, keys=record_keys(stack.settings)
+                )
+                try:
+                    await _publish(publisher, [bench_event(i, f"w{k}") for i in range(200)])
+                    return await hub_throughput(stack, publisher, n, k)
+                finally:
+                    await producer.stop()
 
-                return asyncio.run(run())
-            finally:
-                for p in extra:
-                    p.terminate()
-                for p in extra:
-                    try:
-                        p.wait(30)
-                    except subprocess.TimeoutExpired:
-                        p.kill()
+            return asyncio.run(run())
 
 
 def run_workers_bench(

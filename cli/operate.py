@@ -44,7 +44,9 @@ def up() -> None:
         console.print(
             f"Tell-It-Once Hub is up: API {stack.api_url} (docs at {stack.api_url}/docs), "
             f"{broker} Kafka at {stack.settings.kafka_bootstrap}, database "
-            f"{safe_url(stack.settings.effective_database_url)}\nLogs in {stack.log_dir}. Press Ctrl-C to stop."
+            f"{safe_url(stack.settings.effective_database_url)}"
+            + (f", {stack.settings.workers} workers" if stack.settings.workers > 1 else "")
+            + f"\nLogs in {stack.log_dir}. Press Ctrl-C to stop."
         )
         while not stopping:
             stack.supervise()  # restarts a part that died, with backoff; too many: StackError

@@ -296,6 +296,12 @@ class HubSettings(BaseSettings):
         ge=0,
         description="SQLite: how long a statement waits for another writer's lock before failing (the worker then retries).",
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="How many worker processes `hub up` starts. They share the consumer groups (each takes its share of every topic's partitions) and the database; on SQLite its write lock orders them, so a second worker overlaps one worker's database write with the other's routing (1.1 to 1.6x on two cores, docs/performance.md). More workers than cores only add contention. Worker n logs to `worker.log` (n = 1) or `worker-n.log`.",
+    )
     stack_restart_limit: int = Field(
         default=5,
         ge=1,
@@ -332,7 +338,7 @@ class HubSettings(BaseSettings):
         default=0,
         ge=0,
         le=65535,
-        description="Port on which each worker serves its own Prometheus metrics at `/metrics` (0: off). One port per worker process on a host.",
+        description="Port on which each worker serves its own Prometheus metrics at `/metrics` (0: off). One port per worker process on a host: `hub up` with HUB_WORKERS above 1 gives worker n this port + n - 1.",
     )
 
     # IG sign-in (hub/api/signin.py): OpenID Connect with the council's identity provider;
@@ -583,4 +589,17 @@ def load_settings(**overrides: object) -> HubSettings:
     problems = settings.kafka_security_problems()
     if problems:
         raise ConfigError("invalid Kafka security settings", problems)
+    last_port = settings.worker_metrics_port + settings.workers - 1
+    if settings.worker_metrics_port and last_port > 65535:
+        raise ConfigError(
+            "invalid settings",
+            [
+                Problem(
+                    "HUB_WORKER_METRICS_PORT",
+                    "less_than_equal",
+                    f"with HUB_WORKERS={settings.workers}, worker n serves its metrics on this "
+                    f"port + n - 1, and {last_port} is above 65535: choose a lower port",
+                )
+            ],
+        )
     return settings

@@ -193,16 +193,21 @@ class Stack:
         asyncio.run(ensure_topics(self.settings, wire(self.settings).topics()))
 
     def _start_children(self) -> None:
-        env = settings_env(self.settings)
         connectors = ("connectors",) if has_connectors(self.settings) else ()
-        for name in ("worker", "api", *connectors):
-            argv = [sys.executable, "-m", "runtime.process", name]
+        parts = [
+            *worker_parts(self.settings),
+            ("api", "api", {}),
+            *((c, c, {}) for c in connectors),
+        ]
+        for name, part, overrides in parts:
+            env = settings_env(self.settings.model_copy(update=overrides))
+            argv = [sys.executable, "-m", "runtime.process", part]
             log_file = self.log_dir / f"{name.removesuffix('s')}.log"  # connector.log, as before
             self.children.append(_Child(name, argv, env, log_file, _spawn(argv, env, log_file)))
 
     def _wait_ready(self) -> None:
         """Until the API is ready (/readyz) and, a check of its own since readiness does not
-        depend on a worker, the worker's agents hold partitions (its heartbeat says so)."""
+        depend on a worker, every worker's agents hold partitions (their heartbeats say so)."""
         deadline = time.monotonic() + self.ready_timeout
         last = "no answer"
         beats = HeartbeatStore(make_engine(self.settings.effective_database_url))
@@ -214,8 +219,9 @@ class Stack:
                     response = httpx.get(f"{self.api_url}/readyz", timeout=5)
                     last = response.text
                     if response.status_code == 200:
-                        last = "the worker's agents hold no partitions yet"
-                        if beats.ready_workers(utcnow(), fresh) > 0:
+                        ready = beats.ready_workers(utcnow(), fresh)
+                        last = _not_all_ready(ready, self.settings.workers)
+                        if ready >= self.settings.workers:
                             log.info(
                                 "stack_ready",
                                 api=self.api_url,
@@ -315,7 +321,7 @@ class Stack:
 
     def stop(self, timeout: float = 20.0) -> None:
         running_file(self.settings).unlink(missing_ok=True)
-        for child in reversed(self.children):  # API first, then the worker
+        for child in reversed(self.children):  # connectors and API first, then the workers
             if child.proc.poll() is None:
                 child.proc.send_signal(signal.SIGTERM)
                 try:
@@ -365,6 +371,27 @@ def running_bootstrap(settings: HubSettings) -> str:
                 )
             ],
         ) from None
+
+
+def worker_parts(settings: HubSettings) -> list[tuple[str, str, dict[str, object]]]:
+    """The worker processes `hub up` starts: (name, part, settings of its own) for each of
+    HUB_WORKERS. Worker 1 is "worker" (worker.log, as with one worker), worker n "worker-n";
+    each serves its metrics on a port of its own (HUB_WORKER_METRICS_PORT + n - 1)."""
+    base = settings.worker_metrics_port
+    return [
+        (
+            "worker" if n == 1 else f"worker-{n}",
+            "worker",
+            {"worker_metrics_port": base + n - 1} if base else {},
+        )
+        for n in range(1, settings.workers + 1)
+    ]
+
+
+def _not_all_ready(ready: int, workers: int) -> str:
+    if workers == 1:
+        return "the worker's agents hold no partitions yet"
+    return f"{ready} of {workers} workers' agents hold partitions"
 
 
 def _tail(path: Path, lines: int = 20) -> str:

@@ -32,13 +32,14 @@ def wait_output(path: Path, text: str, timeout: float = 60) -> None:
         time.sleep(0.1)
 
 
-def publish(url: str, event_id: str, timeout: float = 60) -> None:
-    """POST as a source system does: a 503 (broker restarting) is retried."""
+def publish(url: str, event_id: str, timeout: float = 60, person: str | None = None) -> None:
+    """POST as a source system does (a move of `person`, else MOVE's): a 503 (broker
+    restarting) is retried."""
     deadline = time.monotonic() + timeout
     while True:
         response = httpx.post(
             f"{url}/v1/events",
-            json={**MOVE, "id": event_id},
+            json={**MOVE, "id": event_id, **({"subject": person} if person else {})},
             headers={"Authorization": "Bearer demo-council-tax-key"},
             timeout=15,
         )

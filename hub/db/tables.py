@@ -50,12 +50,16 @@ class InboxItem(SQLModel, table=True):
     """A delivery waiting in a recipient's pull inbox until the recipient acknowledges it."""
 
     __tablename__ = "inbox_item"
+    # A delivery id belongs to one event (it is derived from it): on SQLite unique per event,
+    # keyed by event first, so an event's deliveries share an index page (revision 0020);
+    # PostgreSQL keeps UNIQUE (delivery_id) instead, which a rolling deploy's earlier code needs.
     __table_args__ = (
         UniqueConstraint("recipient", "cursor", name="uq_inbox_item_recipient_cursor"),
+        Index("uq_inbox_item_event_delivery", "event_id", "delivery_id", unique=True),
     )
 
     seq: int | None = Field(default=None, primary_key=True)
-    delivery_id: str = Field(unique=True, max_length=64)
+    delivery_id: str = Field(max_length=64)
     recipient: str = Field(index=True, max_length=64)
     cursor: int = Field(
         sa_type=BigInteger,

@@ -49,7 +49,7 @@ recipient's reader row is marked `renumbered`: `fetch(after > 0)` and `ack` rais
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -133,6 +133,16 @@ def take_cursors(conn: Connection, counts: Mapping[str, int]) -> dict[str, int]:
     return {str(r): int(last) for r, last in conn.execute(stmt).all()}
 
 
+def _stored_as(deliveries: Iterable[Delivery]) -> Any:
+    """Where these deliveries' rows are: searched by event id and delivery id (a delivery id
+    belongs to one event). On SQLite the unique index leads with the event (revision 0020), so
+    an event's deliveries share an index page; PostgreSQL searches by delivery id."""
+    ds = list(deliveries)
+    return _TABLE.c.event_id.in_(sorted({d.event_id for d in ds})) & _TABLE.c.delivery_id.in_(
+        sorted({d.delivery_id for d in ds})
+    )
+
+
 _ADD_COLUMNS = ("delivery_id", "recipient", "cursor", "event_id", "payload", "created_at")
 _SQLITE_ADD = (
     f"INSERT OR IGNORE INTO inbox_item ({', '.join(_ADD_COLUMNS)}) "
@@ -177,14 +187,14 @@ class InboxStore:
     @staticmethod
     def add_in(conn: Connection, batch: Mapping[str, tuple[Delivery, str]], at: datetime) -> int:
         """`add` inside the caller's transaction: `batch` is delivery id -> (delivery, JSON)."""
-        replayed = sorted(i for i, (d, _) in batch.items() if d.mode is Mode.REPLAY)
+        replayed = [d for d, _ in batch.values() if d.mode is Mode.REPLAY]
         if replayed:
             # A replay shows the delivery again (a new cursor, unacknowledged), as the
             # policy in force now allows it; the recipient de-duplicates on delivery_id.
-            conn.execute(delete(_TABLE).where(_TABLE.c.delivery_id.in_(replayed)))
+            conn.execute(delete(_TABLE).where(_stored_as(replayed)))
         stored = set(
             conn.execute(
-                select(_TABLE.c.delivery_id).where(_TABLE.c.delivery_id.in_(sorted(batch)))
+                select(_TABLE.c.delivery_id).where(_stored_as(d for d, _ in batch.values()))
             ).scalars()
         )
         fresh = [(d, text) for i, (d, text) in batch.items() if i not in stored]

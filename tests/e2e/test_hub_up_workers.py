@@ -93,8 +93,12 @@ def test_hub_up_runs_two_workers_and_restarts_one_that_is_killed(
         hub = start_hub(env, out.fileno())
     try:
         wait_output(out_path, "2 workers")  # said once both workers hold partitions
-        ready = httpx.get(f"{hub.url}/readyz").json()["workers"]
-        assert ready["live"] == 2 and ready["assigned"] == 2, ready
+        # /readyz reports what its background check last read (every second): poll it
+        deadline = time.monotonic() + 30
+        while (ready := httpx.get(f"{hub.url}/readyz").json()["workers"])["assigned"] != 2:
+            assert time.monotonic() < deadline, ready
+            time.sleep(0.5)
+        assert ready["live"] == 2, ready
         assert len(worker_pids(hub.proc.pid)) == 2
         logs = Path(env["HUB_DATA_DIR"]) / "logs"
         for name in ("worker.log", "worker-2.log"):

@@ -12,6 +12,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def utc_text(moment: datetime, sep: str = " ") -> str:
+    """A moment already in UTC (aware or naive) as `YYYY-MM-DD<sep>HH:MM:SS.ffffff`, always six
+    digits of microseconds: `strftime`'s spelling in about a third of its time (the stores spell
+    two or three moments for every audit and inbox row they write)."""
+    return moment.isoformat(sep, "microseconds")[:26]
+
+
 def uk_date(moment: datetime) -> date:
     """The calendar date in the UK at `moment`: agreements and event dates are UK dates."""
     return moment.astimezone(UK).date()

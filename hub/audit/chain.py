@@ -17,6 +17,8 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
+from hub.timeutil import utc_text
+
 GENESIS = "0" * 64
 
 # Every stored column except the chain columns themselves, sorted by name.
@@ -57,7 +59,7 @@ def canonical_time(value: datetime) -> str:
     """A moment as the chain spells it: UTC, microseconds, `Z` (naive values are taken as UTC)."""
     if value.tzinfo is not None:
         value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc_text(value, "T") + "Z"
 
 
 def canonical(values: Sequence[Any]) -> str:

@@ -27,6 +27,11 @@ def json_list(names: tuple[str, ...]) -> str:
     return json.dumps(list(names))
 
 
+@lru_cache(maxsize=1024)  # withheld entries share a few reasons (no agreement, no consent, ...)
+def reasons_json(reasons: tuple[AuditReason, ...]) -> str:
+    return json.dumps([r.model_dump() for r in reasons], separators=(",", ":"))
+
+
 def entry_row(e: AuditEntry, recorded_at: datetime) -> dict[str, Any]:
     """The stored form of an entry: every field, names and references only."""
     return {
@@ -40,11 +45,7 @@ def entry_row(e: AuditEntry, recorded_at: datetime) -> dict[str, Any]:
         "subject_key": e.subject_key,
         "outcome": e.outcome.value,
         "reason_codes": ",".join(r.code for r in e.reasons),
-        "reasons": (
-            json.dumps([r.model_dump() for r in e.reasons], separators=(",", ":"))
-            if e.reasons
-            else "[]"
-        ),
+        "reasons": reasons_json(e.reasons) if e.reasons else "[]",
         "agreement_id": e.agreement_id,
         "agreement_version": e.agreement_version,
         "lawful_basis": e.lawful_basis,

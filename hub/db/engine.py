@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from hub.errors import HubError
+from hub.timeutil import utc_text
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -296,7 +297,7 @@ def sqlite_time_rows(
             if v is not None:
                 text = spelt.get(v)
                 if text is None:
-                    text = spelt[v] = v.strftime("%Y-%m-%d %H:%M:%S.%f")
+                    text = spelt[v] = utc_text(v)
                 values[i] = text
         out.append(tuple(values))
     return out

@@ -14,8 +14,8 @@ def utcnow() -> datetime:
 
 def utc_text(moment: datetime, sep: str = " ") -> str:
     """A moment already in UTC (aware or naive) as `YYYY-MM-DD<sep>HH:MM:SS.ffffff`, always six
-    digits of microseconds: `strftime`'s spelling in about a third of its time (the stores spell
-    two or three moments for every audit and inbox row they write)."""
+    digits of microseconds: `strftime`'s spelling in a little over half its time (1.2 against
+    2.13 µs; the stores spell two or three moments for every audit and inbox row they write)."""
     return moment.isoformat(sep, "microseconds")[:26]
 
 

@@ -38,6 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from hub.db.engine import sqlite_time_rows
 from hub.db.tables import AuditRecord, IngestJournal, WebhookOutbox
 from hub.events.publisher import Accepted, Placement
 from hub.journal.lost import Placed
@@ -112,6 +113,12 @@ def _entry(m: RowMapping) -> JournalEntry:
         kafka_partition=m["kafka_partition"],
         kafka_offset=m["kafka_offset"],
     )
+
+
+_SQLITE_MARK_ROUTED = (
+    "UPDATE ingest_journal SET expected = ?, routed_at = ?, status = ?, completed_at = ? "
+    "WHERE source = ? AND event_id = ? AND status != 'complete'"
+)
 
 
 class JournalStore:
@@ -199,32 +206,35 @@ class JournalStore:
         """How many final outcomes each routed event produced; 0 completes it at once."""
         if not expected:
             return
-        stmt = (
-            update(_TABLE)
-            .where(
-                (_TABLE.c.source == bindparam("b_source"))
-                & (_TABLE.c.event_id == bindparam("b_id"))
-                & (_TABLE.c.status != "complete")
-            )
-            .values(
-                expected=bindparam("b_expected"),
-                routed_at=at,
-                status=bindparam("b_status"),
-                completed_at=bindparam("b_completed"),
-            )
-        )
-        rows = [
-            {
-                "b_source": source,
-                "b_id": event_id,
-                "b_expected": n,
-                "b_status": "complete" if n == 0 else "routed",
-                "b_completed": at if n == 0 else None,
-            }
+        marks = [
+            (n, "complete" if n == 0 else "routed", at if n == 0 else None, source, event_id)
             for (source, event_id), n in expected.items()
         ]
         with self.engine.begin() as conn:
-            conn.execute(stmt, rows)
+            if conn.dialect.name == "sqlite":
+                # one prepared executemany: SQLAlchemy bound each row's parameters at 3x the
+                # cost of the update itself (12 against 4 us an event, `hub bench flow`)
+                values = ((n, at, status, done, s, e) for n, status, done, s, e in marks)
+                conn.exec_driver_sql(_SQLITE_MARK_ROUTED, sqlite_time_rows(values, (1, 3)))
+                return
+            conn.execute(
+                update(_TABLE)
+                .where(
+                    (_TABLE.c.source == bindparam("b_source"))
+                    & (_TABLE.c.event_id == bindparam("b_id"))
+                    & (_TABLE.c.status != "complete")
+                )
+                .values(
+                    expected=bindparam("b_expected"),
+                    routed_at=at,
+                    status=bindparam("b_status"),
+                    completed_at=bindparam("b_completed"),
+                ),
+                [
+                    {"b_expected": n, "b_status": st, "b_completed": d, "b_source": s, "b_id": e}
+                    for n, st, d, s, e in marks
+                ],
+            )
 
     def due(self, now: datetime, grace: timedelta, limit: int = 1000) -> list[JournalEntry]:
         """Open events past the grace period that are not complete yet, oldest first.

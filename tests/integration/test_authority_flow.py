@@ -168,6 +168,17 @@ def test_the_journal_claims_and_review_queue_key_events_by_source_and_id(
     }
     assert claims.content_of("housing", "X") == "h3"
     assert claims.content_of("housing", "Y") is None
+    # some claimed before, some new, one twice: each key answers its first content of record
+    assert claims.claim(
+        [
+            Claim("housing", "Y", "address.changed", "h6"),
+            Claim("housing", "X", "address.changed", "h7"),
+            Claim("housing", "Z", "address.changed", "h8"),
+            Claim("housing", "Z", "address.changed", "h9"),
+        ],
+        T0,
+    ) == {("housing", "Y"): "h6", ("housing", "X"): "h3", ("housing", "Z"): "h8"}
+    assert claims.content_of("housing", "Z") == "h8"
 
     review = ReviewStore(migrated_engine)
     item = Review(

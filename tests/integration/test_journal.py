@@ -121,3 +121,65 @@ def test_a_delivery_waiting_in_a_webhook_outbox_counts_as_handed_over(
         )
     assert journal.due(T0 + timedelta(hours=2), GRACE) == []  # retried by the dispatcher, not us
     assert journal.counts() == {"complete": 1}
+
+
+def test_marking_routed_stores_counts_and_times_and_leaves_complete_events_alone(
+    migrated_engine: Engine,
+) -> None:
+    from sqlalchemy import select
+
+    from hub.db.tables import IngestJournal
+
+    journal = JournalStore(migrated_engine)
+    for event_id in ("two", "none", "done-before", "not-journaled-here"):
+        journal.record([accepted(event_id)], at=T0)
+    journal.mark_routed({("registrar", "done-before"): 0}, T0)
+    later = T0 + timedelta(minutes=3, microseconds=123456)
+    journal.mark_routed(
+        {
+            ("registrar", "two"): 2,
+            ("registrar", "none"): 0,
+            ("registrar", "done-before"): 4,  # complete already: kept as it was
+            ("registrar", "never-seen"): 1,  # not in the journal (a Kafka-native event)
+        },
+        later,
+    )
+    table = IngestJournal.__table__  # type: ignore[attr-defined]
+    with migrated_engine.connect() as conn:
+        rows = {
+            r.event_id: r
+            for r in conn.execute(
+                select(
+                    table.c.event_id,
+                    table.c.status,
+                    table.c.expected,
+                    table.c.routed_at,
+                    table.c.completed_at,
+                )
+            )
+        }
+    naive = later.replace(tzinfo=None)
+
+    def moment(value: datetime | None) -> datetime | None:
+        return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
+
+    assert set(rows) == {"two", "none", "done-before", "not-journaled-here"}
+    two, none, done = rows["two"], rows["none"], rows["done-before"]
+    assert (two.status, two.expected, moment(two.routed_at), two.completed_at) == (
+        "routed",
+        2,
+        naive,
+        None,
+    )
+    assert (none.status, none.expected, moment(none.routed_at), moment(none.completed_at)) == (
+        "complete",
+        0,
+        naive,
+        naive,
+    )
+    assert (done.status, done.expected, moment(done.completed_at)) == (
+        "complete",
+        0,
+        T0.replace(tzinfo=None),
+    )
+    assert rows["not-journaled-here"].status == "accepted"

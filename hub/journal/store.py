@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Engine,
     RowMapping,
     and_,
@@ -68,6 +69,46 @@ def _keyed(keys: Sequence[EventKey]) -> ColumnElement[bool]:
     if not keys:
         return false()
     return or_(*(and_(_TABLE.c.source == s, _TABLE.c.event_id == e) for s, e in keys))
+
+
+_RECORD_COLUMNS = (
+    "event_id",
+    "content_sha256",
+    "event_type",
+    "source",
+    "topic",
+    "key",
+    "value",
+    "headers",
+    "accepted_at",
+    "status",
+    "republished",
+)
+_SQLITE_RECORD = (
+    f"INSERT OR IGNORE INTO ingest_journal ({', '.join(_RECORD_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_RECORD_COLUMNS))})"
+)
+_SQLITE_LAST_ADDED = "SELECT source, event_id FROM ingest_journal ORDER BY seq DESC LIMIT ?"
+
+
+def _record_sqlite(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[EventKey]:
+    """SQLite: the rows in by one prepared executemany (SQLAlchemy's INSERT ... RETURNING built
+    and bound each row: 19 against 7 us a row, `hub bench import`); returns the keys it added.
+
+    All of them when every row went in (the usual case). Otherwise the last `added` rows by
+    seq: this transaction holds SQLite's only write lock from its first insert on, and a new
+    row's seq (its rowid) is the largest in the table plus one, so no other row can be among
+    them."""
+    values = sqlite_time_rows(
+        ([r[c] for c in _RECORD_COLUMNS] for r in rows), (_RECORD_COLUMNS.index("accepted_at"),)
+    )
+    added = conn.exec_driver_sql(_SQLITE_RECORD, values).rowcount
+    if added == len(rows):
+        return [(r["source"], r["event_id"]) for r in rows]
+    if added <= 0:
+        return []
+    last = conn.exec_driver_sql(_SQLITE_LAST_ADDED, (added,)).all()
+    return [(str(source), str(event_id)) for source, event_id in reversed(last)]
 
 
 @dataclass(frozen=True)
@@ -147,8 +188,10 @@ class JournalStore:
         ]
         if not rows:
             return []
-        stmt = _insert_new(self.engine.dialect.name).returning(_TABLE.c.source, _TABLE.c.event_id)
         with self.engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                return _record_sqlite(conn, rows)
+            stmt = _insert_new("postgresql").returning(_TABLE.c.source, _TABLE.c.event_id)
             return [(r[0], r[1]) for r in conn.execute(stmt, rows)]
 
     def content_of(self, source: str, event_id: str) -> str | None:

@@ -141,6 +141,20 @@ def test_the_journal_claims_and_review_queue_key_events_by_source_and_id(
         ("registrar", "X"),
     ]
     assert journal.record([accepted("council-tax", "X", "other")]) == []  # kept as is
+    # a batch of repeats and new events (one twice): only what this call added comes back
+    assert journal.record(
+        [
+            accepted("parking", "P1", "h10"),
+            accepted("council-tax", "X", "other"),
+            accepted("parking", "P2", "h11"),
+            accepted("parking", "P1", "h12"),
+            accepted("registrar", "X", "other"),
+            accepted("parking", "P3", "h13"),
+        ]
+    ) == [("parking", "P1"), ("parking", "P2"), ("parking", "P3")]
+    assert journal.content_of("parking", "P1") == "h10"
+    assert journal.record([accepted("parking", "P3", "h13")]) == []
+    journal.forget([("parking", "P1"), ("parking", "P2"), ("parking", "P3")])
     assert journal.content_of("council-tax", "X") == "h1"
     assert journal.content_of("registrar", "X") == "h2"
     assert journal.content_of("parking", "X") is None

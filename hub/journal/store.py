@@ -156,6 +156,10 @@ def _entry(m: RowMapping) -> JournalEntry:
     )
 
 
+_SQLITE_PLACE = (
+    "UPDATE ingest_journal SET kafka_partition = ?, kafka_offset = ? "
+    "WHERE source = ? AND event_id = ?"
+)
 _SQLITE_MARK_ROUTED = (
     "UPDATE ingest_journal SET expected = ?, routed_at = ?, status = ?, completed_at = ? "
     "WHERE source = ? AND event_id = ? AND status != 'complete'"
@@ -224,6 +228,11 @@ class JournalStore:
 
     @staticmethod
     def _place(conn: Any, placements: Sequence[Placement]) -> None:
+        if conn.dialect.name == "sqlite":  # one prepared executemany (see _SQLITE_MARK_ROUTED)
+            conn.exec_driver_sql(
+                _SQLITE_PLACE, [(p.partition, p.offset, p.source, p.event_id) for p in placements]
+            )
+            return
         stmt = (
             update(_TABLE)
             .where(

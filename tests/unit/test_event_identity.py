@@ -60,6 +60,24 @@ def test_canonical_content_ignores_key_order_and_time_zones() -> None:
     assert canonical_content("t", "s", {"a": [2, 1]}) != canonical_content("t", "s", {"a": [1, 2]})
 
 
+def test_the_canonical_content_is_spelt_as_stored_hashes_were() -> None:
+    """Claims and the journal keep these hashes: a change of spelling would turn every repeat
+    of an event seen before the upgrade into a conflict."""
+    from datetime import date
+
+    data = {
+        "b": 1,
+        "a": {"y": datetime(2026, 3, 4, 5, 6, 7, 891234, tzinfo=UTC), "x": [1, 2]},
+        "d": date(2026, 1, 2),
+        "é": "Zoë",
+        "n": None,
+    }
+    assert canonical_content("address.changed", "P-1", data) == (
+        '{"data":{"a":{"x":[1,2],"y":"2026-03-04T05:06:07.891+00:00"},"b":1,"d":"2026-01-02",'
+        '"n":null,"é":"Zoë"},"subject":"P-1","type":"address.changed"}'
+    )
+
+
 def test_an_event_hashes_alike_at_the_api_and_back_off_kafka(registry: SchemaRegistry) -> None:
     """The API hashes what build_event validated; the router what it decoded: the same."""
     rules = RuleConfig(effective_past_days=36_500).at(NOW)

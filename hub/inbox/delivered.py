@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from hub.audit.store import append_rows, delivered_row
-from hub.inbox.store import InboxStore
+from hub.inbox.store import InboxStore, StoredBefore
 from hub.routing.messages import Delivery
 
 
@@ -48,9 +48,9 @@ def deliver_to_inbox(
     rows = [delivered_row(d, at) for d, _ in batch.values()]
     try:
         with engine.begin() as conn:
-            stored = InboxStore.add_in(conn, batch, at)
+            stored = InboxStore.add_in(conn, batch, at, expect_new=True)
             audited = append_rows(conn, rows, skip_recorded=False)
-    except IntegrityError:  # a redelivered batch: some entries are recorded already
+    except (IntegrityError, StoredBefore):  # a redelivered batch: some are recorded already
         with engine.begin() as conn:
             stored = InboxStore.add_in(conn, batch, at)
             audited = append_rows(conn, rows, skip_recorded=True)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from hub.audit.store import AuditStore
+from hub.db.tables import IngestJournal
 from hub.events.publisher import Accepted
 from hub.journal.store import JournalStore
 from hub.routing.messages import AuditEntry, Outcome
@@ -126,10 +127,6 @@ def test_a_delivery_waiting_in_a_webhook_outbox_counts_as_handed_over(
 def test_marking_routed_stores_counts_and_times_and_leaves_complete_events_alone(
     migrated_engine: Engine,
 ) -> None:
-    from sqlalchemy import select
-
-    from hub.db.tables import IngestJournal
-
     journal = JournalStore(migrated_engine)
     for event_id in ("two", "none", "done-before", "not-journaled-here"):
         journal.record([accepted(event_id)], at=T0)

@@ -4,7 +4,7 @@ the router's handling of a conflicting repeat (no broker)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from hub.config.model import HubConfig
@@ -63,8 +63,6 @@ def test_canonical_content_ignores_key_order_and_time_zones() -> None:
 def test_the_canonical_content_is_spelt_as_stored_hashes_were() -> None:
     """Claims and the journal keep these hashes: a change of spelling would turn every repeat
     of an event seen before the upgrade into a conflict."""
-    from datetime import date
-
     data = {
         "b": 1,
         "a": {"y": datetime(2026, 3, 4, 5, 6, 7, 891234, tzinfo=UTC), "x": [1, 2]},

@@ -85,8 +85,10 @@ _RECORD_COLUMNS = (
     "republished",
 )
 _SQLITE_RECORD = (
-    f"INSERT OR IGNORE INTO ingest_journal ({', '.join(_RECORD_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(_RECORD_COLUMNS))})"
+    f"INSERT INTO ingest_journal ({', '.join(_RECORD_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_RECORD_COLUMNS))}) "
+    # only a repeat of the key is skipped (OR IGNORE would skip a NULL in a NOT NULL column too)
+    "ON CONFLICT (source, event_id) DO NOTHING"
 )
 _SQLITE_LAST_ADDED = "SELECT source, event_id FROM ingest_journal ORDER BY seq DESC LIMIT ?"
 

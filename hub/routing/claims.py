@@ -60,8 +60,10 @@ def conflicts(claims: Sequence[Claim], of_record: dict[EventKey, str]) -> set[Ev
 
 _CLAIM_COLUMNS = ("source", "event_id", "event_type", "content_sha256", "claimed_at")
 _SQLITE_CLAIM = (
-    f"INSERT OR IGNORE INTO event_claim ({', '.join(_CLAIM_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(_CLAIM_COLUMNS))})"
+    f"INSERT INTO event_claim ({', '.join(_CLAIM_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_CLAIM_COLUMNS))}) "
+    # only a repeat of the key is skipped (OR IGNORE would skip a NULL in a NOT NULL column too)
+    "ON CONFLICT (source, event_id) DO NOTHING"
 )
 
 

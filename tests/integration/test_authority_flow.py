@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
 
 from hub.access.keys import KeyStore, SystemExists
 from hub.audit.store import AuditRow
@@ -155,6 +156,11 @@ def test_the_journal_claims_and_review_queue_key_events_by_source_and_id(
     assert journal.content_of("parking", "P1") == "h10"
     assert journal.record([accepted("parking", "P3", "h13")]) == []
     journal.forget([("parking", "P1"), ("parking", "P2"), ("parking", "P3")])
+    # only a repeat is skipped: a row the database refuses is an error, never silently dropped
+    broken = Accepted("P4", "address.changed", "parking", "events.address.changed", b"k", None, ())  # type: ignore[arg-type]
+    with pytest.raises(IntegrityError):
+        journal.record([broken])
+    assert journal.content_of("parking", "P4") is None
     assert journal.content_of("council-tax", "X") == "h1"
     assert journal.content_of("registrar", "X") == "h2"
     assert journal.content_of("parking", "X") is None

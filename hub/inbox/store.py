@@ -112,6 +112,19 @@ class StoredBefore(HubError):
         self.count = count
 
 
+class CursorTaken(HubError):
+    """A recipient's counter (`inbox_cursor`) handed out a cursor its inbox already holds."""
+
+    def __init__(self, recipient: str, count: int) -> None:
+        super().__init__(
+            f"{count} deliveries for {recipient} were given cursors its inbox already holds: "
+            f"its counter in inbox_cursor is behind its rows (restored from an older copy?). "
+            "Nothing of the batch was stored; set last_cursor to the largest cursor in inbox_item "
+            "for that recipient, and the batch is handed over again"
+        )
+        self.recipient = recipient
+
+
 class InboxEntry(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -168,6 +181,18 @@ _PG_ADD = (
     f"INSERT INTO inbox_item ({', '.join(_ADD_COLUMNS)}) "
     f"SELECT {', '.join(_ADD_COLUMNS)} FROM inbox_item_in ON CONFLICT (delivery_id) DO NOTHING"
 )
+
+
+def _check_skipped(conn: Connection, deliveries: Sequence[Delivery]) -> None:
+    """After an insert that skipped rows: each skipped delivery must be in the inbox already
+    (stored by another writer). `INSERT OR IGNORE` also skips a row whose cursor is taken,
+    which would lose the delivery while its "delivered" entry is recorded: refused instead."""
+    present = set(
+        conn.execute(select(_TABLE.c.delivery_id).where(_stored_as(deliveries))).scalars()
+    )
+    missing = [d for d in deliveries if d.delivery_id not in present]
+    if missing:
+        raise CursorTaken(missing[0].recipient, len(missing))
 
 
 class InboxStore:
@@ -238,8 +263,10 @@ class InboxStore:
                     _SQLITE_ADD, sqlite_time_rows(rows, (_ADD_COLUMNS.index("created_at"),))
                 ).rowcount
             )
-            if optimistic and added < len(rows):
-                raise StoredBefore(len(rows) - added)
+            if added < len(rows):
+                _check_skipped(conn, [d for d, _ in fresh])
+                if optimistic:
+                    raise StoredBefore(len(rows) - added)
             return added
         # PostgreSQL: COPY into a scratch table, then one INSERT ... SELECT that skips a row
         # another writer stored meanwhile (a third of a multi-row INSERT's time, under the

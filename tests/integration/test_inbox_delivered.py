@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from hub.audit.checkpoint import CheckpointStore
 from hub.audit.signing import Signer
 from hub.audit.store import AuditFilter, AuditStore
 from hub.audit.verify import verify_chain
 from hub.inbox.delivered import deliver_to_inbox
-from hub.inbox.store import InboxStore
+from hub.inbox.store import CursorTaken, InboxStore
 from hub.routing.messages import Delivery, Mode, delivery_id
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -125,3 +127,24 @@ def _refusing_trigger(dialect: str) -> tuple[list[str], list[str]]:
         ],
         ["DROP TRIGGER refuse_audit ON audit_record", "DROP FUNCTION refuse_audit()"],
     )
+
+
+def test_a_number_taken_twice_is_an_error_and_nothing_of_the_batch_is_kept(
+    migrated_engine: Engine,
+) -> None:
+    """Were a recipient's counter ever behind its rows, a new delivery's number would collide
+    with a stored one: that is refused, never a delivery skipped while its "delivered" entry
+    is recorded (an audit trail saying delivered with nothing in the inbox)."""
+    assert handed(migrated_engine, [delivery("e-1", "waste"), delivery("e-2", "waste")], NOW) == (
+        2,
+        2,
+    )
+    with migrated_engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE inbox_cursor SET last_cursor = 0 WHERE recipient = 'waste'")
+    # refused by the database (PostgreSQL) or by the store's check (SQLite)
+    with pytest.raises((IntegrityError, CursorTaken)):
+        handed(migrated_engine, [delivery("e-3", "waste")], NOW + timedelta(seconds=5))
+    entries = InboxStore(migrated_engine).fetch("waste", 0, 100)
+    assert [e.delivery.event_id for e in entries] == ["e-1", "e-2"]
+    audited = AuditStore(migrated_engine).query(AuditFilter(limit=100))
+    assert sorted(r.event_id for r in audited) == ["e-1", "e-2"]

@@ -117,10 +117,9 @@ class CursorTaken(HubError):
 
     def __init__(self, recipient: str, count: int) -> None:
         super().__init__(
-            f"{count} deliveries for {recipient} were given cursors its inbox already holds: "
-            f"its counter in inbox_cursor is behind its rows (restored from an older copy?). "
-            "Nothing of the batch was stored; set last_cursor to the largest cursor in inbox_item "
-            "for that recipient, and the batch is handed over again"
+            f"{recipient}'s inbox counter (inbox_cursor.last_cursor) is behind its rows: set it "
+            f"to the largest cursor in inbox_item for {recipient}. Nothing of this batch ({count} "
+            "of its deliveries given cursors already held) was stored; it is handed over again"
         )
         self.recipient = recipient
 

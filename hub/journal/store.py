@@ -95,7 +95,7 @@ _SQLITE_LAST_ADDED = "SELECT source, event_id FROM ingest_journal ORDER BY seq D
 
 def _record_sqlite(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[EventKey]:
     """SQLite: the rows in by one prepared executemany (SQLAlchemy's INSERT ... RETURNING built
-    and bound each row: 19 against 7 us a row, `hub bench import`); returns the keys it added.
+    and bound each row: 19 against 12.5 us a row, docs/performance.md); returns the keys it added.
 
     All of them when every row went in (the usual case). Otherwise the last `added` rows by
     seq: this transaction holds SQLite's only write lock from its first insert on, and a new
@@ -267,7 +267,7 @@ class JournalStore:
         with self.engine.begin() as conn:
             if conn.dialect.name == "sqlite":
                 # one prepared executemany: SQLAlchemy bound each row's parameters at 3x the
-                # cost of the update itself (12 against 4 us an event, `hub bench flow`)
+                # cost of the update itself (12 against 4.6 us an event, docs/performance.md)
                 values = ((n, at, status, done, s, e) for n, status, done, s, e in marks)
                 conn.exec_driver_sql(_SQLITE_MARK_ROUTED, sqlite_time_rows(values, (1, 3)))
                 return

@@ -69,7 +69,7 @@ _SQLITE_CLAIM = (
 
 def _claim_sqlite(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[EventKey]:
     """SQLite: the rows in by one prepared executemany (SQLAlchemy's multi-row INSERT ...
-    RETURNING built and bound each row: 15 against 10 us an event, `hub bench flow`). The
+    RETURNING built and bound each row: 15 against 11 us an event, docs/performance.md). The
     claims this call added: all of them when every row went in (the usual case), else none
     is taken as known and every key's content of record is read back. SQLite has one writer
     at a time, so the count is this transaction's own."""

@@ -182,13 +182,16 @@ _PG_ADD = (
 )
 
 
+def _stored_ids(conn: Connection, deliveries: Iterable[Delivery]) -> set[str]:
+    """The delivery ids of these deliveries that the inbox holds."""
+    return set(conn.execute(select(_TABLE.c.delivery_id).where(_stored_as(deliveries))).scalars())
+
+
 def _check_skipped(conn: Connection, deliveries: Sequence[Delivery]) -> None:
     """After an insert that skipped rows: each skipped delivery must be in the inbox already
     (stored by another writer). `INSERT OR IGNORE` also skips a row whose cursor is taken,
     which would lose the delivery while its "delivered" entry is recorded: refused instead."""
-    present = set(
-        conn.execute(select(_TABLE.c.delivery_id).where(_stored_as(deliveries))).scalars()
-    )
+    present = _stored_ids(conn, deliveries)
     missing = [d for d in deliveries if d.delivery_id not in present]
     if missing:
         raise CursorTaken(missing[0].recipient, len(missing))
@@ -235,15 +238,7 @@ class InboxStore:
             # policy in force now allows it; the recipient de-duplicates on delivery_id.
             conn.execute(delete(_TABLE).where(_stored_as(replayed)))
         optimistic = expect_new and conn.dialect.name == "sqlite"
-        stored = (
-            set()
-            if optimistic
-            else set(
-                conn.execute(
-                    select(_TABLE.c.delivery_id).where(_stored_as(d for d, _ in batch.values()))
-                ).scalars()
-            )
-        )
+        stored = set() if optimistic else _stored_ids(conn, (d for d, _ in batch.values()))
         fresh = [(d, text) for i, (d, text) in batch.items() if i not in stored]
         if not fresh:
             return 0

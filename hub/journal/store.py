@@ -37,9 +37,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
-from hub.db.engine import sqlite_time_rows
+from hub.db.engine import sqlite_insert_new, sqlite_time_rows
 from hub.db.tables import AuditRecord, IngestJournal, WebhookOutbox
 from hub.events.publisher import Accepted, Placement
 from hub.journal.lost import Placed
@@ -58,9 +58,10 @@ _CHUNK = 500
 EventKey = tuple[str, str]  # (source, event id): the idempotency key of an event
 
 
-def _insert_new(dialect: str) -> Any:
-    """INSERT that skips rows whose (source, event id) is journaled already."""
-    ins: Any = (sqlite if dialect == "sqlite" else postgresql).insert(_TABLE)
+def _insert_new() -> Any:
+    """PostgreSQL: INSERT that skips rows whose (source, event id) is journaled already (SQLite:
+    `_record_sqlite`)."""
+    ins: Any = postgresql.insert(_TABLE)
     return ins.on_conflict_do_nothing(index_elements=["source", "event_id"])
 
 
@@ -84,27 +85,19 @@ _RECORD_COLUMNS = (
     "status",
     "republished",
 )
-_SQLITE_RECORD = (
-    f"INSERT INTO ingest_journal ({', '.join(_RECORD_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(_RECORD_COLUMNS))}) "
-    # only a repeat of the key is skipped (OR IGNORE would skip a NULL in a NOT NULL column too)
-    "ON CONFLICT (source, event_id) DO NOTHING"
-)
 _SQLITE_LAST_ADDED = "SELECT source, event_id FROM ingest_journal ORDER BY seq DESC LIMIT ?"
 
 
 def _record_sqlite(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[EventKey]:
-    """SQLite: the rows in by one prepared executemany (SQLAlchemy's INSERT ... RETURNING built
-    and bound each row: 19 against 12.5 us a row, docs/performance.md); returns the keys it added.
+    """SQLite, by one prepared executemany (`sqlite_insert_new`): the keys this call added.
 
     All of them when every row went in (the usual case). Otherwise the last `added` rows by
     seq: this transaction holds SQLite's only write lock from its first insert on, and a new
     row's seq (its rowid) is the largest in the table plus one, so no other row can be among
     them."""
-    values = sqlite_time_rows(
-        ([r[c] for c in _RECORD_COLUMNS] for r in rows), (_RECORD_COLUMNS.index("accepted_at"),)
+    added = sqlite_insert_new(
+        conn, "ingest_journal", _RECORD_COLUMNS, rows, ("source", "event_id"), ("accepted_at",)
     )
-    added = conn.exec_driver_sql(_SQLITE_RECORD, values).rowcount
     if added == len(rows):
         return [(r["source"], r["event_id"]) for r in rows]
     if added <= 0:
@@ -197,7 +190,7 @@ class JournalStore:
         with self.engine.begin() as conn:
             if conn.dialect.name == "sqlite":
                 return _record_sqlite(conn, rows)
-            stmt = _insert_new("postgresql").returning(_TABLE.c.source, _TABLE.c.event_id)
+            stmt = _insert_new().returning(_TABLE.c.source, _TABLE.c.event_id)
             return [(r[0], r[1]) for r in conn.execute(stmt, rows)]
 
     def content_of(self, source: str, event_id: str) -> str | None:

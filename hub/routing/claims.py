@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, false, or_, select
 from sqlalchemy.dialects import postgresql
 
-from hub.db.engine import sqlite_time_rows
+from hub.db.engine import sqlite_insert_new
 from hub.db.tables import EventClaim, IngestJournal
 
 _CLAIM: Table = EventClaim.__table__  # type: ignore[attr-defined]
@@ -59,24 +59,15 @@ def conflicts(claims: Sequence[Claim], of_record: dict[EventKey, str]) -> set[Ev
 
 
 _CLAIM_COLUMNS = ("source", "event_id", "event_type", "content_sha256", "claimed_at")
-_SQLITE_CLAIM = (
-    f"INSERT INTO event_claim ({', '.join(_CLAIM_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(_CLAIM_COLUMNS))}) "
-    # only a repeat of the key is skipped (OR IGNORE would skip a NULL in a NOT NULL column too)
-    "ON CONFLICT (source, event_id) DO NOTHING"
-)
 
 
 def _claim_sqlite(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[EventKey]:
-    """SQLite: the rows in by one prepared executemany (SQLAlchemy's multi-row INSERT ...
-    RETURNING built and bound each row: 15 against 11 us an event, docs/performance.md). The
-    claims this call added: all of them when every row went in (the usual case), else none
-    is taken as known and every key's content of record is read back. SQLite has one writer
-    at a time, so the count is this transaction's own."""
-    values = sqlite_time_rows(
-        ([r[c] for c in _CLAIM_COLUMNS] for r in rows), (_CLAIM_COLUMNS.index("claimed_at"),)
+    """SQLite, by one prepared executemany (`sqlite_insert_new`): the claims this call added.
+    All of them when every row went in (the usual case); else none is taken as known and every
+    key's content of record is read back."""
+    added = sqlite_insert_new(
+        conn, "event_claim", _CLAIM_COLUMNS, rows, ("source", "event_id"), ("claimed_at",)
     )
-    added = conn.exec_driver_sql(_SQLITE_CLAIM, values).rowcount
     return {(r["source"], r["event_id"]) for r in rows} if added == len(rows) else set()
 
 

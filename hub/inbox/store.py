@@ -154,6 +154,50 @@ def take_cursors(conn: Connection, counts: Mapping[str, int]) -> dict[str, int]:
     return {str(r): int(last) for r, last in conn.execute(stmt).all()}
 
 
+def catch_up_counters(conn: Connection, recipients: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """Move each recipient's counter that is behind its inbox up to the largest cursor it holds
+    or its reader has been handed out; returns {recipient: (counter before, counter now)} for
+    those moved. A counter is only ever moved up (another writer may hold numbers above).
+
+    A counter behind its rows (a database put back from copies taken at different times)
+    would hand out numbers its inbox already holds, or numbers a reader has already passed."""
+    wanted = sorted(set(recipients))
+    if not wanted:
+        return {}
+    held = conn.execute(
+        select(_TABLE.c.recipient, func.max(_TABLE.c.cursor))
+        .where(_TABLE.c.recipient.in_(wanted))
+        .group_by(_TABLE.c.recipient)
+    ).all()
+    passed = conn.execute(
+        select(_READERS.c.recipient, _READERS.c.handed_out).where(_READERS.c.recipient.in_(wanted))
+    ).all()
+    floor: dict[str, int] = {}
+    for r, n in [*held, *passed]:
+        floor[str(r)] = max(floor.get(str(r), 0), int(n or 0))
+    counters = {
+        str(r): int(n)
+        for r, n in conn.execute(
+            select(_COUNTERS.c.recipient, _COUNTERS.c.last_cursor).where(
+                _COUNTERS.c.recipient.in_(wanted)
+            )
+        ).all()
+    }
+    behind = {r: (counters.get(r, 0), n) for r, n in floor.items() if n > counters.get(r, 0)}
+    if behind:
+        ins = _insert(conn, _COUNTERS).values(
+            [{"recipient": r, "last_cursor": n} for r, (_, n) in sorted(behind.items())]
+        )
+        conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=["recipient"],
+                set_={"last_cursor": ins.excluded.last_cursor},
+                where=_COUNTERS.c.last_cursor < ins.excluded.last_cursor,
+            )
+        )
+    return behind
+
+
 def _stored_as(deliveries: Iterable[Delivery]) -> Any:
     """Where these deliveries' rows are: searched by event id and delivery id (a delivery id
     belongs to one event). On SQLite the unique index leads with the event (revision 0020), so

@@ -14,7 +14,7 @@ from hub.audit.signing import Signer
 from hub.audit.store import AuditFilter, AuditStore
 from hub.audit.verify import verify_chain
 from hub.inbox.delivered import deliver_to_inbox
-from hub.inbox.store import CursorTaken, InboxStore
+from hub.inbox.store import CursorTaken, InboxStore, catch_up_counters
 from hub.routing.messages import Delivery, Mode, delivery_id
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -129,22 +129,81 @@ def _refusing_trigger(dialect: str) -> tuple[list[str], list[str]]:
     )
 
 
-def test_a_number_taken_twice_is_an_error_and_nothing_of_the_batch_is_kept(
+@pytest.mark.parametrize(
+    "set_back",
+    [
+        "UPDATE inbox_cursor SET last_cursor = 0 WHERE recipient = 'waste'",
+        "UPDATE inbox_cursor SET last_cursor = 1 WHERE recipient = 'waste'",
+        "DELETE FROM inbox_cursor WHERE recipient = 'waste'",
+    ],
+    ids=["counter-at-0", "counter-one-behind", "counter-row-gone"],
+)
+def test_a_counter_behind_its_rows_is_caught_up_and_no_delivery_is_lost(
+    migrated_engine: Engine, set_back: str
+) -> None:
+    """Were a recipient's counter ever behind its rows (a database put back from copies taken
+    at different times), a new delivery's number would collide with a stored one. The counter
+    is moved up to the largest cursor held and the batch goes in with the next numbers: never
+    a delivery skipped while its "delivered" entry is recorded, never a worker stopped."""
+    first = [delivery("e-1", "waste"), delivery("e-2", "waste")]
+    assert handed(migrated_engine, first, NOW) == (2, 2)
+    with migrated_engine.begin() as conn:
+        conn.exec_driver_sql(set_back)
+    later = [delivery("e-3", "waste"), delivery("e-3", "parking"), delivery("e-4", "waste")]
+    assert handed(migrated_engine, later, NOW + timedelta(seconds=5)) == (3, 3)
+    entries = InboxStore(migrated_engine).fetch("waste", 0, 100)
+    assert [(e.cursor, e.delivery.event_id) for e in entries] == [
+        (1, "e-1"),
+        (2, "e-2"),
+        (3, "e-3"),
+        (4, "e-4"),
+    ]
+    assert [e.cursor for e in InboxStore(migrated_engine).fetch("parking", 0, 100)] == [1]
+    audited = AuditStore(migrated_engine).query(AuditFilter(limit=100))
+    assert sorted(r.event_id for r in audited) == ["e-1", "e-2", "e-3", "e-3", "e-4"]
+    result = verify_chain(migrated_engine, CheckpointStore.signing(migrated_engine, SIGNER))
+    assert result.ok, result.first_break
+    # and the next batch takes the next number without a repair
+    assert handed(migrated_engine, [delivery("e-5", "waste")], NOW + timedelta(seconds=9)) == (1, 1)
+    assert InboxStore(migrated_engine).fetch("waste", 4, 100)[0].cursor == 5
+
+
+def test_a_counter_is_caught_up_past_what_its_reader_was_handed_out(
     migrated_engine: Engine,
 ) -> None:
-    """Were a recipient's counter ever behind its rows, a new delivery's number would collide
-    with a stored one: that is refused, never a delivery skipped while its "delivered" entry
-    is recorded (an audit trail saying delivered with nothing in the inbox)."""
-    assert handed(migrated_engine, [delivery("e-1", "waste"), delivery("e-2", "waste")], NOW) == (
-        2,
-        2,
+    """The counter is caught up to the larger of the largest cursor held and what the
+    recipient's reader has been handed out: a new delivery numbered at or below a reader's
+    position would never be read."""
+    first = [delivery(f"e-{i}", "waste") for i in range(1, 4)]
+    assert handed(migrated_engine, first, NOW) == (3, 3)
+    store = InboxStore(migrated_engine)
+    assert [e.cursor for e in store.fetch("waste", 0, 100)] == [1, 2, 3]
+    with migrated_engine.begin() as conn:  # rows 2 and 3 gone (acknowledged and purged)
+        conn.exec_driver_sql("DELETE FROM inbox_item WHERE cursor > 1")
+        conn.exec_driver_sql("UPDATE inbox_cursor SET last_cursor = 0")
+    assert handed(migrated_engine, [delivery("e-9", "waste")], NOW + timedelta(seconds=5)) == (
+        1,
+        1,
     )
+    assert [e.cursor for e in store.fetch("waste", 3, 100)] == [4]
+
+
+def test_catching_up_never_moves_a_counter_back(migrated_engine: Engine) -> None:
+    """Only counters behind are moved, and only up (another writer may have taken numbers)."""
+    assert handed(migrated_engine, [delivery("e-1", "waste")], NOW) == (1, 1)
+    with migrated_engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE inbox_cursor SET last_cursor = 40 WHERE recipient = 'waste'")
+        assert catch_up_counters(conn, ["waste", "parking"]) == {}
+        assert conn.exec_driver_sql("SELECT last_cursor FROM inbox_cursor").scalar_one() == 40
+
+
+def test_the_store_itself_refuses_a_number_taken_twice(migrated_engine: Engine) -> None:
+    """Below the hand-over's catching up, the store never skips a delivery whose number is
+    taken (SQLite's INSERT OR IGNORE would): refused, by the database or by the store."""
+    store = InboxStore(migrated_engine)
+    assert store.add([delivery("e-1", "waste")], NOW) == 1
     with migrated_engine.begin() as conn:
         conn.exec_driver_sql("UPDATE inbox_cursor SET last_cursor = 0 WHERE recipient = 'waste'")
-    # refused by the database (PostgreSQL) or by the store's check (SQLite)
     with pytest.raises((IntegrityError, CursorTaken)):
-        handed(migrated_engine, [delivery("e-3", "waste")], NOW + timedelta(seconds=5))
-    entries = InboxStore(migrated_engine).fetch("waste", 0, 100)
-    assert [e.delivery.event_id for e in entries] == ["e-1", "e-2"]
-    audited = AuditStore(migrated_engine).query(AuditFilter(limit=100))
-    assert sorted(r.event_id for r in audited) == ["e-1", "e-2"]
+        store.add([delivery("e-2", "waste")], NOW)
+    assert [e.delivery.event_id for e in store.fetch("waste", 0, 100)] == ["e-1"]

@@ -53,6 +53,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import structlog
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -63,6 +64,8 @@ from hub.db.tables import InboxCursor, InboxItem, InboxReader
 from hub.errors import HubError
 from hub.routing.messages import Delivery, Mode
 from hub.timeutil import utcnow
+
+log = structlog.get_logger("hub.inbox")
 
 _TABLE = InboxItem.__table__  # type: ignore[attr-defined]
 _COUNTERS = InboxCursor.__table__  # type: ignore[attr-defined]
@@ -143,59 +146,50 @@ def take_cursors(conn: Connection, counts: Mapping[str, int]) -> dict[str, int]:
     One statement; it locks each recipient's counter row until `conn`'s transaction ends, in
     sorted recipient order (the order of the VALUES rows), so concurrent writers queue per
     recipient in commit order and never deadlock on each other.
+
+    The numbers always lie above every cursor the recipient's inbox holds and above what its
+    reader has been handed out: a counter behind them (a database put back from copies taken
+    at different times) would give numbers already taken, or numbers the reader has passed
+    and would never read. Such a counter is caught up first, and `inbox_counter_caught_up`
+    logged.
     """
+    wanted = {r: n for r, n in counts.items() if n > 0}
     ins = _insert(conn, _COUNTERS).values(
-        [{"recipient": r, "last_cursor": counts[r]} for r in sorted(counts) if counts[r] > 0]
+        [{"recipient": r, "last_cursor": wanted[r]} for r in sorted(wanted)]
     )
     stmt = ins.on_conflict_do_update(
         index_elements=["recipient"],
         set_={"last_cursor": _COUNTERS.c.last_cursor + ins.excluded.last_cursor},
     ).returning(_COUNTERS.c.recipient, _COUNTERS.c.last_cursor)
-    return {str(r): int(last) for r, last in conn.execute(stmt).all()}
-
-
-def catch_up_counters(conn: Connection, recipients: Iterable[str]) -> dict[str, tuple[int, int]]:
-    """Move each recipient's counter that is behind its inbox up to the largest cursor it holds
-    or its reader has been handed out; returns {recipient: (counter before, counter now)} for
-    those moved. A counter is only ever moved up (another writer may hold numbers above).
-
-    A counter behind its rows (a database put back from copies taken at different times)
-    would hand out numbers its inbox already holds, or numbers a reader has already passed."""
-    wanted = sorted(set(recipients))
-    if not wanted:
-        return {}
-    held = conn.execute(
-        select(_TABLE.c.recipient, func.max(_TABLE.c.cursor))
-        .where(_TABLE.c.recipient.in_(wanted))
-        .group_by(_TABLE.c.recipient)
-    ).all()
-    passed = conn.execute(
-        select(_READERS.c.recipient, _READERS.c.handed_out).where(_READERS.c.recipient.in_(wanted))
-    ).all()
-    floor: dict[str, int] = {}
-    for r, n in [*held, *passed]:
-        floor[str(r)] = max(floor.get(str(r), 0), int(n or 0))
-    counters = {
-        str(r): int(n)
-        for r, n in conn.execute(
-            select(_COUNTERS.c.recipient, _COUNTERS.c.last_cursor).where(
-                _COUNTERS.c.recipient.in_(wanted)
+    last = {str(r): int(n) for r, n in conn.execute(stmt).all()}
+    for r, held, passed in conn.execute(_floors(sorted(wanted))).all():
+        floor = max(held or 0, passed or 0)
+        if last[r] - wanted[r] < floor:
+            log.warning(
+                "inbox_counter_caught_up", recipient=r, counter_was=last[r] - wanted[r], now=floor
             )
-        ).all()
-    }
-    behind = {r: (counters.get(r, 0), n) for r, n in floor.items() if n > counters.get(r, 0)}
-    if behind:
-        ins = _insert(conn, _COUNTERS).values(
-            [{"recipient": r, "last_cursor": n} for r, (_, n) in sorted(behind.items())]
-        )
-        conn.execute(
-            ins.on_conflict_do_update(
-                index_elements=["recipient"],
-                set_={"last_cursor": ins.excluded.last_cursor},
-                where=_COUNTERS.c.last_cursor < ins.excluded.last_cursor,
+            last[r] = floor + wanted[r]
+            conn.execute(
+                update(_COUNTERS).where(_COUNTERS.c.recipient == r).values(last_cursor=last[r])
             )
-        )
-    return behind
+    return last
+
+
+def _floors(recipients: Sequence[str]) -> Any:
+    """Per recipient: the largest cursor its inbox holds, and what its reader has been handed
+    out (NULL: none). Each is an index look-up (`uq_inbox_item_recipient_cursor`, the reader's
+    key), not a scan of the recipient's rows."""
+    held = (
+        select(func.max(_TABLE.c.cursor))
+        .where(_TABLE.c.recipient == _COUNTERS.c.recipient)
+        .scalar_subquery()
+    )
+    passed = (
+        select(_READERS.c.handed_out)
+        .where(_READERS.c.recipient == _COUNTERS.c.recipient)
+        .scalar_subquery()
+    )
+    return select(_COUNTERS.c.recipient, held, passed).where(_COUNTERS.c.recipient.in_(recipients))
 
 
 def _stored_as(deliveries: Iterable[Delivery]) -> Any:

@@ -116,13 +116,15 @@ class StoredBefore(HubError):
 
 
 class CursorTaken(HubError):
-    """A recipient's counter (`inbox_cursor`) handed out a cursor its inbox already holds."""
+    """SQLite's insert skipped a delivery that is not in the inbox (its cursor was taken,
+    although the counter was caught up first under the write lock): something other than the
+    hub's numbering wrote inbox_item."""
 
     def __init__(self, recipient: str, count: int) -> None:
         super().__init__(
-            f"{recipient}'s inbox counter (inbox_cursor.last_cursor) is behind its rows: set it "
-            f"to the largest cursor in inbox_item for {recipient}. Nothing of this batch ({count} "
-            "of its deliveries given cursors already held) was stored; it is handed over again"
+            f"something other than the hub wrote {recipient}'s inbox (inbox_item): {count} of "
+            "this batch's deliveries were given cursors it already holds. Nothing of the batch "
+            "was stored; it is handed over again"
         )
         self.recipient = recipient
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -12,8 +13,9 @@ from hub.audit.checkpoint import CheckpointStore
 from hub.audit.signing import Signer
 from hub.audit.store import AuditFilter, AuditStore
 from hub.audit.verify import verify_chain
+from hub.db.engine import make_engine, migrate
 from hub.inbox.delivered import deliver_to_inbox
-from hub.inbox.store import InboxStore
+from hub.inbox.store import CursorTaken, InboxStore
 from hub.routing.messages import Delivery, Mode, delivery_id
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -199,3 +201,21 @@ def test_the_store_numbers_above_a_counter_behind_too(migrated_engine: Engine) -
         (1, "e-1"),
         (2, "e-2"),
     ]
+
+
+def test_a_delivery_the_insert_skips_unstored_fails_the_batch_on_sqlite(tmp_path: Path) -> None:
+    """SQLite's INSERT OR IGNORE would skip a row silently, its "delivered" entry recorded
+    anyway. A skipped delivery that is not in the inbox fails the batch instead (CursorTaken):
+    nothing of it is stored. A trigger skips the row here, as a writer outside the hub might."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'hub.db'}")
+    migrate(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TRIGGER skip_e2 BEFORE INSERT ON inbox_item WHEN NEW.event_id = 'e-2' "
+            "BEGIN SELECT RAISE(IGNORE); END"
+        )
+    with pytest.raises(CursorTaken, match="something other than the hub wrote waste's inbox"):
+        handed(engine, [delivery("e-1", "waste"), delivery("e-2", "waste")], NOW)
+    assert InboxStore(engine).fetch("waste", 0, 100) == []
+    assert AuditStore(engine).query(AuditFilter(limit=100)) == []
+    engine.dispose()

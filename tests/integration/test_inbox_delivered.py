@@ -49,6 +49,11 @@ def handed(engine: Engine, batch: list[Delivery], at: datetime) -> tuple[int, in
     return h.stored, h.audited
 
 
+def numbered(engine: Engine, recipient: str) -> list[tuple[int, str]]:
+    """(cursor, event id) of each delivery in `recipient`'s inbox, as a reader pages it."""
+    return [(e.cursor, e.delivery.event_id) for e in InboxStore(engine).fetch(recipient, 0, 100)]
+
+
 def test_each_delivery_is_stored_and_audited_once_and_the_chain_verifies(
     migrated_engine: Engine,
 ) -> None:
@@ -79,8 +84,7 @@ def test_a_row_stored_before_without_its_entry_is_not_stored_twice_nor_numbered_
         conn.exec_driver_sql("DELETE FROM audit_chain_head")
     again = [*first, delivery("e-3", "waste")]
     assert handed(migrated_engine, again, NOW + timedelta(seconds=5)) == (1, 3)
-    entries = InboxStore(migrated_engine).fetch("waste", 0, 100)
-    assert [(e.cursor, e.delivery.event_id) for e in entries] == [
+    assert numbered(migrated_engine, "waste") == [
         (1, "e-1"),
         (2, "e-2"),
         (3, "e-3"),
@@ -152,8 +156,7 @@ def test_a_counter_behind_its_rows_is_caught_up_and_no_delivery_is_lost(
         conn.exec_driver_sql(set_back)
     later = [delivery("e-3", "waste"), delivery("e-3", "parking"), delivery("e-4", "waste")]
     assert handed(migrated_engine, later, NOW + timedelta(seconds=5)) == (3, 3)
-    entries = InboxStore(migrated_engine).fetch("waste", 0, 100)
-    assert [(e.cursor, e.delivery.event_id) for e in entries] == [
+    assert numbered(migrated_engine, "waste") == [
         (1, "e-1"),
         (2, "e-2"),
         (3, "e-3"),
@@ -197,7 +200,7 @@ def test_the_store_numbers_above_a_counter_behind_too(migrated_engine: Engine) -
     with migrated_engine.begin() as conn:
         conn.exec_driver_sql("UPDATE inbox_cursor SET last_cursor = 0 WHERE recipient = 'waste'")
     assert store.add([delivery("e-2", "waste")], NOW) == 1
-    assert [(e.cursor, e.delivery.event_id) for e in store.fetch("waste", 0, 100)] == [
+    assert numbered(migrated_engine, "waste") == [
         (1, "e-1"),
         (2, "e-2"),
     ]

@@ -270,8 +270,9 @@ class InboxStore:
         """`add` inside the caller's transaction: `batch` is delivery id -> (delivery, JSON).
 
         `expect_new` (SQLite): the caller expects none of them stored, so they are not looked
-        up first (12 us an event at K=5); if one was, `StoredBefore` is raised for the caller
-        to roll back and call again without it, so that no number is taken for it."""
+        up first (12 us an event at K=5); if the insert skipped any, `StoredBefore` is raised
+        for the caller to roll back and call again without it (looked up, and each skipped
+        delivery checked stored), so that no number is taken for one stored before."""
         replayed = [d for d, _ in batch.values() if d.mode is Mode.REPLAY]
         if replayed:
             # A replay shows the delivery again (a new cursor, unacknowledged), as the
@@ -298,9 +299,9 @@ class InboxStore:
                 ).rowcount
             )
             if added < len(rows):
-                _check_skipped(conn, [d for d, _ in fresh])
-                if optimistic:
+                if optimistic:  # rolled back and handed over again, looked up and checked then
                     raise StoredBefore(len(rows) - added)
+                _check_skipped(conn, [d for d, _ in fresh])
             return added
         # PostgreSQL: COPY into a scratch table, then one INSERT ... SELECT that skips a row
         # another writer stored meanwhile (a third of a multi-row INSERT's time, under the

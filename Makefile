@@ -68,7 +68,7 @@ bench: $(RUNTIME)
 	$(BIN)/hub bench policy
 	$(BIN)/hub bench flow
 	HUB_WORKERS=2 $(BIN)/hub bench flow --rate 0
-	$(BIN)/hub bench flow --workers 1,2 --recipients 5 --events 5000
+	$(BIN)/hub bench flow --workers 1,2 --recipients 5 --events 20000
 	$(BIN)/hub bench audit --rows 1000000
 	$(BIN)/hub bench import --rows 100000
 	$(BIN)/hub bench webhooks

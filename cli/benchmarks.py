@@ -61,6 +61,14 @@ def bench_flow(
             "at the largest K of --recipients"
         ),
     ] = "",
+    rounds: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="With --workers: measure the counts in turn this many times (1, 2, 1, 2, ...) "
+            "and judge the median of the rounds' ratios",
+        ),
+    ] = 3,
     database_url: PostgresUrl = None,
 ) -> None:
     """The whole hub (ingest to delivery) beside a raw aiokafka fan-out and a raw durable loop
@@ -70,7 +78,7 @@ def bench_flow(
     ks = _widths(recipients)
     if workers:
         counts = _widths(workers)
-        run_workers_bench(hub_settings(), events, max(ks), counts, database_url, console)
+        run_workers_bench(hub_settings(), events, max(ks), counts, database_url, console, rounds)
         return
     run_bench(hub_settings(), events, ks, rate, console)
 

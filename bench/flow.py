@@ -231,11 +231,7 @@ class Throughput:
     drain: float
 
 
-async def hub_throughput(stack: Stack, publisher: EventPublisher, n: int, k: int) -> float:
-    return (await hub_runs(stack, publisher, n, k)).whole
-
-
-async def hub_runs(stack: Stack, publisher: EventPublisher, n: int, k: int) -> Throughput:
+async def hub_throughput(stack: Stack, publisher: EventPublisher, n: int, k: int) -> Throughput:
     engine = make_engine(stack.settings.effective_database_url)
     run = f"t{k}"
     events = [bench_event(i, run) for i in range(n)]
@@ -488,7 +484,7 @@ def measure(settings: HubSettings, n: int, k: int, rate: int, durable: bool = Tr
                     await _publish(
                         publisher, [bench_event(i, f"w{k}") for i in range(200)]
                     )  # warm-up
-                    hub = await hub_throughput(stack, publisher, n, k)
+                    hub = (await hub_throughput(stack, publisher, n, k)).whole
                     latencies = await hub_latency(stack, publisher, rate, k) if rate else []
                 finally:
                     await producer.stop()
@@ -575,7 +571,7 @@ def measure_workers(
                 )
                 try:
                     await _publish(publisher, [bench_event(i, f"w{k}") for i in range(200)])
-                    return await hub_runs(stack, publisher, n, k)
+                    return await hub_throughput(stack, publisher, n, k)
                 finally:
                     await producer.stop()
 
@@ -604,7 +600,7 @@ def run_workers_bench(
     counts: list[int],
     database_url: str | None,
     console: Console,
-    rounds: int = 1,
+    rounds: int,
 ) -> list[dict[int, Throughput]]:
     """`hub bench --workers 1,2`: the same backlog drained by 1, 2, ... workers on PostgreSQL
     (a throw-away server unless --database-url names one; each run gets a fresh database),

@@ -65,8 +65,9 @@ def bench_flow(
         int,
         typer.Option(
             min=1,
-            help="With --workers: measure the counts in turn this many times (1, 2, 1, 2, ...) "
-            "and judge the median of the rounds' ratios",
+            help="Measure in turn this many times and judge the median of the rounds' ratios: "
+            "the hub, the raw fan-out and the raw durable loop (with --workers: the counts, "
+            "1, 2, 1, 2, ...)",
         ),
     ] = 3,
     database_url: PostgresUrl = None,
@@ -80,7 +81,7 @@ def bench_flow(
         counts = _widths(workers)
         run_workers_bench(hub_settings(), events, max(ks), counts, database_url, console, rounds)
         return
-    run_bench(hub_settings(), events, ks, rate, console)
+    run_bench(hub_settings(), events, ks, rate, console, rounds)
 
 
 @app.command("audit")

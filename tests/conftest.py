@@ -160,7 +160,8 @@ JOURNEY_TIMEOUT_S = 600
 
 # The longest tests first (each 30-100 s on 2 cores; `make test` prints the 25 slowest): xdist
 # hands tests out in collection order, so a long one collected late runs on alone at the end
-# while the other processes sit idle.
+# while the other processes sit idle (`make test` also lets an idle process take tests queued
+# for another: `--dist worksteal`).
 LONGEST_FIRST = (
     "tests/e2e/test_production_shape.py",
     "tests/integration/test_worker_outages.py",

@@ -110,14 +110,24 @@ class BenchResult:
         return statistics.median(r.durable for r in self.rounds) if self.rounds else 0.0
 
     @property
+    def raw_ratios(self) -> list[float]:
+        """Each round's hub / raw fan-out."""
+        return round_ratios((r.hub, r.raw) for r in self.rounds)
+
+    @property
+    def durable_ratios(self) -> list[float]:
+        """Each round's hub / raw durable (none when it was not measured)."""
+        return round_ratios((r.hub, r.durable) for r in self.rounds)
+
+    @property
     def ratio(self) -> float:
         """Hub / raw fan-out: the median of the rounds' own ratios."""
-        return median_ratio((r.hub, r.raw) for r in self.rounds)
+        return median_of(self.raw_ratios)
 
     @property
     def durable_ratio(self) -> float:
         """Hub / raw durable: the median of the rounds' own ratios."""
-        return median_ratio((r.hub, r.durable) for r in self.rounds)
+        return median_of(self.durable_ratios)
 
 
 def round_ratios(pairs: Iterable[tuple[float, float]]) -> list[float]:
@@ -126,12 +136,11 @@ def round_ratios(pairs: Iterable[tuple[float, float]]) -> list[float]:
     return [rate / baseline for rate, baseline in pairs if baseline]
 
 
-def median_ratio(pairs: Iterable[tuple[float, float]]) -> float:
+def median_of(ratios: list[float]) -> float:
     """What a ratio target is judged on: the median of the rounds' own ratios. The two runs
     of a round are seconds apart; this machine's speed drifts between minutes by more than
     the distance to a target, so one pair says little, and the median drops an odd round.
     0.0 when no round has a baseline."""
-    ratios = round_ratios(pairs)
     return statistics.median(ratios) if ratios else 0.0
 
 
@@ -139,9 +148,8 @@ def verdict(ok: bool) -> str:
     return "[green]PASS[/green]" if ok else "[red]FAIL[/red]"
 
 
-def _of_rounds(pairs: list[tuple[float, float]]) -> str:
+def _of_rounds(ratios: list[float]) -> str:
     """How a judged ratio was reached: `, the median of 3 rounds (0.18, 0.21, 0.24)`."""
-    ratios = round_ratios(pairs)
     if len(ratios) < 2:
         return ""
     listed = ", ".join(f"{x:.2f}" for x in ratios)
@@ -158,13 +166,13 @@ def target_lines(results: list[BenchResult]) -> list[str]:
             lines.append(
                 f"{verdict(r.ratio >= want)} K={r.k}: hub {r.hub_events_s:,.0f} events/s = "
                 f"{r.ratio:.2f} of raw fan-out {r.raw_events_s:,.0f}/s"
-                f"{_of_rounds([(x.hub, x.raw) for x in r.rounds])} (target >= {want})"
+                f"{_of_rounds(r.raw_ratios)} (target >= {want})"
             )
         if r.durable_events_s:
             lines.append(
                 f"{verdict(r.durable_ratio >= DURABLE_TARGET)} K={r.k}: hub = "
                 f"{r.durable_ratio:.2f} of raw durable {r.durable_events_s:,.0f}/s"
-                f"{_of_rounds([(x.hub, x.durable) for x in r.rounds])} "
+                f"{_of_rounds(r.durable_ratios)} "
                 f"(target >= {DURABLE_TARGET})"
             )
         if r.k == 5 and r.paced_rate and r.p99_ms == r.p99_ms:  # not NaN
@@ -524,9 +532,7 @@ def _bench_stack_settings(
     )
 
 
-def measure(
-    settings: HubSettings, n: int, k: int, rate: int, rounds: int, durable: bool = True
-) -> BenchResult:
+def measure(settings: HubSettings, n: int, k: int, rate: int, rounds: int) -> BenchResult:
     """One fresh stack for width K: `rounds` times in turn the hub, the raw fan-out and the
     raw durable loop over N events each, then the paced latency run."""
     with tempfile.TemporaryDirectory(prefix=f"hub-bench-{k}-") as tmp:
@@ -551,11 +557,7 @@ def measure(
                     for r in range(rounds):
                         hub = (await hub_throughput(stack, publisher, n, k, f"t{k}-{r}")).whole
                         raw = await raw_fanout(bootstrap, stack.settings, payload, n, k)
-                        durable_s = (
-                            await raw_durable(bootstrap, stack.settings, payload, n, k)
-                            if durable
-                            else 0.0
-                        )
+                        durable_s = await raw_durable(bootstrap, stack.settings, payload, n, k)
                         measured.append(FlowRound(hub, raw, durable_s))
                     latencies = await hub_latency(stack, publisher, rate, k) if rate else []
                 finally:
@@ -689,8 +691,8 @@ def scale_out_ratios(rounds: list[dict[int, float]], workers: int = 2) -> list[f
 
 def scale_out(rounds: list[dict[int, float]], workers: int = 2) -> float:
     """The scale-out the target is judged on: the median of the rounds' ratios (each round
-    measures 1 then 2 workers; `median_ratio`). 0.0 when no round has both."""
-    return median_ratio((r[workers], r[1]) for r in rounds if 1 in r and workers in r)
+    measures 1 then 2 workers; `median_of`). 0.0 when no round has both."""
+    return median_of(scale_out_ratios(rounds, workers))
 
 
 def run_workers_bench(

@@ -14,7 +14,7 @@ from bench.flow import (
     BenchResult,
     FlowRound,
     _rounds_table,
-    median_ratio,
+    median_of,
     round_ratios,
     target_lines,
 )
@@ -52,8 +52,8 @@ def test_a_baseline_not_measured_gives_no_ratio() -> None:
 
     assert result.durable_events_s == 0.0
     assert result.durable_ratio == 0.0
-    assert median_ratio([]) == 0.0
-    assert median_ratio([(900.0, 0.0)]) == 0.0
+    assert median_of([]) == 0.0
+    assert median_of(round_ratios([(900.0, 0.0)])) == 0.0
 
 
 def test_the_verdict_says_it_is_a_median_and_lists_every_round() -> None:

@@ -175,7 +175,7 @@ class BatchCounts:
         self._staged: dict[tuple[Counter, tuple[str, ...]], int] = {}
 
     def add(self, counter: Counter, *labels: str) -> None:
-        key = (counter, tuple(label(v) for v in labels))
+        key = (counter, labels)  # bounded once per distinct key, at flush (this is per record)
         self._staged[key] = self._staged.get(key, 0) + 1
 
     def clear(self) -> None:
@@ -184,4 +184,4 @@ class BatchCounts:
     def flush(self) -> None:
         staged, self._staged = self._staged, {}
         for (counter, labels), n in staged.items():
-            counter.labels(*labels).inc(n)
+            counter.labels(*(label(v) for v in labels)).inc(n)

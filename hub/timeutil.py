@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 UK = ZoneInfo("Europe/London")
@@ -19,6 +20,7 @@ def utc_text(moment: datetime, sep: str = " ") -> str:
     return moment.isoformat(sep, "microseconds")[:26]
 
 
+@lru_cache(maxsize=256)  # asked per event and per recipient of a batch, all at one `now`
 def uk_date(moment: datetime) -> date:
     """The calendar date in the UK at `moment`: agreements and event dates are UK dates."""
     return moment.astimezone(UK).date()

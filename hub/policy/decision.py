@@ -113,6 +113,10 @@ def _consent_problem(
     return None
 
 
+def _agreement_id(agreement: Agreement) -> str:
+    return agreement.id
+
+
 def decide(
     event: Envelope,
     data: Mapping[str, Any],
@@ -128,14 +132,13 @@ def decide(
     no record of the person is allowed only the agreement's notify-to-match fields. Otherwise
     the transfer is withheld with every candidate's reason (`no_agreement` if there were none).
     """
-    candidates = sorted(
-        (
-            a
-            for a in agreements
-            if event.source in a.providers and recipient in a.recipients and event.type in a.shares
-        ),
-        key=lambda a: a.id,
-    )
+    candidates = [
+        a
+        for a in agreements
+        if event.source in a.providers and recipient in a.recipients and event.type in a.shares
+    ]
+    if len(candidates) > 1:  # the routing table gives one, in id order, for most flows
+        candidates.sort(key=_agreement_id)
     if not candidates:
         return Withhold(
             (

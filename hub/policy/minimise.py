@@ -19,7 +19,8 @@ def _paths(allowed: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
 def _lookup(data: Mapping[str, Any], parts: tuple[str, ...]) -> Any:
     node: Any = data
     for part in parts:
-        if not isinstance(node, Mapping) or part not in node:
+        # a plain dict first: the ABC check alone costs several times the look-up
+        if not (type(node) is dict or isinstance(node, Mapping)) or part not in node:
             return _MISSING
         node = node[part]
     return node

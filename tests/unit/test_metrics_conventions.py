@@ -163,6 +163,19 @@ def test_staged_counts_apply_once_when_flushed() -> None:
     assert counter.labels("a")._value.get() == 2
 
 
+def test_staged_counts_apply_bounded_labels() -> None:
+    """Labels are bounded as they are applied: two long values alike in their first 64
+    characters count under one label, and an empty one under "unknown"."""
+    counter = Counter("hub_test_staged_bounded", "test", ["x"])
+    counts = BatchCounts()
+    counts.add(counter, "s" * 64 + "-one")
+    counts.add(counter, "s" * 64 + "-two")
+    counts.add(counter, "")
+    counts.flush()
+    assert counter.labels("s" * 64)._value.get() == 2
+    assert counter.labels("unknown")._value.get() == 1
+
+
 async def _never() -> None:
     raise AssertionError("not called")
 

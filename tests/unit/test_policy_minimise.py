@@ -77,3 +77,11 @@ def test_shared_field_names_are_the_present_allowed_paths_sorted_and_unique() ->
 
 def test_shared_field_names_of_nothing_is_empty() -> None:
     assert shared_field_names(address_data(), ["not_a_field"]) == ()
+
+
+def test_a_read_only_mapping_is_minimised_like_a_dict() -> None:
+    """Nested data need not be a plain dict (a frozen view of it is minimised alike)."""
+    from types import MappingProxyType
+
+    data = MappingProxyType({"new_address": MappingProxyType({"postcode": "EX1 1AA", "uprn": "1"})})
+    assert minimise(data, ["new_address.postcode"]) == {"new_address": {"postcode": "EX1 1AA"}}

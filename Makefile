@@ -76,6 +76,7 @@ bench: $(RUNTIME)
 	$(BIN)/hub bench import --rows 100000
 	$(BIN)/hub bench webhooks
 	$(BIN)/hub bench match --people 100000 --events 500
+	$(BIN)/hub bench idle
 
 # Every IG workbench page at 1280 and 320 px (PNG files in screenshots/, not committed).
 screenshots: $(DEV)

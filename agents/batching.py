@@ -26,6 +26,7 @@ from aiokafka import (
 )
 
 from hub.broker.consumer import make_consumer as hub_consumer
+from hub.broker.consumer import should_rest
 from hub.heartbeat import AgentAssignment
 from hub.metrics import batch_done
 from hub.resilience import (
@@ -131,6 +132,10 @@ class GroupMembership(ConsumerRebalanceListener):  # type: ignore[misc]  # aioka
         log.info("partitions_assigned", agent=self.agent, partitions=by_topic)
 
 
+POLL_MS = 1000  # how long a busy agent's getmany waits for records
+REST_LOOK_MARGIN_MS = 100  # a resting agent's look: its fetch's wait, and the round trip
+
+
 class BatchAgent:
     """One consume -> handle -> produce -> commit loop."""
 
@@ -178,13 +183,21 @@ class BatchAgent:
         self.consumer, self.membership = consumer, membership
         log.info("agent_started", agent=self.name, topics=list(self.topics))
         try:
+            wait_ms = POLL_MS
+            quiet_since = time.monotonic()
             while True:
                 batches = await consumer.getmany(
-                    timeout_ms=1000, max_records=self.settings.agent_batch_size
+                    timeout_ms=wait_ms, max_records=self.settings.agent_batch_size
                 )
                 records = [r for batch in batches.values() for r in batch]
                 if not records:
+                    quiet_for = time.monotonic() - quiet_since
+                    if should_rest(quiet_for, self.settings.consumer_rest_after_s):
+                        await self._rest(consumer)
+                        # then one look: a fetch is answered within its wait
+                        wait_ms = self.settings.consumer_fetch_wait_ms + REST_LOOK_MARGIN_MS
                     continue
+                wait_ms = POLL_MS
                 started = time.monotonic()
                 sent = await self._handle(producer, records)
                 committed = await self._commit(consumer, batches)
@@ -199,10 +212,22 @@ class BatchAgent:
                         f"{tp.topic}/{tp.partition}": b[-1].offset for tp, b in batches.items()
                     },
                 )
+                quiet_since = time.monotonic()
         finally:
             self.consumer = self.membership = None
             await consumer.stop()
             log.info("agent_stopped", agent=self.name)
+
+    async def _rest(self, consumer: AIOKafkaConsumer) -> None:
+        """Stop fetching for HUB_CONSUMER_REST_MS: the agent has found nothing for a while, and
+        on the embedded broker an idle consumer's back-to-back fetches cost CPU on both sides.
+        Paused partitions stay assigned (no rebalance); a record fetched as they were paused is
+        dropped by aiokafka and fetched again from the same position."""
+        consumer.pause(*consumer.assignment())
+        try:
+            await asyncio.sleep(self.settings.consumer_rest_ms / 1000)
+        finally:
+            consumer.resume(*consumer.paused())  # partitions assigned since come unpaused
 
     async def _commit(
         self,

@@ -518,7 +518,12 @@ def _bench_stack_settings(
     settings: HubSettings, tmp: Path, k: int, **update: object
 ) -> HubSettings:
     """Settings for a fresh benchmark stack in `tmp`: its generated configuration for K
-    recipients, its own data directory, a free API port, quiet logs (and any `update`)."""
+    recipients, its own data directory, a free API port, quiet logs (and any `update`).
+
+    Its agents never rest (HUB_CONSUMER_REST_AFTER_S=0): the benchmark measures a busy hub, and
+    an agent resting while the raw baselines run would add its wake-up (up to
+    HUB_CONSUMER_REST_MS a hop) to the start of the next round, a cost of an idle hub's first
+    record, not of its throughput."""
     config_dir = tmp / "config"
     write_bench_config(config_dir, k)
     return settings.model_copy(
@@ -527,6 +532,7 @@ def _bench_stack_settings(
             "data_dir": tmp / "data",
             "api_port": 0,
             "log_level": "WARNING",
+            "consumer_rest_after_s": 0.0,
             **update,
         }
     )

@@ -28,6 +28,18 @@ def bench_codec(events: Annotated[int, typer.Option(help="Records per run")] = 5
     run_codec_bench(SchemaRegistry.from_dir(hub_settings().schema_dir), events, console)
 
 
+@app.command("idle")
+def bench_idle(
+    seconds: Annotated[
+        float, typer.Option(min=1, help="How long each stack is left idle once ready")
+    ] = 20,
+) -> None:
+    """The CPU an idle hub uses (its agents resting) beside the same stack never resting."""
+    from bench.idle import run_idle_bench
+
+    run_idle_bench(hub_settings(), seconds, console)
+
+
 @app.command("policy")
 def bench_policy(
     events: Annotated[int, typer.Option(min=10, help="Events per run (x 30 recipients)")] = 5000,

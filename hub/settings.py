@@ -103,7 +103,18 @@ class HubSettings(BaseSettings):
         default=50,
         ge=0,
         le=5000,
-        description="How long an agent's fetch waits for more data when its partitions are empty (the broker answers sooner when data arrives). Idle CPU against latency per hop, measured on the embedded broker: an idle hub used 59% of a core at 10 ms, 25% at 50 ms, 13% at 500 ms; a record's hop took a median 14 ms at 50 ms and 117 ms at 500 ms (4 partitions).",
+        description="How long an agent's fetch waits for more data when its partitions are empty. Apache Kafka answers as soon as data arrives; the embedded broker (Tansu 0.6) answers a fetch of several partitions only when the wait is over, so on it this is latency per hop against CPU while records flow: an idle hub used 59% of a core at 10 ms, 25% at 50 ms, 13% at 500 ms; a record's hop took a median 14 ms at 50 ms and 117 ms at 500 ms (4 partitions). An agent with nothing to consume for a while rests instead (`HUB_CONSUMER_REST_AFTER_S`).",
+    )
+    consumer_rest_after_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="An agent that has had nothing to consume for this long rests: it stops fetching, and looks for records once every `HUB_CONSUMER_REST_MS`, until it finds some. An idle hub then uses under half the CPU it otherwise would (its agents otherwise fetch back to back; `hub bench idle` measures both); the first record after a rest waits up to `HUB_CONSUMER_REST_MS` more at each hop. 0: never rest.",
+    )
+    consumer_rest_ms: int = Field(
+        default=500,
+        ge=10,
+        le=5000,
+        description="How long a resting agent waits between two looks for records (`HUB_CONSUMER_REST_AFTER_S`).",
     )
     broker_session_timeout_s: float = Field(
         default=6.0,

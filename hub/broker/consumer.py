@@ -20,3 +20,10 @@ def make_consumer(
         **options,
         **kafka_client_kwargs(settings),
     )
+
+
+def should_rest(quiet_for_s: float, rest_after_s: float) -> bool:
+    """Whether an agent that has found nothing to consume for `quiet_for_s` stops fetching for a
+    while (HUB_CONSUMER_REST_AFTER_S; 0: never). On the embedded broker an idle consumer's
+    fetches are most of an idle hub's CPU: each one is answered only when its wait is over."""
+    return rest_after_s > 0 and quiet_for_s >= rest_after_s

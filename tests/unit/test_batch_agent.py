@@ -12,6 +12,7 @@ from aiokafka.errors import CommitFailedError
 
 import agents.batching as batching
 from agents.batching import BatchAgent, OutRecord
+from hub.broker.consumer import should_rest
 from hub.settings import HubSettings
 
 
@@ -133,3 +134,10 @@ async def test_a_commit_refused_after_a_rebalance_skips_the_batch_and_goes_on(
     assert handler.calls == 2
     assert consumer.commits == [{}, {consumer.tp: 3}]
     assert consumer.stopped
+
+
+def test_an_agent_rests_only_after_its_quiet_spell_and_never_when_resting_is_off() -> None:
+    assert not should_rest(1.9, 2.0)
+    assert should_rest(2.0, 2.0)
+    assert should_rest(60.0, 2.0)
+    assert not should_rest(3600.0, 0.0)  # HUB_CONSUMER_REST_AFTER_S=0: never

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import faust
+from faust.app.base import BootStrategy
 
 from agents.batching import APP_ID
 from hub.broker.security import kafka_security
@@ -29,8 +30,18 @@ class WorkerDeps:
     keys: RecordKeys  # signs what the agents write on internal topics; verifies what they read
 
 
+class AgentsOnlyBoot(BootStrategy):
+    """faust runs the worker's lifecycle (signals, timers, the batch agents as tasks) and no Kafka
+    client of its own: the agents consume and produce through their own aiokafka clients. faust's
+    consumer would join a group of its own, holding the tasks back until that group formed (about
+    3 s on the embedded broker, the agents then joining theirs for as long again), and would then
+    fetch and heartbeat for nothing as long as the worker runs."""
+
+    enable_kafka = False
+
+
 def make_faust_app(settings: HubSettings) -> faust.App:
-    return faust.App(
+    app = faust.App(
         APP_ID,
         broker=[f"kafka://{b}" for b in settings.kafka_bootstrap.split(",")],
         broker_credentials=kafka_security(settings).faust_credentials(),
@@ -44,3 +55,5 @@ def make_faust_app(settings: HubSettings) -> faust.App:
         store="memory://",
         web_enabled=False,
     )
+    app.boot_strategy = AgentsOnlyBoot(app)
+    return app

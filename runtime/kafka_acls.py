@@ -7,8 +7,8 @@ lock every principal down to what it uses:
   and the worker's consumer groups (readiness and the consumer lag in /metrics);
 - the worker (`hub run worker`, and the operator commands that re-publish: `hub deliveries replay`,
   `hub deliveries retry`, `hub events replay`, `hub deliveries redrive`): creates, reads and writes
-  every topic in the plan, faust's own `tell-it-once-hub-*` topics, and its consumer groups
-  `tell-it-once-hub*`;
+  every topic in the plan, and its agents' consumer groups `tell-it-once-hub.*` (its faust app
+  opens no Kafka client);
 - each source connector (`hub run connectors`, `hub connectors import`): creates and writes events.<type>;
 - each Kafka-sink recipient: reads its own topic only, in consumer groups named after it.
 """
@@ -56,7 +56,9 @@ def hub_acls(
     replication: int = 1,
 ) -> list[Acl]:
     """Every ACL the hub's principals need, least privilege, from the topic plan."""
-    from agents.batching import APP_ID  # faust's, loaded only here: `hub --help` stays quick
+    from agents.batching import (
+        APP_ID,  # the agents' group prefix, loaded only here: `hub --help` stays quick
+    )
 
     plan: Sequence[TopicSpec] = topic_plan(names, config, event_types, partitions, replication)
     events = [names.events(t) for t in sorted(event_types)]
@@ -68,20 +70,12 @@ def hub_acls(
         if spec.name not in events and spec.name != names.rejected:
             acls.append(Acl(principals.api, "topic", spec.name, ("Describe",)))
     acls.append(Acl(principals.api, "group", APP_ID, ("Describe",), "prefixed"))
-    # the worker: every topic of the plan (it creates them at start), faust's own, its groups
+    # the worker: every topic of the plan (it creates them at start) and its agents' groups (its
+    # faust app opens no Kafka client: no topic or group of faust's own)
     for spec in plan:
         acls.append(
             Acl(principals.worker, "topic", spec.name, ("Create", "Describe", "Read", "Write"))
         )
-    acls.append(
-        Acl(
-            principals.worker,
-            "topic",
-            f"{APP_ID}-",
-            ("Create", "Describe", "Read", "Write"),
-            "prefixed",
-        )
-    )
     acls.append(Acl(principals.worker, "group", APP_ID, ("Describe", "Read"), "prefixed"))
     # source connectors publish events of any configured type
     for topic in events:

@@ -70,16 +70,8 @@ def test_worker_and_api_groups(config: HubConfig, registry: SchemaRegistry) -> N
         (P.worker, "tell-it-once-hub", "prefixed", ("Describe", "Read")),
         (P.api, "tell-it-once-hub", "prefixed", ("Describe",)),
     }
-    faust_topics = [a for a in acls if a.pattern == "prefixed" and a.resource == "topic"]
-    assert faust_topics == [
-        Acl(
-            P.worker,
-            "topic",
-            "tell-it-once-hub-",
-            ("Create", "Describe", "Read", "Write"),
-            "prefixed",
-        )
-    ]
+    # the worker's faust app opens no Kafka client: no prefixed topic (faust's own) is granted
+    assert [a for a in acls if a.pattern == "prefixed" and a.resource == "topic"] == []
 
 
 def test_commands_are_kafka_acls_invocations() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from runtime.demo import SCENARIO, post_event
 from tests.browser.conftest import CHROMIUM
@@ -101,12 +102,12 @@ def test_ig_signs_in_and_uses_every_page(workbench: tuple[RunningHub, OidcProvid
     hub, _provider, context = workbench
     page = context.new_page()
     page.goto(f"{hub.url}/dashboard")
-    assert page.get_by_role("heading", name="Sign in").is_visible()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     check_page(page, "sign-in")
     page.get_by_role("link", name="Sign in with your council account").click()
     page.get_by_label("Account").select_option("ig.officer")  # the provider's own page
     page.get_by_role("button", name="Continue").click()
-    assert page.get_by_role("heading", name="IG workbench", level=1).is_visible()
+    expect(page.get_by_role("heading", name="IG workbench", level=1)).to_be_visible()
     assert "Priya Shah" in page.locator("header").inner_text()
     # keyboard: the skip link first, then every navigation link reachable by Tab
     page.keyboard.press("Tab")
@@ -139,7 +140,9 @@ def test_ig_signs_in_and_uses_every_page(workbench: tuple[RunningHub, OidcProvid
     page.get_by_label("Person: hub id").fill(PERSON)
     page.get_by_label("Purpose").fill(PURPOSE)
     page.get_by_label("Purpose").press("Enter")
-    assert page.get_by_role("heading", name=f"Subject access report: hub id {PERSON}").is_visible()
+    expect(
+        page.get_by_role("heading", name=f"Subject access report: hub id {PERSON}")
+    ).to_be_visible()
     assert page.get_by_test_id("sar-delivered").locator("tbody tr").count() > 0
     check_page(page, "subject-report")
 
@@ -155,7 +158,7 @@ def test_ig_signs_in_and_uses_every_page(workbench: tuple[RunningHub, OidcProvid
     check_page(page, "agreement")
 
     page.get_by_role("link", name="Review reminders").click()
-    assert page.get_by_role("heading", name="Review reminders").is_visible()
+    expect(page.get_by_role("heading", name="Review reminders")).to_be_visible()
     due = page.get_by_test_id("reminders").inner_text()
     assert "DSA-005" in due and "Past its review date" in due and "31 Jan 2026" in due
     check_page(page, "reminders")
@@ -173,16 +176,16 @@ def test_ig_signs_in_and_uses_every_page(workbench: tuple[RunningHub, OidcProvid
     check_page(page, "audit")
 
     page.get_by_role("link", name="Consent and objections").click()
-    assert page.get_by_role("heading", name="Consent withdrawals and objections").is_visible()
+    expect(page.get_by_role("heading", name="Consent withdrawals and objections")).to_be_visible()
     check_page(page, "consent")
 
     page.get_by_role("link", name="Rejected and data quality").click()
-    assert page.get_by_role("heading", name="Problems by source and rule").is_visible()
+    expect(page.get_by_role("heading", name="Problems by source and rule")).to_be_visible()
     assert "Council Tax" in page.get_by_test_id("by-rule").inner_text()  # the refused name change
     check_page(page, "quality")
 
     page.get_by_role("link", name="Review queue").click()
-    assert page.get_by_role("heading", name="Review queue", level=1).is_visible()
+    expect(page.get_by_role("heading", name="Review queue", level=1)).to_be_visible()
     queue = page.get_by_test_id("review")
     assert "Council Tax" in queue.inner_text()  # the source by name
     check_page(page, "review")
@@ -194,6 +197,6 @@ def test_ig_signs_in_and_uses_every_page(workbench: tuple[RunningHub, OidcProvid
     check_page(page, "review-retried")
 
     page.get_by_role("button", name="Sign out").click()
-    assert page.get_by_role("heading", name="Sign in").is_visible()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     page.goto(f"{hub.url}/dashboard/access-log")
-    assert page.get_by_role("heading", name="Sign in").is_visible()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()

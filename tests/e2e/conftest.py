@@ -77,10 +77,15 @@ def hub_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+# One client for the tests' looks at a stack: each new httpx client reads the CA bundle (~45 ms
+# of CPU), and a start is looked at every 0.2 s. Clients are thread-safe.
+LOOPBACK = httpx.Client(timeout=2)
+
+
 def stack_ready(url: str) -> bool:
     """The API is ready (/readyz) and, reported there as information, a worker's agents hold
     partitions: readiness itself does not wait for a worker, the tests' flows do."""
-    response = httpx.get(f"{url}/readyz", timeout=2)
+    response = LOOPBACK.get(f"{url}/readyz")
     return response.status_code == 200 and (response.json()["workers"]["assigned"] or 0) > 0
 
 

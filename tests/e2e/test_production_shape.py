@@ -23,7 +23,7 @@ from hub.db.tables import IdentityLink, InboxItem
 from hub.settings import HubSettings
 from runtime.stack import settings_env
 from tests.conftest import SAMPLE_CONFIG, TEST_SECRETS, WIDE_WINDOW_DAYS, SecureBroker
-from tests.e2e.conftest import hub_cmd
+from tests.e2e.conftest import LOOPBACK, hub_cmd
 from tests.people import post_links
 
 READ_BY = ("waste", "parking")  # linked: each gets every move about its people
@@ -294,6 +294,6 @@ def test_two_workers_on_sqlite_survive_a_kill_and_readers_miss_nothing(
 
 def _ready(url: str) -> bool:
     try:
-        return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+        return LOOPBACK.get(f"{url}/readyz").status_code == 200
     except httpx.HTTPError:
         return False

@@ -179,18 +179,26 @@ def database_text(exc: Exception) -> str:
 def main(args: list[str] | None = None, **extra: Any) -> None:
     """The one place errors become a message and an exit code (never a traceback)."""
     from rich.markup import escape
-    from sqlalchemy.exc import SQLAlchemyError
 
     try:
         app(args=args, **extra)
     except HubError as exc:
         err.print(f"[bold red]error:[/bold red] {escape(error_text(exc))}", highlight=False)
         sys.exit(2)
-    except SQLAlchemyError as exc:
-        err.print(f"[bold red]error:[/bold red] {escape(database_text(exc))}", highlight=False)
-        sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:
+        if not is_database_error(exc):
+            raise
+        err.print(f"[bold red]error:[/bold red] {escape(database_text(exc))}", highlight=False)
+        sys.exit(2)
+
+
+def is_database_error(exc: BaseException) -> bool:
+    """SQLAlchemy's error, without importing SQLAlchemy (0.13 s) for a command that never used
+    it: if the module is not loaded, nothing can have raised one of its errors."""
+    errors = sys.modules.get("sqlalchemy.exc")
+    return errors is not None and isinstance(exc, errors.SQLAlchemyError)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from authlib.integrations.starlette_client import OAuth, OAuthError
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 
@@ -28,6 +27,9 @@ class OidcClient:
             settings.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration"
         )
         secret = settings.oidc_client_secret
+        # authlib only here: 0.13 s of every API start, and the laptop default has no provider
+        from authlib.integrations.starlette_client import OAuth
+
         self.oauth = OAuth()
         self.oauth.register(
             name="hub",
@@ -60,6 +62,8 @@ class OidcClient:
         if request.query_params.get("error"):
             why = request.query_params.get("error_description") or request.query_params["error"]
             raise SignInFailed(f"the identity provider refused the sign-in: {why}")
+        from authlib.integrations.starlette_client import OAuthError
+
         try:
             token = await self.client.authorize_access_token(request)
         except OAuthError as exc:

@@ -56,9 +56,7 @@ def hub_acls(
     replication: int = 1,
 ) -> list[Acl]:
     """Every ACL the hub's principals need, least privilege, from the topic plan."""
-    from agents.batching import (
-        APP_ID,  # the agents' group prefix, loaded only here: `hub --help` stays quick
-    )
+    from agents.batching import APP_ID  # loaded only here: `hub --help` stays quick
 
     plan: Sequence[TopicSpec] = topic_plan(names, config, event_types, partitions, replication)
     events = [names.events(t) for t in sorted(event_types)]

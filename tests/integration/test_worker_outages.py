@@ -20,14 +20,14 @@ from sqlalchemy import func, select
 
 from bench.pg_server import PgServer
 from hub.db.engine import make_engine
-from hub.db.tables import AuditRecord, InboxItem
+from hub.db.tables import AuditRecord, IdentityLink, InboxItem
 from hub.events.publisher import EventPublisher
 from hub.settings import HubSettings
 from runtime.wiring import open_stores
 from tests.conftest import JOURNEY_TIMEOUT_S
 from tests.integration.conftest import WorkerProcess, reset_schema
 from tests.integration.webhook_setup import move
-from tests.people import link_events
+from tests.people import RECIPIENTS, link_events
 
 # a worker killed and restarted: every wait has its own deadline; this only guards a hang
 pytestmark = pytest.mark.timeout(JOURNEY_TIMEOUT_S)
@@ -70,6 +70,38 @@ def counts(url: str) -> tuple[int, int, int, int]:
     return int(inbox_rows), int(inbox_distinct), int(audit_rows), int(audit_distinct)
 
 
+def missing(url: str, most: int = 10) -> list[tuple[str, str, str, str]]:
+    """Moves for a DELIVERED_TO recipient with no inbox row: (event id, recipient, audited
+    outcome, reason codes), the outcome "" where none is audited. A "withheld" says the router
+    decided so (why, in the codes); a "delivered" with no inbox row would be a lost update."""
+    engine = make_engine(url)
+    inbox = InboxItem.__table__  # type: ignore[attr-defined]
+    audit = AuditRecord.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        held = set(
+            conn.execute(
+                select(inbox.c.event_id, inbox.c.recipient).where(inbox.c.event_id.like("evt-%"))
+            ).all()
+        )
+        audited = conn.execute(
+            select(audit.c.event_id, audit.c.recipient, audit.c.outcome, audit.c.reason_codes)
+            .where(audit.c.event_type == "address.changed", audit.c.attempt.is_(None))
+            .where(audit.c.recipient.in_(DELIVERED_TO))
+        ).all()
+        events = conn.execute(
+            select(audit.c.event_id).where(audit.c.event_type == "address.changed").distinct()
+        ).scalars()
+        seen = {(e, r): (o, c) for e, r, o, c in audited}
+        gaps = [
+            (e, r, *seen.get((e, r), ("", "")))
+            for e in sorted(events)
+            for r in DELIVERED_TO
+            if (e, r) not in held
+        ]
+    engine.dispose()
+    return gaps[:most]
+
+
 def wait_all_delivered(url: str, events: int, workers: list[WorkerProcess], timeout: float) -> None:
     want = (len(DELIVERED_TO) * events, len(DELIVERED_TO) * events)
     deadline = time.monotonic() + timeout
@@ -81,15 +113,33 @@ def wait_all_delivered(url: str, events: int, workers: list[WorkerProcess], time
         seen = counts(url)
         if seen[:2] == want and seen[3] == OUTCOMES_PER_MOVE * events:
             break
-        assert time.monotonic() < deadline, f"after {timeout}s: {seen}, want {want}"
+        assert time.monotonic() < deadline, (
+            f"after {timeout}s: {seen}, want {want}; not in an inbox: {missing(url)}"
+        )
         time.sleep(0.2)
     inbox_rows, inbox_distinct, audit_rows, audit_distinct = counts(url)
     assert inbox_rows == inbox_distinct == len(DELIVERED_TO) * events  # each exactly once
     assert audit_rows == audit_distinct == OUTCOMES_PER_MOVE * events
 
 
-async def link_people(publisher: EventPublisher) -> None:
+async def link_people(publisher: EventPublisher, url: str) -> None:
+    """Every person linked to every system, recorded before the moves are published: the
+    router decides a move with the links recorded when it routes it, and a move routed before
+    its person's link to a system is withheld from that system (no local record), rightly."""
     await publisher.publish_many([e for p in PEOPLE for e in link_events(p)])
+    links = IdentityLink.__table__  # type: ignore[attr-defined]
+    engine = make_engine(url)
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            with engine.connect() as conn:
+                recorded = conn.execute(select(func.count()).select_from(links)).scalar_one()
+            if recorded >= len(PEOPLE) * len(RECIPIENTS):
+                return
+            assert time.monotonic() < deadline, f"{recorded} links recorded after 60 s"
+            await asyncio.sleep(0.1)
+    finally:
+        engine.dispose()
 
 
 def moves(tag: str, n: int) -> list:  # type: ignore[type-arg]
@@ -113,7 +163,7 @@ async def test_a_postgresql_outage_is_waited_out_and_every_event_delivered_once(
     worker = WorkerProcess(settings, tmp_path / "worker.log")
     worker.start()
     try:
-        await link_people(publisher)
+        await link_people(publisher, settings.effective_database_url)
         events = moves("pg", 400)
         await publisher.publish_many(events[:200])
         deadline = time.monotonic() + 60
@@ -145,7 +195,7 @@ async def test_a_sqlite_lock_longer_than_the_busy_timeout_is_waited_out(
     worker = WorkerProcess(settings, tmp_path / "worker.log")
     worker.start()
     try:
-        await link_people(publisher)
+        await link_people(publisher, settings.effective_database_url)
         events = moves("lock", 300)
         await publisher.publish_many(events[:100])
         url = settings.effective_database_url
@@ -203,7 +253,7 @@ async def test_survivors_of_a_sigkilled_worker_ride_out_the_rebalance(
     with contextlib.ExitStack() as stack:
         for w in workers:
             stack.callback(lambda w=w: w.proc is not None and w.proc.poll() is None and w.stop())
-        await link_people(publisher)
+        await link_people(publisher, settings.effective_database_url)
         events = moves("kill", 100)
         await publisher.publish_many(events)
         killed_at: list[float] = []

@@ -72,8 +72,10 @@ def counts(url: str) -> tuple[int, int, int, int]:
 
 def missing(url: str, most: int = 10) -> list[tuple[str, str, str, str]]:
     """Moves for a DELIVERED_TO recipient with no inbox row: (event id, recipient, audited
-    outcome, reason codes), the outcome "" where none is audited. A "withheld" says the router
-    decided so (why, in the codes); a "delivered" with no inbox row would be a lost update."""
+    outcome, reason codes), the outcome "" where the move has outcomes audited for other
+    recipients but none for this one (a move with none audited at all is found from the audit,
+    so it shows in the counts only). A "withheld" says the router decided so (why, in the
+    codes); a "delivered" with no inbox row would be a lost update."""
     engine = make_engine(url)
     inbox = InboxItem.__table__  # type: ignore[attr-defined]
     audit = AuditRecord.__table__  # type: ignore[attr-defined]

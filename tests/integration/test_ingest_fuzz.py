@@ -226,11 +226,6 @@ def client(hub_settings: HubSettings, wiring: Wiring) -> Iterator[TestClient]:
         yield c
 
 
-# The API runs in the TestClient's thread, where its Kafka client (aiokafka) picks nodes and
-# partitions with the global `random`. Hypothesis sees the global state change while it draws an
-# example in this thread and warns as if a strategy had used `random` (a race its own code
-# comments on, hypothesis/control.py); no strategy here does.
-@pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
 def test_generated_events_never_get_a_5xx_and_the_worker_still_routes(
     client: TestClient,
     worker: WorkerProcess,

@@ -60,7 +60,8 @@ class InboxItem(SQLModel, table=True):
 
     seq: int | None = Field(default=None, primary_key=True)
     delivery_id: str = Field(max_length=64)
-    recipient: str = Field(index=True, max_length=64)
+    # no index of its own: UNIQUE (recipient, cursor) leads with it (revision 0021)
+    recipient: str = Field(max_length=64)
     cursor: int = Field(
         sa_type=BigInteger,
         description="Position in the recipient's inbox, assigned in commit order (InboxStore.add)",

@@ -101,3 +101,12 @@ def test_the_inbox_recipient_index_comes_back_on_downgrade(migrated_engine: Engi
     assert "ix_inbox_item_recipient" in inbox_indexes(migrated_engine)
     migrate(migrated_engine)
     assert "ix_inbox_item_recipient" not in inbox_indexes(migrated_engine)
+
+
+def test_an_inbox_whose_index_was_dropped_by_hand_upgrades(migrated_engine: Engine) -> None:
+    downgrade(migrated_engine, "0020")
+    with migrated_engine.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_inbox_item_recipient")  # an operator did it
+    migrate(migrated_engine)
+    assert "ix_inbox_item_recipient" not in inbox_indexes(migrated_engine)
+    assert redundant(migrated_engine) == []

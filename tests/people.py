@@ -11,6 +11,9 @@ import zlib
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Engine, func, select
+
+from hub.db.tables import IdentityLink
 from hub.events.envelope import Envelope, Event
 
 RECIPIENTS = ("waste", "libraries", "parking", "adult-social-care", "electoral")
@@ -57,3 +60,12 @@ def post_links(url: str, subject: str, systems: tuple[str, ...] = RECIPIENTS) ->
             f"{url}/v1/events", json=body, headers={"Authorization": f"Bearer demo-{LINKER}-key"}
         )
         assert response.status_code == 202, response.text
+
+
+def links_recorded(engine: Engine) -> int:
+    """How many links (person, system) the hub has recorded: a test publishes its people's
+    links and waits for them before the events about those people, which the router decides
+    with the links recorded when it routes them."""
+    links = IdentityLink.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(links)).scalar_one())

@@ -19,12 +19,12 @@ from sqlalchemy import select
 from bench.pg_server import PgServer
 from hub.broker.embedded import free_port
 from hub.db.engine import make_engine
-from hub.db.tables import IdentityLink, InboxItem
+from hub.db.tables import InboxItem
 from hub.settings import HubSettings
 from runtime.stack import settings_env
 from tests.conftest import SAMPLE_CONFIG, TEST_SECRETS, WIDE_WINDOW_DAYS, SecureBroker
 from tests.e2e.conftest import LOOPBACK, hub_cmd
-from tests.people import post_links
+from tests.people import links_recorded, post_links
 
 READ_BY = ("waste", "parking")  # linked: each gets every move about its people
 PEOPLE = [f"P-{700000 + i}" for i in range(40)]
@@ -175,13 +175,7 @@ def run_the_shape(
         wait_for(lambda: _ready(stack.url), "the API to be ready", 60)
         for person in PEOPLE:
             post_links(stack.url, person, READ_BY)
-        links = IdentityLink.__table__  # type: ignore[attr-defined]
-
-        def linked() -> bool:
-            with engine.connect() as conn:
-                return len(conn.execute(select(links.c.subject)).all()) >= len(PEOPLE) * 2
-
-        wait_for(linked, "the links to be recorded")
+        wait_for(lambda: links_recorded(engine) >= len(PEOPLE) * 2, "the links to be recorded")
 
         readers = [Reader(stack.url, r) for r in READ_BY]
         threads = [threading.Thread(target=r.run, daemon=True) for r in readers]

@@ -20,14 +20,14 @@ from sqlalchemy import func, select
 
 from bench.pg_server import PgServer
 from hub.db.engine import make_engine
-from hub.db.tables import AuditRecord, IdentityLink, InboxItem
+from hub.db.tables import AuditRecord, InboxItem
 from hub.events.publisher import EventPublisher
 from hub.settings import HubSettings
 from runtime.wiring import open_stores
 from tests.conftest import JOURNEY_TIMEOUT_S
 from tests.integration.conftest import WorkerProcess, reset_schema
 from tests.integration.webhook_setup import move
-from tests.people import RECIPIENTS, link_events
+from tests.people import RECIPIENTS, link_events, links_recorded
 
 # a worker killed and restarted: every wait has its own deadline; this only guards a hang
 pytestmark = pytest.mark.timeout(JOURNEY_TIMEOUT_S)
@@ -129,13 +129,11 @@ async def link_people(publisher: EventPublisher, url: str) -> None:
     router decides a move with the links recorded when it routes it, and a move routed before
     its person's link to a system is withheld from that system (no local record), rightly."""
     await publisher.publish_many([e for p in PEOPLE for e in link_events(p)])
-    links = IdentityLink.__table__  # type: ignore[attr-defined]
     engine = make_engine(url)
     deadline = time.monotonic() + 60
     try:
         while True:
-            with engine.connect() as conn:
-                recorded = conn.execute(select(func.count()).select_from(links)).scalar_one()
+            recorded = links_recorded(engine)
             if recorded >= len(PEOPLE) * len(RECIPIENTS):
                 return
             assert time.monotonic() < deadline, f"{recorded} links recorded after 60 s"

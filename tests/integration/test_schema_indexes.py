@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, PrimaryKeyConstraint, UniqueConstraint, inspect
+from sqlalchemy import Engine, Inspector, PrimaryKeyConstraint, UniqueConstraint, inspect
 from sqlmodel import SQLModel
 
 import hub.db.tables  # noqa: F401  (registers the tables)
@@ -34,8 +34,7 @@ def covered(keys: list[Key]) -> list[str]:
     return sorted(found)
 
 
-def database_keys(engine: Engine, table: str) -> list[Key]:
-    found = inspect(engine)
+def database_keys(found: Inspector, table: str) -> list[Key]:
     keys = [
         Key(i["name"] or "", tuple(str(c) for c in i["column_names"]), bool(i["unique"]))
         for i in found.get_indexes(table)
@@ -52,7 +51,7 @@ def database_keys(engine: Engine, table: str) -> list[Key]:
 
 def redundant(engine: Engine) -> list[str]:
     found = inspect(engine)
-    return [f"{t}: {c}" for t in found.get_table_names() for c in covered(database_keys(engine, t))]
+    return [f"{t}: {c}" for t in found.get_table_names() for c in covered(database_keys(found, t))]
 
 
 def test_the_covered_rule_finds_a_prefix_and_only_a_prefix() -> None:

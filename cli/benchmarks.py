@@ -62,8 +62,9 @@ def bench_flow(
     events: Annotated[
         int,
         typer.Option(
+            min=1,
             help="Events to push per run (each baseline too): at 5,000 a raw run at K=1 lasts a "
-            "fifth of a second, and its rate spread twofold from one round to the next"
+            "fifth of a second, and its rate spread twofold from one round to the next",
         ),
     ] = 20_000,
     recipients: Annotated[

@@ -1,5 +1,6 @@
 """`hub bench audit` as the platform team runs it: the writer on SQLite and on PostgreSQL, each
-beside its raw-insert baseline from the same run, and a clear refusal of an unknown database."""
+beside its raw-insert baseline from the same run, and a clear refusal of an unknown database;
+and `hub bench flow` refusing a run of no events."""
 
 from __future__ import annotations
 
@@ -40,4 +41,13 @@ def test_an_unknown_database_is_refused_in_the_options_terms() -> None:
     assert done.returncode == 2
     err = " ".join(done.stderr.replace("│", " ").split())
     assert "--databases" in err and "mysql: give sqlite, postgresql or both" in err
+    assert "Traceback" not in done.stderr
+
+
+def test_a_flow_run_of_no_events_is_refused_in_the_options_terms() -> None:
+    """Not a stack started to print 0 of 0/s: the option and its bound, before anything runs."""
+    done = run_hub("bench", "flow", "--events", "0")
+    assert done.returncode == 2
+    err = " ".join(done.stderr.replace("│", " ").split())
+    assert "--events" in err and "x>=1" in err
     assert "Traceback" not in done.stderr

@@ -14,8 +14,8 @@ from tests.e2e.test_identity_match import (
     inbox,
     load_and_train,
     send_extracts_and_move,
-    wait_for,
 )
+from tests.waiting import wait_for
 
 IG_KEY = "demo-information-governance-key"
 
@@ -31,6 +31,7 @@ def test_a_reviewer_accepts_a_pair_and_the_event_is_released(
         wait_for(
             lambda: httpx.get(f"{hub.url}/v1/match/candidates", headers=ig, timeout=10).json(),
             "a candidate pair",
+            90,
         )
         page = browser.new_page()
         page.goto(f"{hub.url}/match/review")
@@ -45,9 +46,9 @@ def test_a_reviewer_accepts_a_pair_and_the_event_is_released(
         assert inbox(hub, "parking") == []
         page.get_by_role("button", name="Accept (link)").click()
         status = page.get_by_role("status")
-        wait_for(lambda: "released" in status.inner_text(), "the page to confirm the release")
+        wait_for(lambda: "released" in status.inner_text(), "the page to confirm the release", 90)
         assert status.inner_text() == "accepted; the held event was released"
-        got = wait_for(lambda: inbox(hub, "parking"), "parking's delivery after review")
+        got = wait_for(lambda: inbox(hub, "parking"), "parking's delivery after review", 90)
         assert [(m["event_id"], m["local_id"]) for m in got] == [("move-9000001", "PK-3")]
     finally:
         hub.proc.send_signal(signal.SIGINT)

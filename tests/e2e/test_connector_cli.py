@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
@@ -18,6 +17,7 @@ from tests.conftest import TEST_SECRETS_ENV
 from tests.connector_samples import HEADER, issue_csv, many_rows_csv, move_line
 from tests.e2e.conftest import RunningHub, run_hub
 from tests.integration.connector_helpers import topic_event_ids
+from tests.waiting import wait_for
 
 
 def status_of(hub: RunningHub, name: str) -> dict[str, object]:
@@ -25,13 +25,6 @@ def status_of(hub: RunningHub, name: str) -> dict[str, object]:
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     return next(r for r in rows if r["name"] == name)
-
-
-def wait_for(check: object, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def test_import_and_folder_drop_against_a_running_hub(
@@ -68,6 +61,7 @@ def test_import_and_folder_drop_against_a_running_hub(
             and not (folder / "five.csv").exists()
         ),
         "the drop imported and moved to processed/",
+        60,
     )
     status = status_of(hub, "council-tax-moves")
     assert (status["published"], status["rejected"]) == (8, 4)

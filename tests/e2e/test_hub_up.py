@@ -13,6 +13,7 @@ import httpx
 from tests.conftest import TEST_SECRETS_ENV
 from tests.e2e.conftest import RunningHub, alive, hub_cmd, run_hub, stack_ready
 from tests.people import post_links
+from tests.waiting import wait_for_items
 
 MOVE = {
     "type": "address.changed",
@@ -34,13 +35,12 @@ MOVE = {
 
 
 def wait_inbox(hub: RunningHub, recipient: str, count: int, timeout: float = 30) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while True:
-        page = httpx.get(f"{hub.url}/v1/inbox", headers=hub.key(recipient)).json()
-        if len(page["items"]) >= count:
-            return list(page["items"])
-        assert time.monotonic() < deadline, f"{recipient} inbox has {len(page['items'])} of {count}"
-        time.sleep(0.1)
+    return wait_for_items(
+        lambda: httpx.get(f"{hub.url}/v1/inbox", headers=hub.key(recipient)).json()["items"],
+        count,
+        f"{recipient}'s inbox",
+        timeout,
+    )
 
 
 def test_source_publishes_recipients_read_their_own_inbox_and_ig_lists_the_audit(

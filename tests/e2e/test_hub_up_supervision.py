@@ -18,6 +18,7 @@ import pytest
 from tests.e2e.conftest import alive, children_of, run_hub, start_hub
 from tests.e2e.test_hub_up import MOVE, wait_inbox
 from tests.people import post_links
+from tests.waiting import wait_for
 
 
 def child(hub_pid: int, marker: bytes) -> int:
@@ -26,10 +27,11 @@ def child(hub_pid: int, marker: bytes) -> int:
 
 
 def wait_output(path: Path, text: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in path.read_text():
-        assert time.monotonic() < deadline, f"{text!r} not printed:\n{path.read_text()[-3000:]}"
-        time.sleep(0.1)
+    wait_for(
+        lambda: text in path.read_text(),
+        lambda: f"{text!r} not printed:\n{path.read_text()[-3000:]}",
+        timeout,
+    )
 
 
 def publish(url: str, event_id: str, timeout: float = 60, person: str | None = None) -> None:

@@ -15,6 +15,7 @@ import httpx
 from tests.e2e.conftest import alive, children_of, start_hub
 from tests.e2e.test_hub_up_supervision import publish, wait_output
 from tests.people import post_links
+from tests.waiting import wait_for
 
 PEOPLE = [f"P-{300100 + i}" for i in range(6)]  # keys spread over the partitions
 
@@ -68,13 +69,15 @@ def delivered(url: str, recipient: str) -> list[str]:
 
 
 def wait_delivered(url: str, recipient: str, want: set[str], timeout: float = 90) -> list[str]:
-    deadline = time.monotonic() + timeout
-    while True:
+    ids: list[str] = []
+
+    def all_there() -> bool:
+        nonlocal ids
         ids = delivered(url, recipient)
-        if set(ids) >= want:
-            return ids
-        assert time.monotonic() < deadline, f"{recipient}: {len(set(ids))} of {len(want)}"
-        time.sleep(0.3)
+        return set(ids) >= want
+
+    wait_for(all_there, lambda: f"{recipient}: {len(set(ids))} of {len(want)}", timeout, every=0.3)
+    return ids
 
 
 def test_hub_up_runs_two_workers_and_restarts_one_that_is_killed(

@@ -6,8 +6,6 @@ review; accepting it releases the event to that service too."""
 from __future__ import annotations
 
 import csv
-import time
-from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
@@ -18,6 +16,7 @@ import httpx
 from hub.identity.generator import generate
 from hub.identity.normalise import PersonFields
 from tests.e2e.conftest import RunningHub, run_hub, start_hub
+from tests.waiting import wait_for
 
 RESIDENT = PersonFields(
     local_id="P-9000001",
@@ -65,16 +64,6 @@ def write_csv(path: Path, people: list[PersonFields]) -> Path:
 
 def api_record(p: PersonFields) -> dict[str, Any]:
     return {k: str(v) for k, v in asdict(p).items() if v is not None}
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.3)
 
 
 def inbox(hub: RunningHub, system: str) -> list[dict[str, Any]]:
@@ -147,9 +136,9 @@ def test_an_unlinked_residents_move_reaches_services_by_matching(
         send_extracts_and_move(hub)
 
         # linked automatically: delivered under each service's own id
-        got = wait_for(lambda: inbox(hub, "waste"), "waste's delivery")
+        got = wait_for(lambda: inbox(hub, "waste"), "waste's delivery", 90)
         assert [(m["event_id"], m["local_id"]) for m in got] == [("move-9000001", "W-5501")]
-        got = wait_for(lambda: inbox(hub, "electoral"), "electoral's delivery")
+        got = wait_for(lambda: inbox(hub, "electoral"), "electoral's delivery", 90)
         assert [(m["event_id"], m["local_id"]) for m in got] == [("move-9000001", "E-77")]
 
         # the uncertain pair waits for review, side by side, and parking has nothing yet
@@ -157,6 +146,7 @@ def test_an_unlinked_residents_move_reaches_services_by_matching(
         pairs = wait_for(
             lambda: httpx.get(f"{hub.url}/v1/match/candidates", headers=ig, timeout=10).json(),
             "a candidate pair",
+            90,
         )
         assert [(p["system"], p["local_id"]) for p in pairs] == [("parking", "PK-3")]
         pair = httpx.get(f"{hub.url}/v1/match/candidates/{pairs[0]['id']}", headers=ig).json()
@@ -174,7 +164,7 @@ def test_an_unlinked_residents_move_reaches_services_by_matching(
         )
         assert decided.status_code == 200, decided.text
         assert decided.json() == {"id": pairs[0]["id"], "status": "accepted", "released": True}
-        got = wait_for(lambda: inbox(hub, "parking"), "parking's delivery after review")
+        got = wait_for(lambda: inbox(hub, "parking"), "parking's delivery after review", 90)
         assert [(m["event_id"], m["local_id"]) for m in got] == [("move-9000001", "PK-3")]
 
         again = httpx.post(
@@ -203,6 +193,7 @@ def test_an_unlinked_residents_move_reaches_services_by_matching(
                 timeout=10,
             ).json()["rows"],
             "waste's delivery in the audit trail",
+            90,
         )
         undone = run_hub("match", "unlink", RESIDENT.local_id, "waste", "--by", "IG", env=hub_env)
         assert undone.returncode == 0, undone.stderr

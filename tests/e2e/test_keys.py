@@ -4,18 +4,20 @@ again), and once revoked its calls get 401, for a stored key and for a systems.y
 from __future__ import annotations
 
 import json
-import time
 
 import httpx
 
 from tests.e2e.conftest import RunningHub, run_hub
+from tests.waiting import wait_for
 
 
 def wait_for_status(client: httpx.Client, headers: dict[str, str], status: int) -> None:
-    deadline = time.monotonic() + 30  # the API caches a key lookup for a few seconds
-    while (got := client.get("/v1/audit/withheld", headers=headers).status_code) != status:
-        assert time.monotonic() < deadline, f"still {got}, not {status}"
-        time.sleep(0.2)
+    wait_for(  # the API caches a key lookup for a few seconds
+        lambda: client.get("/v1/audit/withheld", headers=headers).status_code == status,
+        f"the answer {status}",
+        30,
+        every=0.2,
+    )
 
 
 def test_a_revoked_key_gets_401(running_hub: RunningHub) -> None:

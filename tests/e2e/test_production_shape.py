@@ -25,6 +25,7 @@ from runtime.stack import settings_env
 from tests.conftest import SAMPLE_CONFIG, TEST_SECRETS, WIDE_WINDOW_DAYS, SecureBroker
 from tests.e2e.conftest import LOOPBACK, hub_cmd
 from tests.people import links_recorded, post_links
+from tests.waiting import wait_for
 
 READ_BY = ("waste", "parking")  # linked: each gets every move about its people
 PEOPLE = [f"P-{700000 + i}" for i in range(40)]
@@ -131,13 +132,6 @@ class Stack:
                 proc.kill()
 
 
-def wait_for(check: object, what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
 def post_until_accepted(client: httpx.Client, body: dict[str, object]) -> None:
     """A source system retries until the hub says 202 (503 while its database is away), or
     200 `duplicate`: an earlier try was accepted after all (its answer was lost)."""
@@ -175,7 +169,7 @@ def run_the_shape(
         wait_for(lambda: _ready(stack.url), "the API to be ready", 60)
         for person in PEOPLE:
             post_links(stack.url, person, READ_BY)
-        wait_for(lambda: links_recorded(engine) >= len(PEOPLE) * 2, "the links to be recorded")
+        wait_for(lambda: links_recorded(engine) >= len(PEOPLE) * 2, "the links to be recorded", 120)
 
         readers = [Reader(stack.url, r) for r in READ_BY]
         threads = [threading.Thread(target=r.run, daemon=True) for r in readers]

@@ -25,6 +25,7 @@ from hub.signing.keys import record_keys
 from hub.timeutil import utcnow
 from runtime.stack import settings_env
 from runtime.wiring import Wiring, open_stores, wire
+from tests.waiting import wait_for_items
 
 
 class WorkerProcess:
@@ -140,17 +141,13 @@ def wait_audit(hub_settings: HubSettings) -> Callable[..., list[AuditRow]]:
     def _wait(
         event_ids: list[str], expected: int, timeout: float = 30, settle: float = 0.0
     ) -> list[AuditRow]:
-        deadline = time.monotonic() + timeout
-        while True:
-            rows = store.query(AuditFilter(event_ids=tuple(event_ids), limit=10_000))
-            if len(rows) >= expected:
-                if settle:
-                    time.sleep(settle)  # give duplicates, if any, the chance to show up
-                    rows = store.query(AuditFilter(event_ids=tuple(event_ids), limit=10_000))
-                return rows
-            assert time.monotonic() < deadline, (
-                f"{len(rows)} of {expected} audit rows after {timeout}s"
-            )
-            time.sleep(0.05)
+        def rows() -> list[AuditRow]:
+            return store.query(AuditFilter(event_ids=tuple(event_ids), limit=10_000))
+
+        found = wait_for_items(rows, expected, "audit rows", timeout)
+        if not settle:
+            return found
+        time.sleep(settle)  # give duplicates, if any, the chance to show up
+        return rows()
 
     return _wait

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from hub.settings import HubSettings
 from runtime.stack import settings_env
+from tests.waiting import wait_for
 
 
 async def topic_event_ids(bootstrap: str, topic: str) -> list[str]:
@@ -73,11 +73,11 @@ def wait_until(
     proc: subprocess.Popen[bytes] | None = None,
     log_file: Path | None = None,
 ) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
+    def done() -> bool:
         if proc is not None and proc.poll() is not None:
             raise AssertionError(
                 f"connector exited: {log_file.read_text()[-3000:] if log_file else ''}"
             )
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
+        return bool(check())  # type: ignore[operator]
+
+    wait_for(done, what, timeout, every=0.02)

@@ -20,6 +20,7 @@ from hub.broker.embedded import EmbeddedBroker
 from hub.broker.producer import start_producer
 from hub.broker.topics import TopicSpec
 from hub.settings import HubSettings
+from tests.waiting import wait_for_async
 
 TOPIC = "rest.test"
 PARTITIONS = 4
@@ -37,15 +38,6 @@ class Seen:
             self.values.append(r.value)
             self.at.setdefault(r.value, time.monotonic())
         return []
-
-
-async def _until(check: object, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return True
-        await asyncio.sleep(0.02)
-    return False
 
 
 async def test_a_resting_agent_pauses_fetching_and_loses_nothing(
@@ -66,19 +58,22 @@ async def test_a_resting_agent_pauses_fetching_and_loses_nothing(
     try:
         # a first record: the agent is awake and handles it
         await producer.send_and_wait(TOPIC, b"first", partition=0)
-        assert await _until(lambda: b"first" in seen.values, 60), "the first record never came"
+        await wait_for_async(lambda: b"first" in seen.values, "the first record", 60)
         # then nothing: it rests, every partition it holds paused in turn
-        assert await _until(
+        await wait_for_async(
             lambda: agent.consumer is not None and len(agent.consumer.paused()) == PARTITIONS,
+            "the idle agent to pause its partitions",
             10,
-        ), "an idle agent never paused its partitions"
+        )
         # records arriving while it rests, on every partition, each once
         sent_at = {}
         for i in range(20):
             value = f"later-{i}".encode()
             await producer.send_and_wait(TOPIC, value, partition=i % PARTITIONS)
             sent_at[value] = time.monotonic()
-        assert await _until(lambda: len(seen.values) >= 21, 30), f"only {len(seen.values)} came"
+        await wait_for_async(
+            lambda: len(seen.values) >= 21, lambda: f"21 records; only {len(seen.values)} came", 30
+        )
         await asyncio.sleep(1.5)  # more rests: nothing comes twice
         assert sorted(seen.values) == sorted([b"first", *sent_at])
         # within a rest and a look of its arrival (the fetch wait, and generous slack for CI)

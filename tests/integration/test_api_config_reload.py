@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,17 +16,11 @@ from hub.broker.embedded import EmbeddedBroker
 from hub.settings import REPO_ROOT, HubSettings
 from runtime.api import create_app
 from runtime.wiring import open_stores
+from tests.waiting import wait_for
 from tests.workbench_client import key_sign_in
 
 DSA1 = "agreements/DSA-001-waste-address.yaml"
 NEW_KEY = "new-housing-source-key-0123456789abcdef"
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -73,6 +66,7 @@ def test_a_new_source_key_works_without_a_restart(client: TestClient, config_dir
     wait_for(
         lambda: client.post("/v1/events", json={}, headers=headers).status_code == 422,
         "the new key to be accepted",
+        20,
     )
 
 
@@ -85,14 +79,14 @@ def test_the_dashboard_follows_review_dates_and_shows_a_refused_edit(
 
     assert dsa1_row().endswith("<td>No</td></tr>")
     edit(config_dir, DSA1, "review_by: 2027-06-30", "review_by: 2025-01-31")
-    wait_for(lambda: "Past its review date" in dsa1_row(), "DSA-001 flagged past review")
+    wait_for(lambda: "Past its review date" in dsa1_row(), "DSA-001 flagged past review", 20)
 
     edit(config_dir, DSA1, "review_by: 2025-01-31", "review_by: 2028-02-30")
     banner = (
         f"configuration change refused: {config_dir / DSA1}:14 review_by: not a date "
         "(that month has no such day)"
     )
-    wait_for(lambda: banner in client.get("/dashboard").text, "the refusal banner")
+    wait_for(lambda: banner in client.get("/dashboard").text, "the refusal banner", 20)
     assert "Past its review date" in dsa1_row()  # the previous configuration stays in force
     # a key check still works on the configuration in force
     ig = {"Authorization": "Bearer demo-information-governance-key"}

@@ -3,7 +3,6 @@ stores keyed by (source, event id) on SQLite and PostgreSQL (migration 0009)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
@@ -28,19 +27,14 @@ from runtime.wiring import wire
 from tests.integration.conftest import WorkerProcess
 from tests.integration.test_flow import death, move
 from tests.people import link_events
+from tests.waiting import wait_for_items
 
 ASC_PURPOSE = "Keep care and support records current"  # DSA-004, consent required
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
 def wait_rejected(store: RejectedStore, n: int, timeout: float = 30) -> list[Rejection]:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = store.list(limit=100)
-        if len(found) >= n:
-            return found
-        assert time.monotonic() < deadline, f"{len(found)} of {n} rejections after {timeout}s"
-        time.sleep(0.05)
+    return wait_for_items(lambda: store.list(limit=100), n, "rejections", timeout)
 
 
 def count(engine: Engine, table: type) -> int:

@@ -19,9 +19,10 @@ from hub.settings import HubSettings
 from runtime.redrive import redrive
 from runtime.stack import settings_env
 from tests.integration.conftest import WorkerProcess
-from tests.integration.webhook_receiver import Endpoint, Receiver, make_secret, wait_for
+from tests.integration.webhook_receiver import Endpoint, Receiver, make_secret
 from tests.integration.webhook_setup import move, webhook_config, webhook_settings
 from tests.people import link_events
+from tests.waiting import wait_for
 
 
 async def test_dead_letters_then_redrive_withholds_under_an_expired_agreement(
@@ -51,11 +52,11 @@ async def test_dead_letters_then_redrive_withholds_under_an_expired_agreement(
             outbox = OutboxStore(make_engine(settings.effective_database_url))
             wait_for(
                 lambda: len(outbox.dead()) == 4,
-                60,
                 lambda: (
                     f"{len(outbox.dead())} dead letters\n"
                     + (tmp_path / "worker.log").read_text()[-2000:]
                 ),
+                60,
             )
             assert waste.count() == parking.count() == 6  # three attempts per delivery, no more
             dead = {(r.recipient, r.event_id) for r in outbox.dead()}
@@ -67,7 +68,7 @@ async def test_dead_letters_then_redrive_withholds_under_an_expired_agreement(
                 found = audit.query(AuditFilter(outcome=outcome, limit=1000))
                 return sorted(f"{r.recipient}:{r.event_id}:{r.attempt}" for r in found)
 
-            wait_for(lambda: len(rows("failed")) == 4, 30, lambda: f"failed: {rows('failed')}")
+            wait_for(lambda: len(rows("failed")) == 4, lambda: f"failed: {rows('failed')}", 30)
             assert len(rows("attempt_failed")) == 12
             assert rows("failed")[0] == "parking:evt-dl-1:3"
 
@@ -122,8 +123,8 @@ async def test_dead_letters_then_redrive_withholds_under_an_expired_agreement(
             }
             wait_for(
                 lambda: originals <= {r.body["original_delivery_id"] for r in parking.accepted()},
-                30,
                 lambda: "parking redrive not delivered",
+                30,
             )
             # a redrive is a new message (a receiver de-duplicating on webhook-id applies it)
             for received in parking.accepted():
@@ -136,8 +137,8 @@ async def test_dead_letters_then_redrive_withholds_under_an_expired_agreement(
             }
             wait_for(
                 lambda: {r.status for r in outbox.rows("parking")} == {OutboxStatus.DELIVERED},
-                30,
                 lambda: f"{statuses}",
+                30,
             )
             assert {r.status for r in outbox.rows("waste")} == {OutboxStatus.WITHHELD}
             assert outbox.dead() == []
@@ -150,7 +151,7 @@ async def test_dead_letters_then_redrive_withholds_under_an_expired_agreement(
                     if r.mode == "redrive" and r.outcome in ("withheld", "delivered")
                 )
 
-            wait_for(lambda: len(redrive_rows()) == 4, 30, lambda: f"{redrive_rows()}")
+            wait_for(lambda: len(redrive_rows()) == 4, lambda: f"{redrive_rows()}", 30)
             assert redrive_rows() == [
                 ("parking", "delivered", ""),
                 ("parking", "delivered", ""),

@@ -7,7 +7,6 @@ Kafka connection and runs no query, and /readyz follows the broker and database,
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -44,6 +43,7 @@ from tests.integration.conftest import WorkerProcess
 from tests.integration.test_flow import move
 from tests.people import LINKER, link_bodies, link_events
 from tests.unit.test_metrics_conventions import convention_problems
+from tests.waiting import wait_for
 
 LINKER_KEY = {"Authorization": f"Bearer demo-{LINKER}-key"}
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -61,16 +61,6 @@ def samples(client: TestClient) -> Samples:
 
 def value(found: Samples, name: str, **labels: str) -> float:
     return found.get((name, tuple(sorted(labels.items()))), 0.0)
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 @pytest.fixture

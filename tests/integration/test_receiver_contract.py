@@ -28,9 +28,9 @@ from runtime.api import create_app
 from tests.integration.conftest import WorkerProcess
 from tests.integration.test_interop import OpaqueAvro, consume
 from tests.integration.test_sink_kafka import kafka_config
-from tests.integration.webhook_receiver import wait_for
 from tests.integration.webhook_setup import move, webhook_settings
 from tests.people import link_events
+from tests.waiting import wait_for
 
 
 @contextmanager
@@ -48,7 +48,7 @@ def api_server(settings: HubSettings) -> Iterator[str]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        wait_for(lambda: server.started, 60, lambda: "the API did not start")
+        wait_for(lambda: server.started, lambda: "the API did not start", 60)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
@@ -74,8 +74,8 @@ async def test_a_confluent_deserializer_reads_a_delivery_with_only_the_hubs_url(
                     AuditFilter(event_ids=("evt-contract-1",), recipient="electoral")
                 )
             ),
-            60,
             lambda: (tmp_path / "worker.log").read_text()[-2000:],
+            60,
         )
         (record,) = await asyncio.to_thread(consume, settings.kafka_bootstrap, topic, 1, 30)
         with api_server(settings) as url:

@@ -22,9 +22,10 @@ from hub.timeutil import utcnow
 from runtime.api import create_app
 from runtime.wiring import wire
 from tests.integration.conftest import WorkerProcess
-from tests.integration.webhook_receiver import Endpoint, Receiver, make_secret, wait_for
+from tests.integration.webhook_receiver import Endpoint, Receiver, make_secret
 from tests.integration.webhook_setup import move, webhook_config, webhook_settings
 from tests.people import link_events
+from tests.waiting import wait_for
 
 WASTE = {"Authorization": "Bearer demo-waste-key"}
 PARKING = {"Authorization": "Bearer demo-parking-key"}  # an inbox recipient here
@@ -59,7 +60,7 @@ async def test_a_receiver_sees_its_endpoint_redrives_replays_and_pings_with_its_
         try:
             await publisher.publish_many(link_events("P-51", ("waste",)))
             await publisher.publish(move("evt-self-1", "P-51"))
-            wait_for(lambda: len(outbox.dead("waste")) == 1, 60, lambda: f"{waste.requests}")
+            wait_for(lambda: len(outbox.dead("waste")) == 1, lambda: f"{waste.requests}", 60)
         finally:
             await producer.stop()
         try:
@@ -86,7 +87,7 @@ async def test_a_receiver_sees_its_endpoint_redrives_replays_and_pings_with_its_
 
                 redriven = api.post("/v1/receiver/dead-letters/redrive", headers=WASTE)
                 assert redriven.json() == {"requeued": 1, "withheld": 0}, redriven.text
-                wait_for(lambda: len(waste.accepted()) == 1, 30, lambda: f"{waste.requests}")
+                wait_for(lambda: len(waste.accepted()) == 1, lambda: f"{waste.requests}", 30)
                 body = waste.accepted()[0].body
                 assert body["mode"] == "redrive" and body["original_delivery_id"] == original
 
@@ -105,8 +106,8 @@ async def test_a_receiver_sees_its_endpoint_redrives_replays_and_pings_with_its_
                 assert replay.json()["delivered"] == 1
                 wait_for(
                     lambda: any(r.body.get("mode") == "replay" for r in waste.accepted()),
-                    30,
                     lambda: f"{waste.requests}",
+                    30,
                 )
                 # a date range: nothing was accepted in January
                 january = {"since": "2026-01-01T00:00:00Z", "until": "2026-01-31T00:00:00Z"}

@@ -8,7 +8,6 @@ import base64
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +29,7 @@ from runtime.wiring import Wiring
 from tests.integration.conftest import WorkerProcess
 from tests.integration.test_flow import death, move
 from tests.people import link_events
+from tests.waiting import wait_for_items
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -81,14 +81,6 @@ async def produce(bootstrap: str, records: list[tuple[str, bytes, bytes, Any]]) 
         await producer.stop()
 
 
-def wait_for(what: str, found: Callable[[], list[Any]], n: int, timeout: float = 30) -> list[Any]:
-    deadline = time.monotonic() + timeout
-    while len(got := found()) < n:
-        assert time.monotonic() < deadline, f"{what}: {len(got)} of {n} after {timeout}s"
-        time.sleep(0.1)
-    return got
-
-
 async def test_forged_internal_records_are_quarantined_never_acted_on(
     worker: WorkerProcess,
     publisher: EventPublisher,
@@ -118,7 +110,7 @@ async def test_forged_internal_records_are_quarantined_never_acted_on(
     assert len(wait_audit(["evt-real"], expected=5)) == 5
 
     engine: Engine = make_engine(hub_settings.effective_database_url)
-    kept: list[Quarantined] = wait_for("quarantined", QuarantineStore(engine).list, 4)
+    kept: list[Quarantined] = wait_for_items(QuarantineStore(engine).list, 4, "quarantined")
     by_topic = sorted((q.topic, q.reason, q.consumer) for q in kept)
     assert by_topic == [
         ("audit", "unsigned", "audit-writer"),
@@ -175,7 +167,7 @@ async def test_a_kafka_native_source_cannot_claim_another_source(
     )
     assert len(wait_audit(["evt-own-topic"], expected=5)) == 5
     engine = make_engine(hub_settings.effective_database_url)
-    rejected: list[Rejection] = wait_for("rejections", RejectedStore(engine).list, 2)
+    rejected: list[Rejection] = wait_for_items(RejectedStore(engine).list, 2, "rejections")
     by_id = {r.event_id: r for r in rejected}
     assert by_id["evt-claimed"].rules == ("source_mismatch",)
     assert by_id["evt-claimed"].source == "council-tax"  # the topic's source, not the claim

@@ -19,9 +19,9 @@ from hub.routing.messages import delivery_id
 from hub.settings import REPO_ROOT, HubSettings
 from tests.conftest import SAMPLE_CONFIG
 from tests.integration.conftest import WorkerProcess
-from tests.integration.webhook_receiver import wait_for
 from tests.integration.webhook_setup import move, webhook_settings
 from tests.people import link_events
+from tests.waiting import wait_for
 
 
 def kafka_config(target: Path) -> Path:
@@ -83,8 +83,8 @@ async def test_a_kafka_recipient_reads_wire_format_avro_with_cloudevents_headers
                 r.outcome == "delivered"
                 for r in audit.query(AuditFilter(event_ids=("evt-kafka-1",), recipient="electoral"))
             ),
-            30,
             lambda: "no delivered audit row for the Kafka sink",
+            30,
         )
     finally:
         assert worker.stop() == 0

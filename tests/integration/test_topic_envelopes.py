@@ -48,9 +48,10 @@ from runtime.replay import replay_for
 from runtime.wiring import wire
 from tests.integration.conftest import WorkerProcess
 from tests.integration.test_interop import OpaqueAvro
-from tests.integration.webhook_receiver import Endpoint, Receiver, make_secret, wait_for
+from tests.integration.webhook_receiver import Endpoint, Receiver, make_secret
 from tests.integration.webhook_setup import move, webhook_config, webhook_settings
 from tests.people import link_events
+from tests.waiting import wait_for
 
 PULL = ("waste", "parking")
 SPEC = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "content-type")
@@ -261,7 +262,7 @@ async def test_every_topic_the_hub_writes_carries_the_same_cloudevents_envelope(
                     + (tmp_path / "worker.log").read_text()[-1500:]
                 )
 
-            wait_for(done, 60, state)
+            wait_for(done, state, 60)
 
             # per-recipient cursors: each inbox runs 1, 2, 3 whatever the others receive
             for recipient in PULL:
@@ -285,8 +286,8 @@ async def test_every_topic_the_hub_writes_carries_the_same_cloudevents_envelope(
             assert summary.delivered == 3
             wait_for(
                 lambda: len(inbox.fetch("parking", after=3, limit=10)) == 3,
-                30,
                 lambda: f"{inbox.fetch('parking', 0, 10)}",
+                30,
             )
             assert [e.cursor for e in inbox.fetch("parking", 3, 10)] == [4, 5, 6]
         finally:

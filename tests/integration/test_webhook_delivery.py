@@ -12,9 +12,10 @@ from hub.events.publisher import EventPublisher
 from hub.routing.messages import delivery_id
 from hub.settings import HubSettings
 from tests.integration.conftest import WorkerProcess
-from tests.integration.webhook_receiver import Endpoint, Receiver, make_secret, wait_for
+from tests.integration.webhook_receiver import Endpoint, Receiver, make_secret
 from tests.integration.webhook_setup import move, webhook_config, webhook_settings
 from tests.people import link_events
+from tests.waiting import wait_for
 
 SUBJECTS = ("P-1", "P-2", "P-3")
 
@@ -57,11 +58,11 @@ async def test_retries_until_2xx_every_delivery_once_after_dedup_in_order_and_au
                         for e in events
                     }
                 ),
-                60,
                 lambda: (
                     f"waste {len(flaky.accepted_ids())}, parking {len(steady.accepted_ids())} "
                     f"of {len(expected)}\n" + (tmp_path / "worker.log").read_text()[-3000:]
                 ),
+                60,
             )
             assert flaky.invalid_signatures == steady.invalid_signatures == 0
             # every request carried the delivery id: de-duplicated, each delivery exactly once
@@ -82,8 +83,8 @@ async def test_retries_until_2xx_every_delivery_once_after_dedup_in_order_and_au
                     len([r for r in audit_rows(settings, "waste") if r.outcome == "delivered"])
                     == len(expected)
                 ),
-                30,
                 lambda: "delivered audit rows missing",
+                30,
             )
             rows = audit_rows(settings, "waste")
             attempts = [r for r in rows if r.outcome == "attempt_failed"]
@@ -92,8 +93,8 @@ async def test_retries_until_2xx_every_delivery_once_after_dedup_in_order_and_au
                     len([r for r in audit_rows(settings, "waste") if r.outcome == "attempt_failed"])
                     == 6
                 ),
-                30,
                 lambda: f"{len(attempts)} attempt rows",
+                30,
             )
             rows = audit_rows(settings, "waste")
             attempts = [r for r in rows if r.outcome == "attempt_failed"]
@@ -141,8 +142,8 @@ async def test_a_hanging_receiver_never_delays_another(
                         for e in events
                     }
                 ),
-                60,
                 lambda: f"parking got {len(healthy.accepted_ids())} of {len(events)}",
+                60,
             )
             outbox = OutboxStore(make_engine(settings.effective_database_url))
             waste = outbox.rows("waste")
@@ -169,10 +170,10 @@ async def test_410_disables_the_endpoint_and_keeps_deliveries_pending(
             outbox = OutboxStore(make_engine(settings.effective_database_url))
             wait_for(
                 lambda: outbox.endpoint("waste").disabled_at is not None,
-                30,
                 lambda: "endpoint not disabled",
+                30,
             )
-            wait_for(lambda: len(outbox.rows("waste")) == 3, 30, lambda: "not queued")
+            wait_for(lambda: len(outbox.rows("waste")) == 3, lambda: "not queued", 30)
             assert gone.count() == 1  # no more requests once disabled
             assert {r.status for r in outbox.rows("waste")} == {OutboxStatus.PENDING}
             assert "alert_webhook_endpoint_disabled" in (tmp_path / "worker.log").read_text()

@@ -5,7 +5,6 @@ attempt audited, nothing marked delivered before the receiver's 2xx."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from collections.abc import Iterator
 
@@ -23,16 +22,10 @@ from tests.integration.test_webhook_attempts import (
     serve,
 )
 from tests.integration.test_webhook_outbox import dlv
+from tests.waiting import wait_for_async
 
 PEOPLE = 12
 UPDATES = 3  # per person, in this order (e0..e2 of each person)
-
-
-async def wait_for(condition: object, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture
@@ -82,12 +75,18 @@ async def test_queued_rows_keep_per_person_order_and_are_never_sent_twice_at_onc
     producer = RecordingProducer()
     task = asyncio.create_task(loop.run(producer))  # type: ignore[arg-type]
     try:
-        await wait_for(
+        await wait_for_async(
             lambda: (
                 outbox.counts().get(("waste", OutboxStatus.DELIVERED.value), 0) == PEOPLE * UPDATES
-            )
+            ),
+            lambda: f"every update delivered: {outbox.counts()}",
+            20,
         )
-        await wait_for(lambda: len(producer.audit()) == PEOPLE * UPDATES + 1)
+        await wait_for_async(
+            lambda: len(producer.audit()) == PEOPLE * UPDATES + 1,
+            lambda: f"every attempt audited: {len(producer.audit())}",
+            20,
+        )
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -149,12 +148,16 @@ async def test_nothing_is_marked_delivered_before_the_audit_entry_is_acknowledge
     task = asyncio.create_task(loop.run(producer))  # type: ignore[arg-type]
     try:
         # 2 x 4 = 8 attempts waiting to be recorded stop the loop; the 2 in flight then finish
-        await wait_for(lambda: len(received) >= 8)
+        await wait_for_async(lambda: len(received) >= 8, "eight attempts", 20)
         await asyncio.sleep(0.3)  # fifteen polls: nothing more may be sent meanwhile
         assert 8 <= len(received) <= 10
         assert {r.status for r in outbox.rows("waste")} == {OutboxStatus.PENDING}
         release.set()
-        await wait_for(lambda: {r.status for r in outbox.rows("waste")} == {OutboxStatus.DELIVERED})
+        await wait_for_async(
+            lambda: {r.status for r in outbox.rows("waste")} == {OutboxStatus.DELIVERED},
+            lambda: f"every row delivered: {outbox.counts()}",
+            20,
+        )
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -181,7 +184,11 @@ async def test_two_workers_loops_on_one_outbox_send_each_update_once(
     producer = RecordingProducer()
     tasks = [asyncio.create_task(loop.run(producer)) for loop in loops]  # type: ignore[arg-type]
     try:
-        await wait_for(lambda: {r.status for r in outbox.rows("waste")} == {OutboxStatus.DELIVERED})
+        await wait_for_async(
+            lambda: {r.status for r in outbox.rows("waste")} == {OutboxStatus.DELIVERED},
+            lambda: f"every row delivered: {outbox.counts()}",
+            20,
+        )
     finally:
         for task in tasks:
             task.cancel()

@@ -20,9 +20,10 @@ from hub.timeutil import utcnow
 from runtime.replay import replay_for
 from runtime.wiring import wire
 from tests.integration.conftest import WorkerProcess
-from tests.integration.webhook_receiver import Endpoint, Receiver, make_secret, wait_for
+from tests.integration.webhook_receiver import Endpoint, Receiver, make_secret
 from tests.integration.webhook_setup import move, webhook_config, webhook_settings
 from tests.people import link_events
+from tests.waiting import wait_for
 
 
 class DedupingReceiver:
@@ -66,7 +67,7 @@ async def test_a_receiver_deduplicating_on_webhook_id_drops_retries_and_applies_
             await publisher.publish_many(link_events("P-31", ("waste",)))
             await publisher.publish(move("evt-resend-1", "P-31"))
             original = delivery_id("evt-resend-1", "waste", source="council-tax")
-            wait_for(lambda: len(waste.accepted()) == 1, 30, lambda: f"{waste.requests}")
+            wait_for(lambda: len(waste.accepted()) == 1, lambda: f"{waste.requests}", 30)
             first, retry = waste.requests[0], waste.requests[1]
             assert first.status == 500 and retry.webhook_id == first.webhook_id == original
             assert retry.body["mode"] == "live" and retry.body["original_delivery_id"] is None
@@ -84,7 +85,7 @@ async def test_a_receiver_deduplicating_on_webhook_id_drops_retries_and_applies_
                 utcnow(),
             )
             assert summary.delivered == 1
-            wait_for(lambda: len(waste.accepted()) == 2, 30, lambda: f"{waste.requests}")
+            wait_for(lambda: len(waste.accepted()) == 2, lambda: f"{waste.requests}", 30)
 
             receiver = DedupingReceiver()
             receiver.take(waste)

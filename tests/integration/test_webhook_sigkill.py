@@ -16,9 +16,10 @@ from hub.routing.messages import delivery_id
 from hub.settings import HubSettings
 from tests.conftest import JOURNEY_TIMEOUT_S
 from tests.integration.conftest import WorkerProcess
-from tests.integration.webhook_receiver import Endpoint, Receiver, make_secret, wait_for
+from tests.integration.webhook_receiver import Endpoint, Receiver, make_secret
 from tests.integration.webhook_setup import move, webhook_config, webhook_settings
 from tests.people import link_events
+from tests.waiting import wait_for
 
 # a worker killed and restarted: every wait has its own deadline; this only guards a hang
 pytestmark = pytest.mark.timeout(JOURNEY_TIMEOUT_S)
@@ -51,7 +52,7 @@ async def test_sigkill_mid_stream_loses_nothing(
         await publisher.publish_many(links)
         events = [move(f"evt-k-{s}-{n}", s, n) for n in range(MOVES_EACH) for s in subjects]
         await publisher.publish_many(events[:1000])
-        wait_for(lambda: len(waste.accepted_ids()) >= 300, 120, lambda: log.read_text()[-2000:])
+        wait_for(lambda: len(waste.accepted_ids()) >= 300, lambda: log.read_text()[-2000:], 120)
         assert worker.proc is not None
         worker.proc.kill()  # SIGKILL: no shutdown, offsets and in-flight requests as they are
         worker.proc.wait()
@@ -69,8 +70,8 @@ async def test_sigkill_mid_stream_loses_nothing(
                 }
                 wait_for(
                     all_received(endpoint, expected),
-                    240,
                     lambda: log.read_text()[-2000:],
+                    240,
                 )
                 assert endpoint.accepted_ids() == expected  # nothing unexpected
                 assert endpoint.invalid_signatures == 0
@@ -87,8 +88,8 @@ async def test_sigkill_mid_stream_loses_nothing(
             inbox = InboxStore(make_engine(settings.effective_database_url))
             wait_for(
                 lambda: inbox.pending("electoral") >= len(events),
-                120,
                 lambda: f"electoral inbox {inbox.pending('electoral')}",
+                120,
             )
             assert inbox.pending("electoral") == len(events)  # unique by delivery id
             print(

@@ -15,7 +15,9 @@ import typer
 from hub.timeutil import utcnow
 
 if TYPE_CHECKING:
+    from hub.audit.search_names import SearchNames
     from hub.audit.store import AuditRow
+    from hub.settings import HubSettings
     from runtime.wiring import Stores
 
 app = typer.Typer(
@@ -37,6 +39,16 @@ def _stores() -> Stores:
     from runtime.wiring import open_stores
 
     return open_stores(hub_settings())
+
+
+def _search_names(settings: HubSettings) -> SearchNames:
+    """What a transfer search may name: the configuration and schemas (read only when a search
+    found nothing)."""
+    from hub.audit.search_names import SearchNames
+    from runtime.wiring import wire
+
+    w = wire(settings)
+    return SearchNames.of(w.config, w.registry.event_types)
 
 
 def _actor(given: str | None) -> str:
@@ -128,7 +140,9 @@ def audit_list(
             limit=limit,
         )
         access = SubjectAccess(stores.engine, settings.pseudonym_key.get_secret_value())
-        page = access.search(q, _actor(actor), purpose, "cli", utcnow())
+        page = access.search(
+            q, _actor(actor), purpose, "cli", utcnow(), names=lambda: _search_names(settings)
+        )
         rows, next_after = page.rows, page.next_after
     if as_csv:
         sys.stdout.write(rows_csv(rows))

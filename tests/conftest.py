@@ -12,12 +12,23 @@ import pytest
 from pydantic import SecretStr
 
 from bench.pg_server import PgServer, pg_bindir
+from hub.audit.search_names import SearchNames
 from hub.audit.signing import generate_private_pem
 from hub.broker.embedded import BrokerTls, EmbeddedBroker
 from hub.settings import REPO_ROOT, HubSettings
 from tests.tls_certs import TlsFiles, make_tls_files
 
 SAMPLE_CONFIG = REPO_ROOT / "config"
+
+
+def sample_search_names() -> SearchNames:
+    """What a transfer search may name under the repository's sample configuration."""
+    from runtime.wiring import wire
+
+    w = wire(HubSettings(config_dir=SAMPLE_CONFIG))
+    return SearchNames.of(w.config, w.registry.event_types)
+
+
 WIDE_WINDOW_DAYS = 36_500
 TEST_SIGNING_PEM = generate_private_pem().decode()
 TEST_RECORD_KEY = "test-record-signing-key-" + "r" * 32

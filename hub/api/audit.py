@@ -107,6 +107,7 @@ def ig_system(
 
 
 IG = Annotated[System | Person, Depends(ig_system)]
+
 Ig = Annotated[IgContext, Depends(ig_context)]
 
 
@@ -115,13 +116,18 @@ Ig = Annotated[IgContext, Depends(ig_context)]
 )
 async def transfers(
     ig: Ig,
+    ctx: Annotated[ApiContext, Depends(api_context)],
     system: IG,
     q: Annotated[TransferQuery, Depends(transfer_query)],
     purpose: Annotated[str | None, PURPOSE] = None,
     format: Literal["json", "csv"] = "json",
 ) -> Response | TransferPage:
-    """Transfers (delivered, withheld, failed), filtered and paginated by seq; CSV with format=csv."""
-    page = await asyncio.to_thread(ig.access.search, q, system.id, purpose, "api", utcnow())
+    """Transfers (delivered, withheld, failed), filtered and paginated by seq; CSV with format=csv.
+    A search that finds nothing and names a recipient, source, agreement, event type or person
+    the hub has never known is refused (422, `unknown_name`), not answered with no rows."""
+    page = await asyncio.to_thread(
+        ig.access.search, q, system.id, purpose, "api", utcnow(), names=ctx.search_names
+    )
     if format == "csv":
         return PlainTextResponse(
             rows_csv(page.rows),

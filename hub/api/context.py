@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from hub.audit.search_names import SearchNames
 from hub.audit.store import AuditStore
 from hub.config.model import HubConfig
 from hub.config.watch import ConfigWatcher
@@ -39,6 +40,10 @@ class ApiContext:
     def config(self) -> HubConfig:
         """Systems and agreements in force now (a valid edit applies without a restart)."""
         return self.watcher.current()
+
+    def search_names(self) -> SearchNames:
+        """What a transfer search may name now: the configuration in force and the schemas."""
+        return SearchNames.of(self.config, self.registry.event_types)
 
 
 def api_context(request: Request) -> ApiContext:

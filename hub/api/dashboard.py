@@ -51,6 +51,7 @@ from hub.audit.queries import (
     transfers_per_day,
     withheld_by_reason,
 )
+from hub.audit.search_names import UnknownSearchName
 from hub.audit.subject_access import PurposeRequired
 from hub.audit.verify import VerifyResult, verify_chain
 from hub.audit.workbench import (
@@ -426,10 +427,18 @@ async def search(d: Signed) -> Response:
         try:
             q = _query(params)
             result = await asyncio.to_thread(
-                d.ig.access.search, q, d.who.actor, params.get("purpose"), "dashboard", utcnow()
+                d.ig.access.search,
+                q,
+                d.who.actor,
+                params.get("purpose"),
+                "dashboard",
+                utcnow(),
+                names=d.ctx.search_names,
             )
         except PurposeRequired as exc:
             error, status = purpose_error(exc), 422
+        except UnknownSearchName as exc:
+            error, status = "Nothing found, and " + "; ".join(p.message for p in exc.problems), 422
         except ValueError as exc:
             error, status = f"Check the search fields: {exc}", 422
     if result is not None and params.get("format") == "csv":

@@ -156,6 +156,13 @@ def search(engine: Engine, q: TransferQuery, resolved: ResolvedPerson | None) ->
     return TransferPage(rows=rows, next_after=rows[-1].seq if more and rows else None)
 
 
+def in_trail(engine: Engine, column: str, value: str) -> bool:
+    """Whether any audit row has `value` in `column` (a name the configuration has dropped)."""
+    with engine.connect() as conn:
+        found = conn.execute(select(AUDIT.c.seq).where(AUDIT.c[column] == value).limit(1))
+        return found.first() is not None
+
+
 def rows_about(engine: Engine, resolved: ResolvedPerson) -> list[AuditRow]:
     stmt = select(AUDIT).where(person_condition(resolved), in_chain()).order_by(AUDIT.c.seq)
     with engine.connect() as conn:

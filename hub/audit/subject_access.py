@@ -7,7 +7,7 @@ purpose is required: a read without one is refused before anything is read.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -20,10 +20,19 @@ from hub.audit.queries import (
     ResolvedPerson,
     TransferPage,
     TransferQuery,
+    in_trail,
     person_known,
     resolve_person,
     rows_about,
     search,
+)
+from hub.audit.search_names import (
+    SearchNames,
+    UnknownSearchName,
+    name_problem,
+    names_anything,
+    not_configured,
+    person_problem,
 )
 from hub.audit.store import AuditRow
 from hub.db.tables import AuditAccessLog
@@ -222,15 +231,43 @@ class SubjectAccess:
         return build_report(person.label(), resolved, rows, by, why, at, known)
 
     def search(
-        self, q: TransferQuery, by: str, purpose: str | None, via: str, at: datetime
+        self,
+        q: TransferQuery,
+        by: str,
+        purpose: str | None,
+        via: str,
+        at: datetime,
+        *,
+        names: Callable[[], SearchNames],
     ) -> TransferPage:
-        """Transfer search; when it names a person, it needs a purpose and is logged."""
-        if not q.person.given:
-            return search(self.engine, q, None)
-        why = check_purpose(purpose)
-        resolved = resolve_person(self.engine, self.secret, q.person)
-        self._log(resolved, by, why, "transfer_search", via, at)
-        return search(self.engine, q, resolved)
+        """Transfer search; when it names a person, it needs a purpose and is logged. A search
+        that finds nothing is refused if it names what the hub has never known (`names`: the
+        configuration in force, asked for only then)."""
+        resolved = None
+        if q.person.given:
+            why = check_purpose(purpose)
+            resolved = resolve_person(self.engine, self.secret, q.person)
+            self._log(resolved, by, why, "transfer_search", via, at)
+        page = search(self.engine, q, resolved)
+        if not page.rows:
+            self._refuse_unknown(q, resolved, names)
+        return page
+
+    def _refuse_unknown(
+        self, q: TransferQuery, resolved: ResolvedPerson | None, names: Callable[[], SearchNames]
+    ) -> None:
+        problems = []
+        if names_anything(q):
+            known = names()
+            problems = [
+                name_problem(n, known)
+                for n in not_configured(q, known)
+                if not in_trail(self.engine, n.filter.column, n.value)
+            ]
+        if resolved is not None and not person_known(self.engine, resolved):
+            problems.append(person_problem(q.person))
+        if problems:
+            raise UnknownSearchName("the search names what the hub has never known", problems)
 
     def access_log(self, subject_key: str | None = None, limit: int = 100) -> list[AccessLogEntry]:
         return list(self.access_log_page(subject_key, 1, limit).rows)

@@ -100,6 +100,12 @@ def test_source_publishes_recipients_read_their_own_inbox_and_ig_lists_the_audit
 
     table = run_hub("audit", "list", "--recipient", "libraries", env=hub.env)
     assert table.returncode == 0 and "no_agreement" in table.stdout
+    # a recipient the hub never knew is refused, not listed as "0 rows"
+    typo = run_hub("audit", "list", "--recipient", "librarys", env=hub.env)
+    assert typo.returncode == 2 and "0 rows" not in typo.stdout
+    said = " ".join(typo.stderr.split())
+    assert "recipient: 'librarys' is not a receiving system in the configuration" in said
+    assert "Traceback" not in typo.stderr
 
 
 def test_ingest_refuses_bad_keys_wrong_roles_impersonation_and_bad_bodies(

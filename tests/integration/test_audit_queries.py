@@ -4,6 +4,7 @@ access log, API keys and the metrics snapshot."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from hub.audit.queries import (
     transfers_per_day,
     withheld_by_reason,
 )
+from hub.audit.search_names import SearchNames, UnknownSearchName
 from hub.audit.store import AuditStore
 from hub.audit.subject_access import PurposeRequired, SubjectAccess
 from hub.config.model import Role
@@ -27,13 +29,14 @@ from hub.db.tables import ConsentRecord, IdentityLink
 from hub.pseudonym import subject_key
 from hub.routing.messages import AuditEntry, AuditReason, Outcome, delivery_id
 from runtime.wiring import wire
-from tests.conftest import SAMPLE_CONFIG
+from tests.conftest import SAMPLE_CONFIG, sample_search_names
 
 SECRET = "pseudonym-secret"
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 ALICE, BOB = "P-ALICE", "P-BOB"
 DELIVERED_TO = ("waste", "libraries", "parking", "electoral")
 WITHHELD_FROM = ("adult-social-care",)
+NAMES = sample_search_names
 
 
 def entry(
@@ -131,10 +134,12 @@ def test_a_read_about_a_person_without_a_purpose_is_refused_and_not_logged(
         with pytest.raises(PurposeRequired):
             access.report(PersonRef(hub_id=ALICE), "ig-alice", purpose, "cli", NOW)
         with pytest.raises(PurposeRequired):
-            access.search(TransferQuery(person=PersonRef(hub_id=ALICE)), "x", purpose, "cli", NOW)
+            access.search(
+                TransferQuery(person=PersonRef(hub_id=ALICE)), "x", purpose, "cli", NOW, names=NAMES
+            )
     assert access.access_log() == []
     # a search that names no person needs no purpose
-    assert len(access.search(TransferQuery(), "ig", None, "cli", NOW).rows) == 8
+    assert len(access.search(TransferQuery(), "ig", None, "cli", NOW, names=NAMES).rows) == 8
 
 
 def test_transfer_search_filters_and_pages(engine: Engine) -> None:
@@ -142,7 +147,7 @@ def test_transfer_search_filters_and_pages(engine: Engine) -> None:
 
     def seqs(**kw: object) -> list[int]:
         q = TransferQuery(**kw)  # type: ignore[arg-type]
-        return [r.seq for r in access.search(q, "ig", "audit check", "api", NOW).rows]
+        return [r.seq for r in access.search(q, "ig", "audit check", "api", NOW, names=NAMES).rows]
 
     assert seqs(outcome="withheld") == [5, 8]
     assert seqs(recipient="waste") == [1, 6]
@@ -158,10 +163,57 @@ def test_transfer_search_filters_and_pages(engine: Engine) -> None:
     ]
     assert seqs(date_to=(NOW - timedelta(days=3)).date()) == [6, 7]
     assert seqs(agreement_id="DSA-ADDR-001", source="council-tax", event_type="address.changed") == [1, 2, 3, 4, 6, 7]  # fmt: skip
-    first = access.search(TransferQuery(limit=3), "ig", None, "api", NOW)
+    first = access.search(TransferQuery(limit=3), "ig", None, "api", NOW, names=NAMES)
     assert [r.seq for r in first.rows] == [1, 2, 3] and first.next_after == 3
-    last = access.search(TransferQuery(limit=5, after_seq=3), "ig", None, "api", NOW)
+    last = access.search(TransferQuery(limit=5, after_seq=3), "ig", None, "api", NOW, names=NAMES)
     assert [r.seq for r in last.rows] == [4, 5, 6, 7, 8] and last.next_after is None
+
+
+def test_a_search_that_finds_nothing_names_what_the_hub_never_knew(engine: Engine) -> None:
+    """A typo, an unknown person: refused, each named, never an empty page IG would read as
+    "nothing was shared"; what the hub knows but found nothing for is a right empty page."""
+    access = SubjectAccess(engine, SECRET)
+    purpose = "audit check"
+
+    def search(names: Callable[[], SearchNames] = NAMES, **kw: object) -> list[int]:
+        page = access.search(TransferQuery(**kw), "ig", purpose, "api", NOW, names=names)  # type: ignore[arg-type]
+        return [r.seq for r in page.rows]
+
+    with pytest.raises(UnknownSearchName) as refused:
+        search(recipient="wastee", source="council-tx", agreement_id="DSA-999", event_type="moved")
+    assert [(p.location, p.rule) for p in refused.value.problems] == [
+        ("recipient", "unknown"),
+        ("source", "unknown"),
+        ("agreement", "unknown"),
+        ("event_type", "unknown"),
+    ]
+    said = [p.message for p in refused.value.problems]
+    assert said[0].startswith("'wastee' is not a receiving system in the configuration, and no ")
+    assert "use one of adult-social-care, electoral, libraries, parking, waste" in said[0]
+    with pytest.raises(UnknownSearchName, match="never seen person 'P-NOBODY'"):
+        search(person=PersonRef(hub_id="P-NOBODY"))
+    with pytest.raises(UnknownSearchName, match="no person is linked to waste's record 'W-9'"):
+        search(person=PersonRef(local_id="W-9", system="waste"))
+    # the refused reads about a person are in the access log all the same
+    assert [e.what for e in access.access_log()] == ["transfer_search", "transfer_search"]
+
+    # known and nothing found: an empty page (a configured recipient, a known person)
+    assert search(recipient="electoral", date_to=(NOW - timedelta(days=2)).date()) == []
+    assert search(person=PersonRef(hub_id=BOB), recipient="electoral") == []
+    # a system retired from the configuration still has its history in the trail
+    retired = SearchNames(frozenset({"waste"}), frozenset(), frozenset(), frozenset())
+    assert search(lambda: retired, recipient="parking", outcome="withheld") == []
+    assert search(lambda: retired, source="council-tax", outcome="failed") == []
+    assert search(lambda: retired, agreement_id="DSA-ADDR-001", outcome="failed") == []
+    with pytest.raises(UnknownSearchName):
+        search(lambda: retired, recipient="housing")
+
+    # the configuration is read only for a search that found nothing and names something
+    def unread() -> SearchNames:
+        raise AssertionError("the configuration was read")
+
+    assert search(unread, recipient="waste") == [1, 6]
+    assert search(unread, date_to=date(2020, 1, 1)) == []
 
 
 def test_reports_for_ig(engine: Engine, tmp_path: Path) -> None:
@@ -238,7 +290,7 @@ def test_transfer_search_and_withheld_counts_use_uk_days(migrated_engine: Engine
 
     def seqs(day: date) -> list[int]:
         q = TransferQuery(date_from=day, date_to=day)
-        return [r.seq for r in access.search(q, "ig", "audit check", "api", NOW).rows]
+        return [r.seq for r in access.search(q, "ig", "audit check", "api", NOW, names=NAMES).rows]
 
     assert seqs(date(2026, 7, 2)) == [1, 2]
     assert seqs(date(2026, 7, 1)) == []

@@ -206,3 +206,30 @@ def test_the_ig_api_lists_take_dates_and_say_how_many_matched(client: TestClient
     assert len(log.json()) == 10 and log.headers["x-total-count"] == "250"
     quality = client.get("/v1/quality", params={"since": first, "until": first}, headers=headers)
     assert [r["count"] for r in quality.json()["rows"]] == [5]
+
+
+def test_a_search_for_a_name_the_hub_never_knew_is_refused_not_empty(client: TestClient) -> None:
+    """Nothing is in the audit trail here: a configured recipient finds a right empty page; a
+    typo, or a person nobody ever named, is refused (422) saying what is unknown, on the API
+    and on the workbench's search alike."""
+    ig = {"Authorization": f"Bearer {IG_KEY}"}
+    empty = client.get("/v1/audit/transfers", params={"recipient": "waste"}, headers=ig)
+    assert empty.status_code == 200 and empty.json()["rows"] == []
+    typo = client.get("/v1/audit/transfers", params={"recipient": "wastee"}, headers=ig)
+    assert typo.status_code == 422
+    error = typo.json()["error"]
+    assert error["code"] == "unknown_name"
+    assert [(p["field"], p["rule"]) for p in error["problems"]] == [("recipient", "unknown")]
+    assert "'wastee' is not a receiving system" in error["problems"][0]["message"]
+    nobody = client.get(
+        "/v1/audit/transfers",
+        params={"hub_id": "P-NOBODY", "purpose": "SAR 2026-0142", "format": "csv"},
+        headers=ig,
+    )
+    assert nobody.status_code == 422, nobody.text  # not a CSV file of headers only
+    assert nobody.json()["error"]["problems"][0]["field"] == "hub_id"
+
+    page = client.get("/dashboard/search", params={"recipient": "wastee"})
+    assert page.status_code == 422
+    assert "is not a receiving system in the configuration" in page.text
+    assert client.get("/dashboard/search", params={"recipient": "waste"}).status_code == 200

@@ -199,11 +199,17 @@ def match_run(
 
 @app.command("review")
 def match_review(
-    status: Annotated[str, typer.Option(help="open, not_sure, accepted, rejected")] = "open",
+    status: Annotated[
+        str, typer.Option(help="open, not_sure, accepted, rejected or superseded")
+    ] = "open",
 ) -> None:
     """Candidate pairs in the clerical band (decide them in the workbench or the API)."""
-    from hub.identity.store import MatchStore
+    from hub.identity.store import PAIR_STATUSES, MatchStore
 
+    if status not in PAIR_STATUSES:
+        raise typer.BadParameter(
+            f"must be one of {', '.join(PAIR_STATUSES)}", param_hint="--status"
+        )
     settings = hub_settings()
     pairs = MatchStore(_open(settings), settings.pseudonym_key.get_secret_value()).candidates(
         status

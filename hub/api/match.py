@@ -19,7 +19,7 @@ from hub.config.model import Role, System
 from hub.errors import Conflict, NotFound, PermissionDenied
 from hub.identity.extracts import MAX_BATCH, parse_rows
 from hub.identity.normalise import PersonFields
-from hub.identity.store import CandidatePair, MatchStore, NewLink, ServiceRecords
+from hub.identity.store import CandidatePair, MatchStore, NewLink, PairStatus, ServiceRecords
 from hub.timeutil import utcnow
 
 router = APIRouter(tags=["identity"])
@@ -160,7 +160,9 @@ def _pair(c: CandidatePair, left: PersonFields | None, right: PersonFields | Non
 async def list_pairs(
     ctx: Annotated[MatchContext, Depends(match_context)],
     system: Annotated[System, Depends(current_system)],
-    status: Annotated[str, Query(description="open, not_sure, accepted, rejected")] = "open",
+    status: Annotated[
+        PairStatus, Query(description="Which pairs (superseded: by a later link)")
+    ] = "open",
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[PairOut]:
     """Candidate pairs waiting for (or given) a decision; agreeing fields without values."""

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import Engine, RowMapping, and_, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,6 +25,9 @@ _CAND = MatchCandidate.__table__  # type: ignore[attr-defined]
 _LINK = IdentityLink.__table__  # type: ignore[attr-defined]
 _LOG = IdentityLinkLog.__table__  # type: ignore[attr-defined]
 _CHUNK = 500
+# A candidate pair's status: waiting (open, not_sure), decided, or superseded by a later link.
+PairStatus = Literal["open", "not_sure", "accepted", "rejected", "superseded"]
+PAIR_STATUSES: tuple[str, ...] = get_args(PairStatus)
 _PERSON = FIELDS
 
 

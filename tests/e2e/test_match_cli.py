@@ -51,3 +51,10 @@ def test_a_bad_extract_file_is_refused_with_row_and_field(
     assert "religion" in refused.stderr and "waste.csv" in refused.stderr
     unknown = run_hub("match", "load", "nobody", str(bad), env=hub_env)
     assert unknown.returncode != 0 and "no system 'nobody'" in unknown.stderr
+
+
+def test_review_refuses_a_status_no_pair_can_have(hub_env: dict[str, str]) -> None:
+    typo = run_hub("match", "review", "--status", "accpted", env=hub_env)
+    said = " ".join(typo.stderr.replace("│", " ").split())  # the error's box, unwrapped
+    assert typo.returncode == 2, typo.stdout
+    assert "--status" in said and "open, not_sure, accepted, rejected, superseded" in said

@@ -136,6 +136,20 @@ def test_every_404_carries_the_same_error_code(api_url: str) -> None:
     assert huge.status_code == 422 and huge.json()["error"]["problems"][0]["field"] == "path.seq"
 
 
+def test_a_status_no_pair_can_have_is_refused_not_an_empty_list(api_url: str) -> None:
+    for status in ("open", "not_sure", "accepted", "rejected", "superseded"):
+        listed = httpx.get(
+            f"{api_url}/v1/match/candidates", params={"status": status}, headers=KEYS["ig"]
+        )
+        assert listed.status_code == 200 and listed.json() == [], status
+    typo = httpx.get(
+        f"{api_url}/v1/match/candidates", params={"status": "accpted"}, headers=KEYS["ig"]
+    )
+    assert typo.status_code == 422, typo.text
+    (problem,) = typo.json()["error"]["problems"]
+    assert problem["field"] == "query.status" and "'accepted'" in problem["message"]
+
+
 def test_docs_and_redoc_load_from_the_hub_not_a_cdn(api_url: str) -> None:
     for page in ("/docs", "/redoc"):
         html = httpx.get(f"{api_url}{page}").text

@@ -5,17 +5,28 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.common import console, hub_settings, print_table
 from hub.timeutil import utcnow
+from hub.unknown_names import COUNTED_NONE, REJECTED_NONE, SOURCE, refuse_unknown
+
+if TYPE_CHECKING:
+    from hub.settings import HubSettings
 
 app = typer.Typer(
     help="Events as they arrived: the rejected ones (list, replay once fixed), data quality.",
     no_args_is_help=True,
 )
+
+
+def _source_ids(settings: HubSettings) -> list[str]:
+    """The source systems in the configuration (read only when a list found nothing)."""
+    from runtime.wiring import wire
+
+    return [s.id for s in wire(settings).config.sources]
 
 
 @app.command("rejected")
@@ -32,7 +43,13 @@ def rejected_list(
 
     if status is not None and status not in ("rejected", "replayed"):
         raise typer.BadParameter("must be rejected or replayed", param_hint="--status")
-    rows = open_stores(hub_settings()).rejected.list(source, status, limit)
+    settings = hub_settings()
+    store = open_stores(settings).rejected
+    rows = store.list(source, status, limit)
+    if not rows:
+        refuse_unknown(
+            "source", source, SOURCE, REJECTED_NONE, lambda: _source_ids(settings), store.has_source
+        )
     if as_json:
         for r in rows:
             print(r.model_dump_json(exclude={"key", "value", "headers"}))
@@ -128,7 +145,14 @@ def quality(
         day = date.fromisoformat(since) if since else None
     except ValueError as exc:
         raise typer.BadParameter("expected YYYY-MM-DD", param_hint="--since") from exc
-    rows = open_stores(hub_settings()).quality.summary(day, source)
+    settings = hub_settings()
+    counters = open_stores(settings).quality
+    rows = counters.summary(day, source)
+    if not rows:
+        refuse_unknown(
+            "source", source, SOURCE, COUNTED_NONE, lambda: _source_ids(settings),
+            counters.has_source,
+        )  # fmt: skip
     if as_json:
         for row in rows:
             print(row.model_dump_json())

@@ -41,6 +41,10 @@ class ApiContext:
         """Systems and agreements in force now (a valid edit applies without a restart)."""
         return self.watcher.current()
 
+    def source_ids(self) -> list[str]:
+        """The source systems in the configuration in force."""
+        return [s.id for s in self.config.sources]
+
     def search_names(self) -> SearchNames:
         """What a transfer search may name now: the configuration in force and the schemas."""
         return SearchNames.of(self.config, self.registry.event_types)

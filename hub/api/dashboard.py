@@ -51,7 +51,6 @@ from hub.audit.queries import (
     transfers_per_day,
     withheld_by_reason,
 )
-from hub.audit.search_names import UnknownSearchName
 from hub.audit.subject_access import PurposeRequired
 from hub.audit.verify import VerifyResult, verify_chain
 from hub.audit.workbench import (
@@ -66,6 +65,7 @@ from hub.paging import Page, page_number
 from hub.rejected.store import RejectedStore
 from hub.review.store import ReviewStore
 from hub.timeutil import uk_date, utcnow
+from hub.unknown_names import UnknownName
 
 STATIC = Path(__file__).resolve().parent / "static"
 FILTERS = ("hub_id", "local_id", "system", "recipient", "source", "agreement", "event_type",
@@ -437,7 +437,7 @@ async def search(d: Signed) -> Response:
             )
         except PurposeRequired as exc:
             error, status = purpose_error(exc), 422
-        except UnknownSearchName as exc:
+        except UnknownName as exc:
             error, status = "Nothing found, and " + "; ".join(p.message for p in exc.problems), 422
         except ValueError as exc:
             error, status = f"Check the search fields: {exc}", 422

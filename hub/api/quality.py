@@ -14,6 +14,7 @@ from hub.api.context import ApiContext, api_context
 from hub.api.counted import COUNTED, FROM, PAGE, TO, counted
 from hub.config.model import Role, System
 from hub.quality.counters import QualityRow
+from hub.unknown_names import COUNTED_NONE, REJECTED_NONE, SOURCE, refuse_unknown
 
 router = APIRouter(tags=["data quality"])
 
@@ -47,9 +48,15 @@ async def quality(
     source: Annotated[str | None, Query(description="Only this source system")] = None,
     until: Annotated[date | None, Query(description="Last day counted (UK date)")] = None,
 ) -> QualityReport:
-    """Accepted and rejected events per source system, event type and rule (IG role)."""
+    """Accepted and rejected events per source system, event type and rule (IG role). A
+    `source` neither configured nor ever counted, with nothing found, is refused (422)."""
     require_role(system, Role.IG)
     rows = await asyncio.to_thread(ctx.quality.summary, since, source, until)
+    if not rows:
+        await asyncio.to_thread(
+            refuse_unknown, "source", source, SOURCE, COUNTED_NONE, ctx.source_ids,
+            ctx.quality.has_source,
+        )  # fmt: skip
     return QualityReport(since=since, until=until, rows=rows)
 
 
@@ -65,12 +72,16 @@ async def rejected(
     date_to: Annotated[date | None, TO] = None,
 ) -> list[RejectedItem]:
     """Records that reached the hub but were rejected within the dates, newest first (IG
-    role); `X-Total-Count` says how many matched in all."""
+    role); `X-Total-Count` says how many matched in all. A `source` neither configured nor in
+    any rejected record, with nothing found, is refused (422)."""
     require_role(system, Role.IG)
-    found = counted(
-        response,
-        await asyncio.to_thread(ctx.rejected.page, source, date_from, date_to, page, limit),
-    )
+    matched = await asyncio.to_thread(ctx.rejected.page, source, date_from, date_to, page, limit)
+    if not matched.total:
+        await asyncio.to_thread(
+            refuse_unknown, "source", source, SOURCE, REJECTED_NONE, ctx.source_ids,
+            ctx.rejected.has_source,
+        )  # fmt: skip
+    found = counted(response, matched)
     return [
         RejectedItem(
             id=r.seq,

@@ -13,14 +13,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from hub.audit.queries import PersonRef, TransferQuery
-from hub.config.model import HubConfig, Role
-from hub.errors import Problem, ProblemsError
-
-
-class UnknownSearchName(ProblemsError):
-    """A transfer search that found nothing and names what the hub has never known (HTTP 422)."""
-
-    code = "unknown_name"
+from hub.config.model import HubConfig
+from hub.errors import Problem
+from hub.unknown_names import RECIPIENT, SOURCE, unknown_name
 
 
 @dataclass(frozen=True)
@@ -35,8 +30,8 @@ class SearchNames:
     @classmethod
     def of(cls, config: HubConfig, event_types: Iterable[str]) -> SearchNames:
         return cls(
-            recipients=frozenset(s.id for s in config.systems if Role.RECIPIENT in s.roles),
-            sources=frozenset(s.id for s in config.systems if Role.SOURCE in s.roles),
+            recipients=frozenset(s.id for s in config.recipients),
+            sources=frozenset(s.id for s in config.sources),
             agreements=frozenset(a.id for a in config.agreements),
             event_types=frozenset(event_types),
         )
@@ -57,11 +52,11 @@ class Filter:
 
 FILTERS = (
     Filter(
-        "recipient", "recipient", "a receiving system in the configuration",
+        "recipient", "recipient", RECIPIENT,
         "no transfer in the audit trail went to it", lambda n: n.recipients, lambda q: q.recipient,
     ),
     Filter(
-        "source", "source", "a source system in the configuration",
+        "source", "source", SOURCE,
         "no event in the audit trail came from it", lambda n: n.sources, lambda q: q.source,
     ),
     Filter(
@@ -98,9 +93,7 @@ def names_anything(q: TransferQuery) -> bool:
 def name_problem(n: Named, names: SearchNames) -> Problem:
     """Why a filter names nothing the hub knows, and what it could name instead."""
     f = n.filter
-    known = sorted(f.known(names))
-    choose = f": use one of {', '.join(known)}" if known else ""
-    return Problem(f.field, "unknown", f"{n.value!r} is not {f.what}, and {f.trail}{choose}")
+    return unknown_name(f.field, n.value, f.what, f.trail, f.known(names))
 
 
 def person_problem(person: PersonRef) -> Problem:

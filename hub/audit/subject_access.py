@@ -28,7 +28,6 @@ from hub.audit.queries import (
 )
 from hub.audit.search_names import (
     SearchNames,
-    UnknownSearchName,
     name_problem,
     names_anything,
     not_configured,
@@ -38,6 +37,7 @@ from hub.audit.store import AuditRow
 from hub.db.tables import AuditAccessLog
 from hub.errors import Problem, ProblemsError
 from hub.paging import Page, fetch_page
+from hub.unknown_names import SUMMARY, UnknownName
 
 ACCESS_LOG: Table = AuditAccessLog.__table__  # type: ignore[attr-defined]
 MIN_PURPOSE = 5
@@ -267,7 +267,7 @@ class SubjectAccess:
         if resolved is not None and not person_known(self.engine, resolved):
             problems.append(person_problem(q.person))
         if problems:
-            raise UnknownSearchName("the search names what the hub has never known", problems)
+            raise UnknownName(SUMMARY, problems)
 
     def access_log(self, subject_key: str | None = None, limit: int = 100) -> list[AccessLogEntry]:
         return list(self.access_log_page(subject_key, 1, limit).rows)

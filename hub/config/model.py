@@ -253,6 +253,10 @@ class HubConfig(_Config):
     def recipients(self) -> tuple[System, ...]:
         return tuple(s for s in self.systems if Role.RECIPIENT in s.roles)
 
+    @property
+    def sources(self) -> tuple[System, ...]:
+        return tuple(s for s in self.systems if Role.SOURCE in s.roles)
+
     def subscribers(self, event_type: str) -> tuple[System, ...]:
         return tuple(s for s in self.recipients if event_type in s.subscriptions)
 

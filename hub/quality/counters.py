@@ -76,6 +76,12 @@ class QualityCounters:
             )
             conn.execute(stmt, rows)
 
+    def has_source(self, source: str) -> bool:
+        """Whether any event of `source` was ever counted (one no longer configured, too)."""
+        with self.engine.connect() as conn:
+            found = conn.execute(select(_TABLE.c.day).where(_TABLE.c.source == source).limit(1))
+            return found.first() is not None
+
     def summary(
         self, since: date | None = None, source: str | None = None, until: date | None = None
     ) -> list[QualityRow]:

@@ -115,6 +115,12 @@ class RejectedStore:
             rows, total = fetch_page(conn, stmt, number, size)
         return Page([_rejection(r._mapping) for r in rows], total, number, size)
 
+    def has_source(self, source: str) -> bool:
+        """Whether any rejected record names `source` (one no longer configured, too)."""
+        with self.engine.connect() as conn:
+            found = conn.execute(select(_TABLE.c.seq).where(_TABLE.c.source == source).limit(1))
+            return found.first() is not None
+
     def get(self, seq: int) -> Rejection | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(_TABLE).where(_TABLE.c.seq == seq)).first()

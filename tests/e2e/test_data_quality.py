@@ -177,3 +177,8 @@ def test_quality_counters_by_source_and_rule_for_ig(running_hub: RunningHub) -> 
         "value_error",
         "string_pattern_mismatch",
     }
+    for command in ("quality", "rejected"):  # a source never known: refused, not "none"
+        typo = run_hub("events", command, "--source", "council-tx", "--json", env=hub.env)
+        assert typo.returncode == 2 and typo.stdout == "", command
+        said = " ".join(typo.stderr.split())
+        assert "source: 'council-tx' is not a source system in the configuration" in said

@@ -21,13 +21,14 @@ from hub.audit.queries import (
     transfers_per_day,
     withheld_by_reason,
 )
-from hub.audit.search_names import SearchNames, UnknownSearchName
+from hub.audit.search_names import SearchNames
 from hub.audit.store import AuditStore
 from hub.audit.subject_access import PurposeRequired, SubjectAccess
 from hub.config.model import Role
 from hub.db.tables import ConsentRecord, IdentityLink
 from hub.pseudonym import subject_key
 from hub.routing.messages import AuditEntry, AuditReason, Outcome, delivery_id
+from hub.unknown_names import UnknownName
 from runtime.wiring import wire
 from tests.conftest import SAMPLE_CONFIG, sample_search_names
 
@@ -179,7 +180,7 @@ def test_a_search_that_finds_nothing_names_what_the_hub_never_knew(engine: Engin
         page = access.search(TransferQuery(**kw), "ig", purpose, "api", NOW, names=names)  # type: ignore[arg-type]
         return [r.seq for r in page.rows]
 
-    with pytest.raises(UnknownSearchName) as refused:
+    with pytest.raises(UnknownName) as refused:
         search(recipient="wastee", source="council-tx", agreement_id="DSA-999", event_type="moved")
     assert [(p.location, p.rule) for p in refused.value.problems] == [
         ("recipient", "unknown"),
@@ -190,9 +191,9 @@ def test_a_search_that_finds_nothing_names_what_the_hub_never_knew(engine: Engin
     said = [p.message for p in refused.value.problems]
     assert said[0].startswith("'wastee' is not a receiving system in the configuration, and no ")
     assert "use one of adult-social-care, electoral, libraries, parking, waste" in said[0]
-    with pytest.raises(UnknownSearchName, match="never seen person 'P-NOBODY'"):
+    with pytest.raises(UnknownName, match="never seen person 'P-NOBODY'"):
         search(person=PersonRef(hub_id="P-NOBODY"))
-    with pytest.raises(UnknownSearchName, match="no person is linked to waste's record 'W-9'"):
+    with pytest.raises(UnknownName, match="no person is linked to waste's record 'W-9'"):
         search(person=PersonRef(local_id="W-9", system="waste"))
     # the refused reads about a person are in the access log all the same
     assert [e.what for e in access.access_log()] == ["transfer_search", "transfer_search"]
@@ -205,7 +206,7 @@ def test_a_search_that_finds_nothing_names_what_the_hub_never_knew(engine: Engin
     assert search(lambda: retired, recipient="parking", outcome="withheld") == []
     assert search(lambda: retired, source="council-tax", outcome="failed") == []
     assert search(lambda: retired, agreement_id="DSA-ADDR-001", outcome="failed") == []
-    with pytest.raises(UnknownSearchName):
+    with pytest.raises(UnknownName):
         search(lambda: retired, recipient="housing")
 
     # the configuration is read only for a search that found nothing and names something

@@ -233,3 +233,36 @@ def test_a_search_for_a_name_the_hub_never_knew_is_refused_not_empty(client: Tes
     assert page.status_code == 422
     assert "is not a receiving system in the configuration" in page.text
     assert client.get("/dashboard/search", params={"recipient": "waste"}).status_code == 200
+
+
+def test_rejected_events_and_quality_refuse_a_source_never_known(
+    client: TestClient, settings: HubSettings
+) -> None:
+    """An empty list by a source: right for a configured source (or one only the data holds,
+    retired from the configuration), refused (422) for a name the hub never knew."""
+    ig = {"Authorization": f"Bearer {IG_KEY}"}
+    for path, nowhere in (
+        ("/v1/rejected", "no rejected record names it"),
+        ("/v1/quality", "no event from it was ever counted"),
+    ):
+        typo = client.get(path, params={"source": "council-tx"}, headers=ig)
+        assert typo.status_code == 422, (path, typo.text)
+        (problem,) = typo.json()["error"]["problems"]
+        assert problem["field"] == "source" and nowhere in problem["message"]
+        assert "use one of council-tax, customer-index, registrar" in problem["message"]
+        assert client.get(path, params={"source": "registrar"}, headers=ig).status_code == 200
+    found = client.get("/v1/rejected", params={"source": "council-tax"}, headers=ig)
+    assert found.status_code == 200 and found.json()
+    RejectedStore(open_stores(settings).engine).add(
+        [
+            Rejection(
+                rejected_at=noon(DAYS[0]), source="retired-feed", event_id="r-old",
+                event_type="address.changed", original_topic="events.address.changed",
+                original_partition=0, original_offset=99_999, key=None, value=b"{}",
+                headers=[], reason="bad record", rules=("postcode_format",),
+            )
+        ]
+    )  # fmt: skip
+    past = {"source": "retired-feed", "from": DAYS[3].isoformat()}  # not on those days
+    retired = client.get("/v1/rejected", params=past, headers=ig)
+    assert retired.status_code == 200 and retired.json() == []

@@ -1,7 +1,9 @@
-"""Which names of a transfer search the configuration does not know, and how that is said
-(hub.audit.search_names): pure, no database."""
+"""Which names of a request the configuration does not know, and how that is said
+(hub.audit.search_names, hub.unknown_names): pure, no database."""
 
 from __future__ import annotations
+
+import pytest
 
 from hub.audit.queries import PersonRef, TransferQuery
 from hub.audit.search_names import (
@@ -11,6 +13,8 @@ from hub.audit.search_names import (
     not_configured,
     person_problem,
 )
+from hub.errors import Problem
+from hub.unknown_names import REJECTED_NONE, SOURCE, UnknownName, refuse_unknown
 
 NAMES = SearchNames(
     recipients=frozenset({"waste", "parking"}),
@@ -63,3 +67,30 @@ def test_a_person_never_seen_is_named_as_they_were_asked_for() -> None:
     anywhere = person_problem(PersonRef(local_id="W-9")).message
     assert anywhere.startswith("no person is linked to any system's record 'W-9'")
     assert anywhere.endswith("check the id")
+
+
+def test_a_name_is_looked_for_in_the_data_only_when_the_configuration_lacks_it() -> None:
+    looked: list[str] = []
+
+    def seen(name: str) -> bool:
+        looked.append(name)
+        return name == "retired-feed"
+
+    def refuse(value: str | None) -> None:
+        refuse_unknown("source", value, SOURCE, REJECTED_NONE, lambda: ["registrar"], seen)
+
+    refuse(None)
+    refuse("")
+    refuse("registrar")
+    assert looked == []
+    refuse("retired-feed")  # only the data holds it: known
+    with pytest.raises(UnknownName) as refused:
+        refuse("registar")
+    assert looked == ["retired-feed", "registar"]
+    (problem,) = refused.value.problems
+    assert problem == Problem(
+        "source",
+        "unknown",
+        "'registar' is not a source system in the configuration, and no rejected record names "
+        "it: use one of registrar",
+    )

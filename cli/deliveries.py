@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hub.timeutil import utcnow
+from hub.unknown_names import RECIPIENT, refuse_unknown
+
+if TYPE_CHECKING:
+    from hub.delivery.outbox import OutboxStore
+    from hub.settings import HubSettings
 
 app = typer.Typer(
     help="Deliveries: dead letters, endpoints, events held for a link, replay, quarantine.",
@@ -24,6 +29,22 @@ RecipientOption = Annotated[
 ]
 
 
+def _refuse_unknown_recipient(
+    settings: HubSettings, recipient: str | None, store: OutboxStore
+) -> None:
+    """A recipient neither configured nor in the outbox: said, not answered with "none"."""
+    from runtime.wiring import wire
+
+    refuse_unknown(
+        "recipient",
+        recipient,
+        RECIPIENT,
+        "no webhook delivery in the outbox is for it",
+        lambda: [s.id for s in wire(settings).config.recipients],
+        store.has_recipient,
+    )
+
+
 @app.command("dead")
 def dead_command(recipient: RecipientOption = None) -> None:
     """List the dead letters: deliveries given up on after the retry budget."""
@@ -31,8 +52,11 @@ def dead_command(recipient: RecipientOption = None) -> None:
     from hub.delivery.outbox import OutboxStore
     from runtime.wiring import open_stores
 
-    rows = OutboxStore(open_stores(hub_settings()).engine).dead(recipient)
+    settings = hub_settings()
+    store = OutboxStore(open_stores(settings).engine)
+    rows = store.dead(recipient)
     if not rows:
+        _refuse_unknown_recipient(settings, recipient, store)
         console.print("No dead letters.")
         return
     print_table(
@@ -57,10 +81,14 @@ def dead_command(recipient: RecipientOption = None) -> None:
 def redrive_command(recipient: RecipientOption = None) -> None:
     """Send dead letters again under the policy in force now (no longer allowed: withheld, audited)."""
     from cli.common import console, hub_settings
+    from hub.delivery.outbox import OutboxStore
     from runtime.redrive import redrive
     from runtime.stack import running_bootstrap
+    from runtime.wiring import open_stores
 
     settings = hub_settings()
+    if recipient is not None:
+        _refuse_unknown_recipient(settings, recipient, OutboxStore(open_stores(settings).engine))
     summary = asyncio.run(redrive(settings, running_bootstrap(settings), recipient))
     console.print(
         f"Redrive: {summary.requeued} back in the outbox (the worker sends them), "

@@ -337,6 +337,12 @@ class OutboxStore:
         with self.engine.connect() as conn:
             return [_row(r) for r in conn.execute(stmt.order_by(OUTBOX.c.seq).limit(limit))]
 
+    def has_recipient(self, recipient: str) -> bool:
+        """Whether any delivery in the outbox is for `recipient` (one no longer configured, too)."""
+        stmt = select(OUTBOX.c.seq).where(OUTBOX.c.recipient == recipient).limit(1)
+        with self.engine.connect() as conn:
+            return conn.execute(stmt).first() is not None
+
     def rows(self, recipient: str) -> list[OutboxRow]:
         stmt = select(OUTBOX).where(OUTBOX.c.recipient == recipient).order_by(OUTBOX.c.seq)
         with self.engine.connect() as conn:

@@ -45,6 +45,13 @@ def test_no_dead_letters_and_the_endpoint_listing(tmp_path: Path, hub_env: dict[
     dead = run_hub("deliveries", "dead", env=env)
     assert dead.returncode == 0, dead.stderr
     assert "No dead letters." in dead.stdout
+    for_waste = run_hub("deliveries", "dead", "--recipient", "waste", env=env)
+    assert for_waste.returncode == 0 and "No dead letters." in for_waste.stdout
+    for command in ("dead", "redrive"):  # a recipient never known: said, not "none"
+        typo = run_hub("deliveries", command, "--recipient", "wast", env=env)
+        assert typo.returncode == 2 and "No dead letters." not in typo.stdout, command
+        said = " ".join(typo.stderr.split())
+        assert "recipient: 'wast' is not a receiving system in the configuration" in said
     endpoints = run_hub("deliveries", "endpoints", env=env)
     assert endpoints.returncode == 0, endpoints.stderr
     assert "waste" in endpoints.stdout and "enabled" in endpoints.stdout

@@ -438,7 +438,7 @@ async def search(d: Signed) -> Response:
         except PurposeRequired as exc:
             error, status = purpose_error(exc), 422
         except UnknownName as exc:
-            error, status = "Nothing found, and " + "; ".join(p.message for p in exc.problems), 422
+            error, status = "Nothing found: " + "; ".join(p.message for p in exc.problems), 422
         except ValueError as exc:
             error, status = f"Check the search fields: {exc}", 422
     if result is not None and params.get("format") == "csv":

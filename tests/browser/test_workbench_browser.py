@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from tests.e2e.conftest import RunningHub
 from tests.e2e.ig_scenario import IG, PERSON, play_scenario
 from tests.e2e.workbench_hub import oidc_hub
 from tests.oidc_provider import OidcProvider
+from tests.waiting import wait_for
 
 PURPOSE = "SAR 2026-0142 from the resident"
 AXE_CACHE = Path.home() / ".cache" / "tell-it-once-tests" / "axe"
@@ -70,10 +70,9 @@ def queue_a_stranger(hub: RunningHub) -> None:
     stranger = {**SCENARIO[0].body, "subject": "P-404"}
     with httpx.Client(base_url=hub.url, timeout=10) as client:
         assert post_event(client, "council-tax", stranger).status_code == 202
-        deadline = time.monotonic() + 30
-        while not client.get("/v1/review", headers=IG).json():
-            assert time.monotonic() < deadline, "nothing reached the review queue"
-            time.sleep(0.2)
+        wait_for(
+            lambda: client.get("/v1/review", headers=IG).json(), "an event in the review queue"
+        )
 
 
 def check_page(page: Any, name: str) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from hub.broker.embedded import free_port
 from tests.conftest import WIDE_WINDOW_DAYS
+from tests.waiting import wait_for
 
 
 def hub_cmd(*args: str) -> list[str]:
@@ -41,6 +42,15 @@ def children_of(pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 found.append(int(entry.name))
     return found
+
+
+def wait_children_gone(children: list[int], timeout: float = 10) -> None:
+    """Every process the hub started has exited: none is left behind."""
+    wait_for(
+        lambda: not any(alive(pid) for pid in children),
+        lambda: f"child processes left behind: {[p for p in children if alive(p)]}",
+        timeout,
+    )
 
 
 def alive(pid: int) -> bool:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 
 from runtime.demo import SCENARIO, link_step, post_event
 from tests.e2e.conftest import RunningHub
+from tests.waiting import wait_for_items
 
 IG = {"Authorization": "Bearer demo-information-governance-key"}
 PERSON = "P-100234"  # the demo's resident who moves house
@@ -53,12 +53,14 @@ def play_scenario(hub: RunningHub) -> list[dict[str, Any]]:
             assert post_event(client, step.source, step.body).status_code == 202
         assert post_event(client, "council-tax", NAME_CHANGE).status_code in (202, 403, 422)
         assert post_event(client, "council-tax", BAD_NAME_CHANGE).status_code == 422
-        deadline = time.monotonic() + 60
-        while True:
-            rows = client.get("/v1/audit/transfers", headers=IG).json()["rows"]
-            # five subscribers for each of the two events (the links have entries of their own)
-            transfers = [r for r in rows if r["event_type"] != "identity.link"]
-            if len(transfers) >= 10:
-                return list(rows)
-            assert time.monotonic() < deadline, f"only {len(transfers)} transfers audited"
-            time.sleep(0.3)
+
+        def transfers() -> list[dict]:
+            return [
+                r
+                for r in client.get("/v1/audit/transfers", headers=IG).json()["rows"]
+                if r["event_type"] != "identity.link"  # the links have entries of their own
+            ]
+
+        # five subscribers for each of the two events
+        wait_for_items(transfers, 10, "transfers audited", 60, every=0.3)
+        return list(client.get("/v1/audit/transfers", headers=IG).json()["rows"])

@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import sqlite3
-import time
 from pathlib import Path
 
 import httpx
@@ -15,6 +14,7 @@ import httpx
 from runtime.demo import SCENARIO
 from tests.e2e.conftest import RunningHub, run_hub
 from tests.e2e.ig_scenario import IG, PERSON, personal_values, play_scenario
+from tests.waiting import wait_for
 
 
 def test_ig_answers_who_got_what_and_proves_the_trail(
@@ -79,10 +79,12 @@ def test_ig_answers_who_got_what_and_proves_the_trail(
         )
 
         lag = 'hub_consumer_lag{group="tell-it-once-hub.audit-writer",topic="audit"}'
-        deadline = time.monotonic() + 60  # the gauges are recomputed every 15 s in the background
-        while lag not in (metrics := client.get("/metrics").text):
-            assert time.monotonic() < deadline, metrics
-            time.sleep(0.5)
+        metrics = wait_for(  # the gauges are recomputed every 15 s in the background
+            lambda: lag in (text := client.get("/metrics").text) and text,
+            "the audit writer's lag on /metrics",
+            60,
+            every=0.5,
+        )
         assert "hub_audit_chain_head_seq" in metrics and "hub_http_requests_total" in metrics
         ready = client.get("/readyz").json()
         assert ready["checks"] == {"broker": True, "database": True}

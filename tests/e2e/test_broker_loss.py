@@ -16,8 +16,9 @@ from sqlalchemy import func, select
 
 from hub.db.engine import make_engine
 from hub.db.tables import InboxItem
-from tests.e2e.conftest import alive, start_hub
+from tests.e2e.conftest import start_hub, wait_children_gone
 from tests.people import RECIPIENTS, post_links
+from tests.waiting import wait_for
 
 PEOPLE = [f"P-{i:03d}" for i in range(20)]
 EVENTS = 300
@@ -91,21 +92,17 @@ def test_events_accepted_before_the_whole_stack_is_killed_are_all_delivered_afte
     os.kill(worker, signal.SIGKILL)  # stopped: it would not act on its parent-death signal
     os.killpg(first.proc.pid, signal.SIGKILL)
     first.proc.wait(10)
-    deadline = time.monotonic() + 10
-    while any(alive(pid) for pid in first.children):
-        assert time.monotonic() < deadline, "children left behind"
-        time.sleep(0.1)
+    wait_children_gone(first.children)
     assert all(inbox_counts(env).get(r, (0, 0))[0] == 0 for r in RECIPIENTS)  # all were lost
 
     second = start_hub(env, subprocess.DEVNULL)  # a fresh, empty broker; the same database
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            counts = inbox_counts(env)
-            if all(counts.get(r, (0, 0))[1] == EVENTS for r in RECIPIENTS):
-                break
-            assert time.monotonic() < deadline, f"after restart: {counts}"
-            time.sleep(0.5)
+        wait_for(
+            lambda: all(inbox_counts(env).get(r, (0, 0))[1] == EVENTS for r in RECIPIENTS),
+            lambda: f"every event after the restart: {inbox_counts(env)}",
+            120,
+            every=0.5,
+        )
         # every accepted event reached every entitled recipient, each exactly once
         assert inbox_counts(env) == {r: (EVENTS, EVENTS) for r in RECIPIENTS}
     finally:

@@ -16,6 +16,7 @@ from hub.settings import HubSettings
 from runtime.wiring import wire
 from tests.e2e.conftest import RunningHub, run_hub
 from tests.people import post_links
+from tests.waiting import wait_for, wait_for_items
 
 
 def publish_straight_to_kafka(hub: RunningHub, event: Event, as_system: str | None = None) -> None:
@@ -42,15 +43,12 @@ def publish_straight_to_kafka(hub: RunningHub, event: Event, as_system: str | No
 
 
 def rejected(hub: RunningHub, count: int, timeout: float = 30) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while True:
-        listed = run_hub("events", "rejected", "--json", env=hub.env)
-        assert listed.returncode == 0, listed.stderr
-        rows = [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
-        if len(rows) >= count:
-            return rows
-        assert time.monotonic() < deadline, f"{len(rows)} of {count} rejected events"
-        time.sleep(0.3)
+    def listed() -> list[dict]:
+        done = run_hub("events", "rejected", "--json", env=hub.env)
+        assert done.returncode == 0, done.stderr
+        return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+    return wait_for_items(listed, count, "rejected events", timeout, every=0.3)
 
 
 def test_a_rejected_kafka_event_is_listed_then_replayed_once_fixed(
@@ -92,13 +90,10 @@ def test_a_rejected_kafka_event_is_listed_then_replayed_once_fixed(
     assert replayed.returncode == 0, replayed.stderr
     assert "re-published as event reg-2026-0042" in replayed.stdout
 
-    deadline = time.monotonic() + 30
-    while True:
-        items = httpx.get(f"{hub.url}/v1/inbox", headers=hub.key("electoral")).json()["items"]
-        if items:
-            break
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    items = wait_for(
+        lambda: httpx.get(f"{hub.url}/v1/inbox", headers=hub.key("electoral")).json()["items"],
+        "the replayed event in electoral's inbox",
+    )
     assert items[0]["event_id"] == "reg-2026-0042"
     assert items[0]["data"]["date_of_death"] == "2026-11-18"
     (after,) = rejected(hub, 1)

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import TEST_SECRETS_ENV
-from tests.e2e.conftest import RunningHub, alive, hub_cmd, run_hub, stack_ready
+from tests.e2e.conftest import RunningHub, hub_cmd, run_hub, stack_ready, wait_children_gone
 from tests.people import post_links
 from tests.waiting import wait_for_items
 
@@ -176,10 +176,7 @@ def test_ctrl_c_stops_everything_cleanly_with_exit_0(running_hub: RunningHub) ->
     assert time.monotonic() - started < 15, "shutdown took too long"
     assert hub.proc.returncode == 0, err
     assert "Stopped." in out
-    deadline = time.monotonic() + 10
-    while any(alive(pid) for pid in hub.children):
-        assert time.monotonic() < deadline, "child processes left behind"
-        time.sleep(0.1)
+    wait_children_gone(hub.children)
 
 
 def test_hub_up_against_an_existing_kafka_and_postgresql(

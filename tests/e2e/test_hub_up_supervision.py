@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import alive, children_of, run_hub, start_hub
+from tests.e2e.conftest import children_of, run_hub, start_hub, wait_children_gone
 from tests.e2e.test_hub_up import MOVE, wait_inbox
 from tests.people import post_links
 from tests.waiting import wait_for
@@ -91,10 +91,7 @@ def test_hub_up_restarts_a_killed_worker_and_a_killed_broker(
         os.killpg(hub.proc.pid, signal.SIGINT)
         assert hub.proc.wait(60) == 0
         assert time.monotonic() - started < 20, "shutdown took too long"
-        deadline = time.monotonic() + 10
-        while any(alive(pid) for pid in children):
-            assert time.monotonic() < deadline, "child processes left behind"
-            time.sleep(0.1)
+        wait_children_gone(children)
     finally:
         if hub.proc.poll() is None:
             os.killpg(hub.proc.pid, signal.SIGKILL)

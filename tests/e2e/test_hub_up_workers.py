@@ -7,12 +7,11 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import time
 from pathlib import Path
 
 import httpx
 
-from tests.e2e.conftest import alive, children_of, start_hub
+from tests.e2e.conftest import children_of, start_hub, wait_children_gone
 from tests.e2e.test_hub_up_supervision import publish, wait_output
 from tests.people import post_links
 from tests.waiting import wait_for
@@ -97,10 +96,12 @@ def test_hub_up_runs_two_workers_and_restarts_one_that_is_killed(
     try:
         wait_output(out_path, "2 workers")  # said once both workers hold partitions
         # /readyz reports what its background check last read (every second): poll it
-        deadline = time.monotonic() + 30
-        while (ready := httpx.get(f"{hub.url}/readyz").json()["workers"])["assigned"] != 2:
-            assert time.monotonic() < deadline, ready
-            time.sleep(0.5)
+        ready = wait_for(
+            lambda: (w := httpx.get(f"{hub.url}/readyz").json()["workers"])["assigned"] == 2 and w,
+            "both workers assigned on /readyz",
+            30,
+            every=0.5,
+        )
         assert ready["live"] == 2, ready
         assert len(worker_pids(hub.proc.pid)) == 2
         logs = Path(env["HUB_DATA_DIR"]) / "logs"
@@ -128,10 +129,7 @@ def test_hub_up_runs_two_workers_and_restarts_one_that_is_killed(
         children = children_of(hub.proc.pid)
         os.killpg(hub.proc.pid, signal.SIGINT)
         assert hub.proc.wait(60) == 0
-        deadline = time.monotonic() + 10
-        while any(alive(pid) for pid in children):
-            assert time.monotonic() < deadline, "child processes left behind"
-            time.sleep(0.1)
+        wait_children_gone(children)
     finally:
         if hub.proc.poll() is None:
             os.killpg(hub.proc.pid, signal.SIGKILL)

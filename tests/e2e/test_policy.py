@@ -10,6 +10,7 @@ import httpx
 
 from tests.e2e.conftest import RunningHub, run_hub
 from tests.people import post_links
+from tests.waiting import wait_for
 
 MOVE = {
     "source": "council-tax",
@@ -69,10 +70,9 @@ def test_explain_and_the_review_queue_over_http_and_the_cli(
         ).status_code
         == 202
     )
-    deadline = time.monotonic() + 30
-    while not (queued := httpx.get(f"{hub.url}/v1/review", headers=ig).json()):
-        assert time.monotonic() < deadline, "nothing reached the review queue"
-        time.sleep(0.2)
+    queued = wait_for(
+        lambda: httpx.get(f"{hub.url}/v1/review", headers=ig).json(), "an event in the review queue"
+    )
     assert [q["event_type"] for q in queued] == ["address.changed"]
     assert "P-404" not in json.dumps(queued)  # pseudonymous key only
     assert httpx.get(f"{hub.url}/v1/review", headers=hub.key("waste")).status_code == 403
@@ -81,10 +81,7 @@ def test_explain_and_the_review_queue_over_http_and_the_cli(
     retried = run_hub("deliveries", "retry", str(queued[0]["id"]), env=hub.env)
     assert retried.returncode == 0, retried.stderr
     # still nobody linked: routed again, it comes straight back to the queue
-    deadline = time.monotonic() + 30
-    while not httpx.get(f"{hub.url}/v1/review", headers=ig).json():
-        assert time.monotonic() < deadline, "the retried event did not come back"
-        time.sleep(0.2)
+    wait_for(lambda: httpx.get(f"{hub.url}/v1/review", headers=ig).json(), "the retried event back")
     missing = run_hub("deliveries", "retry", "999", env=hub.env)
     assert missing.returncode == 2 and "there is no review item 999" in missing.stderr
 

@@ -5,7 +5,6 @@ a 409 conflict), and `hub agreements explain` shows the authority verdict."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from hub.db.engine import make_engine
 from tests.e2e.conftest import RunningHub, run_hub
 from tests.e2e.test_policy import MOVE
 from tests.people import post_links
+from tests.waiting import wait_for_items
 
 ASC_PURPOSE = "Keep care and support records current"  # DSA-004
 PERSON = "P-100234"
@@ -30,14 +30,13 @@ def audit_rows(hub: RunningHub, event_id: str, expected: int) -> list[AuditRow]:
     """The audit trail of one event id, read from the hub's database (polled, with a deadline)."""
     engine = make_engine(f"sqlite:///{Path(hub.env['HUB_DATA_DIR']) / 'hub.db'}")
     store = AuditStore(engine)
-    deadline = time.monotonic() + 60
     try:
-        while True:
-            rows = store.query(AuditFilter(event_ids=(event_id,), limit=100))
-            if len(rows) >= expected:
-                return rows
-            assert time.monotonic() < deadline, f"{len(rows)} of {expected} rows for {event_id}"
-            time.sleep(0.1)
+        return wait_for_items(
+            lambda: store.query(AuditFilter(event_ids=(event_id,), limit=100)),
+            expected,
+            f"audit rows for {event_id}",
+            60,
+        )
     finally:
         engine.dispose()
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import time
 from pathlib import Path
 
 from hub.connectors.store import ConnectorStore
@@ -15,6 +14,7 @@ from hub.db.engine import make_engine
 from hub.settings import REPO_ROOT, HubSettings
 from runtime.connectors import run_connectors
 from tests.connector_samples import HEADER, move_line
+from tests.waiting import wait_for_async
 
 
 def drop(folder: Path, name: str) -> None:
@@ -26,13 +26,15 @@ def drop(folder: Path, name: str) -> None:
 
 async def imported(settings: HubSettings, name: str, timeout: float = 30.0) -> None:
     engine = make_engine(settings.effective_database_url)
-    deadline = time.monotonic() + timeout
     try:
-        while not any(
-            i.file_name == name and i.status == "done" for i in ConnectorStore(engine).imports()
-        ):
-            assert time.monotonic() < deadline, f"{name} was not imported"
-            await asyncio.sleep(0.1)
+        await wait_for_async(
+            lambda: any(
+                i.file_name == name and i.status == "done" for i in ConnectorStore(engine).imports()
+            ),
+            f"{name} imported",
+            timeout,
+            every=0.1,
+        )
     finally:
         engine.dispose()
 

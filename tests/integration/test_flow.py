@@ -17,6 +17,7 @@ from hub.settings import HubSettings
 from runtime.wiring import Wiring
 from tests.integration.conftest import WorkerProcess
 from tests.people import link_events
+from tests.waiting import wait_for_items
 
 ADDRESS_SUBSCRIBERS = {"waste", "libraries", "parking", "adult-social-care", "electoral"}
 
@@ -196,7 +197,6 @@ async def test_kafka_direct_events_are_validated_like_ingest_and_kept_when_rejec
     wait_audit: Callable[..., list[AuditRow]],
 ) -> None:
     """A source with its own producer: valid Avro but bad data, or an unknown source, is rejected."""
-    import time
 
     from hub.quality.counters import QualityCounters
     from hub.rejected.store import RejectedStore
@@ -212,10 +212,7 @@ async def test_kafka_direct_events_are_validated_like_ingest_and_kept_when_rejec
 
     engine = make_engine(hub_settings.effective_database_url)
     store = RejectedStore(engine)
-    deadline = time.monotonic() + 30
-    while len(store.list()) < 2:
-        assert time.monotonic() < deadline, "rejections not recorded"
-        time.sleep(0.1)
+    wait_for_items(store.list, 2, "rejections")
     by_id = {r.event_id: r for r in store.list()}
     assert by_id["evt-future"].rules == ("not_in_future",)
     assert "date of death is in the future" in by_id["evt-future"].reason

@@ -28,6 +28,7 @@ from tests.conftest import JOURNEY_TIMEOUT_S
 from tests.integration.conftest import WorkerProcess, reset_schema
 from tests.integration.webhook_setup import move
 from tests.people import RECIPIENTS, link_events, links_recorded
+from tests.waiting import wait_for, wait_for_async
 
 # a worker killed and restarted: every wait has its own deadline; this only guards a hang
 pytestmark = pytest.mark.timeout(JOURNEY_TIMEOUT_S)
@@ -106,19 +107,21 @@ def missing(url: str, most: int = 10) -> list[tuple[str, str, str, str]]:
 
 def wait_all_delivered(url: str, events: int, workers: list[WorkerProcess], timeout: float) -> None:
     want = (len(DELIVERED_TO) * events, len(DELIVERED_TO) * events)
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def all_there() -> bool:
         for w in workers:
             assert w.proc is not None and w.proc.poll() is None, (
                 "a worker exited:\n" + w.log_file.read_text()[-3000:]
             )
         seen = counts(url)
-        if seen[:2] == want and seen[3] == OUTCOMES_PER_MOVE * events:
-            break
-        assert time.monotonic() < deadline, (
-            f"after {timeout}s: {seen}, want {want}; not in an inbox: {missing(url)}"
-        )
-        time.sleep(0.2)
+        return seen[:2] == want and seen[3] == OUTCOMES_PER_MOVE * events
+
+    wait_for(
+        all_there,
+        lambda: f"{counts(url)}, want {want}; not in an inbox: {missing(url)}",
+        timeout,
+        every=0.2,
+    )
     inbox_rows, inbox_distinct, audit_rows, audit_distinct = counts(url)
     assert inbox_rows == inbox_distinct == len(DELIVERED_TO) * events  # each exactly once
     assert audit_rows == audit_distinct == OUTCOMES_PER_MOVE * events
@@ -130,14 +133,13 @@ async def link_people(publisher: EventPublisher, url: str) -> None:
     its person's link to a system is withheld from that system (no local record), rightly."""
     await publisher.publish_many([e for p in PEOPLE for e in link_events(p)])
     engine = make_engine(url)
-    deadline = time.monotonic() + 60
     try:
-        while True:
-            recorded = links_recorded(engine)
-            if recorded >= len(PEOPLE) * len(RECIPIENTS):
-                return
-            assert time.monotonic() < deadline, f"{recorded} links recorded after 60 s"
-            await asyncio.sleep(0.1)
+        await wait_for_async(
+            lambda: links_recorded(engine) >= len(PEOPLE) * len(RECIPIENTS),
+            lambda: f"every link; {links_recorded(engine)} recorded",
+            60,
+            every=0.1,
+        )
     finally:
         engine.dispose()
 
@@ -166,10 +168,7 @@ async def test_a_postgresql_outage_is_waited_out_and_every_event_delivered_once(
         await link_people(publisher, settings.effective_database_url)
         events = moves("pg", 400)
         await publisher.publish_many(events[:200])
-        deadline = time.monotonic() + 60
-        while counts(settings.database_url)[0] == 0:  # flowing
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_for(lambda: counts(settings.database_url)[0] > 0, "deliveries flowing", 60)
         own_postgres.stop()
         outage_started = time.monotonic()
         await publisher.publish_many(events[200:])  # Kafka takes them while the database is down
@@ -199,10 +198,7 @@ async def test_a_sqlite_lock_longer_than_the_busy_timeout_is_waited_out(
         events = moves("lock", 300)
         await publisher.publish_many(events[:100])
         url = settings.effective_database_url
-        deadline = time.monotonic() + 60
-        while counts(url)[0] == 0:
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_for(lambda: counts(url)[0] > 0, "deliveries flowing", 60)
         # Another process (a backup, an operator's sqlite3 shell) takes the write lock.
         lock = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=30, isolation_level=None)
         lock.execute("BEGIN EXCLUSIVE")
@@ -269,10 +265,12 @@ async def test_survivors_of_a_sigkilled_worker_ride_out_the_rebalance(
         flow = asyncio.create_task(keep_publishing())
         stack.callback(flow.cancel)
         await asyncio.to_thread(workers[3].start)  # returns at once: the others are ready
-        deadline = time.monotonic() + 90
-        while not worker_log_has(workers[3], "agent_started"):  # joining: the group rebalances
-            assert time.monotonic() < deadline, workers[3].log_file.read_text()[-3000:]
-            await asyncio.sleep(0.05)
+        await wait_for_async(  # joining: the group rebalances
+            lambda: worker_log_has(workers[3], "agent_started"),
+            lambda: workers[3].log_file.read_text()[-3000:],
+            90,
+            every=0.05,
+        )
         assert counts(postgres_url)[0] > 0  # events are flowing
         assert victim.proc is not None
         # It hangs first (the group waits for it until its session times out, commits in that

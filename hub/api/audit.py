@@ -107,7 +107,6 @@ def ig_system(
 
 
 IG = Annotated[System | Person, Depends(ig_system)]
-
 Ig = Annotated[IgContext, Depends(ig_context)]
 
 

@@ -1,8 +1,8 @@
 """The names a transfer search filters on, and the ones the hub has never known.
 
 A search for transfers to `wastee` (a typo), or about a person nobody has ever named, finds no
-row. Answered with an empty page, IG would read "nothing was shared", which nothing showed. So
-a search that finds nothing is refused when it names a recipient, source, agreement or event
+row; IG would read an empty page as "nothing was shared", when nothing was looked for. So a
+search that finds nothing is refused when it names a recipient, source, agreement or event
 type that is neither in the configuration in force nor anywhere in the audit trail (a system
 retired from `systems.yaml` still has its history), or a person the hub has never seen.
 """

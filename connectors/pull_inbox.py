@@ -16,7 +16,7 @@ from hub.api.errors import error_body
 from hub.config.model import Role, System
 from hub.delivery.shape import DeliveryMessage, to_message
 from hub.errors import Problem
-from hub.inbox.store import MAX_CURSOR, AckBeyondHandedOut, CursorsRenumbered
+from hub.inbox.store import MAX_CURSOR, AckBeyondHandedOut, CursorNeverGiven, CursorsRenumbered
 from hub.timeutil import utcnow
 
 router = APIRouter(tags=["inbox"])
@@ -56,8 +56,10 @@ class AckResult(BaseModel):
     response_model=InboxPage,
     responses={
         409: {
-            "description": "cursors_renumbered: your cursors were renumbered when the hub was "
-            "upgraded; read once from after=0"
+            "description": "cursor_never_given: after is above the highest cursor you have "
+            "been handed (a cursor from another hub, or from before a restore from a backup); "
+            "cursors_renumbered: your cursors were renumbered when the hub was upgraded. Read "
+            "once from after=0 either way"
         }
     },
 )
@@ -91,6 +93,9 @@ async def read_inbox(
             entries = await asyncio.to_thread(ctx.inbox.fetch, system.id, after, limit)
         except CursorsRenumbered as exc:
             return _renumbered(exc, "after")
+        except CursorNeverGiven as exc:
+            problem = Problem("after", "max_handed_out", f"at most {exc.handed_out}")
+            return JSONResponse(error_body(exc.code, str(exc), [problem]), 409)
         if entries or time.monotonic() >= deadline:
             break
         await asyncio.sleep(LONG_POLL_STEP_S)

@@ -31,7 +31,9 @@ What may be acknowledged
 `inbox_reader.handed_out` = H per recipient means: every unacknowledged delivery with
 cursor <= H has been returned by `fetch`. A fetch from `after <= H` that returns up to cursor
 C raises H to C (it returned everything unacknowledged in (after, C], and (0, after] was
-already handed out); a fetch from `after > H` (a cursor the hub never gave) does not move it.
+already handed out); a fetch from `after > H` (a cursor the hub never gave: from another hub,
+or from before the database was restored from a backup) is refused, since paging on from it
+would pass over the deliveries numbered up to it.
 `ack(up_to > H)` is refused and acknowledges nothing. H lives in its own table so that a
 reader never waits on a writer's lock on `inbox_cursor`.
 
@@ -88,6 +90,26 @@ class AckBeyondHandedOut(HubError):
             f"cannot acknowledge up to cursor {up_to}: the highest cursor handed out to "
             f"{recipient!r} is {handed_out}; acknowledge up to the next_cursor of a page you "
             "have read (read on with ?after=<next_cursor> first)"
+        )
+
+
+class CursorNeverGiven(HubError):
+    """A read from a cursor above the highest the recipient has been handed: a cursor from
+    another hub, or from before the hub's database was restored from a backup."""
+
+    code = "cursor_never_given"
+
+    def __init__(self, recipient: str, after: int, handed_out: int) -> None:
+        self.recipient = recipient
+        self.after = after
+        self.handed_out = handed_out
+        super().__init__(
+            f"cursor {after} was never given to {recipient!r}: the highest cursor handed out to "
+            f"{recipient!r} is {handed_out}. Reading on from it would pass over the deliveries "
+            "numbered up to it (a cursor kept from another hub, or from before the hub's "
+            "database was restored from a backup): read once from after=0 (only unacknowledged "
+            "deliveries come back; de-duplicate on delivery_id), then go on from the "
+            "next_cursor it gives"
         )
 
 
@@ -313,7 +335,9 @@ class InboxStore:
     def fetch(self, recipient: str, after: int, limit: int) -> list[InboxEntry]:
         """Unacknowledged deliveries for `recipient` with cursor > `after`, oldest first.
 
-        What it returns counts as handed out: it may then be acknowledged (see `ack`).
+        What it returns counts as handed out: it may then be acknowledged (see `ack`). An
+        `after` above what was handed out raises `CursorNeverGiven`: every cursor a reader is
+        given is at most the handed-out mark, so such a cursor came from elsewhere.
         """
         stmt = (
             select(_TABLE.c.cursor, _TABLE.c.payload)
@@ -335,6 +359,8 @@ class InboxStore:
                     .where(_READERS.c.recipient == recipient)
                     .values(renumbered=False)
                 )
+            if after > handed_out:
+                raise CursorNeverGiven(recipient, after, handed_out)
             rows = conn.execute(stmt).all()
             if rows and after <= handed_out < rows[-1][0]:
                 self._hand_out(conn, recipient, after, int(rows[-1][0]))

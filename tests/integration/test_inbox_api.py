@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from connectors import pull_inbox
 from hub.api.context import api_context
@@ -95,8 +95,47 @@ def test_cursors_outside_the_64_bit_range_are_a_422(client: TestClient, inbox: I
 
 def test_the_largest_cursor_is_accepted(client: TestClient, inbox: InboxStore) -> None:
     inbox.add([_delivery("e1", "parking")], NOW)
-    page = client.get(f"/v1/inbox?after={TOO_BIG - 1}", headers=PARKING).json()
-    assert page == {"recipient": "parking", "items": [], "next_cursor": TOO_BIG - 1}
+    # in range (not a 422), and never handed out (a 409, as for an acknowledgement)
+    far = client.get(f"/v1/inbox?after={TOO_BIG - 1}", headers=PARKING)
+    assert far.status_code == 409 and far.json()["error"]["code"] == "cursor_never_given"
     status, _ = _ack(client, TOO_BIG - 1)
     assert status == 409  # in range, but nothing that far was handed out
     assert inbox.pending("parking") == 1
+
+
+def test_a_cursor_never_handed_out_is_refused_not_answered_with_an_empty_page(
+    client: TestClient, inbox: InboxStore, migrated_engine: Engine
+) -> None:
+    """A reader holding a cursor the hub never gave it (from another hub, or from before the
+    hub's database was restored from a backup) would read empty pages while the deliveries
+    numbered up to its cursor passed beneath it, unread."""
+    inbox.add([_delivery(f"e{i}", "parking") for i in range(3)], NOW)
+    for wait in ("0", "5"):  # a long poll says so at once, too
+        ahead = client.get(f"/v1/inbox?after=5000&wait={wait}", headers=PARKING)
+        assert ahead.status_code == 409, ahead.text
+        error = ahead.json()["error"]
+        assert error["code"] == "cursor_never_given"
+        assert error["problems"] == [
+            {"field": "after", "rule": "max_handed_out", "message": "at most 0"}
+        ]
+        assert "highest cursor handed out to 'parking' is 0" in error["message"]
+        assert "read once from after=0" in error["message"]
+    page = client.get("/v1/inbox", headers=PARKING).json()
+    assert len(page["items"]) == 3
+    end = page["next_cursor"]
+    assert client.get(f"/v1/inbox?after={end}", headers=PARKING).json()["items"] == []
+    assert client.get(f"/v1/inbox?after={end + 1}", headers=PARKING).status_code == 409
+    assert _ack(client, end) == (200, {"acknowledged": 3})
+
+    # the database restored from a backup taken after the first delivery was read: the reader
+    # holds cursor 3, the hub now knows of 1 handed out, and numbers new deliveries from there
+    with migrated_engine.begin() as conn:
+        conn.execute(text("UPDATE inbox_reader SET handed_out = 1"))
+        conn.execute(text("UPDATE inbox_cursor SET last_cursor = 1"))
+        conn.execute(text("DELETE FROM inbox_item WHERE cursor > 1"))
+        conn.execute(text("UPDATE inbox_item SET acked_at = NULL"))
+    inbox.add([_delivery("after-the-restore", "parking")], NOW)
+    stale = client.get(f"/v1/inbox?after={end}", headers=PARKING)
+    assert stale.status_code == 409 and "is 1" in stale.json()["error"]["message"]
+    again = client.get("/v1/inbox", headers=PARKING).json()
+    assert "after-the-restore" in [i["event_id"] for i in again["items"]]

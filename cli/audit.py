@@ -357,8 +357,15 @@ def audit_access_log(
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many")] = 50,
 ) -> None:
     """Who read the audit about a person, when and why (newest first)."""
+    import re
+
     from cli.common import hub_settings, print_table
     from hub.audit.subject_access import SubjectAccess
+    from hub.plain_errors import PATTERN_WORDS
+    from hub.pseudonym import SUBJECT_KEY_PATTERN
+
+    if subject_key is not None and not re.match(SUBJECT_KEY_PATTERN, subject_key):
+        raise typer.BadParameter(PATTERN_WORDS[SUBJECT_KEY_PATTERN], param_hint="--subject-key")
 
     settings = hub_settings()
     access = SubjectAccess(_stores().engine, settings.pseudonym_key.get_secret_value())

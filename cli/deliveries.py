@@ -271,9 +271,16 @@ def quarantine_list(
 
     from cli.common import console, hub_settings, print_table
     from hub.rejected.quarantine import QuarantineStore
-    from runtime.wiring import open_stores
+    from runtime.wiring import open_stores, wire
 
-    rows = QuarantineStore(open_stores(hub_settings()).engine).list(topic, limit)
+    settings = hub_settings()
+    store = QuarantineStore(open_stores(settings).engine)
+    rows = store.list(topic, limit)
+    if not rows:
+        refuse_unknown(
+            "topic", topic, "one of the hub's topics", "no quarantined record came from it",
+            lambda: [t.name for t in wire(settings).topics()], store.has_topic,
+        )  # fmt: skip
     if as_json:
         for r in rows:
             print(

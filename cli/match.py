@@ -264,10 +264,24 @@ def match_unlink(
 @app.command("links")
 def match_links(subject: Annotated[str, typer.Argument(help="The hub person")]) -> None:
     """A person's links with their provenance, and the link log."""
-    from hub.identity.store import MatchStore
+    from hub.audit.queries import PersonRef, person_known, resolve_person
+    from hub.audit.search_names import person_problem
+    from hub.identity.store import MatchStore, ServiceRecords
+    from hub.unknown_names import SUMMARY, UnknownName
 
     settings = hub_settings()
-    store = MatchStore(_open(settings), settings.pseudonym_key.get_secret_value())
+    secret = settings.pseudonym_key.get_secret_value()
+    engine = _open(settings)
+    store = MatchStore(engine, secret)
+    person = PersonRef(hub_id=subject)
+    links = store.links_of(subject)
+    known = (  # linked, in the reference extract, or named by any event or transfer
+        links
+        or ServiceRecords(engine).get(settings.match_reference_system, subject) is not None
+        or person_known(engine, resolve_person(engine, secret, person))
+    )
+    if not known:
+        raise UnknownName(SUMMARY, [person_problem(person)])
     print_table(
         f"Links of {subject}",
         ("system", "record", "method", "probability", "model", "agreeing", "decided by"),
@@ -281,7 +295,7 @@ def match_links(subject: Annotated[str, typer.Argument(help="The hub person")]) 
                 ", ".join(lk.agreeing),
                 lk.decided_by or "",
             )
-            for lk in store.links_of(subject)
+            for lk in links
         ],
     )
     print_table(

@@ -15,6 +15,8 @@ import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from hub.pseudonym import NO_PERSON, SUBJECT_KEY_PATTERN
+
 # Regular expressions of the hub's models, in words (a raw regex helps nobody).
 PATTERN_WORDS: dict[str, str] = {
     r"^[a-z0-9][a-z0-9-]{0,62}$": (
@@ -26,6 +28,10 @@ PATTERN_WORDS: dict[str, str] = {
         "characters (e.g. ig-alice)"
     ),
     r"^[a-z]+(\.[a-z]+)*$": "lower-case words joined by dots (e.g. address.changed)",
+    SUBJECT_KEY_PATTERN: (
+        "a person's pseudonymous key, 32 hexadecimal digits as `hub audit report` shows it, "
+        f"or {NO_PERSON}"
+    ),
     r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$": (
         "a field name in lower case, with dots between levels (e.g. new_address.postcode)"
     ),

@@ -6,6 +6,11 @@ import hashlib
 import hmac
 from functools import lru_cache
 
+# A subject key as the audit store and the access log hold it; the access log writes
+# NO_PERSON for a read by a local id that no hub person was linked to.
+SUBJECT_KEY_PATTERN = r"^([0-9a-f]{32}|\(no linked person\))$"
+NO_PERSON = "(no linked person)"
+
 
 @lru_cache(maxsize=8)
 def _keyed(secret: str) -> hmac.HMAC:

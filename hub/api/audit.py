@@ -38,6 +38,7 @@ from hub.audit.subject_access import AccessLogEntry, SubjectAccessReport
 from hub.audit.verify import Break, verify_chain
 from hub.config.model import Role, System
 from hub.errors import PermissionDenied
+from hub.pseudonym import SUBJECT_KEY_PATTERN
 from hub.timeutil import utcnow
 
 router = APIRouter(prefix="/v1/audit", tags=["audit (IG)"])
@@ -224,7 +225,9 @@ async def access_log(
     response: Response,
     ig: Ig,
     _: IG,
-    subject_key: str | None = None,
+    subject_key: Annotated[
+        str | None, Query(pattern=SUBJECT_KEY_PATTERN, description="Only reads about this key")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     page: Annotated[int, PAGE] = 1,
 ) -> list[AccessLogEntry]:

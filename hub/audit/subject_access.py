@@ -37,6 +37,7 @@ from hub.audit.store import AuditRow
 from hub.db.tables import AuditAccessLog
 from hub.errors import Problem, ProblemsError
 from hub.paging import Page, fetch_page
+from hub.pseudonym import NO_PERSON
 from hub.unknown_names import SUMMARY, UnknownName
 
 ACCESS_LOG: Table = AuditAccessLog.__table__  # type: ignore[attr-defined]
@@ -203,7 +204,7 @@ class SubjectAccess:
     def _log(
         self, resolved: ResolvedPerson, by: str, purpose: str, what: str, via: str, at: datetime
     ) -> None:
-        keys = resolved.subject_keys or ("(no linked person)",)
+        keys = resolved.subject_keys or (NO_PERSON,)
         with self.engine.begin() as conn:
             conn.execute(
                 insert(ACCESS_LOG),

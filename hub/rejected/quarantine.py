@@ -101,6 +101,12 @@ class QuarantineStore:
         with self.engine.connect() as conn:
             return [_quarantined(r._mapping) for r in conn.execute(stmt)]
 
+    def has_topic(self, topic: str) -> bool:
+        """Whether any quarantined record came from `topic` (one no longer the hub's, too)."""
+        with self.engine.connect() as conn:
+            found = conn.execute(select(_TABLE.c.seq).where(_TABLE.c.topic == topic).limit(1))
+            return found.first() is not None
+
     def purge_before(self, cutoff: datetime, dry_run: bool = False) -> int:
         """Delete what was quarantined before `cutoff` (the values may hold personal data)."""
         where = _TABLE.c.quarantined_at < cutoff

@@ -52,6 +52,11 @@ def test_no_dead_letters_and_the_endpoint_listing(tmp_path: Path, hub_env: dict[
         assert typo.returncode == 2 and "No dead letters." not in typo.stdout, command
         said = " ".join(typo.stderr.split())
         assert "recipient: 'wast' is not a receiving system in the configuration" in said
+    quarantine = run_hub("deliveries", "quarantine", "--topic", "audit", env=env)
+    assert quarantine.returncode == 0 and "Nothing quarantined" in quarantine.stdout
+    typo = run_hub("deliveries", "quarantine", "--topic", "audits", env=env)
+    assert typo.returncode == 2 and "Nothing quarantined" not in typo.stdout
+    assert "topic: 'audits' is not one of the hub's topics" in " ".join(typo.stderr.split())
     endpoints = run_hub("deliveries", "endpoints", env=env)
     assert endpoints.returncode == 0, endpoints.stderr
     assert "waste" in endpoints.stdout and "enabled" in endpoints.stdout

@@ -19,6 +19,9 @@ def test_bulk_matching_links_a_whole_extract(hub_env: dict[str, str], tmp_path: 
         file = write_csv(tmp_path / f"{system}.csv", people)
         loaded = run_hub("match", "load", system, str(file), env=hub_env)
         assert loaded.returncode == 0, loaded.stderr
+    # a person of the reference extract, linked to nothing yet, is known to the hub
+    unlinked = run_hub("match", "links", next(iter(pop.truth.values())), env=hub_env)
+    assert unlinked.returncode == 0, unlinked.stderr
     missing = run_hub("match", "run", "waste", env=hub_env)
     assert missing.returncode != 0 and "no model has been trained" in missing.stderr
     version = save_model(Path(hub_env["HUB_DATA_DIR"]), params())

@@ -46,3 +46,12 @@ def test_a_subject_report_about_a_person_never_seen_says_so(hub_env: dict[str, s
         "audit", "report", "--hub-id", "P-100234", "--purpose", PURPOSE, "--json", env=hub_env
     )
     assert '"known_to_hub": false' in as_json.stdout
+    # the person's links, and who read about a key: the same person never seen, a malformed key
+    links = run_hub("match", "links", "P-100234", env=hub_env)
+    assert links.returncode == 2, links.stdout
+    assert "never seen person 'P-100234'" in " ".join(links.stderr.split())
+    malformed = run_hub("audit", "access-log", "--subject-key", "P-100234", env=hub_env)
+    said = " ".join(malformed.stderr.replace("│", " ").split())
+    assert malformed.returncode == 2 and "32 hexadecimal digits" in said
+    well_formed = run_hub("audit", "access-log", "--subject-key", "0" * 32, env=hub_env)
+    assert well_formed.returncode == 0, well_formed.stderr

@@ -266,3 +266,15 @@ def test_rejected_events_and_quality_refuse_a_source_never_known(
     past = {"source": "retired-feed", "from": DAYS[3].isoformat()}  # not on those days
     retired = client.get("/v1/rejected", params=past, headers=ig)
     assert retired.status_code == 200 and retired.json() == []
+
+
+def test_the_access_log_refuses_a_key_that_is_not_a_person_key(client: TestClient) -> None:
+    ig = {"Authorization": f"Bearer {IG_KEY}"}
+    wrong = client.get("/v1/audit/access-log", params={"subject_key": "P-100234"}, headers=ig)
+    assert wrong.status_code == 422
+    (problem,) = wrong.json()["error"]["problems"]
+    assert problem["field"] == "query.subject_key" and "32 hexadecimal" in problem["message"]
+    key = f"k{0:031d}"[:32].replace("k", "a")
+    for subject_key in (key, "(no linked person)"):
+        found = client.get("/v1/audit/access-log", params={"subject_key": subject_key}, headers=ig)
+        assert found.status_code == 200, found.text

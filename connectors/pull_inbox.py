@@ -16,7 +16,13 @@ from hub.api.errors import error_body
 from hub.config.model import Role, System
 from hub.delivery.shape import DeliveryMessage, to_message
 from hub.errors import Problem
-from hub.inbox.store import MAX_CURSOR, AckBeyondHandedOut, CursorNeverGiven, CursorsRenumbered
+from hub.inbox.store import (
+    MAX_CURSOR,
+    AckBeyondHandedOut,
+    BeyondHandedOut,
+    CursorNeverGiven,
+    CursorsRenumbered,
+)
 from hub.timeutil import utcnow
 
 router = APIRouter(tags=["inbox"])
@@ -94,8 +100,7 @@ async def read_inbox(
         except CursorsRenumbered as exc:
             return _renumbered(exc, "after")
         except CursorNeverGiven as exc:
-            problem = Problem("after", "max_handed_out", f"at most {exc.handed_out}")
-            return JSONResponse(error_body(exc.code, str(exc), [problem]), 409)
+            return _beyond(exc)
         if entries or time.monotonic() >= deadline:
             break
         await asyncio.sleep(LONG_POLL_STEP_S)
@@ -125,11 +130,14 @@ async def ack_inbox(
     try:
         count = await asyncio.to_thread(ctx.inbox.ack, system.id, body.up_to, utcnow())
     except AckBeyondHandedOut as exc:
-        problem = Problem("up_to", "max_handed_out", f"at most {exc.handed_out}")
-        return JSONResponse(error_body(exc.code, str(exc), [problem]), 409)
+        return _beyond(exc)
     except CursorsRenumbered as exc:
         return _renumbered(exc, "up_to")
     return AckResult(acknowledged=count)
+
+
+def _beyond(exc: BeyondHandedOut) -> JSONResponse:
+    return JSONResponse(error_body(exc.code, str(exc), [exc.problem()]), 409)
 
 
 def _renumbered(exc: CursorsRenumbered, field: str) -> JSONResponse:

@@ -63,7 +63,7 @@ from sqlalchemy.engine import Connection
 
 from hub.db.engine import copy_rows, sqlite_time_rows
 from hub.db.tables import InboxCursor, InboxItem, InboxReader
-from hub.errors import HubError
+from hub.errors import HubError, Problem
 from hub.routing.messages import Delivery, Mode
 from hub.timeutil import utcnow
 
@@ -77,40 +77,52 @@ MAX_CURSOR = 2**63 - 1
 """Cursors are signed 64-bit integers in the database; nothing above this can be asked for."""
 
 
-class AckBeyondHandedOut(HubError):
+class BeyondHandedOut(HubError):
+    """A cursor above the highest the recipient has been handed, given as `field`: the
+    message says what was asked (`asked`), that highest cursor, and what to do (`todo`)."""
+
+    field = ""
+    asked = ""  # formatted with the cursor and the recipient
+    todo = ""
+
+    def __init__(self, recipient: str, cursor: int, handed_out: int) -> None:
+        self.recipient = recipient
+        self.cursor = cursor
+        self.handed_out = handed_out
+        asked = self.asked.format(cursor=cursor, recipient=recipient)
+        super().__init__(
+            f"{asked}: the highest cursor handed out to {recipient!r} is {handed_out}{self.todo}"
+        )
+
+    def problem(self) -> Problem:
+        return Problem(self.field, "max_handed_out", f"at most {self.handed_out}")
+
+
+class AckBeyondHandedOut(BeyondHandedOut):
     """An acknowledgement beyond the highest cursor the recipient has been handed."""
 
     code = "ack_beyond_handed_out"
-
-    def __init__(self, recipient: str, up_to: int, handed_out: int) -> None:
-        self.recipient = recipient
-        self.up_to = up_to
-        self.handed_out = handed_out
-        super().__init__(
-            f"cannot acknowledge up to cursor {up_to}: the highest cursor handed out to "
-            f"{recipient!r} is {handed_out}; acknowledge up to the next_cursor of a page you "
-            "have read (read on with ?after=<next_cursor> first)"
-        )
+    field = "up_to"
+    asked = "cannot acknowledge up to cursor {cursor}"
+    todo = (
+        "; acknowledge up to the next_cursor of a page you have read (read on with "
+        "?after=<next_cursor> first)"
+    )
 
 
-class CursorNeverGiven(HubError):
+class CursorNeverGiven(BeyondHandedOut):
     """A read from a cursor above the highest the recipient has been handed: a cursor from
     another hub, or from before the hub's database was restored from a backup."""
 
     code = "cursor_never_given"
-
-    def __init__(self, recipient: str, after: int, handed_out: int) -> None:
-        self.recipient = recipient
-        self.after = after
-        self.handed_out = handed_out
-        super().__init__(
-            f"cursor {after} was never given to {recipient!r}: the highest cursor handed out to "
-            f"{recipient!r} is {handed_out}. Reading on from it would pass over the deliveries "
-            "numbered up to it (a cursor kept from another hub, or from before the hub's "
-            "database was restored from a backup): read once from after=0 (only unacknowledged "
-            "deliveries come back; de-duplicate on delivery_id), then go on from the "
-            "next_cursor it gives"
-        )
+    field = "after"
+    asked = "cursor {cursor} was never given to {recipient!r}"
+    todo = (
+        ". Reading on from it would pass over the deliveries numbered up to it (a cursor kept "
+        "from another hub, or from before the hub's database was restored from a backup): read "
+        "once from after=0 (only unacknowledged deliveries come back; de-duplicate on "
+        "delivery_id), then go on from the next_cursor it gives"
+    )
 
 
 class CursorsRenumbered(HubError):

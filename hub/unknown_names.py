@@ -18,6 +18,7 @@ RECIPIENT = "a receiving system in the configuration"
 SOURCE = "a source system in the configuration"
 COUNTED_NONE = "no event from it was ever counted"
 REJECTED_NONE = "no rejected record names it"
+QUALITY_NONE = "no event from it was ever counted or rejected"
 
 
 class UnknownName(ProblemsError):

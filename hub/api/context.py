@@ -45,6 +45,10 @@ class ApiContext:
         """The source systems in the configuration in force."""
         return [s.id for s in self.config.sources]
 
+    def quality_has_source(self, source: str) -> bool:
+        """Whether the data quality counts or the rejected events name `source`."""
+        return self.quality.has_source(source) or self.rejected.has_source(source)
+
     def search_names(self) -> SearchNames:
         """What a transfer search may name now: the configuration in force and the schemas."""
         return SearchNames.of(self.config, self.registry.event_types)

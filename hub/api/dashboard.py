@@ -65,7 +65,7 @@ from hub.paging import Page, page_number
 from hub.rejected.store import RejectedStore
 from hub.review.store import ReviewStore
 from hub.timeutil import uk_date, utcnow
-from hub.unknown_names import UnknownName
+from hub.unknown_names import QUALITY_NONE, SOURCE, UnknownName, refuse_unknown
 
 STATIC = Path(__file__).resolve().parent / "static"
 FILTERS = ("hub_id", "local_id", "system", "recipient", "source", "agreement", "event_type",
@@ -583,6 +583,14 @@ async def quality(d: Signed) -> Response:
         if c.outcome != "accepted":
             by_rule[(c.source, c.rule)] = by_rule.get((c.source, c.rule), 0) + c.count
     sources = sorted(s.id for s in d.config.systems if Role.SOURCE in s.roles)
+    if d.error is None and not counts and not found.total:
+        try:  # a hand-typed source the hub never knew: said, not "no rejected events"
+            await asyncio.to_thread(refuse_unknown, "source", source, SOURCE, QUALITY_NONE,
+                                    d.ctx.source_ids, d.ctx.quality_has_source)  # fmt: skip
+        except UnknownName as exc:
+            return d.render("quality.html", "quality", 422, counts=[], by_rule=[], found=found,
+                            links=d.links(found), sources=sources,
+                            error="Nothing found: " + exc.problems[0].message)  # fmt: skip
     return d.render("quality.html", "quality", counts=counts, by_rule=sorted(by_rule.items()),
                     found=found, links=d.links(found), sources=sources)  # fmt: skip
 

@@ -253,6 +253,12 @@ def test_rejected_events_and_quality_refuse_a_source_never_known(
         assert client.get(path, params={"source": "registrar"}, headers=ig).status_code == 200
     found = client.get("/v1/rejected", params={"source": "council-tax"}, headers=ig)
     assert found.status_code == 200 and found.json()
+    # the workbench's page, its source typed by hand
+    typed = client.get("/dashboard/quality", params={"source": "council-tx"})
+    assert typed.status_code == 422 and "No rejected events" not in typed.text
+    assert "&#39;council-tx&#39; is not a source system in the configuration" in typed.text
+    quiet = client.get("/dashboard/quality", params={"source": "registrar"})
+    assert quiet.status_code == 200 and "No rejected events in these dates" in quiet.text
     RejectedStore(open_stores(settings).engine).add(
         [
             Rejection(

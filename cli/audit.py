@@ -113,9 +113,11 @@ def audit_list(
     Naming a person (--hub-id/--local-id) needs --purpose and is recorded in the access log."""
     from cli.common import hub_settings
     from hub.audit.export import rows_csv
-    from hub.audit.queries import PersonRef, TransferQuery
+    from hub.audit.queries import PersonRef, TransferQuery, event_known
+    from hub.audit.search_names import event_problem
     from hub.audit.store import AuditFilter
     from hub.audit.subject_access import SubjectAccess
+    from hub.unknown_names import SUMMARY, UnknownName
 
     if outcome is not None and outcome not in ("delivered", "withheld", "failed"):
         raise typer.BadParameter("must be delivered, withheld or failed", param_hint="--outcome")
@@ -126,6 +128,8 @@ def audit_list(
             AuditFilter(event_ids=(event_id,), recipient=recipient, outcome=outcome, limit=limit)
         )
         next_after = None
+        if not rows and not event_known(stores.engine, event_id):
+            raise UnknownName(SUMMARY, [event_problem(event_id)])
     else:
         q = TransferQuery(
             person=PersonRef(hub_id=hub_id, local_id=local_id, system=system),

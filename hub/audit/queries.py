@@ -16,7 +16,15 @@ from hub.audit.ledger import AUDIT
 from hub.audit.store import AuditRow, audit_row
 from hub.config.model import HubConfig
 from hub.config.review import review_flags
-from hub.db.tables import ConsentRecord, IdentityLink, IngestJournal, ReviewItem, SubjectStatus
+from hub.db.tables import (
+    ConsentRecord,
+    EventClaim,
+    IdentityLink,
+    IngestJournal,
+    RejectedEvent,
+    ReviewItem,
+    SubjectStatus,
+)
 from hub.paging import Page, fetch_page
 from hub.pseudonym import subject_key
 from hub.subjects.store import SubjectStore
@@ -27,6 +35,8 @@ LINK: Table = IdentityLink.__table__  # type: ignore[attr-defined]
 STATUS: Table = SubjectStatus.__table__  # type: ignore[attr-defined]
 REVIEW: Table = ReviewItem.__table__  # type: ignore[attr-defined]
 JOURNAL: Table = IngestJournal.__table__  # type: ignore[attr-defined]
+CLAIM: Table = EventClaim.__table__  # type: ignore[attr-defined]
+REJECTED: Table = RejectedEvent.__table__  # type: ignore[attr-defined]
 OUTCOMES = ("delivered", "withheld", "failed")
 
 
@@ -110,6 +120,21 @@ def person_known(engine: Engine, resolved: ResolvedPerson) -> bool:
             select(STATUS.c.event_id).where(STATUS.c.subject.in_(ids)),
             select(JOURNAL.c.seq).where(JOURNAL.c.key.in_([i.encode() for i in ids])),
         ]
+    with engine.connect() as conn:
+        return any(conn.execute(probe.limit(1)).first() is not None for probe in probes)
+
+
+def event_known(engine: Engine, event_id: str) -> bool:
+    """Whether the hub has a record of any source's event `event_id`: accepted (the journal),
+    routed (its claim), held for review, rejected, or audited. Event ids are per source, so
+    each look-up by the id alone reads its whole table: for an answer that found nothing."""
+    probes = [
+        select(AUDIT.c.seq).where(AUDIT.c.event_id == event_id),
+        select(CLAIM.c.id).where(CLAIM.c.event_id == event_id),
+        select(JOURNAL.c.seq).where(JOURNAL.c.event_id == event_id),
+        select(REVIEW.c.seq).where(REVIEW.c.event_id == event_id),
+        select(REJECTED.c.seq).where(REJECTED.c.event_id == event_id),
+    ]
     with engine.connect() as conn:
         return any(conn.execute(probe.limit(1)).first() is not None for probe in probes)
 

@@ -112,3 +112,13 @@ def person_problem(person: PersonRef) -> Problem:
         f"no person is linked to {whose} {person.local_id!r}, and no transfer carries that id; "
         "check the id" + (" and the system" if person.system else ""),
     )
+
+
+def event_problem(event_id: str) -> Problem:
+    """An event id no source's event ever had (as far as the hub has recorded)."""
+    return Problem(
+        "event_id",
+        "unknown",
+        f"the hub has no record of an event {event_id!r}: none was accepted, routed, held for "
+        "review or rejected with that id; check the id (each source system's own)",
+    )

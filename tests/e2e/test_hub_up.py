@@ -100,7 +100,12 @@ def test_source_publishes_recipients_read_their_own_inbox_and_ig_lists_the_audit
 
     table = run_hub("audit", "list", "--recipient", "libraries", env=hub.env)
     assert table.returncode == 0 and "no_agreement" in table.stdout
-    # a recipient the hub never knew is refused, not listed as "0 rows"
+    # an event id no source ever used, and a recipient the hub never knew: refused, not "0 rows"
+    no_event = run_hub("audit", "list", "--event-id", event_id + "x", env=hub.env)
+    assert no_event.returncode == 2 and "0 rows" not in no_event.stdout
+    assert f"no record of an event '{event_id}x'" in " ".join(no_event.stderr.split())
+    known = run_hub("audit", "list", "--event-id", event_id, "--outcome", "failed", env=hub.env)
+    assert known.returncode == 0 and "0 rows" in known.stdout  # known; none failed
     typo = run_hub("audit", "list", "--recipient", "librarys", env=hub.env)
     assert typo.returncode == 2 and "0 rows" not in typo.stdout
     said = " ".join(typo.stderr.split())

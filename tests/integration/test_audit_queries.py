@@ -18,6 +18,7 @@ from hub.audit.queries import (
     TransferQuery,
     agreements_overview,
     consent_withdrawals,
+    event_known,
     transfers_per_day,
     withheld_by_reason,
 )
@@ -25,8 +26,9 @@ from hub.audit.search_names import SearchNames
 from hub.audit.store import AuditStore
 from hub.audit.subject_access import PurposeRequired, SubjectAccess
 from hub.config.model import Role
-from hub.db.tables import ConsentRecord, IdentityLink
+from hub.db.tables import ConsentRecord, EventClaim, IdentityLink
 from hub.pseudonym import subject_key
+from hub.rejected.store import RejectedStore, Rejection
 from hub.routing.messages import AuditEntry, AuditReason, Outcome, delivery_id
 from hub.unknown_names import UnknownName
 from runtime.wiring import wire
@@ -215,6 +217,30 @@ def test_a_search_that_finds_nothing_names_what_the_hub_never_knew(engine: Engin
 
     assert search(unread, recipient="waste") == [1, 6]
     assert search(unread, date_to=date(2020, 1, 1)) == []
+
+
+def test_an_event_is_known_by_any_trace_the_hub_keeps_of_it(engine: Engine) -> None:
+    """Audited, routed (its claim), or rejected: known; an id no source used: not."""
+    assert event_known(engine, "e-alice-1")  # audited
+    assert not event_known(engine, "e-nobody")
+    with engine.begin() as conn:
+        conn.execute(
+            insert(EventClaim.__table__),  # type: ignore[attr-defined]
+            [{"source": "registrar", "event_id": "e-claimed", "event_type": "death.notified",
+              "content_sha256": "0" * 64, "claimed_at": NOW}],
+        )  # fmt: skip
+    RejectedStore(engine).add(
+        [
+            Rejection(
+                rejected_at=NOW, source="council-tax", event_id="e-rejected",
+                event_type="address.changed", original_topic="events.address.changed",
+                original_partition=0, original_offset=7, key=None, value=b"{}", headers=[],
+                reason="bad record", rules=("postcode_format",),
+            )
+        ]
+    )  # fmt: skip
+    assert event_known(engine, "e-claimed") and event_known(engine, "e-rejected")
+    assert not event_known(engine, "e-rejecte")
 
 
 def test_reports_for_ig(engine: Engine, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, select
 
+from hub.db.engine import any_found
 from hub.db.tables import WorkerHeartbeat
 
 _TABLE = WorkerHeartbeat.__table__  # type: ignore[attr-defined]
@@ -67,5 +68,4 @@ class HeartbeatStore:
         stmt = select(_TABLE.c.worker_id).where(
             _TABLE.c.worker_id.like(f"{host}:%"), _TABLE.c.last_seen >= now - within
         )
-        with self.engine.connect() as conn:
-            return conn.execute(stmt).first() is not None
+        return any_found(self.engine, stmt)

@@ -16,6 +16,7 @@ from hub.audit.ledger import AUDIT
 from hub.audit.store import AuditRow, audit_row
 from hub.config.model import HubConfig
 from hub.config.review import review_flags
+from hub.db.engine import any_found
 from hub.db.tables import (
     ConsentRecord,
     EventClaim,
@@ -120,23 +121,21 @@ def person_known(engine: Engine, resolved: ResolvedPerson) -> bool:
             select(STATUS.c.event_id).where(STATUS.c.subject.in_(ids)),
             select(JOURNAL.c.seq).where(JOURNAL.c.key.in_([i.encode() for i in ids])),
         ]
-    with engine.connect() as conn:
-        return any(conn.execute(probe.limit(1)).first() is not None for probe in probes)
+    return any_found(engine, *probes)
 
 
 def event_known(engine: Engine, event_id: str) -> bool:
     """Whether the hub has a record of any source's event `event_id`: accepted (the journal),
     routed (its claim), held for review, rejected, or audited. Event ids are per source, so
     each look-up by the id alone reads its whole table: for an answer that found nothing."""
-    probes = [
+    return any_found(
+        engine,
         select(AUDIT.c.seq).where(AUDIT.c.event_id == event_id),
         select(CLAIM.c.id).where(CLAIM.c.event_id == event_id),
         select(JOURNAL.c.seq).where(JOURNAL.c.event_id == event_id),
         select(REVIEW.c.seq).where(REVIEW.c.event_id == event_id),
         select(REJECTED.c.seq).where(REJECTED.c.event_id == event_id),
-    ]
-    with engine.connect() as conn:
-        return any(conn.execute(probe.limit(1)).first() is not None for probe in probes)
+    )
 
 
 def person_condition(resolved: ResolvedPerson) -> ColumnElement[bool]:
@@ -183,9 +182,7 @@ def search(engine: Engine, q: TransferQuery, resolved: ResolvedPerson | None) ->
 
 def in_trail(engine: Engine, column: str, value: str) -> bool:
     """Whether any audit row has `value` in `column` (a name the configuration has dropped)."""
-    with engine.connect() as conn:
-        found = conn.execute(select(AUDIT.c.seq).where(AUDIT.c[column] == value).limit(1))
-        return found.first() is not None
+    return any_found(engine, select(AUDIT.c.seq).where(AUDIT.c[column] == value))
 
 
 def rows_about(engine: Engine, resolved: ResolvedPerson) -> list[AuditRow]:

@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, Table, create_engine, event, text
+from sqlalchemy import Engine, Select, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -235,6 +235,12 @@ def _reason(exc: SQLAlchemyError) -> str:
     inner = getattr(exc, "orig", None) or exc
     text = str(inner).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def any_found(engine: Engine, *queries: Select[Any]) -> bool:
+    """Whether any of `queries` finds a row: each asks for one, in turn, until one does."""
+    with engine.connect() as conn:
+        return any(conn.execute(q.limit(1)).first() is not None for q in queries)
 
 
 def insert_ignoring_duplicates(

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, Select, and_, bindparam, func, select, update
 from sqlalchemy.orm import aliased
 
-from hub.db.engine import insert_ignoring_duplicates
+from hub.db.engine import any_found, insert_ignoring_duplicates
 from hub.db.tables import WebhookEndpoint, WebhookOutbox
 from hub.routing.messages import Delivery, Mode
 
@@ -339,9 +339,7 @@ class OutboxStore:
 
     def has_recipient(self, recipient: str) -> bool:
         """Whether any delivery in the outbox is for `recipient` (one no longer configured, too)."""
-        stmt = select(OUTBOX.c.seq).where(OUTBOX.c.recipient == recipient).limit(1)
-        with self.engine.connect() as conn:
-            return conn.execute(stmt).first() is not None
+        return any_found(self.engine, select(OUTBOX.c.seq).where(OUTBOX.c.recipient == recipient))
 
     def rows(self, recipient: str) -> list[OutboxRow]:
         stmt = select(OUTBOX).where(OUTBOX.c.recipient == recipient).order_by(OUTBOX.c.seq)

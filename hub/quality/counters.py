@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from hub.db.engine import any_found
 from hub.db.tables import QualityCounter
 from hub.errors import ProblemsError
 from hub.timeutil import uk_date
@@ -78,9 +79,7 @@ class QualityCounters:
 
     def has_source(self, source: str) -> bool:
         """Whether any event of `source` was ever counted (one no longer configured, too)."""
-        with self.engine.connect() as conn:
-            found = conn.execute(select(_TABLE.c.day).where(_TABLE.c.source == source).limit(1))
-            return found.first() is not None
+        return any_found(self.engine, select(_TABLE.c.day).where(_TABLE.c.source == source))
 
     def summary(
         self, since: date | None = None, source: str | None = None, until: date | None = None

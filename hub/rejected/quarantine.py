@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, RowMapping, delete, func, select
 
-from hub.db.engine import insert_ignoring_duplicates
+from hub.db.engine import any_found, insert_ignoring_duplicates
 from hub.db.tables import QuarantinedRecord
 from hub.rejected.store import Headers, headers_from_json, headers_to_json
 from hub.signing.records import signing_input
@@ -103,9 +103,7 @@ class QuarantineStore:
 
     def has_topic(self, topic: str) -> bool:
         """Whether any quarantined record came from `topic` (one no longer the hub's, too)."""
-        with self.engine.connect() as conn:
-            found = conn.execute(select(_TABLE.c.seq).where(_TABLE.c.topic == topic).limit(1))
-            return found.first() is not None
+        return any_found(self.engine, select(_TABLE.c.seq).where(_TABLE.c.topic == topic))
 
     def purge_before(self, cutoff: datetime, dry_run: bool = False) -> int:
         """Delete what was quarantined before `cutoff` (the values may hold personal data)."""

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, delete, func, select, update
 
-from hub.db.engine import insert_ignoring_duplicates
+from hub.db.engine import any_found, insert_ignoring_duplicates
 from hub.db.tables import RejectedEvent
 from hub.paging import Page, fetch_page
 from hub.timeutil import utc_bounds
@@ -117,9 +117,7 @@ class RejectedStore:
 
     def has_source(self, source: str) -> bool:
         """Whether any rejected record names `source` (one no longer configured, too)."""
-        with self.engine.connect() as conn:
-            found = conn.execute(select(_TABLE.c.seq).where(_TABLE.c.source == source).limit(1))
-            return found.first() is not None
+        return any_found(self.engine, select(_TABLE.c.seq).where(_TABLE.c.source == source))
 
     def get(self, seq: int) -> Rejection | None:
         with self.engine.connect() as conn:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from functools import lru_cache
 
 # A subject key as the audit store and the access log hold it; the access log writes
 # NO_PERSON for a read by a local id that no hub person was linked to.
-SUBJECT_KEY_PATTERN = r"^([0-9a-f]{32}|\(no linked person\))$"
 NO_PERSON = "(no linked person)"
+SUBJECT_KEY_PATTERN = rf"^([0-9a-f]{{32}}|{re.escape(NO_PERSON)})$"
 
 
 @lru_cache(maxsize=8)

@@ -26,6 +26,10 @@ class UnknownName(ProblemsError):
 
     code = "unknown_name"
 
+    def sentence(self) -> str:
+        """What a page shows: that nothing was found, and what is unknown."""
+        return "Nothing found: " + "; ".join(p.message for p in self.problems)
+
 
 def unknown_name(
     field: str, value: str, what: str, nowhere: str, choices: Iterable[str]

@@ -438,7 +438,7 @@ async def search(d: Signed) -> Response:
         except PurposeRequired as exc:
             error, status = purpose_error(exc), 422
         except UnknownName as exc:
-            error, status = "Nothing found: " + "; ".join(p.message for p in exc.problems), 422
+            error, status = exc.sentence(), 422
         except ValueError as exc:
             error, status = f"Check the search fields: {exc}", 422
     if result is not None and params.get("format") == "csv":
@@ -590,7 +590,7 @@ async def quality(d: Signed) -> Response:
         except UnknownName as exc:
             return d.render("quality.html", "quality", 422, counts=[], by_rule=[], found=found,
                             links=d.links(found), sources=sources,
-                            error="Nothing found: " + exc.problems[0].message)  # fmt: skip
+                            error=exc.sentence())  # fmt: skip
     return d.render("quality.html", "quality", counts=counts, by_rule=sorted(by_rule.items()),
                     found=found, links=d.links(found), sources=sources)  # fmt: skip
 

@@ -280,7 +280,7 @@ def test_the_access_log_refuses_a_key_that_is_not_a_person_key(client: TestClien
     assert wrong.status_code == 422
     (problem,) = wrong.json()["error"]["problems"]
     assert problem["field"] == "query.subject_key" and "32 hexadecimal" in problem["message"]
-    key = f"k{0:031d}"[:32].replace("k", "a")
+    key = "a" + "0" * 31  # a person key: 32 hexadecimal digits
     for subject_key in (key, "(no linked person)"):
         found = client.get("/v1/audit/access-log", params={"subject_key": subject_key}, headers=ig)
         assert found.status_code == 200, found.text

@@ -27,7 +27,7 @@ from connectors.outbox import outbox_table
 from hub.connectors.config import SqlOutboxDef, SqlTableDef
 from hub.connectors.ids import sql_change_event_id
 from hub.connectors.mapping import cell_text
-from hub.connectors.store import ConnectorStore
+from hub.connectors.store import ConnectorStore, OutboxMarking
 from hub.errors import EventValidationError, ProblemsError
 from hub.events.envelope import Event
 from hub.events.publisher import EventPublisher
@@ -247,6 +247,26 @@ class SqlOutboxConnector:
                     .values(published_at=now, outcome="rejected", error=error)
                 )
 
+    def _settle(self) -> None:
+        """Count the batch a connector that died between the two databases left: the source
+        marked it (or no longer holds it), so it will never be read again; or forget it,
+        as it will be read, published and counted again."""
+        marking = self.ctx.store.marking(self.name)
+        if marking is None:
+            return
+        t = self.table
+        with self.engine.connect() as conn:
+            waiting = conn.execute(
+                select(t.c.id).where(t.c.id == marking.row_id, t.c.published_at.is_(None))
+            ).first()
+        if waiting is not None:
+            self.ctx.store.begin_marking(self.name, None)
+        else:
+            log.info("outbox_batch_counted_after_restart", connector=self.name, row=marking.row_id)
+            self.ctx.store.advance(
+                self.name, marking.position, marking.published, marking.rejected, utcnow()
+            )
+
     def _lag(self) -> tuple[int, datetime | None]:
         t = self.table
         stmt = select(func.count(), func.min(t.c.created_at)).where(t.c.published_at.is_(None))
@@ -289,15 +309,25 @@ class SqlOutboxConnector:
 
     async def run_once(self) -> int:
         total = 0
+        await asyncio.to_thread(self._settle)
         while True:
             rows = await asyncio.to_thread(self._read, self.definition.batch_size)
             if not rows:
                 break
             batch, ok, bad = self._decide(rows)
             await self.ctx.publisher.publish_many(batch.events)
+            # The source's database and the hub's are two transactions: the counts are written
+            # first, as a marking, so a connector that dies in between counts the batch once.
+            counted = OutboxMarking(
+                row_id=int(rows[0]["id"]),
+                position=str(rows[-1]["id"]),
+                published=len(batch.events),
+                rejected=len(batch.rejected),
+            )
+            self.ctx.store.begin_marking(self.name, counted)
             await asyncio.to_thread(self._mark, ok, bad)
             self.ctx.store.advance(
-                self.name, str(rows[-1]["id"]), len(batch.events), len(batch.rejected), utcnow()
+                self.name, counted.position, counted.published, counted.rejected, utcnow()
             )
             _report_rejections(self.name, self.definition.source, "", batch, self.ctx)
             total += len(batch.events)

@@ -45,6 +45,20 @@ class ConnectorStatus(BaseModel):
         return max(0.0, (now - oldest).total_seconds())
 
 
+class OutboxMarking(BaseModel):
+    """An outbox batch the broker acknowledged, about to be marked in the source's database.
+
+    The mark is one transaction in the source's database, so one of the batch's rows tells
+    whether the whole batch was marked."""
+
+    model_config = ConfigDict(frozen=True)
+
+    row_id: int
+    position: str
+    published: int
+    rejected: int
+
+
 @dataclass(frozen=True)
 class ImportKey:
     file_sha256: str
@@ -113,7 +127,8 @@ class ConnectorStore:
     def advance(
         self, name: str, position: str, published: int, rejected: int, now: datetime
     ) -> None:
-        """After the broker acked a batch: the new position and the batch's counts."""
+        """After the broker acked a batch: the new position and the batch's counts (and no
+        outbox batch is being marked any more)."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(_STATE)
@@ -123,8 +138,24 @@ class ConnectorStore:
                     published=_STATE.c.published + published,
                     rejected=_STATE.c.rejected + rejected,
                     updated_at=now,
+                    marking=None,
                 )
             )
+
+    def begin_marking(self, name: str, marking: OutboxMarking | None) -> None:
+        """Before an outbox batch is marked in the source's database: what it counts (None:
+        forget a batch the source never marked; it will be read and counted again)."""
+        value = marking.model_dump_json() if marking is not None else None
+        with self.engine.begin() as conn:
+            conn.execute(update(_STATE).where(_STATE.c.name == name).values(marking=value))
+
+    def marking(self, name: str) -> OutboxMarking | None:
+        """The outbox batch a connector that died may have left half marked, if any."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(_STATE.c.marking).where(_STATE.c.name == name)
+            ).scalar_one_or_none()
+        return OutboxMarking.model_validate_json(value) if value else None
 
     def record_poll(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import BigInteger, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -296,6 +296,8 @@ class ConnectorState(SQLModel, table=True):
     last_run_at: datetime | None = Field(default=None)
     last_error: str = Field(default="")
     updated_at: datetime | None = Field(default=None)
+    # an outbox batch being marked in the source's database, as JSON (OutboxMarking): revision 0022
+    marking: str | None = Field(default=None, sa_type=Text)
 
 
 class ConnectorImport(SQLModel, table=True):

@@ -140,7 +140,6 @@ async def _bench(settings: HubSettings, bootstrap: str, rows: int, work: Path) -
             ConnectorStore(stores.engine),
             w.registry,
             w.rules,
-            stores.quality,
             settings.import_batch_size,
         )
         target = ImportTarget(

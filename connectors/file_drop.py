@@ -31,7 +31,7 @@ from hub.errors import ProblemsError
 from hub.events.publisher import EventPublisher
 from hub.events.rules import RuleConfig
 from hub.events.schemas import SchemaRegistry
-from hub.quality.counters import TallySink, rejection_tallies
+from hub.quality.counters import Tally, rejection_tallies
 from hub.timeutil import utcnow
 
 log = structlog.get_logger("connectors.file_drop")
@@ -60,13 +60,13 @@ class ImportSummary:
 
 @dataclass(frozen=True)
 class ImportContext:
-    """What an import needs from the hub: how to publish, remember, validate and count."""
+    """What an import needs from the hub: how to publish, validate, and remember (its progress,
+    counts and data quality tallies, in the hub's database)."""
 
     publisher: EventPublisher
     store: ConnectorStore
     registry: SchemaRegistry
     rules: RuleConfig
-    quality: TallySink | None = None
     batch_size: int = 1000
 
 
@@ -154,6 +154,11 @@ async def import_loaded(
         rejected = [r for r in fresh if r.outcome is Outcome.REJECTED]
         counts.published += len(events)
         counts.rejected += len(rejected)
+        tallies: list[Tally] = []
+        for r in rejected:
+            tallies += rejection_tallies(
+                ProblemsError("row", list(r.problems)), target.source, target.event_type, now
+            )
         ctx.store.advance_import(
             key,
             end,
@@ -162,14 +167,8 @@ async def import_loaded(
             sum(r.outcome is Outcome.DUPLICATE for r in fresh),
             utcnow(),
             finished=end == total,
+            tallies=tallies,
         )
-        if ctx.quality is not None and rejected:
-            tallies = []
-            for r in rejected:
-                tallies += rejection_tallies(
-                    ProblemsError("row", list(r.problems)), target.source, target.event_type, now
-                )
-            ctx.quality.add(tallies)
         if on_progress is not None:
             on_progress(end, total)
 

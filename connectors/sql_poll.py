@@ -34,7 +34,7 @@ from hub.events.publisher import EventPublisher
 from hub.events.rules import RuleConfig
 from hub.events.schemas import SchemaRegistry
 from hub.events.validation import build_event
-from hub.quality.counters import TallySink, rejection_tallies
+from hub.quality.counters import Tally, rejection_tallies
 from hub.timeutil import utcnow
 
 log = structlog.get_logger("connectors.sql_poll")
@@ -46,7 +46,6 @@ class PollContext:
     store: ConnectorStore
     registry: SchemaRegistry
     rules: RuleConfig
-    quality: TallySink | None = None
 
 
 def position_text(value: object) -> str:
@@ -187,11 +186,9 @@ class SqlTableConnector:
             batch = self._decide(rows)
             await self.ctx.publisher.publish_many(batch.events)
             last = position_text(rows[-1][self.definition.key_column])
+            tallies = _rejections(self.name, self.definition.source, self.mapping.event_type, batch)
             self.ctx.store.advance(
-                self.name, last, len(batch.events), len(batch.rejected), utcnow()
-            )
-            _report_rejections(
-                self.name, self.definition.source, self.mapping.event_type, batch, self.ctx
+                self.name, last, len(batch.events), len(batch.rejected), utcnow(), tallies
             )
             total += len(batch.events)
             if len(rows) < self.definition.batch_size:
@@ -201,16 +198,14 @@ class SqlTableConnector:
         return total
 
 
-def _report_rejections(
-    name: str, source: str, event_type: str, batch: _Batch, ctx: PollContext
-) -> None:
-    tallies = []
+def _rejections(name: str, source: str, event_type: str, batch: _Batch) -> tuple[Tally, ...]:
+    """The batch's rejections logged, and their data quality tallies (saved with the position)."""
+    tallies: list[Tally] = []
     for r in batch.rejected:
         rules = sorted({p.rule for p in r.error.problems})
         log.warning("change_rejected", connector=name, key=position_text(r.key), rules=rules)
         tallies += rejection_tallies(r.error, source, event_type, utcnow())
-    if ctx.quality is not None and tallies:
-        ctx.quality.add(tallies)
+    return tuple(tallies)
 
 
 class SqlOutboxConnector:
@@ -263,9 +258,18 @@ class SqlOutboxConnector:
             self.ctx.store.begin_marking(self.name, None)
         else:
             log.info("outbox_batch_counted_after_restart", connector=self.name, row=marking.row_id)
-            self.ctx.store.advance(
-                self.name, marking.position, marking.published, marking.rejected, utcnow()
-            )
+            self._count(marking)
+
+    def _count(self, marked: OutboxMarking) -> None:
+        """A batch the source has marked: its counts and tallies, and the marking cleared."""
+        self.ctx.store.advance(
+            self.name,
+            marked.position,
+            marked.published,
+            marked.rejected,
+            utcnow(),
+            marked.tallies,
+        )
 
     def _lag(self) -> tuple[int, datetime | None]:
         t = self.table
@@ -323,13 +327,11 @@ class SqlOutboxConnector:
                 position=str(rows[-1]["id"]),
                 published=len(batch.events),
                 rejected=len(batch.rejected),
+                tallies=_rejections(self.name, self.definition.source, "", batch),
             )
             self.ctx.store.begin_marking(self.name, counted)
             await asyncio.to_thread(self._mark, ok, bad)
-            self.ctx.store.advance(
-                self.name, counted.position, counted.published, counted.rejected, utcnow()
-            )
-            _report_rejections(self.name, self.definition.source, "", batch, self.ctx)
+            self._count(counted)
             total += len(batch.events)
             if len(rows) < self.definition.batch_size:
                 break

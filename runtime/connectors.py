@@ -119,10 +119,8 @@ async def connected(
             w,
             publisher,
             store,
-            ImportContext(
-                publisher, store, w.registry, w.rules, stores.quality, settings.import_batch_size
-            ),
-            PollContext(publisher, store, w.registry, w.rules, stores.quality),
+            ImportContext(publisher, store, w.registry, w.rules, settings.import_batch_size),
+            PollContext(publisher, store, w.registry, w.rules),
             ServiceRecords(stores.engine),
         )
     finally:

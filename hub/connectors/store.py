@@ -6,6 +6,7 @@ connector that crashes re-publishes at most its in-flight batch (with the same e
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +15,7 @@ from sqlalchemy import ColumnElement, Engine, select, update
 
 from hub.db.engine import insert_ignoring_duplicates
 from hub.db.tables import ConnectorImport, ConnectorState
+from hub.quality.counters import Tally, add_tallies
 
 _STATE = ConnectorState.__table__  # type: ignore[attr-defined]
 _IMPORT = ConnectorImport.__table__  # type: ignore[attr-defined]
@@ -57,6 +59,7 @@ class OutboxMarking(BaseModel):
     position: str
     published: int
     rejected: int
+    tallies: tuple[Tally, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,11 +128,19 @@ class ConnectorStore:
         return status.position if status else ""
 
     def advance(
-        self, name: str, position: str, published: int, rejected: int, now: datetime
+        self,
+        name: str,
+        position: str,
+        published: int,
+        rejected: int,
+        now: datetime,
+        tallies: Sequence[Tally] = (),
     ) -> None:
-        """After the broker acked a batch: the new position and the batch's counts (and no
-        outbox batch is being marked any more)."""
+        """After the broker acked a batch: the new position, the batch's counts and its
+        rejections' data quality tallies, in one transaction (and no outbox batch is being
+        marked any more)."""
         with self.engine.begin() as conn:
+            add_tallies(conn, tallies)
             conn.execute(
                 update(_STATE)
                 .where(_STATE.c.name == name)
@@ -241,8 +252,10 @@ class ConnectorStore:
         duplicates: int,
         now: datetime,
         finished: bool = False,
+        tallies: Sequence[Tally] = (),
     ) -> None:
-        """After the broker acked every row before `rows_done` (a count of data rows)."""
+        """After the broker acked every row before `rows_done` (a count of data rows); the
+        rejected rows' data quality tallies in the same transaction."""
         values: dict[str, object] = {
             "rows_done": rows_done,
             "published": _IMPORT.c.published + published,
@@ -253,6 +266,7 @@ class ConnectorStore:
         if finished:
             values.update(status="done", finished_at=now)
         with self.engine.begin() as conn:
+            add_tallies(conn, tallies)
             conn.execute(update(_IMPORT).where(*self._where(key)).values(**values))
 
     def imports(self, limit: int = 50) -> list[ImportProgress]:

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.db.engine import any_found
@@ -49,6 +49,21 @@ class TallySink(Protocol):
     def add(self, tallies: Iterable[Tally]) -> None: ...
 
 
+def add_tallies(conn: Connection, tallies: Iterable[Tally]) -> None:
+    """`QualityCounters.add` in the caller's transaction (a connector counts a batch's
+    rejections with the position that passes it: a connector killed in between neither loses
+    them nor counts them twice)."""
+    counts = Counter(tallies)
+    if not counts:
+        return
+    rows = [{**t.__dict__, "count": n} for t, n in counts.items()]
+    ins: Any = (sqlite if conn.dialect.name == "sqlite" else postgresql).insert(_TABLE)
+    stmt = ins.on_conflict_do_update(
+        index_elements=list(_KEY), set_={"count": _TABLE.c.count + ins.excluded.count}
+    )
+    conn.execute(stmt, rows)
+
+
 class QualityRow(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -65,17 +80,10 @@ class QualityCounters:
 
     def add(self, tallies: Iterable[Tally]) -> None:
         """Add a batch of observations with one upsert per distinct key."""
-        counts = Counter(tallies)
-        if not counts:
-            return
-        rows = [{**t.__dict__, "count": n} for t, n in counts.items()]
-        with self.engine.begin() as conn:
-            dialect = conn.dialect.name
-            ins: Any = (sqlite if dialect == "sqlite" else postgresql).insert(_TABLE)
-            stmt = ins.on_conflict_do_update(
-                index_elements=list(_KEY), set_={"count": _TABLE.c.count + ins.excluded.count}
-            )
-            conn.execute(stmt, rows)
+        tallies = list(tallies)
+        if tallies:
+            with self.engine.begin() as conn:
+                add_tallies(conn, tallies)
 
     def has_source(self, source: str) -> bool:
         """Whether any event of `source` was ever counted (one no longer configured, too)."""

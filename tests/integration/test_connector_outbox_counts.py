@@ -1,4 +1,5 @@
-"""The outbox connector's counts stay exact when it dies between its two databases.
+"""The outbox connector's counts (and its rejections' data quality tallies) stay exact when it
+dies between its two databases.
 
 The outbox rows are marked in the source system's database and the counts kept in the hub's:
 no transaction spans both. A connector killed after the source's mark committed, and before
@@ -19,6 +20,7 @@ from hub.connectors.config import SqlOutboxDef
 from hub.connectors.store import ConnectorStore
 from hub.db.engine import make_engine
 from hub.events.publisher import EventPublisher
+from hub.quality.counters import QualityCounters
 from hub.settings import HubSettings
 from runtime.wiring import Wiring
 from tests.integration.connector_helpers import duplicates, read_ids
@@ -97,6 +99,8 @@ async def test_a_batch_is_counted_once_whichever_side_of_the_mark_the_connector_
     rejected = ROWS // BAD_EVERY
     assert (status.published, status.rejected) == (ROWS - rejected, rejected)
     assert (status.position, status.pending) == (str(ROWS), 0)
+    tallied = QualityCounters(hub_db).summary(source="registrar")
+    assert [(q.outcome, q.count) for q in tallied] == [("rejected", rejected)]
     ids = await read_ids(hub_settings, "death.notified")
     good = {e for i, e in enumerate(event_ids, start=1) if i % BAD_EVERY}
     assert set(ids) == good

@@ -30,6 +30,7 @@ from connectors.outbox import create_outbox_table, outbox_table, write_outbox
 from hub.connectors.ids import sql_change_event_id
 from hub.connectors.store import ConnectorStore
 from hub.db.engine import make_engine
+from hub.quality.counters import QualityCounters
 from hub.settings import REPO_ROOT, HubSettings
 from runtime.wiring import Wiring
 from tests.integration.connector_helpers import (
@@ -165,6 +166,12 @@ def _settings_for(hub_settings: HubSettings, tmp_path: Path, yaml: str) -> HubSe
     return hub_settings.model_copy(update={"config_dir": config})
 
 
+def _rejections_tallied(settings: HubSettings, source: str) -> int:
+    """Rejected events counted for the data quality page (each bad row breaks one rule)."""
+    rows = QualityCounters(make_engine(settings.effective_database_url)).summary(source=source)
+    return sum(r.count for r in rows if r.outcome == "rejected")
+
+
 def test_change_table_high_water_mark_survives_sigkill(
     hub_settings: HubSettings, wiring: Wiring, source_url: str, tmp_path: Path
 ) -> None:
@@ -202,8 +209,10 @@ def test_change_table_high_water_mark_survives_sigkill(
     assert set(duplicates(ids)) <= expected
     status = store.status("ctax-changes")
     assert status is not None
-    # counters move with the position in one transaction: exact despite the kill
+    # counters and data quality tallies move with the position in one transaction: exact
+    # despite the kill
     assert (status.published, status.rejected, status.pending) == (len(expected), len(bad), 0)
+    assert _rejections_tallied(settings, "council-tax") == len(bad)
     source.dispose()
 
 
@@ -280,4 +289,5 @@ def test_outbox_survives_sigkill(
     # (tests/integration/test_connector_outbox_counts.py kills it at each side of the mark)
     assert status is not None
     assert (status.published, status.rejected, status.pending) == (len(published), len(rejected), 0)
+    assert _rejections_tallied(settings, "registrar") == len(rejected)
     source.dispose()

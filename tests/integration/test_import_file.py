@@ -134,7 +134,6 @@ async def test_an_interrupted_import_resumes_without_republishing_acked_rows(
                 store,
                 wiring.registry,
                 wiring.rules,
-                None,
                 batch,
             )
 

@@ -110,7 +110,12 @@ class EventMatcher(Protocol):
 
 
 class EventClaims(Protocol):
-    def claim(self, claims: Sequence[Claim], at: datetime) -> dict[tuple[str, str], str]: ...
+    def claim(
+        self, claims: Sequence[Claim], at: datetime, count_on: date | None = None
+    ) -> dict[tuple[str, str], str]:
+        """The content of record of each key; with `count_on`, each event claimed for the first
+        time is counted accepted on that day (data quality), in the claims' transaction."""
+        ...
 
 
 class InboxHandOver(Protocol):
@@ -142,6 +147,7 @@ class RouterPorts:
 class _Accepted:
     msg: ConsumerRecord[bytes, bytes]
     event: Event
+    released: bool = False  # held for review, counted as accepted when it was held
 
 
 class RouterHandler:
@@ -231,8 +237,10 @@ class RouterHandler:
         reviews: list[Review] = []
         for a in accepted:
             env = a.event.envelope
-            tallies.append(Tally(day, env.source, env.type, "accepted"))
-            self._counts.add(EVENTS_ACCEPTED, env.source, env.type)
+            if not a.released:
+                self._counts.add(EVENTS_ACCEPTED, env.source, env.type)
+                if self.ports.claims is None:  # else counted when claimed (once an event)
+                    tallies.append(Tally(day, env.source, env.type, "accepted"))
             state = states.get(env.subject, UNKNOWN)
             result: RoutingResult | None = None
             if env.type in FOLLOW_UP_TYPES:
@@ -325,7 +333,8 @@ class RouterHandler:
             Claim(a.event.envelope.source, a.event.envelope.id, a.event.envelope.type, h)
             for a, h in ((a, content_hash(a.event)) for a in accepted)
         ]
-        of_record = await asyncio.to_thread(self.ports.claims.claim, claims, now)
+        # an event is counted accepted (data quality) when it is first claimed: once
+        of_record = await asyncio.to_thread(self.ports.claims.claim, claims, now, day)
         kept: list[_Accepted] = []
         for a, c in zip(accepted, claims, strict=True):
             if of_record.get(c.key, c.content_sha256) in ("", c.content_sha256):
@@ -405,7 +414,7 @@ class RouterHandler:
                 out.append(self._reject(msg, refused, tallies, day))
                 continue
             log.info("review_item_released", event_id=item.event_id, review_seq=item.seq)
-            accepted.append(_Accepted(msg, event))
+            accepted.append(_Accepted(msg, event, released=True))
         return accepted
 
     async def after_sent(self) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, false, or_, select
@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql
 
 from hub.db.engine import sqlite_insert_new
 from hub.db.tables import EventClaim, IngestJournal
+from hub.quality.counters import Tally, add_tallies
 
 _CLAIM: Table = EventClaim.__table__  # type: ignore[attr-defined]
 _JOURNAL: Table = IngestJournal.__table__  # type: ignore[attr-defined]
@@ -63,20 +64,30 @@ _CLAIM_COLUMNS = ("source", "event_id", "event_type", "content_sha256", "claimed
 
 def _claim_sqlite(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[EventKey]:
     """SQLite, by one prepared executemany (`sqlite_insert_new`): the claims this call added.
-    All of them when every row went in (the usual case); else none is taken as known and every
-    key's content of record is read back."""
+    All of them when every row went in (the usual case). Otherwise (a redelivered batch, a
+    re-published event) the rows this call added are the table's newest: SQLite numbers a new
+    row one past the largest id, and this transaction holds its only write lock until it ends."""
     added = sqlite_insert_new(
         conn, "event_claim", _CLAIM_COLUMNS, rows, ("source", "event_id"), ("claimed_at",)
     )
-    return {(r["source"], r["event_id"]) for r in rows} if added == len(rows) else set()
+    if added == len(rows) or added == 0:
+        return {(r["source"], r["event_id"]) for r in rows} if added else set()
+    newest = select(_CLAIM.c.source, _CLAIM.c.event_id).order_by(_CLAIM.c.id.desc()).limit(added)
+    return {(source, event_id) for source, event_id in conn.execute(newest)}
 
 
 class ClaimStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def claim(self, claims: Sequence[Claim], at: datetime) -> dict[EventKey, str]:
-        """Record the first content the router saw for each key; return it for each key."""
+    def claim(
+        self, claims: Sequence[Claim], at: datetime, count_on: date | None = None
+    ) -> dict[EventKey, str]:
+        """Record the first content the router saw for each key; return it for each key.
+
+        With `count_on`, an event claimed for the first time is counted as accepted on that
+        day in the data quality counts, in the same transaction: each event once, however often
+        it comes back (a redelivered batch, a release from review, `hub review retry`)."""
         if not claims:
             return {}
         first: dict[EventKey, Claim] = {}
@@ -105,6 +116,15 @@ class ClaimStore:
                     rows,
                 )
                 new = {(r[0], r[1]) for r in added}
+            if count_on is not None:
+                add_tallies(
+                    conn,
+                    (
+                        Tally(count_on, k[0], first[k].event_type, "accepted")
+                        for k in keys
+                        if k in new
+                    ),
+                )
         # what this call claimed is of record as claimed; only repeats are read back
         of_record = {k: first[k].content_sha256 for k in new}
         repeats = [k for k in keys if k not in new]

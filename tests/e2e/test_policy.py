@@ -82,6 +82,10 @@ def test_explain_and_the_review_queue_over_http_and_the_cli(
     assert retried.returncode == 0, retried.stderr
     # still nobody linked: routed again, it comes straight back to the queue
     wait_for(lambda: httpx.get(f"{hub.url}/v1/review", headers=ig).json(), "the retried event back")
+    # held, retried and held again, it is one event on the data quality page
+    report = httpx.get(f"{hub.url}/v1/quality", params={"source": "council-tax"}, headers=ig)
+    counted = [(r["event_type"], r["outcome"], r["count"]) for r in report.json()["rows"]]
+    assert counted == [("address.changed", "accepted", 1)]
     missing = run_hub("deliveries", "retry", "999", env=hub.env)
     assert missing.returncode == 2 and "there is no review item 999" in missing.stderr
 

@@ -18,6 +18,7 @@ from hub.db.engine import make_engine
 from hub.events.envelope import Envelope, Event
 from hub.events.publisher import EventPublisher
 from hub.inbox.store import InboxStore
+from hub.quality.counters import QualityCounters
 from hub.review.store import ReviewStore
 from hub.settings import HubSettings
 from hub.signing.keys import record_keys
@@ -134,6 +135,10 @@ async def test_an_unknown_person_waits_for_review_until_linked_then_is_routed(
             break
         await asyncio.sleep(0.1)
     assert reviews.find() == [] and reviews.find(status="released")[0].event_id == "m-unknown"
+    # the data quality page counts the event once: held, then released, it is one event
+    quality = QualityCounters(make_engine(hub_settings.effective_database_url))
+    counted = [(q.event_type, q.outcome, q.count) for q in quality.summary(source="council-tax")]
+    assert counted == [("address.changed", "accepted", 1)]
 
 
 async def test_a_correction_reaches_exactly_those_that_received_the_original(

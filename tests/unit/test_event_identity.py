@@ -137,7 +137,9 @@ class MemoryClaims:
     def __init__(self) -> None:
         self.first: dict[tuple[str, str], str] = {}
 
-    def claim(self, claims: Sequence[Claim], at: datetime) -> dict[tuple[str, str], str]:
+    def claim(
+        self, claims: Sequence[Claim], at: datetime, count_on: date | None = None
+    ) -> dict[tuple[str, str], str]:
         for c in claims:
             self.first.setdefault(c.key, c.content_sha256)
         return {c.key: self.first[c.key] for c in claims}

@@ -115,7 +115,17 @@ class RejectedEvent(SQLModel, table=True):
     """A record that reached the hub but failed decoding or validation: kept whole, to fix and replay."""
 
     __tablename__ = "rejected_event"
-    __table_args__ = (UniqueConstraint("original_topic", "original_partition", "original_offset"),)
+    # one row a record: its position and content (offsets begin again when the embedded broker
+    # restarts), revision 0023
+    __table_args__ = (
+        UniqueConstraint(
+            "original_topic",
+            "original_partition",
+            "original_offset",
+            "record_sha256",
+            name="uq_rejected_event_record",
+        ),
+    )
 
     seq: int | None = Field(default=None, primary_key=True)
     rejected_at: datetime
@@ -128,6 +138,7 @@ class RejectedEvent(SQLModel, table=True):
     key: bytes | None = Field(default=None, sa_type=LargeBinary)
     value: bytes = Field(sa_type=LargeBinary)
     headers: str = Field(description="JSON list of [name, base64 value]")
+    record_sha256: str = Field(max_length=64, description="hub.rejected.store.record_sha256")
     reason: str
     rules: str = Field(default="", max_length=500)
     status: str = Field(default="rejected", max_length=16)

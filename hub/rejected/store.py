@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -26,6 +27,20 @@ def headers_to_json(headers: Sequence[tuple[str, bytes]]) -> str:
 
 def headers_from_json(text: str) -> Headers:
     return [(k, base64.b64decode(v)) for k, v in json.loads(text)]
+
+
+def record_sha256(key: bytes | None, value: bytes, headers_json: str) -> str:
+    """A rejected record's content (key, value and headers as stored, each length-prefixed).
+    With its broker position, it tells one record from another: a redelivered batch is kept
+    once, and a record at a position an earlier one had (the embedded broker begins its offsets
+    again after a restart) is kept too. Revision 0023 fills it in for rows stored before."""
+    digest = hashlib.sha256()
+    for part in (key, value, headers_json.encode()):
+        digest.update(b"\xff" * 8 if part is None else len(part).to_bytes(8, "big") + part)
+    return digest.hexdigest()
+
+
+UNIQUE = ("original_topic", "original_partition", "original_offset", "record_sha256")
 
 
 class Rejection(BaseModel):
@@ -56,7 +71,8 @@ class RejectedStore:
         self.engine = engine
 
     def add(self, rejections: Sequence[Rejection]) -> int:
-        """Store a batch; a record already stored (same original topic/partition/offset) is skipped."""
+        """Store a batch; a record already stored (the same record at the same original topic,
+        partition and offset: a redelivered batch) is skipped."""
         rows = [
             {
                 "rejected_at": r.rejected_at,
@@ -68,19 +84,18 @@ class RejectedStore:
                 "original_offset": r.original_offset,
                 "key": r.key,
                 "value": r.value,
-                "headers": headers_to_json(r.headers),
+                "headers": headers,
+                "record_sha256": record_sha256(r.key, r.value, headers),
                 "reason": r.reason,
                 "rules": ",".join(r.rules),
                 "status": "rejected",
             }
-            for r in rejections
+            for r, headers in ((r, headers_to_json(r.headers)) for r in rejections)
         ]
         if not rows:
             return 0
         with self.engine.begin() as conn:
-            return insert_ignoring_duplicates(
-                conn, _TABLE, rows, ("original_topic", "original_partition", "original_offset")
-            )
+            return insert_ignoring_duplicates(conn, _TABLE, rows, UNIQUE)
 
     def list(
         self, source: str | None = None, status: str | None = None, limit: int = 100

@@ -9,13 +9,16 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
+from hub.events.envelope import Envelope, Event
 from tests.e2e.conftest import children_of, run_hub, start_hub, wait_children_gone
+from tests.e2e.test_data_quality import publish_straight_to_kafka, rejected
 from tests.e2e.test_hub_up import MOVE, wait_inbox
 from tests.people import post_links
 from tests.waiting import wait_for
@@ -51,6 +54,20 @@ def publish(url: str, event_id: str, timeout: float = 60, person: str | None = N
         time.sleep(0.5)
 
 
+def future_death(event_id: str) -> Event:
+    """A death dated in the future: rejected by the rules (`not_in_future`)."""
+    return Event(
+        envelope=Envelope(
+            id=event_id,
+            source="registrar",
+            type="death.notified",
+            subject="P-100871",  # one key: one partition, so the same offset after a restart
+            time=datetime(2026, 11, 20, tzinfo=UTC),
+        ),
+        data={"date_of_death": date(2062, 11, 18), "verified_by": "registrar", "informant": None},
+    )
+
+
 def test_hub_up_restarts_a_killed_worker_and_a_killed_broker(
     hub_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -76,6 +93,10 @@ def test_hub_up_restarts_a_killed_worker_and_a_killed_broker(
         publish(hub.url, "move-2")
         assert {i["event_id"] for i in wait_inbox(hub, "waste", 2, timeout=60)} >= {"move-2"}
 
+        # a source's own Kafka producer sends a bad record: rejected, listed
+        publish_straight_to_kafka(hub, future_death("reg-bad-1"))
+        assert [r["event_id"] for r in rejected(hub, 1)] == ["reg-bad-1"]
+
         broker = child(hub.proc.pid, b"--listener-url")
         os.kill(broker, signal.SIGKILL)
         wait_output(out_path, "Restarted the embedded broker")
@@ -83,6 +104,10 @@ def test_hub_up_restarts_a_killed_worker_and_a_killed_broker(
         publish(hub.url, "move-3")
         items = wait_inbox(hub, "waste", 3, timeout=90)
         assert {i["event_id"] for i in items} == {"move-1", "move-2", "move-3"}
+        # the restarted broker's offsets begin again: another bad record where the first sat is
+        # listed too, not taken for the first one redelivered
+        publish_straight_to_kafka(hub, future_death("reg-bad-2"))
+        assert sorted(r["event_id"] for r in rejected(hub, 2)) == ["reg-bad-1", "reg-bad-2"]
         assert "exited with code" in out_path.read_text()  # it said what happened
 
         # Ctrl-C still stops everything, quickly and cleanly

@@ -9,17 +9,18 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
-from hub.events.envelope import Envelope, Event
+from hub.events.envelope import Event
 from tests.e2e.conftest import children_of, run_hub, start_hub, wait_children_gone
 from tests.e2e.test_data_quality import publish_straight_to_kafka, rejected
 from tests.e2e.test_hub_up import MOVE, wait_inbox
+from tests.integration.test_flow import death
 from tests.people import post_links
 from tests.waiting import wait_for
 
@@ -55,17 +56,10 @@ def publish(url: str, event_id: str, timeout: float = 60, person: str | None = N
 
 
 def future_death(event_id: str) -> Event:
-    """A death dated in the future: rejected by the rules (`not_in_future`)."""
-    return Event(
-        envelope=Envelope(
-            id=event_id,
-            source="registrar",
-            type="death.notified",
-            subject="P-100871",  # one key: one partition, so the same offset after a restart
-            time=datetime(2026, 11, 20, tzinfo=UTC),
-        ),
-        data={"date_of_death": date(2062, 11, 18), "verified_by": "registrar", "informant": None},
-    )
+    """A death dated in the future: rejected by the rules (`not_in_future`). One subject, so one
+    partition: the same offset after a broker restart."""
+    event = death(event_id)
+    return event.model_copy(update={"data": {**event.data, "date_of_death": date(2062, 11, 18)}})
 
 
 def test_hub_up_restarts_a_killed_worker_and_a_killed_broker(

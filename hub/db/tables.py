@@ -116,7 +116,8 @@ class RejectedEvent(SQLModel, table=True):
 
     __tablename__ = "rejected_event"
     # one row a record: its position and content (offsets begin again when the embedded broker
-    # restarts), revision 0023
+    # restarts), revision 0023. PostgreSQL keeps UNIQUE (position) for now, which a rolling
+    # deploy's earlier code needs (with Apache Kafka, offsets never begin again).
     __table_args__ = (
         UniqueConstraint(
             "original_topic",

@@ -7,11 +7,13 @@ import hashlib
 import json
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
-from hub.db.engine import any_found, insert_ignoring_duplicates
+from hub.db.engine import any_found
 from hub.db.tables import RejectedEvent
 from hub.paging import Page, fetch_page
 from hub.timeutil import utc_bounds
@@ -33,14 +35,12 @@ def record_sha256(key: bytes | None, value: bytes, headers_json: str) -> str:
     """A rejected record's content (key, value and headers as stored, each length-prefixed).
     With its broker position, it tells one record from another: a redelivered batch is kept
     once, and a record at a position an earlier one had (the embedded broker begins its offsets
-    again after a restart) is kept too. Revision 0023 fills it in for rows stored before."""
+    again after a restart) is kept too, on SQLite (PostgreSQL keeps the position's key for
+    now: revision 0023, which fills it in for rows stored before)."""
     digest = hashlib.sha256()
     for part in (key, value, headers_json.encode()):
         digest.update(b"\xff" * 8 if part is None else len(part).to_bytes(8, "big") + part)
     return digest.hexdigest()
-
-
-UNIQUE = ("original_topic", "original_partition", "original_offset", "record_sha256")
 
 
 class Rejection(BaseModel):
@@ -95,7 +95,11 @@ class RejectedStore:
         if not rows:
             return 0
         with self.engine.begin() as conn:
-            return insert_ignoring_duplicates(conn, _TABLE, rows, UNIQUE)
+            # no conflict target: the key is position and content on SQLite, and still the
+            # position alone on PostgreSQL (revision 0023)
+            ins: Any = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(_TABLE)
+            added = conn.execute(ins.on_conflict_do_nothing().returning(_TABLE.c.seq), rows)
+            return len(added.all())
 
     def list(
         self, source: str | None = None, status: str | None = None, limit: int = 100

@@ -1,11 +1,15 @@
-"""Rejected events: one row a record, told apart by its position and its content.
+"""Rejected events: one row a record, told apart by its position and its content (SQLite).
 
 The unique key was the record's position alone (original topic, partition and offset), so that a
 redelivered batch is kept once. The embedded broker keeps its topics in memory and begins its
 offsets again after a restart: a record rejected then, at a position an earlier rejected record
-had, was skipped as if it were that one, and never listed to be fixed and replayed. The key now
-adds `record_sha256` (the record's key, value and headers as stored), filled in here for the rows
-stored before. The downgrade keeps the first row of each position.
+had, was skipped as if it were that one, and never listed to be fixed and replayed.
+
+Every database gains `record_sha256` (the record's key, value and headers as stored), filled in
+here for the rows stored before. On SQLite, the embedded broker's database, the key becomes the
+position and the content. PostgreSQL keeps the position's key for now: a rolling deploy runs the
+earlier code beside the migrated database, and its `ON CONFLICT` names that key (with Apache
+Kafka, offsets never begin again). The downgrade keeps the first row of each position.
 
 Revision ID: 0023 (revises 0022)
 """
@@ -25,14 +29,6 @@ POSITION = ["original_topic", "original_partition", "original_offset"]
 NEW = "uq_rejected_event_record"
 OLD_SQLITE = "uq_rejected_event_position"  # the unnamed constraint of 0002, named to drop it
 _SQLITE_NAMES = {"uq": "uq_rejected_event_position"}
-
-
-def _position_constraint() -> str | None:
-    """The name of 0002's unnamed UNIQUE (position) constraint on PostgreSQL."""
-    for c in sa.inspect(op.get_bind()).get_unique_constraints(TABLE):
-        if c["column_names"] == POSITION:
-            return c["name"]
-    return None
 
 
 def upgrade() -> None:
@@ -58,10 +54,6 @@ def upgrade() -> None:
             ],
         )
     if bind.dialect.name == "postgresql":
-        old = _position_constraint()
-        if old is not None:
-            op.drop_constraint(old, TABLE, type_="unique")
-        op.create_unique_constraint(NEW, TABLE, [*POSITION, "record_sha256"])
         return
     with op.batch_alter_table(TABLE, recreate="always", naming_convention=_SQLITE_NAMES) as batch:
         batch.drop_constraint(OLD_SQLITE, type_="unique")
@@ -70,6 +62,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        op.drop_column(TABLE, "record_sha256")
+        return
     table = sa.table(TABLE, *(sa.column(c) for c in ("seq", *POSITION)))
     first = (
         sa.select(sa.func.min(table.c.seq))
@@ -77,11 +72,6 @@ def downgrade() -> None:
         .scalar_subquery()
     )
     bind.execute(table.delete().where(table.c.seq.not_in(first)))
-    if bind.dialect.name == "postgresql":
-        op.drop_constraint(NEW, TABLE, type_="unique")
-        op.create_unique_constraint(None, TABLE, POSITION)
-        op.drop_column(TABLE, "record_sha256")
-        return
     with op.batch_alter_table(TABLE, recreate="always") as batch:
         batch.drop_constraint(NEW, type_="unique")
         batch.create_unique_constraint(OLD_SQLITE, POSITION)

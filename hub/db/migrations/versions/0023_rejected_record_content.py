@@ -44,8 +44,16 @@ def upgrade() -> None:
         sa.column("headers", sa.Text()),
         sa.column("record_sha256", sa.String()),
     )
-    rows = bind.execute(sa.select(table.c.seq, table.c.key, table.c.value, table.c.headers)).all()
-    if rows:
+    last = -1
+    while True:  # a thousand rows at a time: each holds a whole record
+        rows = bind.execute(
+            sa.select(table.c.seq, table.c.key, table.c.value, table.c.headers)
+            .where(table.c.seq > last)
+            .order_by(table.c.seq)
+            .limit(1000)
+        ).all()
+        if not rows:
+            break
         bind.execute(
             table.update().where(table.c.seq == sa.bindparam("b_seq")),
             [
@@ -53,6 +61,7 @@ def upgrade() -> None:
                 for seq, key, value, headers in rows
             ],
         )
+        last = rows[-1][0]
     if bind.dialect.name == "postgresql":
         return
     with op.batch_alter_table(TABLE, recreate="always", naming_convention=_SQLITE_NAMES) as batch:

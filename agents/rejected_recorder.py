@@ -1,4 +1,5 @@
-"""Rejected-event recorder: keeps every record from `events.rejected` in the database, whole.
+"""Rejected-event recorder: keeps every record from `events.rejected` in the database, whole,
+and counts it in the data quality counters once (when it is first stored).
 
 The embedded broker keeps messages in memory only; the database is where a rejected record
 survives, to be listed (`hub events rejected`) and replayed once fixed (`hub events replay`).
@@ -15,7 +16,13 @@ from aiokafka import ConsumerRecord
 from agents.app import WorkerDeps
 from agents.batching import OutRecord
 from agents.integrity import RecordGate
-from agents.router import ORIGINAL_OFFSET, ORIGINAL_TOPIC, REJECTED_REASON, REJECTED_RULES
+from agents.router import (
+    ORIGINAL_OFFSET,
+    ORIGINAL_TOPIC,
+    REJECTED_REASON,
+    REJECTED_RULES,
+    REJECTED_SOURCE,
+)
 from hub.broker.topics import source_topics
 from hub.events.cloudevents import original_headers
 from hub.rejected.quarantine import QuarantineStore
@@ -23,7 +30,7 @@ from hub.rejected.store import RejectedStore, Rejection
 from hub.signing.records import unsigned
 from hub.timeutil import utcnow
 
-_HUB_HEADERS = {REJECTED_REASON, REJECTED_RULES, ORIGINAL_TOPIC, ORIGINAL_OFFSET}
+_HUB_HEADERS = {REJECTED_REASON, REJECTED_RULES, ORIGINAL_TOPIC, ORIGINAL_OFFSET, REJECTED_SOURCE}
 
 
 def to_rejection(
@@ -42,7 +49,11 @@ def to_rejection(
     except (ValueError, TypeError):  # not written by the router: keep it under its own position
         partition, offset = msg.partition, msg.offset
     original_topic = hub.get(ORIGINAL_TOPIC, msg.topic)
-    source = (bound or {}).get(original_topic) or ce.get("source", "")
+    # the router's word (a record not the hub's is laid to its topic's source, or to none);
+    # a record from a router before it said so: the topic's source, else the one it claims
+    source = hub.get(REJECTED_SOURCE)
+    if source is None:
+        source = (bound or {}).get(original_topic) or ce.get("source", "")
     return Rejection(
         rejected_at=utcnow(),
         source=source[:64],

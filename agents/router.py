@@ -79,6 +79,7 @@ REJECTED_REASON = "hub_rejected_reason"
 REJECTED_RULES = "hub_rejected_rules"
 ORIGINAL_TOPIC = "hub_original_topic"
 ORIGINAL_OFFSET = "hub_original_offset"
+REJECTED_SOURCE = "hub_rejected_source"  # the source the router lays a rejected record to
 EVENT_ID_CONFLICT = "event_id_conflict"
 UNRESOLVED = "no system's record is linked to this person (publish person.linked, then retry)"
 CANDIDATES = "candidate records wait for clerical review (hub match review; accepting releases it)"
@@ -198,7 +199,7 @@ class RouterHandler:
                 msg.topic, msg.key, msg.value, msg.headers or (), self.deps.keys, self.bound
             )
             if refused is not None:
-                out.append(self._reject(msg, refused, tallies, day, trusted=False))
+                out.append(self._reject(msg, refused, trusted=False))
                 continue
             try:
                 event = accept_record(
@@ -209,18 +210,18 @@ class RouterHandler:
                     self.deps.rules.at(now),
                 )
             except RecordRejected as rej:
-                out.append(self._reject(msg, rej, tallies, day))
+                out.append(self._reject(msg, rej))
                 continue
             if (refused := self._unauthorised(event)) is not None:
-                out.append(self._reject(msg, refused, tallies, day))
+                out.append(self._reject(msg, refused))
                 continue
             accepted.append(_Accepted(msg, event))
 
-        accepted = await self._without_conflicts(accepted, out, tallies, day, now)
+        accepted = await self._without_conflicts(accepted, out, day, now)
         changes = self._control_changes(accepted)
         waiting = await asyncio.to_thread(self._record_and_take_waiting, changes, now)
         self._released = [r.seq for r in waiting]
-        accepted += self._accept_waiting(waiting, out, tallies, day, now)
+        accepted += self._accept_waiting(waiting, out, now)
         subjects = sorted({a.event.envelope.subject for a in accepted})
         states = await asyncio.to_thread(self._load, subjects)
         follow_ups = [
@@ -321,7 +322,6 @@ class RouterHandler:
         self,
         accepted: list[_Accepted],
         out: list[OutRecord],
-        tallies: list[Tally],
         day: date,
         now: datetime,
     ) -> list[_Accepted]:
@@ -349,9 +349,7 @@ class RouterHandler:
                 "per source and a repeat must carry the same content (send a new id for a new "
                 "change, or a correction)"
             )
-            out.append(
-                self._reject(a.msg, RecordRejected(reason, (EVENT_ID_CONFLICT,)), tallies, day)
-            )
+            out.append(self._reject(a.msg, RecordRejected(reason, (EVENT_ID_CONFLICT,))))
             self._routed.pop((env.source, env.id), None)  # the event of record is not this one
         return kept
 
@@ -383,8 +381,6 @@ class RouterHandler:
         self,
         waiting: Sequence[Review],
         out: list[OutRecord],
-        tallies: list[Tally],
-        day: date,
         now: datetime,
     ) -> list[_Accepted]:
         """Queued events about people linked in this batch are routed now, with their ids."""
@@ -408,10 +404,10 @@ class RouterHandler:
                     msg.value, msg.headers, self.deps.codec, self.sources, self.deps.rules.at(now)
                 )
             except RecordRejected as rej:  # e.g. now outside the effective-date window
-                out.append(self._reject(msg, rej, tallies, day))
+                out.append(self._reject(msg, rej))
                 continue
             if (refused := self._unauthorised(event)) is not None:  # the config changed since
-                out.append(self._reject(msg, refused, tallies, day))
+                out.append(self._reject(msg, refused))
                 continue
             log.info("review_item_released", event_id=item.event_id, review_seq=item.seq)
             accepted.append(_Accepted(msg, event, released=True))
@@ -472,15 +468,12 @@ class RouterHandler:
         )
 
     def _reject(
-        self,
-        msg: ConsumerRecord[bytes, bytes],
-        rej: RecordRejected,
-        tallies: list[Tally],
-        day: date,
-        trusted: bool = True,
+        self, msg: ConsumerRecord[bytes, bytes], rej: RecordRejected, trusted: bool = True
     ) -> OutRecord:
-        """To events.rejected, signed. Not `trusted` (not the hub's, or a source claiming
-        another's name): counted under the topic's source only, and never marks the journal."""
+        """To events.rejected, signed, with the source it is laid to (`hub_rejected_source`):
+        the rejected-event recorder lists and counts it there, once. Not `trusted` (not the
+        hub's, or a source claiming another's name): the topic's source only (none on the hub's
+        own topics), and it never marks the journal."""
         source, event_type = _header(msg, "ce_source"), _header(msg, "ce_type")
         if not trusted:
             source = self.bound.get(msg.topic, "")
@@ -489,9 +482,6 @@ class RouterHandler:
         elif event_id := _header(msg, "ce_id", 128):
             # kept whole by the rejected-event recorder instead
             self._routed[(_header(msg, "ce_source"), event_id)] = 0
-        tallies.extend(
-            Tally(day, source, event_type, "rejected", r) for r in sorted(set(rej.rules))
-        )
         known = (source in self.sources, event_type in self.deps.event_types)  # bounded labels
         self._counts.add(
             EVENTS_REJECTED,
@@ -506,7 +496,9 @@ class RouterHandler:
             offset=msg.offset,
             rules=list(rej.rules),
         )
-        return rejected(self.deps.names.rejected, msg, rej.reason, rej.rules, self.deps.keys)
+        return rejected(
+            self.deps.names.rejected, msg, rej.reason, rej.rules, self.deps.keys, source
+        )
 
 
 def _header(msg: ConsumerRecord[bytes, bytes], name: str, limit: int = 64) -> str:
@@ -522,9 +514,11 @@ def rejected(
     reason: str,
     rules: Sequence[str],
     keys: RecordKeys,
+    source: str | None = None,
 ) -> OutRecord:
     """The original record, whole (its headers, signature dropped, under `original.`), in the
-    hub's CloudEvents envelope, with why: signed by the hub."""
+    hub's CloudEvents envelope, with why (and the source it is laid to, when given): signed by
+    the hub."""
     original = unsigned(msg.headers or ())
     headers = rejected_headers(original, msg.topic, msg.partition, msg.offset, utcnow())
     headers += [
@@ -532,5 +526,6 @@ def rejected(
         (REJECTED_RULES, ",".join(rules).encode()),
         (ORIGINAL_TOPIC, msg.topic.encode()),
         (ORIGINAL_OFFSET, json.dumps([msg.partition, msg.offset]).encode()),
+        *([(REJECTED_SOURCE, source.encode())] if source is not None else []),
     ]
     return signed(keys, topic, msg.key, msg.value or b"", headers)

@@ -303,6 +303,11 @@ def _internal_topics(
             "hub_rejected_rules": {"type": "string", "description": "Rule codes, comma-separated"},
             "hub_original_topic": {"type": "string", "description": "Where it was read"},
             "hub_original_offset": {"type": "string", "description": "[partition, offset] (JSON)"},
+            "hub_rejected_source": {
+                "type": "string",
+                "description": "The source it is laid to: its topic's for a record not the "
+                "hub's, empty on the hub's own topics (not the source it claims)",
+            },
         },
         ce_id="rej_ + a hash of where the record was read (the same if it is rejected again)",
         dataschema=REJECTED_SCHEMA,

@@ -16,9 +16,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from hub.db.engine import any_found
 from hub.db.tables import RejectedEvent
 from hub.paging import Page, fetch_page
-from hub.timeutil import utc_bounds
+from hub.quality.counters import Tally, add_tallies
+from hub.timeutil import uk_date, utc_bounds
 
 _TABLE = RejectedEvent.__table__  # type: ignore[attr-defined]
+_KEY_NAMES = ("original_topic", "original_partition", "original_offset", "record_sha256")
+_KEY = tuple(_TABLE.c[c] for c in _KEY_NAMES)
 
 Headers = list[tuple[str, bytes]]
 
@@ -72,7 +75,9 @@ class RejectedStore:
 
     def add(self, rejections: Sequence[Rejection]) -> int:
         """Store a batch; a record already stored (the same record at the same original topic,
-        partition and offset: a redelivered batch) is skipped."""
+        partition and offset: a redelivered batch) is skipped. Each record stored now is
+        counted in the data quality counters (once per rule it broke), in the same transaction:
+        a record is counted once, however often it is redelivered."""
         rows = [
             {
                 "rejected_at": r.rejected_at,
@@ -98,8 +103,11 @@ class RejectedStore:
             # no conflict target: the key is position and content on SQLite, and still the
             # position alone on PostgreSQL (revision 0023)
             ins: Any = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(_TABLE)
-            added = conn.execute(ins.on_conflict_do_nothing().returning(_TABLE.c.seq), rows)
-            return len(added.all())
+            stored = {
+                tuple(k) for k in conn.execute(ins.on_conflict_do_nothing().returning(*_KEY), rows)
+            }
+            add_tallies(conn, _first_tallies(rejections, rows, stored))
+            return len(stored)
 
     def list(
         self, source: str | None = None, status: str | None = None, limit: int = 100
@@ -159,6 +167,24 @@ class RejectedStore:
             if dry_run:
                 return int(conn.execute(select(func.count()).where(old)).scalar_one())
             return int(conn.execute(delete(_TABLE).where(old)).rowcount or 0)
+
+
+def _first_tallies(
+    rejections: Sequence[Rejection], rows: Sequence[dict[str, Any]], stored: set[tuple[Any, ...]]
+) -> list[Tally]:
+    """One "rejected" tally per rule broken, for each record this call stored (once each)."""
+    tallies: list[Tally] = []
+    left = set(stored)
+    for r, row in zip(rejections, rows, strict=True):
+        key = tuple(row[c] for c in _KEY_NAMES)
+        if key in left:
+            left.discard(key)
+            day = uk_date(r.rejected_at)
+            tallies += (
+                Tally(day, r.source, r.event_type, "rejected", rule)
+                for rule in sorted(set(r.rules))
+            )
+    return tallies
 
 
 def _rejection(m: object) -> Rejection:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, insert, select
 
 from hub.db.engine import downgrade, make_engine, migrate
+from hub.quality.counters import QualityCounters
 from hub.rejected.store import _TABLE, RejectedStore, Rejection, headers_to_json
 from tests.integration.test_audit_entry_index import url  # noqa: F401  (the fixture)
 
@@ -63,6 +64,13 @@ def test_a_rejection_where_an_earlier_one_sat_is_kept_and_a_redelivery_is_not(
         assert (kept, listed) == (2, ["e-1", "e-2", "e-3"])
     else:  # the position's key, as before
         assert (kept, listed) == (1, ["e-1", "e-3"])
+    # each record stored is counted once on the data quality page, the redelivery not again
+    [counted] = QualityCounters(migrated_engine).summary(source="council-tax")
+    assert (counted.outcome, counted.rule, counted.count) == (
+        "rejected",
+        "postcode_format",
+        kept + 1,
+    )
 
 
 def test_rows_stored_before_upgrade_are_kept_once_each_and_downgrade(url: str) -> None:  # noqa: F811

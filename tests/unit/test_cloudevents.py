@@ -208,3 +208,11 @@ class _Bytes:
 
     def get_content_type(self) -> str:
         return "application/octet-stream"
+
+
+def test_a_rejection_is_listed_under_the_source_the_router_lays_it_to() -> None:
+    own = [("ce_id", b"evt-9"), ("ce_source", b"registrar"), ("ce_type", b"death.notified")]
+    forged = rejected("events.rejected", _consumed(own, 7), "not signed", ["unsigned"], KEYS, "")
+    assert to_rejection(_consumed_from(forged)).source == ""  # not the source it claims
+    laid = rejected("events.rejected", _consumed(own, 7), "bad", ["decode"], KEYS, "registrar")
+    assert to_rejection(_consumed_from(laid)).source == "registrar"

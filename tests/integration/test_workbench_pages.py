@@ -10,11 +10,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
 
 from hub.audit.queries import CONSENT
 from hub.audit.subject_access import ACCESS_LOG
 from hub.broker.embedded import EmbeddedBroker
+from hub.db.tables import QualityCounter
 from hub.quality.counters import QualityCounters, Tally
 from hub.rejected.store import RejectedStore, Rejection
 from hub.settings import HubSettings
@@ -82,6 +83,8 @@ def client(broker: EmbeddedBroker, settings: HubSettings) -> Iterator[TestClient
             for i in range(REJECTED_PER_DAY)
         ]
     )
+    with stores.engine.begin() as conn:  # the counts are seeded on their own, below
+        conn.execute(delete(QualityCounter.__table__))  # type: ignore[attr-defined]
     QualityCounters(stores.engine).add(
         [Tally(DAYS[0], "council-tax", "address.changed", "rejected", "postcode_format")] * 5
         + [Tally(DAYS[3], "council-tax", "address.changed", "rejected", "postcode_format")] * 7

@@ -70,8 +70,10 @@ def _claim_sqlite(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[Event
     added = sqlite_insert_new(
         conn, "event_claim", _CLAIM_COLUMNS, rows, ("source", "event_id"), ("claimed_at",)
     )
-    if added == len(rows) or added == 0:
-        return {(r["source"], r["event_id"]) for r in rows} if added else set()
+    if added == len(rows):
+        return {(r["source"], r["event_id"]) for r in rows}
+    if added == 0:
+        return set()
     newest = select(_CLAIM.c.source, _CLAIM.c.event_id).order_by(_CLAIM.c.id.desc()).limit(added)
     return {(source, event_id) for source, event_id in conn.execute(newest)}
 

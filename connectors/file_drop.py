@@ -27,11 +27,10 @@ from hub.connectors.mapping import RowMapping
 from hub.connectors.rows import ImportTarget, Outcome, RowDecider, RowResult, results_csv
 from hub.connectors.store import ConnectorStore, ImportKey
 from hub.connectors.tabular import FileUnreadable, ParsedTable, TableRow, read_table
-from hub.errors import ProblemsError
 from hub.events.publisher import EventPublisher
 from hub.events.rules import RuleConfig
 from hub.events.schemas import SchemaRegistry
-from hub.quality.counters import Tally, rejection_tallies
+from hub.quality.counters import Tally, rule_tallies
 from hub.timeutil import utcnow
 
 log = structlog.get_logger("connectors.file_drop")
@@ -156,8 +155,8 @@ async def import_loaded(
         counts.rejected += len(rejected)
         tallies: list[Tally] = []
         for r in rejected:
-            tallies += rejection_tallies(
-                ProblemsError("row", list(r.problems)), target.source, target.event_type, now
+            tallies += rule_tallies(
+                (p.rule for p in r.problems), target.source, target.event_type, now
             )
         ctx.store.advance_import(
             key,

@@ -32,15 +32,17 @@ class Tally:
     rule: str = ""
 
 
+def rule_tallies(rules: Iterable[str], source: str, event_type: str, at: datetime) -> list[Tally]:
+    """One rejected count per distinct rule an event broke."""
+    day = uk_date(at)
+    return [Tally(day, source, event_type, "rejected", rule) for rule in sorted(set(rules))]
+
+
 def rejection_tallies(
     exc: ProblemsError, source: str, event_type: str, at: datetime
 ) -> list[Tally]:
-    """One rejected count per distinct rule an event broke."""
-    day = uk_date(at)
-    return [
-        Tally(day, source, event_type, "rejected", rule)
-        for rule in sorted({p.rule for p in exc.problems})
-    ]
+    """`rule_tallies` of the rules a validation error names."""
+    return rule_tallies((p.rule for p in exc.problems), source, event_type, at)
 
 
 class TallySink(Protocol):

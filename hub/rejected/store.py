@@ -16,8 +16,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from hub.db.engine import any_found
 from hub.db.tables import RejectedEvent
 from hub.paging import Page, fetch_page
-from hub.quality.counters import Tally, add_tallies
-from hub.timeutil import uk_date, utc_bounds
+from hub.quality.counters import Tally, add_tallies, rule_tallies
+from hub.timeutil import utc_bounds
 
 _TABLE = RejectedEvent.__table__  # type: ignore[attr-defined]
 _KEY_NAMES = ("original_topic", "original_partition", "original_offset", "record_sha256")
@@ -179,11 +179,7 @@ def _first_tallies(
         key = tuple(row[c] for c in _KEY_NAMES)
         if key in left:
             left.discard(key)
-            day = uk_date(r.rejected_at)
-            tallies += (
-                Tally(day, r.source, r.event_type, "rejected", rule)
-                for rule in sorted(set(r.rules))
-            )
+            tallies += rule_tallies(r.rules, r.source, r.event_type, r.rejected_at)
     return tallies
 
 

@@ -17,6 +17,7 @@ from hub.db.engine import any_found
 from hub.db.tables import RejectedEvent
 from hub.paging import Page, fetch_page
 from hub.quality.counters import Tally, add_tallies, rule_tallies
+from hub.signing.records import signing_input
 from hub.timeutil import utc_bounds
 
 _TABLE = RejectedEvent.__table__  # type: ignore[attr-defined]
@@ -34,16 +35,15 @@ def headers_from_json(text: str) -> Headers:
     return [(k, base64.b64decode(v)) for k, v in json.loads(text)]
 
 
-def record_sha256(key: bytes | None, value: bytes, headers_json: str) -> str:
-    """A rejected record's content (key, value and headers as stored, each length-prefixed).
-    With its broker position, it tells one record from another: a redelivered batch is kept
-    once, and a record at a position an earlier one had (the embedded broker begins its offsets
-    again after a restart) is kept too, on SQLite (PostgreSQL keeps the position's key for
-    now: revision 0023, which fills it in for rows stored before)."""
-    digest = hashlib.sha256()
-    for part in (key, value, headers_json.encode()):
-        digest.update(b"\xff" * 8 if part is None else len(part).to_bytes(8, "big") + part)
-    return digest.hexdigest()
+def record_sha256(topic: str, key: bytes | None, value: bytes, headers_json: str) -> str:
+    """A rejected record's content: the hash of the bytes a record signature covers (topic, key,
+    value and headers as stored, each length-prefixed: `signing_input`). With its broker
+    position, it tells one record from another: a redelivered batch is kept once, and a record
+    at a position an earlier one had (the embedded broker begins its offsets again after a
+    restart) is kept too, on SQLite (PostgreSQL keeps the position's key for now: revision
+    0023, which fills it in for rows stored before)."""
+    body = signing_input(topic, key, value, headers_from_json(headers_json))
+    return hashlib.sha256(body).hexdigest()
 
 
 class Rejection(BaseModel):
@@ -90,7 +90,7 @@ class RejectedStore:
                 "key": r.key,
                 "value": r.value,
                 "headers": headers,
-                "record_sha256": record_sha256(r.key, r.value, headers),
+                "record_sha256": record_sha256(r.original_topic, r.key, r.value, headers),
                 "reason": r.reason,
                 "rules": ",".join(r.rules),
                 "status": "rejected",

@@ -5,7 +5,7 @@ redelivered batch is kept once. The embedded broker keeps its topics in memory a
 offsets again after a restart: a record rejected then, at a position an earlier rejected record
 had, was skipped as if it were that one, and never listed to be fixed and replayed.
 
-Every database gains `record_sha256` (the record's key, value and headers as stored), filled in
+Every database gains `record_sha256` (its topic, key, value and headers as stored), filled in
 here for the rows stored before. On SQLite, the embedded broker's database, the key becomes the
 position and the content. PostgreSQL keeps the position's key for now: a rolling deploy runs the
 earlier code beside the migrated database, and its `ON CONFLICT` names that key (with Apache
@@ -39,6 +39,7 @@ def upgrade() -> None:
     table = sa.table(
         TABLE,
         sa.column("seq", sa.Integer()),
+        sa.column("original_topic", sa.String()),
         sa.column("key", sa.LargeBinary()),
         sa.column("value", sa.LargeBinary()),
         sa.column("headers", sa.Text()),
@@ -47,7 +48,9 @@ def upgrade() -> None:
     last = -1
     while True:  # a thousand rows at a time: each holds a whole record
         rows = bind.execute(
-            sa.select(table.c.seq, table.c.key, table.c.value, table.c.headers)
+            sa.select(
+                table.c.seq, table.c.original_topic, table.c.key, table.c.value, table.c.headers
+            )
             .where(table.c.seq > last)
             .order_by(table.c.seq)
             .limit(1000)
@@ -57,8 +60,8 @@ def upgrade() -> None:
         bind.execute(
             table.update().where(table.c.seq == sa.bindparam("b_seq")),
             [
-                {"b_seq": seq, "record_sha256": record_sha256(key, value, headers)}
-                for seq, key, value, headers in rows
+                {"b_seq": seq, "record_sha256": record_sha256(topic, key, value, headers)}
+                for seq, topic, key, value, headers in rows
             ],
         )
         last = rows[-1][0]

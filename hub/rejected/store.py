@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, RowMapping, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.db.engine import any_found
@@ -183,10 +183,7 @@ def _first_tallies(
     return tallies
 
 
-def _rejection(m: object) -> Rejection:
-    from collections.abc import Mapping
-
-    assert isinstance(m, Mapping)
+def _rejection(m: RowMapping) -> Rejection:
     return Rejection(
         seq=m["seq"],
         rejected_at=m["rejected_at"],

@@ -15,6 +15,8 @@ import typer
 from hub.timeutil import utcnow
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from hub.audit.search_names import SearchNames
     from hub.audit.store import AuditRow
     from hub.settings import HubSettings
@@ -112,6 +114,7 @@ def audit_list(
     """Transfers (oldest first): who was sent what, under which agreement, or why not.
     Naming a person (--hub-id/--local-id) needs --purpose and is recorded in the access log."""
     from cli.common import hub_settings
+    from hub.audit.event_trace import why_no_transfer
     from hub.audit.export import rows_csv
     from hub.audit.queries import PersonRef, TransferQuery, event_known
     from hub.audit.search_names import event_problem
@@ -123,6 +126,7 @@ def audit_list(
         raise typer.BadParameter("must be delivered, withheld or failed", param_hint="--outcome")
     settings = hub_settings()
     stores = _stores()
+    why: Sequence[str] = ()
     if event_id:
         rows = stores.audit.query(
             AuditFilter(event_ids=(event_id,), recipient=recipient, outcome=outcome, limit=limit)
@@ -130,6 +134,8 @@ def audit_list(
         next_after = None
         if not rows and not event_known(stores.engine, event_id):
             raise UnknownName(SUMMARY, [event_problem(event_id)])
+        if not rows and recipient is None and outcome is None:  # why no transfer
+            why = why_no_transfer(stores.engine, event_id)
     else:
         q = TransferQuery(
             person=PersonRef(hub_id=hub_id, local_id=local_id, system=system),
@@ -157,6 +163,8 @@ def audit_list(
         _print_rows(rows, f"Audit trail ({len(rows)} rows)")
         if next_after:
             print(f"More: --after {next_after}")
+    for line in why:  # beside the table; after JSON or CSV, on stderr (stdout stays data)
+        print(line, file=sys.stderr if as_csv or as_json else sys.stdout)
 
 
 @app.command("report")

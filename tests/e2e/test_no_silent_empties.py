@@ -3,10 +3,13 @@ and what to do; they create no database there (issue 13, "no silent empties").""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from hub.db.engine import make_engine
+from hub.rejected.store import RejectedStore, Rejection
 from tests.e2e.conftest import run_hub
 
 PURPOSE = "SAR 2026-0142 from the resident"
@@ -55,3 +58,35 @@ def test_a_subject_report_about_a_person_never_seen_says_so(hub_env: dict[str, s
     assert malformed.returncode == 2 and "32 hexadecimal digits" in said
     well_formed = run_hub("audit", "access-log", "--subject-key", "0" * 32, env=hub_env)
     assert well_formed.returncode == 0, well_formed.stderr
+
+
+def test_an_event_with_no_transfer_is_listed_with_the_reason(hub_env: dict[str, str]) -> None:
+    """`hub audit list --event-id` of an event the router rejected: no rows, and why (a bare
+    "0 rows" would read as "nobody was sent anything, for no reason")."""
+    assert run_hub("db", "upgrade", env=hub_env).returncode == 0
+    engine = make_engine(f"sqlite:///{Path(hub_env['HUB_DATA_DIR']) / 'hub.db'}")
+    RejectedStore(engine).add(
+        [
+            Rejection(
+                rejected_at=datetime(2026, 12, 8, 9, 30, tzinfo=UTC), source="registrar",
+                event_id="D-77", event_type="death.notified", original_topic="sources.registrar",
+                original_partition=0, original_offset=3, key=None, value=b"{}", headers=[],
+                reason="death.notified: registrar may not assert it", rules=(),
+            )
+        ]
+    )  # fmt: skip
+    engine.dispose()
+    table = run_hub("audit", "list", "--event-id", "D-77", env=hub_env)
+    said = " ".join(table.stdout.split())
+    assert table.returncode == 0, table.stderr
+    assert "0 rows" in said
+    assert (
+        "registrar's event 'D-77' (death.notified): rejected 2026-12-08 09:30:00 UTC: "
+        "death.notified: registrar may not assert it. Nothing was sent." in said
+    )
+    as_json = run_hub("audit", "list", "--event-id", "D-77", "--json", env=hub_env)
+    assert as_json.returncode == 0 and as_json.stdout == ""  # stdout stays one row a line
+    assert "rejected 2026-12-08 09:30:00 UTC" in as_json.stderr
+    # narrowed to one outcome, no rows is the answer itself: no reason is looked for
+    failed = run_hub("audit", "list", "--event-id", "D-77", "--outcome", "failed", env=hub_env)
+    assert failed.returncode == 0 and "rejected" not in failed.stdout + failed.stderr

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, insert
 
 from hub.access.keys import KeyProblem, KeyStore, hash_key
 from hub.api.metrics import GaugeCache, metrics_text, read_gauges
+from hub.audit.event_trace import why_no_transfer
 from hub.audit.queries import (
     PersonRef,
     TransferQuery,
@@ -27,8 +28,11 @@ from hub.audit.store import AuditStore
 from hub.audit.subject_access import PurposeRequired, SubjectAccess
 from hub.config.model import Role
 from hub.db.tables import ConsentRecord, EventClaim, IdentityLink
+from hub.events.publisher import Accepted
+from hub.journal.store import JournalStore
 from hub.pseudonym import subject_key
 from hub.rejected.store import RejectedStore, Rejection
+from hub.review.store import Review, ReviewStore
 from hub.routing.messages import AuditEntry, AuditReason, Outcome, delivery_id
 from hub.unknown_names import UnknownName
 from runtime.wiring import wire
@@ -219,16 +223,21 @@ def test_a_search_that_finds_nothing_names_what_the_hub_never_knew(engine: Engin
     assert search(unread, date_to=date(2020, 1, 1)) == []
 
 
+def claim(engine: Engine, source: str, event_id: str, event_type: str) -> None:
+    """The router's claim of a (source, event id): it saw and routed the event."""
+    with engine.begin() as conn:
+        conn.execute(
+            insert(EventClaim.__table__),  # type: ignore[attr-defined]
+            [{"source": source, "event_id": event_id, "event_type": event_type,
+              "content_sha256": "0" * 64, "claimed_at": NOW}],
+        )  # fmt: skip
+
+
 def test_an_event_is_known_by_any_trace_the_hub_keeps_of_it(engine: Engine) -> None:
     """Audited, routed (its claim), or rejected: known; an id no source used: not."""
     assert event_known(engine, "e-alice-1")  # audited
     assert not event_known(engine, "e-nobody")
-    with engine.begin() as conn:
-        conn.execute(
-            insert(EventClaim.__table__),  # type: ignore[attr-defined]
-            [{"source": "registrar", "event_id": "e-claimed", "event_type": "death.notified",
-              "content_sha256": "0" * 64, "claimed_at": NOW}],
-        )  # fmt: skip
+    claim(engine, "registrar", "e-claimed", "death.notified")
     RejectedStore(engine).add(
         [
             Rejection(
@@ -241,6 +250,54 @@ def test_an_event_is_known_by_any_trace_the_hub_keeps_of_it(engine: Engine) -> N
     )  # fmt: skip
     assert event_known(engine, "e-claimed") and event_known(engine, "e-rejected")
     assert not event_known(engine, "e-rejecte")
+
+
+def test_an_event_without_transfers_is_told_why_per_source(engine: Engine) -> None:
+    """`hub audit list --event-id`'s reason for no rows: what each store holds of each
+    source's event with that id."""
+    RejectedStore(engine).add(
+        [
+            Rejection(
+                rejected_at=NOW, source="registrar", event_id=eid, event_type="death.notified",
+                original_topic="sources.registrar", original_partition=0, original_offset=n,
+                key=None, value=b"{}", headers=[], reason="bad record", rules=("date_format",),
+            )
+            for n, eid in enumerate(("e-alice-1", "e-twice"))
+        ]
+    )  # fmt: skip
+    ReviewStore(engine).add(
+        [
+            Review(
+                event_id="e-held", event_type="address.changed", source="council-tax",
+                subject_key="0" * 32, reason="unresolved", topic="events.address.changed",
+                key=None, value=b"{}", headers=[], created_at=NOW,
+            )
+        ]
+    )  # fmt: skip
+    journal = JournalStore(engine)
+    journal.record(
+        [
+            Accepted("e-twice", "address.changed", "council-tax", "events.address.changed",
+                     b"k", b"{}", ())
+        ],
+        NOW,
+    )  # fmt: skip
+    claim(engine, "housing", "e-twice", "address.changed")
+
+    # the id has rows (council-tax's event): they are the answer, whoever else used the id
+    assert why_no_transfer(engine, "e-alice-1") == []
+    held = why_no_transfer(engine, "e-held")
+    assert len(held) == 1 and "held for review 2026-11-24 10:00:00 UTC: unresolved." in held[0]
+    assert "Not sent yet: `hub deliveries held` lists it" in held[0]
+    # three sources used the id: each is told apart, by what tells most of its event
+    twice = why_no_transfer(engine, "e-twice")
+    assert [line.split("'s event")[0] for line in twice] == ["council-tax", "housing", "registrar"]
+    assert "accepted 2026-11-24 10:00:00 UTC, not routed yet" in twice[0]
+    assert "routed 2026-11-24 10:00:00 UTC, and no transfer of it is recorded" in twice[1]
+    assert "rejected 2026-11-24 10:00:00 UTC: bad record. Nothing was sent." in twice[2]
+    journal.mark_routed({("council-tax", "e-twice"): 0}, NOW + timedelta(seconds=1))
+    assert "routed 2026-11-24 10:00:01 UTC" in why_no_transfer(engine, "e-twice")[0]
+    assert why_no_transfer(engine, "e-nobody") == []  # unknown: `event_known` refuses it first
 
 
 def test_reports_for_ig(engine: Engine, tmp_path: Path) -> None:

@@ -15,12 +15,23 @@ app = typer.Typer(
 )
 
 
-def _widths(text: str) -> list[int]:
-    return [int(k) for k in text.split(",") if k.strip()]
+def _counts(text: str, option: str) -> list[int]:
+    """A comma-separated list of whole numbers, each at least 1 (fan-out widths, worker counts)."""
+    parts = [k.strip() for k in text.split(",") if k.strip()]
+    wrong = [k for k in parts if not k.isdigit() or int(k) < 1]
+    if wrong or not parts:
+        raise typer.BadParameter(
+            f"{', '.join(repr(k) for k in wrong) or 'nothing'}: give whole numbers of at least 1, "
+            "comma-separated (e.g. 1,5)",
+            param_hint=option,
+        )
+    return [int(k) for k in parts]
 
 
 @app.command("codec")
-def bench_codec(events: Annotated[int, typer.Option(help="Records per run")] = 50_000) -> None:
+def bench_codec(
+    events: Annotated[int, typer.Option(min=1, help="Records per run")] = 50_000,
+) -> None:
     """Avro encode+decode of an event (envelope + address.changed) on one core, beside pydantic validation."""
     from bench.codec import run_codec_bench
     from hub.events.schemas import SchemaRegistry
@@ -95,9 +106,9 @@ def bench_flow(
     on the same broker; or, with --workers, 1, 2, ... workers on PostgreSQL."""
     from bench.flow import run_bench, run_workers_bench
 
-    ks = _widths(recipients)
+    ks = _counts(recipients, "--recipients")
     if workers:
-        counts = _widths(workers)
+        counts = _counts(workers, "--workers")
         run_workers_bench(hub_settings(), events, max(ks), counts, database_url, console, rounds)
         return
     run_bench(hub_settings(), events, ks, rate, console, rounds)
@@ -105,8 +116,8 @@ def bench_flow(
 
 @app.command("audit")
 def bench_audit(
-    rows: Annotated[int, typer.Option(help="Audit rows to build")] = 1_000_000,
-    batch: Annotated[int, typer.Option(help="Rows per writer transaction")] = 5000,
+    rows: Annotated[int, typer.Option(min=1, help="Audit rows to build")] = 1_000_000,
+    batch: Annotated[int, typer.Option(min=1, help="Rows per writer transaction")] = 5000,
     databases: Annotated[
         str,
         typer.Option(
@@ -134,7 +145,7 @@ def bench_audit(
 
 @app.command("import")
 def bench_import(
-    rows: Annotated[int, typer.Option(help="Rows in the generated CSV")] = 100_000,
+    rows: Annotated[int, typer.Option(min=1, help="Rows in the generated CSV")] = 100_000,
 ) -> None:
     """Import a generated CSV to a fresh embedded broker: rows/s end to end beside raw produce."""
     from bench.import_file import run_import_bench
@@ -150,7 +161,7 @@ def bench_webhooks(
     """Webhook fan-out on loopback receivers beside raw httpx POSTs."""
     from bench.webhooks import run_webhook_bench
 
-    run_webhook_bench(hub_settings(), _widths(recipients), deliveries, console)
+    run_webhook_bench(hub_settings(), _counts(recipients, "--recipients"), deliveries, console)
 
 
 @app.command("inbox")
@@ -175,7 +186,7 @@ def bench_inbox(
 @app.command("metrics")
 def bench_metrics(
     audit_rows: Annotated[
-        int, typer.Option(help="Audit rows to fill the database with")
+        int, typer.Option(min=1, help="Audit rows to fill the database with")
     ] = 1_000_000,
     database_url: Annotated[
         str | None,
@@ -183,7 +194,9 @@ def bench_metrics(
             help="A throw-away PostgreSQL database to fill instead of a fresh SQLite file"
         ),
     ] = None,
-    baseline_runs: Annotated[int, typer.Option(help="Runs of the old per-scrape queries")] = 3,
+    baseline_runs: Annotated[
+        int, typer.Option(min=1, help="Runs of the old per-scrape queries")
+    ] = 3,
 ) -> None:
     """Time a /metrics scrape (p50/p99 of 20) with N audit rows, beside the old per-scrape queries."""
     from bench.metrics import run_metrics_bench
@@ -196,15 +209,18 @@ def bench_metrics(
 
 @app.command("match")
 def bench_match(
-    people: Annotated[int, typer.Option(help="People in the reference extract")] = 100_000,
-    recipients: Annotated[int, typer.Option(help="Recipients an event is scored against")] = 5,
-    events: Annotated[int, typer.Option(help="Events scored one by one")] = 500,
+    people: Annotated[int, typer.Option(min=1, help="People in the reference extract")] = 100_000,
+    recipients: Annotated[
+        int, typer.Option(min=1, help="Recipients an event is scored against")
+    ] = 5,
+    events: Annotated[int, typer.Option(min=1, help="Events scored one by one")] = 500,
     seed: Annotated[int, typer.Option(help="Generator seed")] = 16,
     events_only: Annotated[
         bool, typer.Option("--events-only", help="Only the one-event timings (no bulk runs)")
     ] = False,
     train_people: Annotated[
-        int | None, typer.Option(help="Train on this many people of each extract (default: all)")
+        int | None,
+        typer.Option(min=1, help="Train on this many people of each extract (default: all)"),
     ] = None,
 ) -> None:
     """Identity resolution on a generated UK-like population with known truth: precision,

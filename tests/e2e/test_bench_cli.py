@@ -1,11 +1,12 @@
 """`hub bench audit` as the platform team runs it: the writer on SQLite and on PostgreSQL, each
 beside its raw-insert baseline from the same run, and a clear refusal of an unknown database;
-and `hub bench flow` refusing a run of no events."""
+and every benchmark refusing a run of no events, rows or recipients."""
 
 from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import text
 
 from hub.db.engine import make_engine
@@ -50,4 +51,28 @@ def test_a_flow_run_of_no_events_is_refused_in_the_options_terms() -> None:
     assert done.returncode == 2
     err = " ".join(done.stderr.replace("│", " ").split())
     assert "--events" in err and "x>=1" in err
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("flow", "--recipients", "1,a,0"), "--recipients: 'a', '0': give whole numbers of at"),
+        (("flow", "--workers", "0"), "--workers: '0': give whole numbers of at least 1"),
+        (("webhooks", "--recipients", ","), "--recipients: nothing: give whole numbers of at"),
+        (("audit", "--rows", "0"), "'--rows': 0 is not in the range x>=1"),
+        (("import", "--rows", "0"), "'--rows': 0 is not in the range x>=1"),
+        (("match", "--people", "0"), "'--people': 0 is not in the range x>=1"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, tuple) else "",
+)
+def test_counts_that_cannot_be_measured_are_refused_in_the_options_terms(
+    args: tuple[str, ...], said: str
+) -> None:
+    """A width or a count of 0, or not a number, is refused before anything starts: it was a
+    ValueError or a ZeroDivisionError traceback, or a stack started for K=0."""
+    done = run_hub("bench", *args)
+    assert done.returncode == 2, done.stdout
+    err = " ".join(done.stderr.replace("│", " ").split())
+    assert said in err, err
     assert "Traceback" not in done.stderr

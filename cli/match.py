@@ -269,6 +269,8 @@ def match_links(subject: Annotated[str, typer.Argument(help="The hub person")]) 
     from hub.identity.store import MatchStore, ServiceRecords
     from hub.unknown_names import SUMMARY, UnknownName
 
+    if not subject.strip():
+        raise typer.BadParameter("give the person's hub id (e.g. P-100234)", param_hint="SUBJECT")
     settings = hub_settings()
     secret = settings.pseudonym_key.get_secret_value()
     engine = _open(settings)

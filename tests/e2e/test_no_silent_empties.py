@@ -53,6 +53,9 @@ def test_a_subject_report_about_a_person_never_seen_says_so(hub_env: dict[str, s
     links = run_hub("match", "links", "P-100234", env=hub_env)
     assert links.returncode == 2, links.stdout
     assert "never seen person 'P-100234'" in " ".join(links.stderr.split())
+    blank = run_hub("match", "links", " ", env=hub_env)  # was "no ... record None"
+    said = " ".join(blank.stderr.replace("│", " ").split())
+    assert blank.returncode == 2 and "SUBJECT: give the person's hub id" in said, said
     malformed = run_hub("audit", "access-log", "--subject-key", "P-100234", env=hub_env)
     said = " ".join(malformed.stderr.replace("│", " ").split())
     assert malformed.returncode == 2 and "32 hexadecimal digits" in said

@@ -61,10 +61,24 @@ def bench_policy(
     run_policy_bench(events, console)
 
 
+def _database_url(value: str | None) -> str | None:
+    """A --database-url the hub can use, else refused in the option's terms (an unparsable one
+    was reported as the data directory's SQLite file failing)."""
+    from hub.settings import database_url_problem
+
+    problem = database_url_problem(value) if value else None
+    if problem:
+        raise typer.BadParameter(problem)
+    return value
+
+
 # A benchmark's PostgreSQL (flow --workers, audit): a server of the user's, else a throw-away one
 PostgresUrl = Annotated[
     str | None,
-    typer.Option(help="PostgreSQL server to use (default: a throw-away local server)"),
+    typer.Option(
+        help="PostgreSQL server to use (default: a throw-away local server)",
+        callback=_database_url,
+    ),
 ]
 
 
@@ -169,7 +183,8 @@ def bench_inbox(
     database_url: Annotated[
         str | None,
         typer.Option(
-            help="Database to run on (a throw-away one); default: a temporary SQLite file"
+            help="Database to run on (a throw-away one); default: a temporary SQLite file",
+            callback=_database_url,
         ),
     ] = None,
     deliveries: Annotated[
@@ -191,7 +206,8 @@ def bench_metrics(
     database_url: Annotated[
         str | None,
         typer.Option(
-            help="A throw-away PostgreSQL database to fill instead of a fresh SQLite file"
+            help="A throw-away PostgreSQL database to fill instead of a fresh SQLite file",
+            callback=_database_url,
         ),
     ] = None,
     baseline_runs: Annotated[

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,6 +18,26 @@ from hub.plain_errors import closest, plain_message
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# The databases the hub runs on (HUB_DATABASE_URL): `postgresql://` means psycopg 3
+DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg")
+
+
+def database_url_problem(url: str) -> str | None:
+    """What is wrong with a database URL for the hub (SQLite or PostgreSQL, its parts parsing),
+    in words to act on; None when it will do."""
+    wanted = (
+        "expected sqlite:////absolute/path/hub.db or postgresql://user:password@host:5432/database"
+    )
+    scheme, sep, _ = url.partition("://")
+    if not sep or scheme not in DATABASE_SCHEMES:
+        return wanted
+    try:
+        _ = urlsplit(url).port  # a port that is not a number raises ValueError
+    except ValueError:
+        return f"the port is not a number: {wanted}"
+    return None
+
+
 PREFIX = "HUB_"
 
 
@@ -415,6 +436,17 @@ class HubSettings(BaseSettings):
         if level not in LOG_LEVELS:
             raise ValueError(f"expected {', '.join(LOG_LEVELS[:-1])} or {LOG_LEVELS[-1]}")
         return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        """Checked here, where the setting is named, not at the first connection (SQLAlchemy's
+        error there named neither the variable nor what to write)."""
+        url = value.strip()
+        problem = database_url_problem(url) if url else None
+        if problem:
+            raise ValueError(f"{problem} (empty: SQLite in HUB_DATA_DIR)")
+        return url
 
     @property
     def effective_database_url(self) -> str:

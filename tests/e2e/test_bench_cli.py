@@ -1,6 +1,7 @@
 """`hub bench audit` as the platform team runs it: the writer on SQLite and on PostgreSQL, each
 beside its raw-insert baseline from the same run, and a clear refusal of an unknown database;
-and every benchmark refusing a run of no events, rows or recipients."""
+and every benchmark refusing a run of no events, rows or recipients, or a database URL it
+cannot use."""
 
 from __future__ import annotations
 
@@ -63,14 +64,16 @@ def test_a_flow_run_of_no_events_is_refused_in_the_options_terms() -> None:
         (("audit", "--rows", "0"), "'--rows': 0 is not in the range x>=1"),
         (("import", "--rows", "0"), "'--rows': 0 is not in the range x>=1"),
         (("match", "--people", "0"), "'--people': 0 is not in the range x>=1"),
+        (("audit", "--database-url", "pg://h/db"), "'--database-url': expected sqlite:///"),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, tuple) else "",
 )
 def test_counts_that_cannot_be_measured_are_refused_in_the_options_terms(
     args: tuple[str, ...], said: str
 ) -> None:
-    """A width or a count of 0, or not a number, is refused before anything starts: it was a
-    ValueError or a ZeroDivisionError traceback, or a stack started for K=0."""
+    """A width or a count of 0, or not a number, or a database URL the hub cannot use, is
+    refused before anything starts: it was a ValueError or a ZeroDivisionError traceback, a
+    stack started for K=0, or the data directory's SQLite file named as the one failing."""
     done = run_hub("bench", *args)
     assert done.returncode == 2, done.stdout
     err = " ".join(done.stderr.replace("│", " ").split())

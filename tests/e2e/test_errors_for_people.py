@@ -33,6 +33,11 @@ def one_line_error(result: object) -> str:
             "HUB_LOG_LEVEL: expected DEBUG, INFO, WARNING, ERROR or CRITICAL",
         ),
         ("HUB_WEBHOOK_SECRETS", "whsec_abc", "HUB_WEBHOOK_SECRETS: not valid JSON"),
+        (  # was SQLAlchemy's ArgumentError traceback, at the first connection
+            "HUB_DATABASE_URL",
+            "hub.db",
+            "HUB_DATABASE_URL: expected sqlite:////absolute/path/hub.db or postgresql://",
+        ),
     ],
 )
 def test_a_bad_setting_refuses_to_start_naming_the_variable(

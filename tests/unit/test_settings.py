@@ -107,3 +107,34 @@ def test_a_bad_json_setting_names_the_variable_and_the_form(
     (problem,) = info.value.problems
     assert problem.location == "HUB_WEBHOOK_SECRETS"
     assert expected in problem.message and '{"waste": ["whsec_..."]}' in problem.message
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("nonsense", "expected sqlite:////absolute/path/hub.db or postgresql://"),
+        ("mysql://hub@db/hub", "expected sqlite:////absolute/path/hub.db or postgresql://"),
+        ("postgresql://hub:pw@db:port/hub", "the port is not a number"),
+    ],
+)
+def test_a_database_url_the_hub_cannot_use_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: str
+) -> None:
+    """Refused where the setting is named, not at the first connection (a SQLAlchemy
+    ArgumentError traceback that named neither the variable nor what to write)."""
+    monkeypatch.setenv("HUB_DATABASE_URL", value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    (problem,) = info.value.problems
+    assert problem.location == "HUB_DATABASE_URL" and expected in problem.message
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["sqlite:////var/lib/hub/hub.db", "postgres://hub@db/hub", "postgresql+psycopg://h@d:5432/h"],
+)
+def test_the_database_urls_the_hub_runs_on_are_taken(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("HUB_DATABASE_URL", value)
+    assert load_settings().effective_database_url == value

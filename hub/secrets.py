@@ -157,12 +157,32 @@ def secrets_dir(settings: HubSettings) -> Path:
     return settings.data_dir / "secrets"
 
 
+def _made_secrets_dir(settings: HubSettings) -> Path:
+    """The data directory's `secrets/` (0700), made if missing; a data directory that cannot be
+    made or written is a ConfigError naming HUB_DATA_DIR, not an OSError's traceback."""
+    folder = secrets_dir(settings)
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder.chmod(0o700)
+    except OSError as exc:
+        raise ConfigError(
+            "cannot use the data directory",
+            [
+                Problem(
+                    "HUB_DATA_DIR",
+                    "unwritable",
+                    f"{settings.data_dir.resolve()}: {exc.strerror}: set HUB_DATA_DIR to a "
+                    "directory this user can create and write",
+                )
+            ],
+        ) from exc
+    return folder
+
+
 def embedded_settings(settings: HubSettings) -> HubSettings:
     """The embedded default's settings: secrets not set explicitly are read from the data
     directory, generated there on first run (directory 0700, files 0600); demo API keys allowed."""
-    folder = secrets_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    folder.chmod(0o700)
+    folder = _made_secrets_dir(settings)
     update: dict[str, object] = {"allow_demo_keys": True}
     for spec in SECRET_SETTINGS:
         if not _text(getattr(settings, spec.field)):
@@ -238,6 +258,5 @@ def session_secret(settings: HubSettings) -> str:
                 ],
             )
         return given
-    folder = secrets_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder = _made_secrets_dir(settings)
     return _kept(folder / SESSION_SECRET_FILE, random_secret().encode).decode().strip()

@@ -8,6 +8,7 @@ stack runs, `Stack.supervise` restarts a child (or the embedded broker) that die
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import signal
@@ -129,8 +130,20 @@ def check_api_port(settings: HubSettings) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds it
         try:
             sock.bind((settings.api_host, settings.api_port))
+        except socket.gaierror as exc:  # a host name that does not resolve
+            raise StackError(_host_unusable(settings, exc.strerror or str(exc))) from None
         except OSError as exc:
-            raise StackError(_port_taken(settings, exc.strerror or str(exc))) from None
+            why = exc.strerror or str(exc)
+            if exc.errno == errno.EADDRNOTAVAIL:  # an address of another machine
+                raise StackError(_host_unusable(settings, why)) from None
+            raise StackError(_port_taken(settings, why)) from None
+
+
+def _host_unusable(settings: HubSettings, why: str) -> str:
+    return (
+        f"the API cannot listen on {settings.api_host} ({why}): HUB_API_HOST must be an address "
+        "of this machine: 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)."
+    )
 
 
 def _port_taken(settings: HubSettings, why: str = "address already in use") -> str:

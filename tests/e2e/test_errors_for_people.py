@@ -47,6 +47,15 @@ def test_a_bad_setting_refuses_to_start_naming_the_variable(
     assert expected in line
 
 
+def test_a_data_dir_that_cannot_be_made_is_one_line_naming_hub_data_dir(
+    hub_env: dict[str, str],
+) -> None:
+    """It was FileNotFoundError's traceback, from making the embedded default's secrets."""
+    line = one_line_error(run_hub("config", "check", env={**hub_env, "HUB_DATA_DIR": "/proc/x"}))
+    assert "cannot use the data directory: HUB_DATA_DIR: /proc/x:" in line
+    assert "set HUB_DATA_DIR to a directory this user can create and write" in line
+
+
 def test_an_unreachable_database_is_one_line_without_its_password(
     hub_env: dict[str, str],
 ) -> None:

@@ -153,3 +153,13 @@ def test_hub_up_on_a_taken_port_fails_at_once_naming_it(
     assert not (Path(env["HUB_DATA_DIR"]) / "logs" / "worker.log").exists()
     with socket.create_connection(("127.0.0.1", taken_port), timeout=2):
         pass  # the other holder still has it
+
+
+def test_hub_up_on_a_host_not_of_this_machine_names_hub_api_host(hub_env: dict[str, str]) -> None:
+    """Not 'the port is taken by another hub up' (what it said): the host is the problem."""
+    result = run_hub("up", env={**hub_env, "HUB_API_HOST": "999.1.1.1"}, timeout=60)
+    message = " ".join(result.stderr.split())
+    assert result.returncode != 0 and "is up" not in result.stdout
+    assert "the API cannot listen on 999.1.1.1" in message and "HUB_API_HOST must be" in message
+    assert "holds it" not in message and "Traceback" not in result.stderr
+    assert not (Path(hub_env["HUB_DATA_DIR"]) / "logs" / "worker.log").exists()

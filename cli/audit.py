@@ -104,7 +104,7 @@ def audit_list(
     outcome: Annotated[str | None, typer.Option(help="delivered, withheld or failed")] = None,
     date_from: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD")] = None,
     date_to: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD")] = None,
-    after: Annotated[int, typer.Option(help="Rows after this seq (paging)")] = 0,
+    after: Annotated[int, typer.Option(min=0, help="Rows after this seq (paging)")] = 0,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many rows")] = 50,
     purpose: Purpose = None,
     actor: Annotated[str | None, typer.Option("--as", help="Who is asking (default: you)")] = None,

@@ -96,7 +96,7 @@ def bench_flow(
         str, typer.Option(help="Comma-separated fan-out widths K to measure")
     ] = "1,5",
     rate: Annotated[
-        int, typer.Option(help="Paced rate (events/s) for the latency run; 0 skips it")
+        int, typer.Option(min=0, help="Paced rate (events/s) for the latency run; 0 skips it")
     ] = 1000,
     workers: Annotated[
         str,

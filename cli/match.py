@@ -78,7 +78,9 @@ def match_train(
     reference: Annotated[
         str | None, typer.Option(help="Reference system (default HUB_MATCH_REFERENCE_SYSTEM)")
     ] = None,
-    max_pairs: Annotated[float, typer.Option(help="Pairs sampled for u probabilities")] = 2e6,
+    max_pairs: Annotated[
+        float, typer.Option(min=1, help="Pairs sampled for u probabilities")
+    ] = 2e6,
 ) -> None:
     """Train the council's model from its own data (EM; u by random sampling) and keep it."""
     from hub.identity import splink_port

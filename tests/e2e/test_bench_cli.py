@@ -64,6 +64,7 @@ def test_a_flow_run_of_no_events_is_refused_in_the_options_terms() -> None:
         (("audit", "--rows", "0"), "'--rows': 0 is not in the range x>=1"),
         (("import", "--rows", "0"), "'--rows': 0 is not in the range x>=1"),
         (("match", "--people", "0"), "'--people': 0 is not in the range x>=1"),
+        (("flow", "--rate", "-5"), "'--rate': -5 is not in the range x>=0"),
         (("audit", "--database-url", "pg://h/db"), "'--database-url': expected sqlite:///"),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, tuple) else "",

@@ -93,3 +93,6 @@ def test_an_event_with_no_transfer_is_listed_with_the_reason(hub_env: dict[str, 
     # narrowed to one outcome, no rows is the answer itself: no reason is looked for
     failed = run_hub("audit", "list", "--event-id", "D-77", "--outcome", "failed", env=hub_env)
     assert failed.returncode == 0 and "rejected" not in failed.stdout + failed.stderr
+    # a page before the first row is refused, as the API refuses ?after=-1, not an empty page
+    before = run_hub("audit", "list", "--recipient", "waste", "--after", "-1", env=hub_env)
+    assert before.returncode == 2 and "'--after': -1 is not in the range x>=0" in before.stderr

@@ -109,9 +109,21 @@ def secret_problems(settings: HubSettings) -> list[Problem]:
     else:
         try:
             audit_verifier(settings)
-        except (ConfigError, SigningKeyError) as exc:
-            problems.append(Problem("HUB_AUDIT_SIGNING_KEY_FILE", "invalid", str(exc)))
+        except ConfigError as exc:  # a file that cannot be read: its problems name their setting
+            problems.extend(exc.problems)
+        except SigningKeyError as exc:
+            setting = _audit_key_setting(settings)
+            problems.append(Problem(setting, "invalid", str(exc).removeprefix(f"{setting}: ")))
     return problems
+
+
+def _audit_key_setting(settings: HubSettings) -> str:
+    """The setting the audit key was read from: the one `audit_verifier` reads first."""
+    if settings.audit_public_key_file is not None:
+        return "HUB_AUDIT_PUBLIC_KEY_FILE"
+    if settings.audit_signing_key is not None:
+        return "HUB_AUDIT_SIGNING_KEY"
+    return "HUB_AUDIT_SIGNING_KEY_FILE"
 
 
 def require_secrets(settings: HubSettings, needed_by: str) -> None:

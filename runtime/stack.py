@@ -31,7 +31,7 @@ from hub.broker.embedded import EmbeddedBroker, die_with_parent, free_port
 from hub.db.engine import make_engine
 from hub.errors import ConfigError, Problem, StackError
 from hub.heartbeat import HeartbeatStore
-from hub.secrets import embedded_settings, require_secrets
+from hub.secrets import embedded_settings, require_secrets, secret_problems
 from hub.settings import HubSettings
 from hub.timeutil import utcnow
 from runtime.connectors import has_connectors
@@ -172,6 +172,13 @@ class Stack:
         check_api_port(self.settings)  # fail fast: the port taken (another `hub up`?) ...
         wire(self.settings)  # ... or a bad configuration, before anything starts
         require_secrets(self.settings, "hub up")  # external Kafka: its own secrets, or nothing
+        if self.settings.embedded_broker:  # generated if unset; one set for it must be usable
+            problems = secret_problems(embedded_settings(self.settings))
+            if problems:
+                raise ConfigError(
+                    "hub up refuses to start: a secret set in the environment is not usable",
+                    problems,
+                )
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
             self._start()

@@ -49,7 +49,10 @@ def load_private(pem: bytes, where: str) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as exc:
-        raise SigningKeyError(f"{where}: not an unencrypted PEM private key ({exc})") from exc
+        raise SigningKeyError(
+            f"{where}: not an unencrypted PEM private key: make an Ed25519 key pair with "
+            "`hub keys signing --out DIR`"
+        ) from exc
     if not isinstance(key, Ed25519PrivateKey):
         raise SigningKeyError(f"{where}: not an Ed25519 key (make one with `hub keys signing`)")
     return key
@@ -59,7 +62,10 @@ def load_public(pem: bytes, where: str) -> Ed25519PublicKey:
     try:
         key = serialization.load_pem_public_key(pem)
     except (ValueError, TypeError) as exc:
-        raise SigningKeyError(f"{where}: not a PEM public key ({exc})") from exc
+        raise SigningKeyError(
+            f"{where}: not a PEM public key: give the public.pem `hub keys signing` wrote, or "
+            "what `hub audit public-key` prints"
+        ) from exc
     if not isinstance(key, Ed25519PublicKey):
         raise SigningKeyError(f"{where}: not an Ed25519 public key")
     return key

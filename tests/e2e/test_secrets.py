@@ -53,6 +53,22 @@ def test_published_values_and_short_keys_are_refused(hub_env: dict[str, str]) ->
     assert "HUB_RECORD_SIGNING_KEY: 10 characters, at least 32 needed" in message
 
 
+def test_hub_up_refuses_a_weak_secret_it_was_given_before_starting_anything(
+    hub_env: dict[str, str],
+) -> None:
+    """Embedded: what is unset is generated, but what is set must be usable. It failed after
+    starting the broker, saying "against an external Kafka" of the embedded one."""
+    env = {**hub_env, "HUB_PSEUDONYM_KEY": "short", "HUB_AUDIT_SIGNING_KEY": "not a pem"}
+    result = run_hub("up", env=env, timeout=60)
+    message = " ".join(result.stderr.split())
+    assert result.returncode != 0 and "is up" not in result.stdout
+    assert "hub up refuses to start: a secret set in the environment is not usable" in message
+    assert "HUB_PSEUDONYM_KEY: 5 characters, at least 32 needed" in message
+    assert "HUB_AUDIT_SIGNING_KEY: not an unencrypted PEM private key" in message
+    assert "external Kafka" not in message and "Traceback" not in result.stderr
+    assert not (Path(hub_env["HUB_DATA_DIR"]) / "logs" / "broker.log").exists()
+
+
 def test_the_api_refuses_the_demo_api_keys_in_production(hub_env: dict[str, str]) -> None:
     env = {**hub_env, **TEST_SECRETS_ENV, "HUB_KAFKA_BOOTSTRAP": NO_BROKER}
     del env["HUB_ALLOW_DEMO_KEYS"]

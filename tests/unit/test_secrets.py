@@ -116,6 +116,27 @@ def test_published_and_short_secrets_are_refused() -> None:
     assert rules == {"HUB_PSEUDONYM_KEY": "published", "HUB_RECORD_SIGNING_KEY": "too_short"}
 
 
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        ({"audit_signing_key": SecretStr("not a pem")}, "HUB_AUDIT_SIGNING_KEY"),
+        ({"audit_signing_key": None, "audit_signing_key_file": REPO_ROOT / "README.md"},
+         "HUB_AUDIT_SIGNING_KEY_FILE"),
+        ({"audit_public_key_file": REPO_ROOT / "README.md"}, "HUB_AUDIT_PUBLIC_KEY_FILE"),
+        ({"audit_public_key_file": REPO_ROOT / "no-such.pem"}, "HUB_AUDIT_PUBLIC_KEY_FILE"),
+    ],
+)  # fmt: skip
+def test_an_unusable_audit_key_is_named_by_the_setting_it_came_from(
+    given: dict[str, object], named: str
+) -> None:
+    """Each setting its own (every one was reported as HUB_AUDIT_SIGNING_KEY_FILE), and in the
+    hub's words, not the cryptography library's."""
+    problems = secret_problems(HubSettings(**EXTERNAL, **{**GOOD, **given}))  # type: ignore[arg-type]
+    assert [p.location for p in problems] == [named]
+    assert "cryptography.io" not in problems[0].message
+    assert not problems[0].message.startswith(named)  # said once, as the location
+
+
 def test_explicit_good_secrets_pass_and_the_embedded_default_needs_none() -> None:
     require_secrets(HubSettings(**EXTERNAL, **GOOD), "the API")  # type: ignore[arg-type]
     require_secrets(HubSettings(), "hub up")  # embedded: generated into the data dir instead

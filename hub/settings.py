@@ -18,6 +18,9 @@ from hub.plain_errors import closest, plain_message
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Kafka's 249 characters a topic name, less the longest of the hub's: `deliveries.` and a
+# system id of up to 63 (hub.config.model.SystemId)
+TOPIC_PREFIX_MAX = 249 - len("deliveries.") - 63
 # The databases the hub runs on (HUB_DATABASE_URL): `postgresql://` means psycopg 3
 DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg")
 
@@ -109,7 +112,9 @@ class HubSettings(BaseSettings):
         default=1, ge=1, description="Replication factor of the topics the hub creates."
     )
     topic_prefix: str = Field(
-        default="", description="Prefix for every topic name (a shared cluster)."
+        default="",
+        description="Prefix for every topic name (a shared cluster): letters, digits, `.`, `_` "
+        "and `-`, at most 175 (Kafka's limit of 249, less the longest topic's own name).",
     )
     api_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds to.")
     api_port: int = Field(
@@ -436,6 +441,18 @@ class HubSettings(BaseSettings):
         if level not in LOG_LEVELS:
             raise ValueError(f"expected {', '.join(LOG_LEVELS[:-1])} or {LOG_LEVELS[-1]}")
         return level
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _topic_prefix(cls, value: str) -> str:
+        """Every topic name begins with it: Kafka takes letters, digits, '.', '_' and '-' in a
+        name of at most 249, and the longest of the hub's adds 74 (`deliveries.<system id>`)."""
+        if not re.fullmatch(rf"[A-Za-z0-9._-]{{0,{TOPIC_PREFIX_MAX}}}", value):
+            raise ValueError(
+                "a Kafka topic name takes letters, digits, '.', '_' and '-' only, and this "
+                f"prefix at most {TOPIC_PREFIX_MAX} of them (e.g. tio-prod.)"
+            )
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -138,3 +138,17 @@ def test_the_database_urls_the_hub_runs_on_are_taken(
 ) -> None:
     monkeypatch.setenv("HUB_DATABASE_URL", value)
     assert load_settings().effective_database_url == value
+
+
+@pytest.mark.parametrize("value", ["council/prod", "tio prod.", "x" * 176])
+def test_a_topic_prefix_kafka_would_refuse_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """Tansu took `council/prod` (Apache Kafka refuses it, at the first topic created)."""
+    monkeypatch.setenv("HUB_TOPIC_PREFIX", value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    (problem,) = info.value.problems
+    assert problem.location == "HUB_TOPIC_PREFIX" and "letters, digits" in problem.message
+    monkeypatch.setenv("HUB_TOPIC_PREFIX", "tio-prod." + "x" * 166)  # 175: the longest topic 249
+    assert len(load_settings().topic_prefix) == 175

@@ -442,6 +442,18 @@ class HubSettings(BaseSettings):
             raise ValueError(f"expected {', '.join(LOG_LEVELS[:-1])} or {LOG_LEVELS[-1]}")
         return level
 
+    @field_validator("match_thresholds", mode="before")
+    @classmethod
+    def _match_thresholds(cls, value: object) -> object:
+        """Each event type's [auto_link, review] (hub.identity.thresholds.threshold_problem)."""
+        from hub.identity.thresholds import threshold_problem
+
+        if isinstance(value, dict):  # else the type's own error: expected an object
+            for event_type, pair in value.items():
+                if problem := threshold_problem(str(event_type), pair):
+                    raise ValueError(problem)
+        return value
+
     @field_validator("topic_prefix")
     @classmethod
     def _topic_prefix(cls, value: str) -> str:

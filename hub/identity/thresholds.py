@@ -6,8 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from hub.errors import ConfigError, Problem
-
 
 class Band(StrEnum):
     AUTO = "auto"  # link and route
@@ -43,16 +41,19 @@ def thresholds_for(event_type: str, table: Mapping[str, tuple[float, float]]) ->
     return Thresholds(auto, review)
 
 
-def check_thresholds(table: Mapping[str, tuple[float, float]]) -> None:
-    """Each row must be 0 < review <= auto_link <= 1."""
-    problems = [
-        Problem(
-            f"HUB_MATCH_THRESHOLDS[{event_type!r}]",
-            "match_thresholds",
-            f"expected [auto_link, review] with 0 < review <= auto_link <= 1, got {list(pair)}",
+def threshold_problem(event_type: str, pair: object) -> str | None:
+    """What is wrong with one row of HUB_MATCH_THRESHOLDS, in words to act on (None: nothing):
+    [auto_link, review], two probabilities with 0 < review <= auto_link <= 1."""
+    if not (
+        isinstance(pair, list | tuple)
+        and len(pair) == 2
+        and all(isinstance(p, int | float) and not isinstance(p, bool) for p in pair)
+    ):
+        return f"{event_type}: give [auto_link, review], two probabilities (e.g. [0.999, 0.5])"
+    auto_link, review = float(pair[0]), float(pair[1])
+    if not 0 < review <= auto_link <= 1:
+        return (
+            f"{event_type}: [{pair[0]}, {pair[1]}]: expected 0 < review <= auto_link <= 1 "
+            "(e.g. [0.999, 0.5])"
         )
-        for event_type, pair in table.items()
-        if len(pair) != 2 or not 0 < pair[1] <= pair[0] <= 1
-    ]
-    if problems:
-        raise ConfigError("match thresholds are not valid", problems)
+    return None

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from hub.errors import ConfigError
 from hub.identity import normalise as n
 from hub.identity.bulk import Candidate, accuracy, decide_bulk
 from hub.identity.comparisons import ADDRESS, COMPARISONS, DOB, FAMILY, GIVEN
@@ -18,7 +17,7 @@ from hub.identity.generator import generate
 from hub.identity.matcher import probe_for, resolve
 from hub.identity.model import MatchModel, ModelError, model_version
 from hub.identity.normalise import PersonFields, features
-from hub.identity.thresholds import Band, Thresholds, check_thresholds, thresholds_for
+from hub.identity.thresholds import Band, Thresholds, threshold_problem, thresholds_for
 
 
 def person(**kw: Any) -> PersonFields:
@@ -167,9 +166,20 @@ def test_a_death_needs_more_certainty_than_a_change_of_email() -> None:
     assert thresholds_for("address.changed", table).band(0.4) is Band.NONE
 
 
-def test_thresholds_out_of_order_are_named() -> None:
-    with pytest.raises(ConfigError, match=r"death\.notified"):
-        check_thresholds({"death.notified": (0.5, 0.9)})
+@pytest.mark.parametrize(
+    ("pair", "said"),
+    [
+        ((0.5, 0.9), "death.notified: [0.5, 0.9]: expected 0 < review <= auto_link <= 1"),
+        ((1.5, 0.5), "death.notified: [1.5, 0.5]: expected 0 < review <= auto_link <= 1"),
+        ((0.9, 0), "death.notified: [0.9, 0]: expected 0 < review <= auto_link <= 1"),
+        ((0.9,), "death.notified: give [auto_link, review], two probabilities"),
+        (("a", "b"), "death.notified: give [auto_link, review], two probabilities"),
+    ],
+)
+def test_thresholds_out_of_order_or_of_range_are_named(pair: object, said: str) -> None:
+    problem = threshold_problem("death.notified", pair)
+    assert problem is not None and problem.startswith(said)
+    assert threshold_problem("death.notified", (0.9999, 0.5)) is None
 
 
 # --- bulk decisions --------------------------------------------------------------------------

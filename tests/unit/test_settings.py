@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.errors import ConfigError
+from hub.errors import ConfigError, Problem
 from hub.settings import REPO_ROOT, load_settings
 
 
@@ -73,14 +73,21 @@ def test_pseudonym_key_is_not_printed(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "super-secret-pepper" not in repr(settings)
 
 
-def test_a_misspelt_setting_refuses_to_start_naming_the_closest(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("HUB_APIPORT", "9000")
+def refused(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> Problem:
+    """The one problem `load_settings` raises with `variable` set to `value` (named by it)."""
+    monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigError) as info:
         load_settings()
     (problem,) = info.value.problems
-    assert problem.location == "HUB_APIPORT" and "did you mean HUB_API_PORT?" in problem.message
+    assert problem.location == variable
+    return problem
+
+
+def test_a_misspelt_setting_refuses_to_start_naming_the_closest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    problem = refused(monkeypatch, "HUB_APIPORT", "9000")
+    assert "did you mean HUB_API_PORT?" in problem.message
 
 
 def test_an_unknown_log_level_is_refused_and_a_known_one_in_any_case_accepted(
@@ -110,23 +117,25 @@ def test_a_bad_json_setting_names_the_variable_and_the_form(
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"),
+    ("variable", "value", "expected"),
     [
-        ("nonsense", "expected sqlite:////absolute/path/hub.db or postgresql://"),
-        ("mysql://hub@db/hub", "expected sqlite:////absolute/path/hub.db or postgresql://"),
-        ("postgresql://hub:pw@db:port/hub", "the port is not a number"),
+        # was SQLAlchemy's ArgumentError traceback at the first connection
+        ("HUB_DATABASE_URL", "nonsense", "expected sqlite:////absolute/path/hub.db or postgresql"),
+        ("HUB_DATABASE_URL", "mysql://hub@db/hub", "expected sqlite:////absolute/path/hub.db"),
+        ("HUB_DATABASE_URL", "postgresql://hub:pw@db:port/hub", "the port is not a number"),
+        # the embedded broker took these; Apache Kafka refuses them at the first topic
+        ("HUB_TOPIC_PREFIX", "council/prod", "letters, digits, '.', '_' and '-' only"),
+        ("HUB_TOPIC_PREFIX", "tio prod.", "letters, digits, '.', '_' and '-' only"),
+        ("HUB_TOPIC_PREFIX", "x" * 176, "at most 175"),
+        # [auto_link, review] the wrong way round was taken (its check was never called)
+        ("HUB_MATCH_THRESHOLDS", '{"*": [0.1, 0.9]}', "*: [0.1, 0.9]: expected 0 < review"),
     ],
+    ids=lambda v: v[:30],
 )
-def test_a_database_url_the_hub_cannot_use_is_refused_naming_the_variable(
-    monkeypatch: pytest.MonkeyPatch, value: str, expected: str
+def test_a_value_the_hub_cannot_run_with_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
 ) -> None:
-    """Refused where the setting is named, not at the first connection (a SQLAlchemy
-    ArgumentError traceback that named neither the variable nor what to write)."""
-    monkeypatch.setenv("HUB_DATABASE_URL", value)
-    with pytest.raises(ConfigError) as info:
-        load_settings()
-    (problem,) = info.value.problems
-    assert problem.location == "HUB_DATABASE_URL" and expected in problem.message
+    assert expected in refused(monkeypatch, variable, value).message
 
 
 @pytest.mark.parametrize(
@@ -140,15 +149,8 @@ def test_the_database_urls_the_hub_runs_on_are_taken(
     assert load_settings().effective_database_url == value
 
 
-@pytest.mark.parametrize("value", ["council/prod", "tio prod.", "x" * 176])
-def test_a_topic_prefix_kafka_would_refuse_is_refused_naming_the_variable(
-    monkeypatch: pytest.MonkeyPatch, value: str
+def test_a_topic_prefix_of_the_longest_kafka_allows_is_taken(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Tansu took `council/prod` (Apache Kafka refuses it, at the first topic created)."""
-    monkeypatch.setenv("HUB_TOPIC_PREFIX", value)
-    with pytest.raises(ConfigError) as info:
-        load_settings()
-    (problem,) = info.value.problems
-    assert problem.location == "HUB_TOPIC_PREFIX" and "letters, digits" in problem.message
     monkeypatch.setenv("HUB_TOPIC_PREFIX", "tio-prod." + "x" * 166)  # 175: the longest topic 249
     assert len(load_settings().topic_prefix) == 175

@@ -17,6 +17,7 @@ app = typer.Typer(
 @app.command("check")
 def config_check() -> None:
     """Validate systems.yaml, agreements/*.yaml and connectors.yaml; every problem with file, line and field."""
+    from hub.config.settings_fit import settings_warnings
     from runtime.connectors import connector_defs
     from runtime.wiring import wire
 
@@ -26,6 +27,8 @@ def config_check() -> None:
         f"OK: {len(w.config.systems)} systems, {len(w.config.agreements)} agreements, "
         f"{len(w.registry.event_types)} event types, {len(connectors)} source connector{'' if len(connectors) == 1 else 's'}."
     )
+    for p in settings_warnings(w.settings, w.config, w.registry.event_types):
+        err.print(f"[yellow]warning:[/yellow] {p.location}: {p.message}", highlight=False)
 
 
 @app.command("schemas")

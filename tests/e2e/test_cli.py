@@ -67,6 +67,18 @@ def test_bad_setting_is_named(hub_env: dict[str, str]) -> None:
     assert "HUB_TOPIC_PARTITIONS" in result.stderr
 
 
+def test_a_setting_naming_what_the_configuration_lacks_is_a_warning(
+    hub_env: dict[str, str],
+) -> None:
+    """A typo in a threshold's event type was taken silently, and never applied."""
+    thresholds = '{"*": [0.999, 0.5], "address.moved": [0.99, 0.5]}'
+    result = run_hub("config", "check", env={**hub_env, "HUB_MATCH_THRESHOLDS": thresholds})
+    assert result.returncode == 0 and "OK: 9 systems" in result.stdout  # the config is fine
+    said = " ".join(result.stderr.split())
+    assert "warning: HUB_MATCH_THRESHOLDS: 'address.moved' is not an event type" in said
+    assert "warning" not in run_hub("config", "check", env=hub_env).stderr
+
+
 def test_worker_without_broker_says_what_to_set(hub_env: dict[str, str]) -> None:
     result = run_hub("run", "worker", env=hub_env)
     assert result.returncode != 0

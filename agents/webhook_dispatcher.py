@@ -377,12 +377,17 @@ class WebhookDispatcher:
         await send_all(producer, [*records, *extra])
 
     def loops(self) -> list[RecipientLoop]:
+        """One loop per webhook recipient that has a signing secret. One without is not sent
+        to (a webhook with an empty `webhook-signature` header breaks Standard Webhooks, and
+        the receiver cannot tell it from a forgery): its deliveries wait in the outbox, pending,
+        until HUB_WEBHOOK_SECRETS names it and the worker restarts (`hub config check` warns)."""
         secrets = self.deps.settings.webhook_secrets
         out = []
         for system, sink in self.recipients:
             values = [s.get_secret_value() for s in secrets.get(system.id, [])]
             if not values:
-                log.error("webhook_secret_missing", recipient=system.id)
+                log.error("webhook_secret_missing_deliveries_held", recipient=system.id)
+                continue
             out.append(RecipientLoop(self, system, sink, self.sender_factory(system, sink, values)))
         return out
 

@@ -62,12 +62,17 @@ async def serve(handler: Any) -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{port}/hook"
 
 
-def loop_for(
-    settings: HubSettings, outbox: OutboxStore, url: str, allow_private: bool = True, **sink: Any
-) -> RecipientLoop:
+def dispatcher_for(
+    settings: HubSettings,
+    outbox: OutboxStore,
+    url: str,
+    allow_private: bool = True,
+    secrets: tuple[str, ...] = (SECRET,),
+    **sink: Any,
+) -> WebhookDispatcher:
     settings = settings.model_copy(
         update={
-            "webhook_secrets": {"waste": [SecretStr(SECRET)]},
+            "webhook_secrets": {"waste": [SecretStr(s) for s in secrets]} if secrets else {},
             "webhook_retry_schedule_s": (1.0, 2.0),
             "webhook_retry_jitter": 0.0,
         }
@@ -95,7 +100,13 @@ def loop_for(
         w.rules,
         record_keys(settings),
     )
-    return WebhookDispatcher(deps, outbox).loops()[0]
+    return WebhookDispatcher(deps, outbox)
+
+
+def loop_for(
+    settings: HubSettings, outbox: OutboxStore, url: str, allow_private: bool = True, **sink: Any
+) -> RecipientLoop:
+    return dispatcher_for(settings, outbox, url, allow_private, **sink).loops()[0]
 
 
 async def one_attempt(
@@ -230,4 +241,30 @@ async def test_a_410_is_not_undone_by_an_endpoint_read_taken_before_it_was_recor
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
+        await runner.cleanup()
+
+
+async def test_a_recipient_without_a_signing_secret_is_not_sent_to_and_loses_nothing(
+    settings: HubSettings, outbox: OutboxStore
+) -> None:
+    """It was sent to, with an empty webhook-signature header (not Standard Webhooks; the
+    receiver cannot tell it from a forgery). Now its deliveries wait, pending, for a secret."""
+    hits: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        hits.append(request.headers.get("webhook-signature", ""))
+        return web.Response(status=200)
+
+    runner, url = await serve(handler)
+    try:
+        outbox.add([dlv("e-unsigned", "A")], utcnow())
+        unsigned = dispatcher_for(settings, outbox, url, secrets=())
+        assert unsigned.loops() == []  # no loop: nothing is sent for it
+        assert [r.status for r in outbox.due("waste", utcnow() + timedelta(days=2), 10)] == [
+            OutboxStatus.PENDING
+        ]
+        # once a secret is set (and the worker restarted), the delivery goes, signed
+        await one_attempt(loop_for(settings, outbox, url), outbox, RecordingProducer())
+        assert len(hits) == 1 and hits[0].startswith("v1,")
+    finally:
         await runner.cleanup()

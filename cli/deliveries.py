@@ -98,7 +98,8 @@ def redrive_command(recipient: RecipientOption = None) -> None:
 
 @app.command("endpoints")
 def endpoints_command() -> None:
-    """Each webhook recipient: URL, enabled or disabled (410 Gone), pending and dead counts."""
+    """Each webhook recipient: URL, enabled, disabled (410 Gone) or held (no signing secret),
+    pending and dead counts."""
     from cli.common import hub_settings, print_table
     from hub.config.model import WebhookSink
     from hub.delivery.outbox import OutboxStore
@@ -117,7 +118,11 @@ def endpoints_command() -> None:
             [
                 system.id,
                 system.delivery.url,
-                f"DISABLED {state.reason}" if state.disabled_at else "enabled",
+                f"DISABLED {state.reason}"
+                if state.disabled_at
+                else "enabled"
+                if settings.webhook_secrets.get(system.id)
+                else "HELD: no secret in HUB_WEBHOOK_SECRETS",
                 str(counts.get((system.id, "pending"), 0)),
                 str(counts.get((system.id, "dead"), 0)),
             ]

@@ -59,7 +59,13 @@ def test_no_dead_letters_and_the_endpoint_listing(tmp_path: Path, hub_env: dict[
     assert "topic: 'audits' is not one of the hub's topics" in " ".join(typo.stderr.split())
     endpoints = run_hub("deliveries", "endpoints", env=env)
     assert endpoints.returncode == 0, endpoints.stderr
-    assert "waste" in endpoints.stdout and "enabled" in endpoints.stdout
+    # no signing secret: nothing is sent to it (its deliveries are held), and it says so
+    assert "waste" in endpoints.stdout and "HELD: no secret in HUB_WEBHOOK_SECRETS" in " ".join(
+        endpoints.stdout.split()
+    )
+    secret = json.dumps({"waste": ["whsec_dGVzdHRlc3R0ZXN0dGVzdHRlc3R0ZXN0"]})
+    signed = run_hub("deliveries", "endpoints", env={**env, "HUB_WEBHOOK_SECRETS": secret})
+    assert "enabled" in signed.stdout and "HELD" not in signed.stdout
 
 
 def test_enabling_an_unknown_recipient_is_an_error_a_person_can_act_on(

@@ -64,6 +64,15 @@ def _day(value: str | None, option: str) -> date | None:
         raise typer.BadParameter("expected YYYY-MM-DD", param_hint=option) from exc
 
 
+def _days(date_from: str | None, date_to: str | None) -> tuple[date | None, date | None]:
+    """--from and --to: each a date, and not running backwards."""
+    from hub.timeutil import check_days
+
+    first, last = _day(date_from, "--from"), _day(date_to, "--to")
+    check_days(first, last, "--from", "--to")
+    return first, last
+
+
 def _print_rows(rows: list[AuditRow], title: str) -> None:
     from cli.common import print_table
 
@@ -137,6 +146,7 @@ def audit_list(
         if not rows and recipient is None and outcome is None:  # why no transfer
             why = why_no_transfer(stores.engine, event_id)
     else:
+        first, last = _days(date_from, date_to)
         q = TransferQuery(
             person=PersonRef(hub_id=hub_id, local_id=local_id, system=system),
             recipient=recipient,
@@ -144,8 +154,8 @@ def audit_list(
             agreement_id=agreement,
             event_type=event_type,
             outcome=outcome,
-            date_from=_day(date_from, "--from"),
-            date_to=_day(date_to, "--to"),
+            date_from=first,
+            date_to=last,
             after_seq=after,
             limit=limit,
         )
@@ -423,7 +433,7 @@ def audit_withheld(
     from cli.common import print_table
     from hub.audit.queries import withheld_by_reason
 
-    counts = withheld_by_reason(_stores().engine, _day(date_from, "--from"), _day(date_to, "--to"))
+    counts = withheld_by_reason(_stores().engine, *_days(date_from, date_to))
     print_table(
         "Withheld by reason", ("reason", "count"), [(c.reason, str(c.count)) for c in counts]
     )

@@ -38,3 +38,21 @@ def utc_bounds(
     start = uk_day_start(date_from) if date_from else None
     end = uk_day_start(date_to + timedelta(days=1)) if date_to and date_to < date.max else None
     return start, end
+
+
+def check_days(first: date | None, last: date | None, first_name: str, last_name: str) -> None:
+    """A range of days that runs backwards is an error naming its ends (ProblemsError: 422 from
+    the API, one line from the CLI), never an answer that found nothing in it."""
+    if first is not None and last is not None and last < first:
+        from hub.errors import Problem, ProblemsError
+
+        raise ProblemsError(
+            "the dates run backwards",
+            [
+                Problem(
+                    last_name,
+                    "before_first",
+                    f"{last} is before {first_name} ({first}): give the first day, then the last",
+                )
+            ],
+        )

@@ -39,7 +39,7 @@ from hub.audit.verify import Break, verify_chain
 from hub.config.model import Role, System
 from hub.errors import PermissionDenied
 from hub.pseudonym import SUBJECT_KEY_PATTERN
-from hub.timeutil import utcnow
+from hub.timeutil import check_days, utcnow
 
 router = APIRouter(prefix="/v1/audit", tags=["audit (IG)"])
 
@@ -70,6 +70,7 @@ def transfer_query(
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> TransferQuery:
+    check_days(date_from, date_to, "query.from", "query.to")
     return TransferQuery(
         person=PersonRef(hub_id=hub_id, local_id=local_id, system=system),
         recipient=recipient,
@@ -184,6 +185,7 @@ async def withheld(
     date_to: Annotated[date | None, Query(alias="to")] = None,
 ) -> list[ReasonCount]:
     """Withheld transfers counted by reason code."""
+    check_days(date_from, date_to, "query.from", "query.to")
     return await asyncio.to_thread(withheld_by_reason, ig.engine, date_from, date_to)
 
 
@@ -213,6 +215,7 @@ async def withdrawals(
 ) -> list[ConsentWithdrawal]:
     """Consent withdrawals and objections effective within the dates, newest first
     (pseudonymous keys); `X-Total-Count` says how many matched in all."""
+    check_days(date_from, date_to, "query.from", "query.to")
     secret = ctx.settings.pseudonym_key.get_secret_value()
     found = await asyncio.to_thread(
         consent_withdrawals_page, ig.engine, secret, date_from, date_to, page, limit

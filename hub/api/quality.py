@@ -14,6 +14,7 @@ from hub.api.context import ApiContext, api_context
 from hub.api.counted import COUNTED, FROM, PAGE, TO, counted
 from hub.config.model import Role, System
 from hub.quality.counters import QualityRow
+from hub.timeutil import check_days
 from hub.unknown_names import COUNTED_NONE, REJECTED_NONE, SOURCE, refuse_unknown
 
 router = APIRouter(tags=["data quality"])
@@ -51,6 +52,7 @@ async def quality(
     """Accepted and rejected events per source system, event type and rule (IG role). A
     `source` neither configured nor ever counted, with nothing found, is refused (422)."""
     require_role(system, Role.IG)
+    check_days(since, until, "query.since", "query.until")
     rows = await asyncio.to_thread(ctx.quality.summary, since, source, until)
     if not rows:
         await asyncio.to_thread(
@@ -75,6 +77,7 @@ async def rejected(
     role); `X-Total-Count` says how many matched in all. A `source` neither configured nor in
     any rejected record, with nothing found, is refused (422)."""
     require_role(system, Role.IG)
+    check_days(date_from, date_to, "query.from", "query.to")
     matched = await asyncio.to_thread(ctx.rejected.page, source, date_from, date_to, page, limit)
     if not matched.total:
         await asyncio.to_thread(

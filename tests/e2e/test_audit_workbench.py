@@ -77,6 +77,22 @@ def test_ig_answers_who_got_what_and_proves_the_trail(
         assert sum(w["count"] for w in withheld) == len(
             [r for r in rows if r["outcome"] == "withheld"]
         )
+        # dates that run backwards: refused naming the last day, never an empty answer
+        for path, (first, last) in {
+            "/v1/audit/withheld": ("from", "to"),
+            "/v1/audit/transfers": ("from", "to"),
+            "/v1/audit/consent-withdrawals": ("from", "to"),
+            "/v1/quality": ("since", "until"),
+            "/v1/rejected": ("from", "to"),
+        }.items():
+            backwards = client.get(
+                path,
+                params={first: "2026-12-31", last: "2026-01-01", "recipient": "waste"},
+                headers=IG,
+            )
+            assert backwards.status_code == 422, (path, backwards.text)
+            (problem,) = backwards.json()["error"]["problems"]
+            assert problem["field"] == f"query.{last}" and problem["rule"] == "before_first"
 
         lag = 'hub_consumer_lag{group="tell-it-once-hub.audit-writer",topic="audit"}'
         metrics = wait_for(  # the gauges are recomputed every 15 s in the background
@@ -98,6 +114,11 @@ def test_ig_answers_who_got_what_and_proves_the_trail(
     assert verified.returncode == 0, verified.stderr
     no_purpose = run_hub("audit", "report", "--hub-id", PERSON, env=hub.env)
     assert no_purpose.returncode == 2 and "purpose" in no_purpose.stderr
+    backwards = run_hub(
+        "audit", "withheld", "--from", "2026-12-31", "--to", "2026-01-01", env=hub.env
+    )
+    said = " ".join(backwards.stderr.split())
+    assert backwards.returncode == 2 and "--to: 2026-01-01 is before --from (2026-12-31)" in said
     cli_report = run_hub(
         "audit", "report", "--hub-id", PERSON, "--purpose", "SAR 2026-0142", "--json",
         env=hub.env,

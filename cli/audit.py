@@ -351,6 +351,12 @@ def audit_purge(
         _day(before, "--before")
         or (utcnow() - timedelta(days=settings.audit_retention_days)).date()
     )
+    if day > utcnow().date():  # every row, today's included, and the rows of days to come
+        raise typer.BadParameter(
+            f"{day} is in the future: it would purge the whole trail. Give a past day (the "
+            f"default is HUB_AUDIT_RETENTION_DAYS, {settings.audit_retention_days} days, ago)",
+            param_hint="--before",
+        )
     cutoff = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
     engine = _stores().engine
     if not yes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import signal
 import stat
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -191,6 +192,19 @@ def test_a_dpo_verifies_checkpoints_and_anchors_with_the_public_key_alone(
     (tmp_path / "cp.json").write_text(json.dumps(edited))
     bad = run_hub("audit", "verify", *args, env=hub_env)
     assert bad.returncode == 1 and "does not match its content" in " ".join(bad.stderr.split())
+
+
+def test_a_purge_before_a_day_to_come_is_refused_and_the_trail_kept(
+    hub_env: dict[str, str],
+) -> None:
+    """A mistyped year (2062 for 2026) purged every row with --yes: the whole trail, anchored."""
+    _audit_rows(hub_env, 3)
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    refused = run_hub("audit", "purge", "--before", tomorrow, "--yes", env=hub_env)
+    said = " ".join(refused.stderr.replace("│", " ").split())
+    assert refused.returncode == 2 and f"{tomorrow} is in the future" in said, said
+    kept = run_hub("audit", "verify", env=hub_env)
+    assert kept.returncode == 0 and "3 rows" in kept.stdout, kept.stdout
 
 
 def test_hub_keys_secret_prints_a_usable_secret() -> None:

@@ -47,8 +47,10 @@ def keys_new(
     """A new API key, shown once: stored (hashed) for a new person or system with --role, or,
     without --role, with the api_key_sha256 line for the system's entry in systems.yaml."""
     from hub.access.keys import hash_key, new_key
-    from hub.config.model import Role
+    from hub.config.model import Role, system_id_problem
 
+    if problem := system_id_problem(system_id):  # systems.yaml and the key table both refuse it
+        raise typer.BadParameter(problem, param_hint="ID")
     if not role:
         key = new_key()
         console.print(

@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, Table, insert, select, update
 
-from hub.config.model import HubConfig, Role, System
+from hub.config.model import HubConfig, Role, System, system_id_problem
 from hub.db.tables import ApiKey
 from hub.errors import ConfigError, HubError, Problem
 
@@ -156,6 +156,8 @@ class KeyStore:
 
         A system that exists already, in systems.yaml (`config`) or in the key table, is
         refused (SystemExists): its key is rotated with `hub keys rotate`, never re-created."""
+        if problem := system_id_problem(system_id):
+            raise KeyProblem(problem)
         if not roles:
             raise KeyProblem("give at least one --role")
         if config is not None and config.system(system_id) is not None:

@@ -13,7 +13,7 @@ from hub.api.auth import current_system, require_role
 from hub.api.context import ApiContext, api_context
 from hub.api.errors import BadRequest
 from hub.api.ig_context import IgContext, ig_context
-from hub.config.model import Role, System
+from hub.config.model import SYSTEM_ID_PATTERN, Role, System
 from hub.errors import Conflict
 from hub.timeutil import utcnow
 
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
 class NewSystem(BaseModel):
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", description="e.g. ig-alice")
+    id: str = Field(pattern=SYSTEM_ID_PATTERN, description="e.g. ig-alice")
     name: str = Field(min_length=1, max_length=200)
     roles: frozenset[Role] = Field(min_length=1)
 

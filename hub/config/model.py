@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -20,7 +21,22 @@ from pydantic import (
 
 from hub.delivery.ssrf import static_refusal
 
-SystemId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+# A system's id (systems.yaml, the key table): it names topics (`sources.<id>`), so Kafka's
+# characters, and 63 at most
+SYSTEM_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+SystemId = Annotated[str, StringConstraints(pattern=SYSTEM_ID_PATTERN)]
+
+
+def system_id_problem(text: str) -> str | None:
+    """Why `text` cannot be a system's id, in words to act on (None: it can)."""
+    if re.fullmatch(SYSTEM_ID_PATTERN, text):
+        return None
+    return (
+        f"{text!r} is not a system id: lower-case letters, digits and '-', beginning with a "
+        "letter or digit, at most 63 (e.g. waste, ig-alice)"
+    )
+
+
 EventType = Annotated[str, StringConstraints(pattern=r"^[a-z]+(\.[a-z]+)*$")]
 FieldPath = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")]
 AgreementId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]

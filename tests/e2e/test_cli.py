@@ -98,6 +98,11 @@ def test_keys_new_prints_a_key_and_its_hash() -> None:
     result = run_hub("keys", "new", "waste")
     assert result.returncode == 0
     assert "api_key_sha256:" in result.stdout and "tio_" in result.stdout
+    # an id systems.yaml refuses got a key and a line to paste that could never load
+    bad = run_hub("keys", "new", "Waste Dept")
+    said = " ".join(bad.stderr.replace("│", " ").split())
+    assert bad.returncode == 2 and "tio_" not in bad.stdout
+    assert "'Waste Dept' is not a system id: lower-case letters, digits and '-'" in said
 
 
 def test_demo_plays_the_scenario_and_prints_the_audit_table(hub_env: dict[str, str]) -> None:

@@ -342,6 +342,9 @@ def test_keys_are_stored_hashed_and_rotation_revokes(engine: Engine, tmp_path: P
     assert system and system.id == "ig-alice" and system.roles == frozenset({Role.IG})
     with pytest.raises(KeyProblem):
         keys.add_system("ig-alice", "again", frozenset({Role.IG}), NOW)
+    # an id no systems.yaml could hold (nor a topic name): refused, not stored with a key
+    with pytest.raises(KeyProblem, match="'IG Bob' is not a system id"):
+        keys.add_system("IG Bob", "Bob", frozenset({Role.IG}), NOW)
     new = keys.rotate(config, "ig-alice", NOW)
     assert keys.system_for(config, hash_key(key)) is False
     assert keys.system_for(config, hash_key(new))

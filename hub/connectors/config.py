@@ -265,6 +265,14 @@ def _untagged(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
     return loc
 
 
+def unmapped_required(d: FileDropDef | SqlTableDef, registry: SchemaRegistry) -> list[str]:
+    """The fields the event type requires that the connector neither maps nor sets as a
+    constant: every row it reads would be rejected for want of them. Pure."""
+    given = {*d.mapping, *d.constants}
+    required = registry.latest(d.event_type).required_paths()
+    return sorted(p for p in required if not any(p == g or p.startswith(g + ".") for g in given))
+
+
 def _check_mapping(
     doc: YamlDocument,
     at: tuple[str | int, ...],

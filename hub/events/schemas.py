@@ -31,6 +31,11 @@ class RegisteredSchema:
         """Every dotted field path of the record (records nest; arrays and scalars are leaves)."""
         return frozenset(_paths(self.parsed))
 
+    def required_paths(self) -> frozenset[str]:
+        """The dotted paths every record must give a value for: fields with no default that
+        are not nullable, inside records that are themselves required (leaves only)."""
+        return frozenset(_required(self.parsed))
+
     def date_paths(self) -> frozenset[str]:
         """The dotted paths of the record's `date` fields (the file connectors read UK dates)."""
         return frozenset(_dates(self.parsed))
@@ -51,6 +56,23 @@ def _dates(schema: Any, prefix: str = "", named: dict[str, Any] | None = None) -
             out.extend(_dates(ftype, path + ".", named))
         elif isinstance(ftype, str) and ftype in named:
             out.extend(_dates(named[ftype], path + ".", named))
+    return out
+
+
+def _required(schema: Any, prefix: str = "", named: dict[str, Any] | None = None) -> list[str]:
+    named = {} if named is None else named
+    out: list[str] = []
+    for field in schema.get("fields", []):
+        ftype = field["type"]
+        if isinstance(ftype, dict) and ftype.get("type") == "record":
+            named[ftype["name"]] = ftype
+        if "default" in field or (isinstance(ftype, list) and "null" in ftype):
+            continue  # optional: a row may leave it out
+        path = f"{prefix}{field['name']}"
+        record = ftype if isinstance(ftype, dict) and ftype.get("type") == "record" else None
+        if record is None and isinstance(ftype, str) and ftype in named:
+            record = named[ftype]
+        out.extend(_required(record, path + ".", named) if record else [path])
     return out
 
 

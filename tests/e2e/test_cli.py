@@ -79,6 +79,20 @@ def test_a_setting_naming_what_the_configuration_lacks_is_a_warning(
     assert "warning" not in run_hub("config", "check", env=hub_env).stderr
 
 
+def test_a_connector_mapping_short_of_a_required_field_is_a_warning(
+    hub_env: dict[str, str], tmp_path: Path
+) -> None:
+    """It loaded, then every row it read was rejected for want of effective_date."""
+    config = tmp_path / "config"
+    shutil.copytree(REPO_ROOT / "config", config)
+    connectors = config / "connectors.yaml"
+    connectors.write_text(connectors.read_text().replace("      effective_date: moved_on\n", ""))
+    result = run_hub("config", "check", env={**hub_env, "HUB_CONFIG_DIR": str(config)})
+    said = " ".join(result.stderr.split())
+    assert result.returncode == 0 and "1 source connector" in result.stdout
+    assert "warning: connectors.yaml: council-tax-moves: nothing maps effective_date" in said
+
+
 def test_worker_without_broker_says_what_to_set(hub_env: dict[str, str]) -> None:
     result = run_hub("run", "worker", env=hub_env)
     assert result.returncode != 0

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from hub.config.model import HubConfig
-from hub.connectors.config import FileDropDef, SqlOutboxDef, SqlTableDef, load_connectors
+from hub.connectors.config import (
+    FileDropDef,
+    SqlOutboxDef,
+    SqlTableDef,
+    load_connectors,
+    unmapped_required,
+)
 from hub.errors import ConfigError
 from hub.events.schemas import SchemaRegistry
 
@@ -145,3 +151,29 @@ def test_url_takes_secrets_from_the_environment(
         d.resolved_url()
     monkeypatch.setenv("OUTBOX_PW", "s3cret")
     assert d.resolved_url() == "postgresql://u:s3cret@h/db"
+
+
+def test_a_mapping_that_leaves_out_a_required_field_is_named(
+    tmp_path: Path, config: HubConfig, registry: SchemaRegistry
+) -> None:
+    """`hub config check` warns (every row would be rejected); the shipped mapping is whole."""
+    (drop,) = load(tmp_path, GOOD_DROP, config, registry)
+    assert isinstance(drop, FileDropDef)
+    assert unmapped_required(drop, registry) == [
+        "effective_date",
+        "new_address.postcode",
+        "previous_address.lines",
+        "previous_address.postcode",
+        "previous_address.uprn",
+    ]  # new_address.uprn and .lines are mapped
+    whole = drop.model_copy(
+        update={
+            "mapping": {**drop.mapping, "previous_address": "old", "new_address.postcode": "pc"},
+            "constants": {"effective_date": "2026-12-01"},
+        }
+    )
+    assert unmapped_required(whole, registry) == []  # a record mapped whole covers its fields
+    shipped = [
+        d for d in load_connectors(CONFIG_DIR, config, registry) if isinstance(d, FileDropDef)
+    ]
+    assert shipped and all(unmapped_required(d, registry) == [] for d in shipped)

@@ -172,8 +172,11 @@ class Stack:
         check_api_port(self.settings)  # fail fast: the port taken (another `hub up`?) ...
         wire(self.settings)  # ... or a bad configuration, before anything starts
         require_secrets(self.settings, "hub up")  # external Kafka: its own secrets, or nothing
-        if self.settings.embedded_broker:  # generated if unset; one set for it must be usable
-            problems = secret_problems(embedded_settings(self.settings))
+        if self.settings.embedded_broker:
+            # keys generated into (or read from) the data dir before any child starts; one set
+            # in the environment is used as it is, so it must be usable
+            self.settings = embedded_settings(self.settings)
+            problems = secret_problems(self.settings)
             if problems:
                 raise ConfigError(
                     "hub up refuses to start: a secret set in the environment is not usable",
@@ -190,9 +193,7 @@ class Stack:
     def _start(self) -> None:
         settings = self.settings
         bootstrap = settings.kafka_bootstrap
-        if not bootstrap:
-            # keys generated into (or read from) the data dir before any child starts
-            settings = embedded_settings(settings)
+        if not bootstrap:  # its keys are in the settings already (`start`)
             self.broker = EmbeddedBroker(log_file=self.log_dir / "broker.log")
             bootstrap = self.broker.start()
         port = settings.api_port or free_port(settings.api_host)

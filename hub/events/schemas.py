@@ -41,21 +41,32 @@ class RegisteredSchema:
         return frozenset(_dates(self.parsed))
 
 
+def _non_null(ftype: Any) -> Any:
+    """A union's first member that is not null (an optional record is still a record)."""
+    if isinstance(ftype, list):
+        return next((t for t in ftype if t != "null"), ftype)
+    return ftype
+
+
+def _record(ftype: Any, named: dict[str, Any]) -> Any:
+    """The record a field's type is (kept by name, for the fields that refer to it later) or
+    names; None for any other type."""
+    if isinstance(ftype, dict) and ftype.get("type") == "record":
+        named[ftype["name"]] = ftype
+        return ftype
+    return named.get(ftype) if isinstance(ftype, str) else None
+
+
 def _dates(schema: Any, prefix: str = "", named: dict[str, Any] | None = None) -> list[str]:
     named = {} if named is None else named
     out: list[str] = []
     for field in schema.get("fields", []):
         path = f"{prefix}{field['name']}"
-        ftype = field["type"]
-        if isinstance(ftype, list):
-            ftype = next((t for t in ftype if t != "null"), ftype)
+        ftype = _non_null(field["type"])
         if isinstance(ftype, dict) and ftype.get("logicalType") == "date":
             out.append(path)
-        elif isinstance(ftype, dict) and ftype.get("type") == "record":
-            named[ftype["name"]] = ftype
-            out.extend(_dates(ftype, path + ".", named))
-        elif isinstance(ftype, str) and ftype in named:
-            out.extend(_dates(named[ftype], path + ".", named))
+        elif (record := _record(ftype, named)) is not None:
+            out.extend(_dates(record, path + ".", named))
     return out
 
 
@@ -64,15 +75,11 @@ def _required(schema: Any, prefix: str = "", named: dict[str, Any] | None = None
     out: list[str] = []
     for field in schema.get("fields", []):
         ftype = field["type"]
-        if isinstance(ftype, dict) and ftype.get("type") == "record":
-            named[ftype["name"]] = ftype
+        record = _record(_non_null(ftype), named)  # kept by name even when optional
         if "default" in field or (isinstance(ftype, list) and "null" in ftype):
             continue  # optional: a row may leave it out
         path = f"{prefix}{field['name']}"
-        record = ftype if isinstance(ftype, dict) and ftype.get("type") == "record" else None
-        if record is None and isinstance(ftype, str) and ftype in named:
-            record = named[ftype]
-        out.extend(_required(record, path + ".", named) if record else [path])
+        out.extend(_required(record, path + ".", named) if record is not None else [path])
     return out
 
 
@@ -82,14 +89,8 @@ def _paths(schema: Any, prefix: str = "", named: dict[str, Any] | None = None) -
     for field in schema.get("fields", []):
         path = f"{prefix}{field['name']}"
         out.append(path)
-        ftype = field["type"]
-        if isinstance(ftype, list):  # a union: an optional record is still a record
-            ftype = next((t for t in ftype if t != "null"), ftype)
-        if isinstance(ftype, dict) and ftype.get("type") == "record":
-            named[ftype["name"]] = ftype
-            out.extend(_paths(ftype, path + ".", named))
-        elif isinstance(ftype, str) and ftype in named:
-            out.extend(_paths(named[ftype], path + ".", named))
+        if (record := _record(_non_null(field["type"]), named)) is not None:
+            out.extend(_paths(record, path + ".", named))
     return out
 
 

@@ -18,7 +18,7 @@ app = typer.Typer(
 def config_check() -> None:
     """Validate systems.yaml, agreements/*.yaml and connectors.yaml; every problem with file, line and field."""
     from hub.config.settings_fit import settings_warnings
-    from hub.connectors.config import FileDropDef, SqlTableDef, unmapped_required
+    from hub.connectors.config import mapping_warnings
     from runtime.connectors import connector_defs
     from runtime.wiring import wire
 
@@ -28,16 +28,12 @@ def config_check() -> None:
         f"OK: {len(w.config.systems)} systems, {len(w.config.agreements)} agreements, "
         f"{len(w.registry.event_types)} event types, {len(connectors)} source connector{'' if len(connectors) == 1 else 's'}."
     )
-    for p in settings_warnings(w.settings, w.config, w.registry.event_types):
+    warnings = [
+        *settings_warnings(w.settings, w.config, w.registry.event_types),
+        *mapping_warnings(connectors, w.registry),
+    ]
+    for p in warnings:
         err.print(f"[yellow]warning:[/yellow] {p.location}: {p.message}", highlight=False)
-    for d in connectors:
-        if isinstance(d, FileDropDef | SqlTableDef) and (gaps := unmapped_required(d, w.registry)):
-            err.print(
-                f"[yellow]warning:[/yellow] connectors.yaml: {d.name}: nothing maps "
-                f"{', '.join(gaps)}, which {d.event_type} requires, so every row would be "
-                "rejected: map a column to each (mapping) or give a value (constants)",
-                highlight=False,
-            )
 
 
 @app.command("schemas")

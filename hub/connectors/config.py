@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -271,6 +272,21 @@ def unmapped_required(d: FileDropDef | SqlTableDef, registry: SchemaRegistry) ->
     given = {*d.mapping, *d.constants}
     required = registry.latest(d.event_type).required_paths()
     return sorted(p for p in required if not any(p == g or p.startswith(g + ".") for g in given))
+
+
+def mapping_warnings(defs: Sequence[AnyConnectorDef], registry: SchemaRegistry) -> list[Problem]:
+    """For `hub config check`: each connector whose mapping leaves out a field its event type
+    requires (`unmapped_required`). A warning, not an error: the definition loads. Pure."""
+    return [
+        Problem(
+            f"connectors.yaml: {d.name}",
+            "unmapped_required",
+            f"nothing maps {', '.join(gaps)}, which {d.event_type} requires, so every row would "
+            "be rejected: map a column to each (mapping) or give a value (constants)",
+        )
+        for d in defs
+        if isinstance(d, FileDropDef | SqlTableDef) and (gaps := unmapped_required(d, registry))
+    ]
 
 
 def _check_mapping(

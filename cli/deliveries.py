@@ -114,15 +114,17 @@ def endpoints_command() -> None:
         if not isinstance(system.delivery, WebhookSink):
             continue
         state = outbox.endpoint(system.id)
+        if state.disabled_at:
+            shown = f"DISABLED {state.reason}"
+        elif settings.webhook_secrets.get(system.id):
+            shown = "enabled"
+        else:  # the dispatcher sends nothing unsigned: its deliveries wait
+            shown = "HELD: no secret in HUB_WEBHOOK_SECRETS"
         rows.append(
             [
                 system.id,
                 system.delivery.url,
-                f"DISABLED {state.reason}"
-                if state.disabled_at
-                else "enabled"
-                if settings.webhook_secrets.get(system.id)
-                else "HELD: no secret in HUB_WEBHOOK_SECRETS",
+                shown,
                 str(counts.get((system.id, "pending"), 0)),
                 str(counts.get((system.id, "dead"), 0)),
             ]

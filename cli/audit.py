@@ -141,10 +141,10 @@ def audit_list(
             AuditFilter(event_ids=(event_id,), recipient=recipient, outcome=outcome, limit=limit)
         )
         next_after = None
-        if not rows and not event_known(stores.engine, event_id):
-            raise UnknownName(SUMMARY, [event_problem(event_id)])
         if not rows and recipient is None and outcome is None:  # why no transfer
-            why = why_no_transfer(stores.engine, event_id)
+            why = why_no_transfer(stores.engine, event_id)  # a reason: the event is known
+        if not rows and not why and not event_known(stores.engine, event_id):
+            raise UnknownName(SUMMARY, [event_problem(event_id)])
     else:
         first, last = _days(date_from, date_to)
         q = TransferQuery(

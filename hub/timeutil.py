@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from hub.errors import Problem, ProblemsError
+
 UK = ZoneInfo("Europe/London")
 
 
@@ -44,8 +46,6 @@ def check_days(first: date | None, last: date | None, first_name: str, last_name
     """A range of days that runs backwards is an error naming its ends (ProblemsError: 422 from
     the API, one line from the CLI), never an answer that found nothing in it."""
     if first is not None and last is not None and last < first:
-        from hub.errors import Problem, ProblemsError
-
         raise ProblemsError(
             "the dates run backwards",
             [
